@@ -1,0 +1,98 @@
+# dms: build, test, demo, benchmark. Plain GNU make.
+#   make                 build common/libdmscommon.a and the programs into bin/
+#   make check           install missing packages, build, lint the man pages, run the tests
+#   make demo            a real migration end to end on throwaway servers
+#   make bench           the benchmarks of bench/
+#   make install PREFIX=/usr/local
+#   make DEVELOPER=1     warnings are errors (CI builds this way)
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= cc
+PKGS := libpq msgpack liblz4 jansson sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MARIADB_CFLAGS := $(shell mariadb_config --cflags 2>/dev/null)
+MARIADB_LIBS := $(shell mariadb_config --libs 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
+ifeq ($(DEVELOPER),1)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP -DDMS_VERSION='"$(VERSION)"' \
+	$(PKG_CFLAGS) $(MARIADB_CFLAGS)
+LIBS = $(PKG_LIBS) $(MARIADB_LIBS) -lm
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:.c=.o)
+LIB := common/libdmscommon.a
+
+# One program per directory that has a main.c.
+PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
+PROGRAMS := $(patsubst %,bin/dms-%,$(PROGRAM_DIRS))
+TOOLS := bin/dms-benchgen bin/dms-conncheck
+SCRIPTS := $(filter-out %.md,$(wildcard scripts/dms-*))
+
+all: $(PROGRAMS) $(TOOLS)
+
+%.o: %.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+define program_rule
+bin/dms-$(1): $(patsubst %.c,%.o,$(wildcard $(1)/*.c)) $(LIB)
+	@mkdir -p bin
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
+
+# Helpers for the benchmarks and tests; not installed.
+bin/dms-benchgen: bench/benchgen.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+bin/dms-conncheck: tests/helpers/conncheck.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+deps:
+	@scripts/install-deps
+
+# The man pages are linted; -W warning makes style messages pass and real problems fail.
+lint-man:
+	@command -v mandoc >/dev/null || { echo "mandoc is missing: run scripts/install-deps" >&2; exit 1; }
+	mandoc -Tlint -W warning man/*.[157]
+
+BATS_FLAGS ?= $(shell [ -t 1 ] && echo --pretty || echo --tap)
+check: deps
+	$(MAKE) all
+	$(MAKE) lint-man
+	bats $(BATS_FLAGS) tests
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+bench: deps
+	$(MAKE) all
+	bench/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(PROGRAMS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+
+clean:
+	rm -rf bin
+	rm -f */*.o */*.d */*/*.o */*/*.d $(LIB)
+
+.PHONY: all deps lint-man check demo bench install clean
+
+-include $(wildcard */*.d */*/*.d)

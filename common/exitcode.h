@@ -1,0 +1,18 @@
+/*
+ * exitcode.h: the exit statuses every dms program uses (dms(7), EXIT STATUS).
+ * Only main() picks one; everything below it logs once and returns false.
+ */
+#ifndef DMS_EXITCODE_H
+#define DMS_EXITCODE_H
+
+enum dms_exit {
+	EXIT_OK = 0,		/* success */
+	EXIT_RUNTIME = 1,	/* failure at run time; dms-validate: differences found */
+	EXIT_USAGE = 2,		/* usage or configuration error */
+	EXIT_SOURCE = 3,	/* source database error */
+	EXIT_TARGET = 4,	/* target database error */
+	EXIT_INPUT = 5,		/* malformed input stream */
+	EXIT_OUTPUT = 6,	/* output write error (a closed pipe ends quietly with it) */
+};
+
+#endif

@@ -1,0 +1,326 @@
+#include <errno.h>
+#include <lz4frame.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "sig.h"
+#include "dms.h"
+
+static const LZ4F_preferences_t lz4_prefs = {
+	.frameInfo = {
+		.blockSizeID = LZ4F_max256KB,
+		.blockMode = LZ4F_blockLinked,
+		.contentChecksumFlag = LZ4F_contentChecksumEnabled,
+	},
+	.compressionLevel = 0,
+};
+
+static bool
+write_all(struct dms_out *o, const uint8_t *p, size_t n)
+{
+	if (o->failed)
+		return false;
+	while (n > 0) {
+		ssize_t w = write(o->fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			o->failed = true;
+			if (errno == EPIPE) {
+				o->closed_pipe = true;
+				log_debug("%s: the reader closed the pipe", o->name);
+			} else {
+				log_error("cannot write to %s: %s", o->name, strerror(errno));
+			}
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+		o->bytes += (uint64_t)w;
+	}
+	return true;
+}
+
+bool
+out_init(struct dms_out *o, int fd, const char *name, bool lz4)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	o->name = name;
+	o->cap = DMS_IO_CHUNK;
+	o->buf = malloc(o->cap);
+	if (o->buf == NULL) {
+		log_error("out of memory");
+		return false;
+	}
+	if (lz4) {
+		if (LZ4F_isError(LZ4F_createCompressionContext(&o->cctx, LZ4F_VERSION))) {
+			log_error("cannot create an LZ4 compression context");
+			return false;
+		}
+		o->zcap = LZ4F_compressBound(o->cap, &lz4_prefs) + LZ4F_HEADER_SIZE_MAX;
+		o->zbuf = malloc(o->zcap);
+		if (o->zbuf == NULL) {
+			log_error("out of memory");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Hands the buffer to the fd or to the compressor; flush also empties the compressor. */
+static bool
+drain(struct dms_out *o, bool flush)
+{
+	size_t z;
+
+	if (o->cctx == NULL) {
+		bool ok = write_all(o, o->buf, o->len);
+
+		o->len = 0;
+		return ok;
+	}
+	if (!o->started) {
+		z = LZ4F_compressBegin(o->cctx, o->zbuf, o->zcap, &lz4_prefs);
+		if (LZ4F_isError(z) || !write_all(o, o->zbuf, z))
+			goto fail;
+		o->started = true;
+	}
+	if (o->len > 0) {
+		z = LZ4F_compressUpdate(o->cctx, o->zbuf, o->zcap, o->buf, o->len, NULL);
+		o->len = 0;
+		if (LZ4F_isError(z) || !write_all(o, o->zbuf, z))
+			goto fail;
+	}
+	if (flush) {
+		z = LZ4F_flush(o->cctx, o->zbuf, o->zcap, NULL);
+		if (LZ4F_isError(z) || !write_all(o, o->zbuf, z))
+			goto fail;
+	}
+	return true;
+fail:
+	if (!o->failed) {
+		log_error("LZ4 compression of %s failed", o->name);
+		o->failed = true;
+	}
+	return false;
+}
+
+bool
+out_write_slow(struct dms_out *o, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+
+	while (n > 0) {
+		size_t room;
+
+		if (o->len == o->cap && !drain(o, false))
+			return false;
+		if (o->len == 0 && n >= o->cap && o->cctx == NULL)
+			return write_all(o, s, n);
+		room = o->cap - o->len;
+		if (room > n)
+			room = n;
+		memcpy(o->buf + o->len, s, room);
+		o->len += room;
+		s += room;
+		n -= room;
+	}
+	return true;
+}
+
+bool
+out_flush(struct dms_out *o)
+{
+	if (o->failed)
+		return false;
+	if (o->len == 0 && (o->cctx == NULL || !o->started))
+		return true;
+	return drain(o, true);
+}
+
+bool
+out_finish(struct dms_out *o)
+{
+	if (!out_flush(o))
+		return false;
+	if (o->cctx != NULL) {
+		size_t z;
+
+		if (!o->started && !drain(o, false))
+			return false;
+		z = LZ4F_compressEnd(o->cctx, o->zbuf, o->zcap, NULL);
+		if (LZ4F_isError(z) || !write_all(o, o->zbuf, z))
+			return false;
+	}
+	if (o->fd == STDOUT_FILENO && close(o->fd) != 0 && errno != EINTR) {
+		o->failed = true;
+		if (errno == EPIPE)
+			o->closed_pipe = true;
+		else
+			log_error("cannot close %s: %s", o->name, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+void
+out_release(struct dms_out *o)
+{
+	free(o->buf);
+	free(o->zbuf);
+	if (o->cctx != NULL)
+		LZ4F_freeCompressionContext(o->cctx);
+	memset(o, 0, sizeof(*o));
+}
+
+int
+out_msgpack_write(void *data, const char *buf, size_t len)
+{
+	return out_write(data, buf, len) ? 0 : -1;
+}
+
+bool
+in_init(struct dms_in *in, int fd, const char *name)
+{
+	memset(in, 0, sizeof(*in));
+	in->fd = fd;
+	in->name = name;
+	return true;
+}
+
+static enum in_status
+read_some(struct dms_in *in, uint8_t *dst, size_t room, size_t *got)
+{
+	for (;;) {
+		ssize_t n = read(in->fd, dst, room);
+
+		if (n >= 0) {
+			*got = (size_t)n;
+			in->bytes += (uint64_t)n;
+			if (n == 0)
+				in->eof = true;
+			return n == 0 ? IN_EOF : IN_DATA;
+		}
+		if (errno != EINTR) {
+			log_error("cannot read %s: %s", in->name, strerror(errno));
+			return IN_ERROR;
+		}
+		if (sig_stop || sig_drain)
+			return IN_INTERRUPTED;
+	}
+}
+
+static const uint8_t lz4_magic[4] = { 0x04, 0x22, 0x4d, 0x18 };
+
+/* Reads the first bytes and decides whether the input is an LZ4 frame. */
+static enum in_status
+detect(struct dms_in *in)
+{
+	in->rawcap = DMS_IO_CHUNK;
+	in->raw = malloc(in->rawcap);
+	if (in->raw == NULL) {
+		log_error("out of memory");
+		return IN_ERROR;
+	}
+	while (in->rawlen < sizeof(lz4_magic) && !in->eof) {
+		size_t got;
+		enum in_status st = read_some(in, in->raw + in->rawlen, in->rawcap - in->rawlen, &got);
+
+		if (st == IN_ERROR || st == IN_INTERRUPTED)
+			return st;
+		in->rawlen += got;
+	}
+	in->detected = true;
+	if (in->rawlen >= sizeof(lz4_magic) && memcmp(in->raw, lz4_magic, 4) == 0) {
+		if (LZ4F_isError(LZ4F_createDecompressionContext(&in->dctx, LZ4F_VERSION))) {
+			log_error("cannot create an LZ4 decompression context");
+			return IN_ERROR;
+		}
+		in->hint = 1;
+	}
+	return IN_DATA;
+}
+
+static enum in_status
+read_lz4(struct dms_in *in, uint8_t *dst, size_t room, size_t *got)
+{
+	*got = 0;
+	for (;;) {
+		if (in->rawpos < in->rawlen) {
+			size_t dsize = room, ssize = in->rawlen - in->rawpos;
+			size_t r = LZ4F_decompress(in->dctx, dst, &dsize, in->raw + in->rawpos, &ssize,
+						   NULL);
+
+			if (LZ4F_isError(r)) {
+				log_error("%s: corrupt LZ4 input at byte %llu: %s", in->name,
+					  (unsigned long long)(in->bytes - (in->rawlen - in->rawpos)),
+					  LZ4F_getErrorName(r));
+				return IN_ERROR;
+			}
+			in->rawpos += ssize;
+			in->hint = r;
+			if (dsize > 0) {
+				*got = dsize;
+				return IN_DATA;
+			}
+			if (ssize > 0)
+				continue;
+		}
+		if (in->eof) {
+			if (in->hint != 0) {
+				log_error("%s: truncated LZ4 input (the compressed frame does not end)",
+					  in->name);
+				return IN_ERROR;
+			}
+			return IN_EOF;
+		}
+		in->rawpos = in->rawlen = 0;
+		{
+			enum in_status st = read_some(in, in->raw, in->rawcap, &in->rawlen);
+
+			if (st == IN_ERROR || st == IN_INTERRUPTED)
+				return st;
+		}
+	}
+}
+
+enum in_status
+in_read(struct dms_in *in, uint8_t *dst, size_t room, size_t *got)
+{
+	*got = 0;
+	if (!in->detected) {
+		enum in_status st = detect(in);
+
+		if (st != IN_DATA)
+			return st;
+	}
+	if (in->dctx != NULL)
+		return read_lz4(in, dst, room, got);
+	if (in->rawpos < in->rawlen) {
+		size_t n = in->rawlen - in->rawpos;
+
+		if (n > room)
+			n = room;
+		memcpy(dst, in->raw + in->rawpos, n);
+		in->rawpos += n;
+		*got = n;
+		return IN_DATA;
+	}
+	if (in->eof)
+		return IN_EOF;
+	return read_some(in, dst, room, got);
+}
+
+void
+in_release(struct dms_in *in)
+{
+	free(in->raw);
+	if (in->dctx != NULL)
+		LZ4F_freeDecompressionContext(in->dctx);
+	memset(in, 0, sizeof(*in));
+}

@@ -1,0 +1,146 @@
+/*
+ * stream.h: the record stream, format version 1 (dms-stream(5)).
+ *
+ * struct dms_stream is what a reader knows of a stream so far: the tables
+ * defined, whether a transaction is open, how many records went by.
+ * stream_check() checks one record against it and, when the record is good,
+ * applies it (a TABLE defines its table, BEGIN opens a transaction, ...).
+ *
+ * struct dms_reader reads records from a file descriptor with bounded memory:
+ * one buffer that holds at least the largest record seen, refilled in big
+ * chunks, LZ4 input decompressed on the way. A record it returns points into
+ * that buffer and is valid until the next reader_next() call.
+ *
+ * struct dms_writer is the producers' side: a buffered dms_out and a msgpack-c
+ * packer that writes into it.
+ */
+#ifndef DMS_STREAM_H
+#define DMS_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "io.h"
+#include "mp.h"
+#include "types.h"
+
+#define DMS_STREAM_VERSION 1
+#define DMS_MAX_TID (1u << 20)
+#define DMS_MAX_RECORD ((size_t)1 << 30)
+
+enum dms_kind {
+	K_HELLO = 0, K_TABLE, K_ROW, K_BEGIN, K_INSERT, K_UPDATE, K_DELETE,
+	K_TRUNCATE, K_COMMIT, K_CHECKPOINT, K_PART_BEGIN, K_PART_END, K_END,
+	K_COUNT
+};
+
+const char *dms_kind_name(enum dms_kind k);
+/* Elements a record of the kind has in version 1 (the kind included). */
+unsigned dms_kind_arity(enum dms_kind k);
+
+struct dms_column {
+	char *name;
+	char *type_name;	/* as written in the stream */
+	enum dms_type type;
+	bool nullable;
+	const uint8_t *attrs;	/* msgpack map, inside the table's raw copy */
+	size_t attrs_len;
+};
+
+struct dms_table {
+	int64_t tid;
+	char *schema;
+	char *name;
+	uint32_t ncols;
+	struct dms_column *cols;
+	uint32_t nkey;
+	uint32_t *key;		/* column indexes */
+	const uint8_t *attrs;	/* msgpack map, inside raw */
+	size_t attrs_len;
+	uint8_t *raw;		/* a copy of the TABLE record that defined it */
+	size_t raw_len;
+};
+
+void table_free(struct dms_table *t);
+
+struct dms_stream {
+	struct dms_table **tables;	/* by tid; NULL where undefined */
+	size_t ntables;
+	uint64_t seq;		/* records checked so far */
+	bool hello;
+	bool ended;
+	bool in_txn;
+	bool part_open;
+};
+
+struct dms_record {
+	enum dms_kind kind;
+	uint64_t seq;		/* 1 for the first record */
+	const uint8_t *raw;
+	size_t len;
+	uint32_t nelem;
+	struct dms_table *table;	/* records that name one tid */
+	const uint8_t *values;	/* ROW, INSERT, UPDATE (new), DELETE (old): the array */
+	const uint8_t *old_values;	/* UPDATE: the array, or NULL when nil */
+};
+
+void stream_init(struct dms_stream *st);
+void stream_release(struct dms_stream *st);
+struct dms_table *stream_table(const struct dms_stream *st, int64_t tid);
+
+enum check_status { CHECK_OK = 0, CHECK_INCOMPLETE = -1, CHECK_BAD = -2 };
+/*
+ * Checks the record at the start of p[0..avail). CHECK_OK: rec is filled,
+ * rec->len bytes were used and st is updated. CHECK_INCOMPLETE: more bytes are
+ * needed (nothing logged, st untouched). CHECK_BAD: logged, naming the record.
+ */
+int stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_record *rec);
+
+/* "schema.name" of a table, for messages; static buffer, valid until the next call. */
+const char *table_label(const struct dms_table *t);
+/* "id=42, k='x'": the key columns of a values array, for messages. */
+void values_key_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size);
+
+enum read_status { READ_ERROR = -1, READ_EOF = 0, READ_RECORD = 1, READ_INTERRUPTED = 2 };
+
+struct dms_reader {
+	struct dms_in in;
+	struct dms_stream st;
+	uint8_t *buf;
+	size_t start, end, cap;
+	bool eof;
+	/* Called before a read that may block (a filter flushes its output there). */
+	bool (*before_read)(void *arg);
+	void *arg;
+};
+
+bool reader_init(struct dms_reader *r, int fd, const char *name);
+/*
+ * READ_RECORD: *rec is the next record. READ_EOF: the stream ended cleanly
+ * (after END). READ_ERROR: malformed or truncated input, logged.
+ * READ_INTERRUPTED: TERM/INT/QUIT arrived while waiting for input; call again
+ * to go on waiting.
+ */
+int reader_next(struct dms_reader *r, struct dms_record *rec);
+void reader_release(struct dms_reader *r);
+
+struct dms_writer {
+	struct dms_out out;
+	msgpack_packer pk;
+	uint64_t records;
+};
+
+bool writer_init(struct dms_writer *w, int fd, const char *name, bool lz4);
+
+/* Refuses (logs, returns false) when fd is a terminal: streams are binary. */
+bool stream_refuse_tty(int fd);
+
+void pk_strn(msgpack_packer *pk, const char *s, size_t n);
+void pk_str(msgpack_packer *pk, const char *s);
+void pk_timestamp(msgpack_packer *pk, int64_t sec, uint32_t nsec);
+void pk_unchanged(msgpack_packer *pk);
+
+#endif

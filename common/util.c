@@ -1,0 +1,200 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "log.h"
+#include "dms.h"
+
+static void
+oom(size_t n)
+{
+	log_error("out of memory (%zu bytes)", n);
+	exit(EXIT_RUNTIME);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		oom(n * size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+static void
+sb_grow(struct strbuf *sb, size_t more)
+{
+	size_t want = sb->len + more + 1;
+
+	if (want <= sb->cap)
+		return;
+	sb->cap = sb->cap ? sb->cap : 64;
+	while (sb->cap < want)
+		sb->cap *= 2;
+	sb->buf = xrealloc(sb->buf, sb->cap);
+}
+
+void
+sb_add(struct strbuf *sb, const void *p, size_t n)
+{
+	sb_grow(sb, n);
+	memcpy(sb->buf + sb->len, p, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void
+sb_adds(struct strbuf *sb, const char *s)
+{
+	sb_add(sb, s, strlen(s));
+}
+
+void
+sb_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	sb_grow(sb, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+void
+sb_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+void
+sb_release(struct strbuf *sb)
+{
+	free(sb->buf);
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t
+base64_encoded_len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+void
+base64_encode(const uint8_t *s, size_t n, char *d)
+{
+	size_t i = 0;
+
+	for (; i + 2 < n; i += 3) {
+		*d++ = b64[s[i] >> 2];
+		*d++ = b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		*d++ = b64[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+		*d++ = b64[s[i + 2] & 63];
+	}
+	if (i < n) {
+		*d++ = b64[s[i] >> 2];
+		if (i + 1 < n) {
+			*d++ = b64[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			*d++ = b64[(s[i + 1] & 15) << 2];
+		} else {
+			*d++ = b64[(s[i] & 3) << 4];
+			*d++ = '=';
+		}
+		*d++ = '=';
+	}
+}
+
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+bool
+base64_decode(const char *s, size_t n, uint8_t *d, size_t *outlen)
+{
+	size_t o = 0;
+
+	if (n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		int pad = 0;
+
+		for (int j = 0; j < 4; j++) {
+			if (s[i + j] == '=' && i + 4 == n && j >= 2) {
+				v[j] = 0;
+				pad++;
+				continue;
+			}
+			if (pad || (v[j] = b64val(s[i + j])) < 0)
+				return false;
+		}
+		d[o++] = (uint8_t)((v[0] << 2) | (v[1] >> 4));
+		if (pad < 2)
+			d[o++] = (uint8_t)((v[1] << 4) | (v[2] >> 2));
+		if (pad < 1)
+			d[o++] = (uint8_t)((v[2] << 6) | v[3]);
+	}
+	*outlen = o;
+	return true;
+}

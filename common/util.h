@@ -1,0 +1,37 @@
+/*
+ * util.h: small helpers: base64, checked allocation, growing strings.
+ */
+#ifndef DMS_UTIL_H
+#define DMS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocation that cannot fail quietly: on failure it logs and exits 1. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* A growing, always NUL-terminated byte string. */
+struct strbuf {
+	char *buf;
+	size_t len, cap;
+};
+
+#define STRBUF_INIT { 0 }
+void sb_add(struct strbuf *sb, const void *p, size_t n);
+void sb_adds(struct strbuf *sb, const char *s);
+void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_reset(struct strbuf *sb);
+void sb_release(struct strbuf *sb);
+
+/* base64 (RFC 4648, with padding). */
+size_t base64_encoded_len(size_t n);
+void base64_encode(const uint8_t *src, size_t n, char *dst);
+/* Decodes into dst (room for n*3/4 bytes); false on a character or length that is not base64. */
+bool base64_decode(const char *src, size_t n, uint8_t *dst, size_t *outlen);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * dms-transform: reads a record stream, checks it record by record, and writes
+ * it on: unchanged, or as JSON lines (--to-json), or from JSON lines back into
+ * a stream (--from-json). See dms-transform(1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "../common/dms.h"
+
+static const char usage_text[] =
+	"usage: dms-transform [-qvz] [--to-json | --from-json] [file]\n"
+	"       dms-transform --help | --version\n"
+	"\n"
+	"Reads a dms record stream (stdin or file), checks every record, and writes\n"
+	"it to stdout: unchanged, as one JSON object per line, or from that JSON form\n"
+	"back into a stream.\n"
+	"\n"
+	"  --to-json      write one JSON object per record per line\n"
+	"  --from-json    read JSON lines, write a stream\n"
+	"  -z, --compress write the stream in an LZ4 frame\n"
+	"  -q, --quiet    fewer messages (errors only)\n"
+	"  -v, --verbose  more messages (repeat for debug)\n"
+	"  -h, --help     show this help and exit\n"
+	"  -V, --version  show the version and exit\n";
+
+enum mode { MODE_PASS, MODE_TO_JSON, MODE_FROM_JSON };
+
+static bool
+flush_before_read(void *arg)
+{
+	return out_flush(arg);
+}
+
+/* What ends the run when the output fails: quiet for a closed pipe. */
+static int
+output_failed(const struct dms_out *o)
+{
+	(void)o;
+	return EXIT_OUTPUT;
+}
+
+/* Appends END {stopped: true} when a drain stops the stream between transactions. */
+static bool
+write_stopped_end(struct dms_out *o, uint64_t records)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, o, out_msgpack_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_int(&pk, K_END);
+	msgpack_pack_map(&pk, 2);
+	pk_str(&pk, "stopped");
+	msgpack_pack_true(&pk);
+	pk_str(&pk, "records");
+	msgpack_pack_uint64(&pk, records);
+	return !o->failed;
+}
+
+static int
+run_stream(int fd, const char *name, enum mode mode, bool compress)
+{
+	struct dms_reader r;
+	struct dms_out out;
+	struct dms_record rec;
+	int status = EXIT_OK;
+
+	if (!reader_init(&r, fd, name) || !out_init(&out, STDOUT_FILENO, "stdout", compress))
+		return EXIT_RUNTIME;
+	r.before_read = flush_before_read;
+	r.arg = &out;
+	for (;;) {
+		int rc = reader_next(&r, &rec);
+
+		if (sig_stop) {
+			log_error("stopped by SIGQUIT after record %" PRIu64, r.st.seq);
+			reader_release(&r);
+			return EXIT_RUNTIME;
+		}
+		if (rc == READ_INTERRUPTED || (rc == READ_RECORD && sig_drain && !r.st.in_txn &&
+					       rec.kind != K_END)) {
+			bool ok = true;
+
+			if (rc == READ_RECORD)
+				ok = mode == MODE_TO_JSON ? json_write_record(&out, &rec)
+							  : out_write(&out, rec.raw, rec.len);
+			if (!sig_drain || r.st.in_txn)
+				continue;
+			log_info("stopping at a transaction boundary after record %" PRIu64,
+				 r.st.seq);
+			if (ok && mode == MODE_PASS)
+				ok = write_stopped_end(&out, r.st.seq);
+			status = ok ? EXIT_OK : output_failed(&out);
+			break;
+		}
+		if (rc == READ_EOF)
+			break;
+		if (rc == READ_ERROR) {
+			out_flush(&out);
+			status = EXIT_INPUT;
+			break;
+		}
+		if (mode == MODE_TO_JSON ? !json_write_record(&out, &rec)
+					 : !out_write(&out, rec.raw, rec.len)) {
+			status = output_failed(&out);
+			break;
+		}
+	}
+	if (status == EXIT_OK && !out_finish(&out))
+		status = output_failed(&out);
+	log_debug("%" PRIu64 " records, %" PRIu64 " bytes in, %" PRIu64 " bytes out", r.st.seq,
+		  r.in.bytes, out.bytes);
+	reader_release(&r);
+	out_release(&out);
+	return status;
+}
+
+static int
+run_from_json(FILE *in, const char *name, bool compress)
+{
+	struct dms_stream st;
+	struct dms_out out;
+	struct dms_record rec;
+	msgpack_sbuffer sbuf;
+	msgpack_packer pk;
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t len;
+	uint64_t lineno = 0;
+	int status = EXIT_OK;
+
+	if (!out_init(&out, STDOUT_FILENO, "stdout", compress))
+		return EXIT_RUNTIME;
+	stream_init(&st);
+	msgpack_sbuffer_init(&sbuf);
+	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+	while ((len = getline(&line, &linecap, in)) >= 0) {
+		char err[512];
+
+		lineno++;
+		if (sig_stop) {
+			status = EXIT_RUNTIME;
+			break;
+		}
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			len--;
+		if (len == 0)
+			continue;
+		msgpack_sbuffer_clear(&sbuf);
+		if (!json_read_record(line, (size_t)len, &pk, err, sizeof(err))) {
+			log_error("%s: line %" PRIu64 ": %s", name, lineno, err);
+			status = EXIT_INPUT;
+			break;
+		}
+		if (stream_check(&st, (const uint8_t *)sbuf.data, sbuf.size, &rec) != CHECK_OK) {
+			log_error("%s: line %" PRIu64 " is not a valid record (above)", name, lineno);
+			status = EXIT_INPUT;
+			break;
+		}
+		if (!out_write(&out, sbuf.data, sbuf.size)) {
+			status = output_failed(&out);
+			break;
+		}
+		if (rec.kind == K_COMMIT || rec.kind == K_END || rec.kind == K_PART_END)
+			if (!out_flush(&out)) {
+				status = output_failed(&out);
+				break;
+			}
+	}
+	if (status == EXIT_OK && ferror(in)) {
+		log_error("cannot read %s: %s", name, strerror(errno));
+		status = EXIT_INPUT;
+	}
+	if (status == EXIT_OK && !st.ended) {
+		if (!st.hello)
+			log_error("%s: no records (a stream starts with HELLO)", name);
+		else
+			log_error("%s: the JSON ends without an END record", name);
+		status = EXIT_INPUT;
+	}
+	if (status == EXIT_OK && !out_finish(&out))
+		status = output_failed(&out);
+	else if (status != EXIT_OK)
+		out_flush(&out);
+	free(line);
+	msgpack_sbuffer_destroy(&sbuf);
+	stream_release(&st);
+	out_release(&out);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to-json", no_argument, NULL, 'J' },
+		{ "from-json", no_argument, NULL, 'F' },
+		{ "compress", no_argument, NULL, 'z' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum mode mode = MODE_PASS;
+	bool compress = false;
+	const char *name = "stdin";
+	int fd = STDIN_FILENO;
+	int ch, status;
+
+	log_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "zqvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'J':
+		case 'F':
+			if (mode != MODE_PASS) {
+				log_usage_error("--to-json and --from-json exclude each other");
+				return EXIT_USAGE;
+			}
+			mode = ch == 'J' ? MODE_TO_JSON : MODE_FROM_JSON;
+			break;
+		case 'z':
+			compress = true;
+			break;
+		case 'q':
+			log_less();
+			break;
+		case 'v':
+			log_more();
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		case 'V':
+			puts("dms-transform (dms) " DMS_VERSION);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		default:
+			log_usage_error("unknown or incomplete option");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		log_usage_error("too many arguments");
+		return EXIT_USAGE;
+	}
+	if (compress && mode == MODE_TO_JSON) {
+		log_usage_error("-z compresses a stream; --to-json writes text");
+		return EXIT_USAGE;
+	}
+	if (mode != MODE_TO_JSON && !stream_refuse_tty(STDOUT_FILENO))
+		return EXIT_USAGE;
+	if (optind < argc && strcmp(argv[optind], "-") != 0) {
+		name = argv[optind];
+		fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			log_error("cannot open %s: %s", name, strerror(errno));
+			return EXIT_INPUT;
+		}
+	}
+	sig_init();
+	if (mode == MODE_FROM_JSON) {
+		FILE *in = fdopen(fd, "r");
+
+		if (in == NULL) {
+			log_error("cannot read %s: %s", name, strerror(errno));
+			return EXIT_INPUT;
+		}
+		status = run_from_json(in, name, compress);
+		fclose(in);
+	} else {
+		status = run_stream(fd, name, mode, compress);
+	}
+	return status;
+}
