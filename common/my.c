@@ -1,0 +1,133 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "my.h"
+#include "uri.h"
+#include "dms.h"
+
+bool
+my_failed(struct my_conn *c, const char *what)
+{
+	c->errnum = mysql_errno(c->conn);
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", mysql_sqlstate(c->conn));
+	log_error("%s: %s: %s (error %u, SQLSTATE %s)", c->label, what, mysql_error(c->conn),
+		  c->errnum, c->sqlstate);
+	return false;
+}
+
+bool
+my_connect(struct my_conn *c, const char *text)
+{
+	struct dms_uri u;
+	char attr[64];
+	const char *password, *socket;
+	unsigned timeout = 10;
+	bool ok = false;
+
+	memset(c, 0, sizeof(*c));
+	c->label = uri_mask(text);
+	if (!uri_parse(text, &u))
+		return false;
+	if (u.engine != ENGINE_MYSQL) {
+		log_error("%s: not a mysql:// or mariadb:// URI", c->label);
+		goto done;
+	}
+	c->conn = mysql_init(NULL);
+	if (c->conn == NULL) {
+		log_error("%s: out of memory", c->label);
+		goto done;
+	}
+	mysql_options(c->conn, MYSQL_READ_DEFAULT_GROUP, "client");
+	mysql_options(c->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	mysql_options(c->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(c->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	snprintf(attr, sizeof(attr), "%s[%d]", log_progname(), (int)getpid());
+	mysql_optionsv(c->conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", attr);
+	password = u.password ? u.password : getenv("MYSQL_PWD");
+	socket = uri_param(&u, "socket");
+	if (mysql_real_connect(c->conn, socket ? "localhost" : u.host ? u.host : "127.0.0.1",
+			       u.user, password, u.dbname, u.port, socket,
+			       CLIENT_LOCAL_FILES | CLIENT_MULTI_RESULTS) == NULL) {
+		my_failed(c, "cannot connect");
+		goto done;
+	}
+	c->server_version = mysql_get_server_version(c->conn);
+	c->mariadb = strstr(mysql_get_server_info(c->conn), "MariaDB") != NULL;
+	c->dbname = u.dbname ? xstrdup(u.dbname) : NULL;
+	ok = true;
+done:
+	uri_release(&u);
+	return ok;
+}
+
+bool
+my_command(struct my_conn *c, const char *sql)
+{
+	MYSQL_RES *res;
+	char what[160];
+
+	c->errnum = 0;
+	if (mysql_real_query(c->conn, sql, strlen(sql)) != 0) {
+		snprintf(what, sizeof(what), "query failed (%.120s%s)", sql,
+			 strlen(sql) > 120 ? "..." : "");
+		return my_failed(c, what);
+	}
+	res = mysql_store_result(c->conn);
+	if (res != NULL)
+		mysql_free_result(res);
+	return true;
+}
+
+static MYSQL_RES *
+query(struct my_conn *c, const char *sql, bool stream)
+{
+	MYSQL_RES *res;
+	char what[160];
+
+	c->errnum = 0;
+	snprintf(what, sizeof(what), "query failed (%.120s%s)", sql, strlen(sql) > 120 ? "..." : "");
+	if (mysql_real_query(c->conn, sql, strlen(sql)) != 0) {
+		my_failed(c, what);
+		return NULL;
+	}
+	res = stream ? mysql_use_result(c->conn) : mysql_store_result(c->conn);
+	if (res == NULL)
+		my_failed(c, what);
+	return res;
+}
+
+MYSQL_RES *
+my_query_stream(struct my_conn *c, const char *sql)
+{
+	return query(c, sql, true);
+}
+
+MYSQL_RES *
+my_query(struct my_conn *c, const char *sql)
+{
+	return query(c, sql, false);
+}
+
+void
+my_disconnect(struct my_conn *c)
+{
+	if (c->conn != NULL)
+		mysql_close(c->conn);
+	free(c->label);
+	free(c->dbname);
+	memset(c, 0, sizeof(*c));
+}
+
+char *
+my_quote_ident(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, "`");
+	for (const char *p = name; *p; p++)
+		sb_adds(&sb, *p == '`' ? "``" : (char[]){ *p, 0 });
+	sb_adds(&sb, "`");
+	return sb.buf;
+}

@@ -1,0 +1,121 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pg.h"
+#include "uri.h"
+#include "dms.h"
+
+static void
+notice(void *arg, const PGresult *res)
+{
+	struct pg_conn *c = arg;
+	char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	log_info("%s: server says: %s", c->label, msg ? msg : "");
+}
+
+static void
+trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+static void
+fail(struct pg_conn *c, const PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char *msg = xstrdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+							       : PQerrorMessage(c->conn));
+
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+	trim(msg);
+	for (char *p = msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (c->sqlstate[0])
+		log_error("%s: %s: %s (SQLSTATE %s)", c->label, what, msg, c->sqlstate);
+	else
+		log_error("%s: %s: %s", c->label, what, msg);
+	free(msg);
+}
+
+bool
+pg_connect(struct pg_conn *c, const char *uri)
+{
+	char app[64];
+	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", NULL };
+	const char *vals[] = { uri, app, "10", NULL };
+
+	memset(c, 0, sizeof(*c));
+	c->label = uri_mask(uri);
+	snprintf(app, sizeof(app), "%s[%d]", log_progname(), (int)getpid());
+	c->conn = PQconnectdbParams(keys, vals, 1);
+	if (c->conn == NULL) {
+		log_error("%s: cannot connect: out of memory", c->label);
+		return false;
+	}
+	if (PQstatus(c->conn) != CONNECTION_OK) {
+		fail(c, NULL, "cannot connect");
+		return false;
+	}
+	PQsetNoticeReceiver(c->conn, notice, c);
+	c->server_version = PQserverVersion(c->conn);
+	return true;
+}
+
+PGresult *
+pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res = nparams ? PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0)
+				: PQexec(c->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	c->sqlstate[0] = '\0';
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN ||
+	    st == PGRES_COPY_OUT)
+		return res;
+	{
+		char what[160];
+
+		snprintf(what, sizeof(what), "query failed (%.120s%s)", sql,
+			 strlen(sql) > 120 ? "..." : "");
+		fail(c, res, what);
+	}
+	PQclear(res);
+	return NULL;
+}
+
+bool
+pg_command(struct pg_conn *c, const char *sql)
+{
+	PGresult *res = pg_query(c, sql, 0, NULL);
+
+	PQclear(res);
+	return res != NULL;
+}
+
+void
+pg_disconnect(struct pg_conn *c)
+{
+	if (c->conn != NULL)
+		PQfinish(c->conn);
+	free(c->label);
+	memset(c, 0, sizeof(*c));
+}
+
+char *
+pg_quote_ident(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, "\"");
+	for (const char *p = name; *p; p++)
+		sb_adds(&sb, *p == '"' ? "\"\"" : (char[]){ *p, 0 });
+	sb_adds(&sb, "\"");
+	return sb.buf;
+}
