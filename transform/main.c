@@ -103,8 +103,10 @@ run_stream(int fd, const char *name, enum mode mode, bool compress)
 		if (rc == READ_EOF)
 			break;
 		if (rc == READ_ERROR) {
-			out_flush(&out);
-			status = EXIT_INPUT;
+			/* the flush before a read may be what failed */
+			status = out.failed ? output_failed(&out) : EXIT_INPUT;
+			if (!out.failed)
+				out_flush(&out);
 			break;
 		}
 		if (mode == MODE_TO_JSON ? !json_write_record(&out, &rec)
