@@ -34,7 +34,7 @@ LIB := common/libdmscommon.a
 # One program per directory that has a main.c.
 PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
 PROGRAMS := $(patsubst %,bin/dms-%,$(PROGRAM_DIRS))
-TOOLS := bin/dms-benchgen bin/dms-conncheck
+TOOLS := bin/tools/dms-benchgen bin/tools/dms-conncheck
 SCRIPTS := $(filter-out %.md,$(wildcard scripts/dms-*))
 
 all: $(PROGRAMS) $(TOOLS)
@@ -52,12 +52,12 @@ bin/dms-$(1): $(patsubst %.c,%.o,$(wildcard $(1)/*.c)) $(LIB)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 
-# Helpers for the benchmarks and tests; not installed.
-bin/dms-benchgen: bench/benchgen.o $(LIB)
-	@mkdir -p bin
+# Helpers for the benchmarks and tests, in bin/tools; not installed.
+bin/tools/dms-benchgen: bench/benchgen.o $(LIB)
+	@mkdir -p bin/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
-bin/dms-conncheck: tests/helpers/conncheck.o $(LIB)
-	@mkdir -p bin
+bin/tools/dms-conncheck: tests/helpers/conncheck.o $(LIB)
+	@mkdir -p bin/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 deps:

@@ -1,11 +1,12 @@
 # Loaded by every test file: the programs of this checkout on PATH, and helpers.
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # status, output, stderr: set by bats' run
 
 bats_require_minimum_version 1.5.0
 
 DMS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export DMS_ROOT
-export PATH="$DMS_ROOT/bin:$DMS_ROOT/scripts:$PATH"
+export PATH="$DMS_ROOT/bin:$DMS_ROOT/bin/tools:$DMS_ROOT/scripts:$PATH"
 FIXTURES="$DMS_ROOT/tests/fixtures"
 export FIXTURES
 

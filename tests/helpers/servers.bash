@@ -36,7 +36,7 @@ servers_dir() {
 }
 
 pg_start() {
-	local attempt log
+	local log
 	servers_dir
 	PG_DIR=$SERVERS_DIR/pg
 	mkdir -p "$PG_DIR"
@@ -64,7 +64,7 @@ shared_buffers = 128MB
 max_connections = 50
 log_min_messages = warning
 CONF
-	for attempt in 1 2 3; do
+	for _ in 1 2 3; do
 		PG_PORT=$(free_port)
 		sed -i "/^port = /d" "$PG_DIR/data/postgresql.conf"
 		echo "port = $PG_PORT" >>"$PG_DIR/data/postgresql.conf"
@@ -97,7 +97,7 @@ pg_uri() {
 }
 
 my_start() {
-	local attempt i log
+	local i log
 	servers_dir
 	MY_DIR=$SERVERS_DIR/my
 	mkdir -p "$MY_DIR/data"
@@ -109,7 +109,7 @@ my_start() {
 		cat "$log" >&2
 		return 1
 	fi
-	for attempt in 1 2 3; do
+	for _ in 1 2 3; do
 		MY_PORT=$(free_port)
 		mariadbd --no-defaults --user=mysql --datadir="$MY_DIR/data" \
 			--port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" \

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The stream benchmark: N records (default 10 million) of a realistic mixed row
+# through dms-transform's checking pass-through, beside cat(1) moving the same
+# bytes through the same pipeline shape. Best of 3 runs each.
+set -euo pipefail
+n=${BENCH_RECORDS:-10000000}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+dms-benchgen -n "$n" >"$dir/stream.dms"
+dms-benchgen -n "$n" -z >"$dir/stream.dms.lz4"
+bytes=$(stat -c %s "$dir/stream.dms")
+
+# best of three: seconds of a pipeline
+best() {
+	local b="" t s e
+	for _ in 1 2 3; do
+		s=$(date +%s.%N)
+		bash -o pipefail -c "$1"
+		e=$(date +%s.%N)
+		t=$(echo "$e - $s" | bc -l)
+		if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
+	done
+	echo "$b"
+}
+
+row() {
+	printf '%-34s %8.3f s %12.0f rec/s %9.1f MB/s\n' "$1" "$2" \
+		"$(echo "$n / $2" | bc -l)" "$(echo "$bytes / $2 / 1000000" | bc -l)"
+}
+
+f=$dir/stream.dms
+t_cat=$(best "cat <$f | cat >/dev/null")
+t_pass=$(best "cat <$f | dms-transform | cat >/dev/null")
+t_lz4in=$(best "cat <$f.lz4 | dms-transform | cat >/dev/null")
+t_json=$(best "cat <$f | dms-transform --to-json | cat >/dev/null")
+
+echo "records: $n, stream: $((bytes / 1000000)) MB ($(($(stat -c %s "$f.lz4") / 1000000)) MB as LZ4)"
+row "cat | cat" "$t_cat"
+row "cat | dms-transform" "$t_pass"
+row "cat lz4 | dms-transform" "$t_lz4in"
+row "cat | dms-transform --to-json" "$t_json"
+printf 'dms-transform pass-through: %.2fx the time of cat; target >= 5000000 rec/s: %s\n' \
+	"$(echo "$t_pass / $t_cat" | bc -l)" \
+	"$([ "$(echo "$n / $t_pass >= 5000000" | bc -l)" = 1 ] && echo met || echo NOT met)"
