@@ -34,7 +34,7 @@ LIB := common/libdmscommon.a
 # One program per directory that has a main.c.
 PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
 PROGRAMS := $(patsubst %,bin/dms-%,$(PROGRAM_DIRS))
-TOOLS := bin/tools/dms-benchgen bin/tools/dms-conncheck
+TOOLS := bin/tools/dms-benchgen bin/tools/dms-conncheck bin/tools/dms-unit
 SCRIPTS := $(filter-out %.md,$(wildcard scripts/dms-*))
 
 all: $(PROGRAMS) $(TOOLS)
@@ -54,6 +54,9 @@ $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 
 # Helpers for the benchmarks and tests, in bin/tools; not installed.
 bin/tools/dms-benchgen: bench/benchgen.o $(LIB)
+	@mkdir -p bin/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+bin/tools/dms-unit: tests/helpers/unit.o $(LIB)
 	@mkdir -p bin/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 bin/tools/dms-conncheck: tests/helpers/conncheck.o $(LIB)

@@ -1,0 +1,164 @@
+/*
+ * dms-unit GROUP: unit checks of common/ pieces that no program exposes
+ * whole: positions, URIs, base64, the MessagePack reader. Prints one line per
+ * failed check and exits 1 if any failed. Run by tests/unit.bats.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/position.h"
+#include "../../common/uri.h"
+#include "../../common/dms.h"
+
+static int failures;
+
+#define CHECK(cond) do { if (!(cond)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
+
+static int
+cmp(const char *a, const char *b)
+{
+	int c = 99;
+
+	if (!position_compare(a, b, &c))
+		return 99;
+	return c;
+}
+
+static void
+positions(void)
+{
+	uint64_t lsn;
+	char buf[32];
+
+	CHECK(lsn_parse("16/B374D848", &lsn) && lsn == 0x16B374D848ULL);
+	lsn_format(lsn, buf, sizeof(buf));
+	CHECK(strcmp(buf, "16/B374D848") == 0);
+	CHECK(!lsn_parse("16B374D848", &lsn));
+	CHECK(!lsn_parse("1/123456789", &lsn));
+	CHECK(!lsn_parse("G/1", &lsn));
+	CHECK(cmp("0/1", "0/2") < 0);
+	CHECK(cmp("1/0", "0/FFFFFFFF") > 0);
+	CHECK(cmp("A/10", "a/10") == 0);
+	CHECK(cmp("binlog.000042:1234", "binlog.000042:999") > 0);
+	CHECK(cmp("binlog.000041:99999", "binlog.000042:4") < 0);
+	CHECK(cmp("binlog.000009:4", "binlog.000010:4") < 0);
+	CHECK(cmp("mysql-bin.000001:4", "mysql-bin.000001:4") == 0);
+	CHECK(cmp("a.b.000001:4", "a.b.000002:4") < 0);
+	/* different engines or binlog names are not comparable */
+	CHECK(cmp("0/1", "binlog.000001:4") == 99);
+	CHECK(cmp("binlog.000001:4", "other.000001:4") == 99);
+	CHECK(cmp("binlog:4", "binlog:5") == 99);
+}
+
+static void
+uris(void)
+{
+	struct dms_uri u;
+	char *m;
+
+	CHECK(uri_parse("mysql://us%40er:p%3Ass@127.0.0.1:3307/app?socket=/tmp/s.sock&x", &u));
+	CHECK(u.engine == ENGINE_MYSQL);
+	CHECK(strcmp(u.user, "us@er") == 0 && strcmp(u.password, "p:ss") == 0);
+	CHECK(strcmp(u.host, "127.0.0.1") == 0 && u.port == 3307 && strcmp(u.dbname, "app") == 0);
+	CHECK(strcmp(uri_param(&u, "socket"), "/tmp/s.sock") == 0);
+	CHECK(strcmp(uri_param(&u, "x"), "") == 0 && uri_param(&u, "y") == NULL);
+	uri_release(&u);
+	CHECK(uri_parse("mariadb://[::1]:3306/db", &u) && strcmp(u.host, "::1") == 0 && u.port == 3306);
+	uri_release(&u);
+	CHECK(uri_parse("postgresql://localhost", &u) && u.engine == ENGINE_PG && u.dbname == NULL &&
+	      u.user == NULL && u.port == 0);
+	uri_release(&u);
+	CHECK(!uri_parse("mysql://h:0/db", &u));
+	CHECK(!uri_parse("mysql://h:99999/db", &u));
+	CHECK(!uri_parse("mysql://u:p@h/d%zz", &u));
+	CHECK(!uri_parse("ftp://h/db", &u));
+	m = uri_mask("postgresql://u:secret@h:5432/db?sslmode=require");
+	CHECK(strcmp(m, "postgresql://u:****@h:5432/db?sslmode=require") == 0);
+	free(m);
+	m = uri_mask("postgresql://u@h/db?password=secret&sslmode=require");
+	CHECK(strcmp(m, "postgresql://u@h/db?password=****&sslmode=require") == 0);
+	free(m);
+	m = uri_mask("mysql://u:p@ss@h/db");
+	CHECK(strcmp(m, "mysql://u:****@h/db") == 0);
+	free(m);
+	m = uri_mask("mysql://h/db");
+	CHECK(strcmp(m, "mysql://h/db") == 0);
+	free(m);
+}
+
+static void
+base64(void)
+{
+	const char *in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	const char *out[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	uint8_t dec[16];
+	char enc[16];
+	size_t n;
+
+	for (int i = 0; i < 7; i++) {
+		memset(enc, 0, sizeof(enc));
+		base64_encode((const uint8_t *)in[i], strlen(in[i]), enc);
+		CHECK(strcmp(enc, out[i]) == 0);
+		CHECK(base64_decode(out[i], strlen(out[i]), dec, &n) && n == strlen(in[i]) &&
+		      memcmp(dec, in[i], n) == 0);
+	}
+	CHECK(!base64_decode("Zg=", 3, dec, &n));
+	CHECK(!base64_decode("Z===", 4, dec, &n));
+	CHECK(!base64_decode("Zg==Zg==", 8, dec, &n));
+	CHECK(!base64_decode("Z*==", 4, dec, &n));
+}
+
+static void
+msgpack_reader(void)
+{
+	static const uint8_t ints[] = { 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xcf, 0xff, 0xff, 0xff, 0xff,
+					0xff, 0xff, 0xff, 0xff, 0xd0, 0x05, 0xe0 };
+	static const uint8_t nested[] = { 0x91, 0x91, 0x81, 0xa1, 'k', 0x92, 0xc0, 0xc3 };
+	static const uint8_t ts96[] = { 0xc7, 12, 0xff, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff,
+					0xff, 0xff, 0xff };
+	static const uint8_t unchanged[] = { 0xc7, 0x00, 0x01 };
+	struct mp_cursor c;
+	struct mp_item it;
+	int64_t sec;
+	uint32_t nsec;
+
+	mp_cursor_init(&c, ints, sizeof(ints));
+	CHECK(mp_next(&c, &it) == MP_OK && it.type == MP_INT && it.v.i == INT64_MIN);
+	CHECK(mp_next(&c, &it) == MP_OK && it.type == MP_UINT && it.v.u == UINT64_MAX);
+	CHECK(mp_next(&c, &it) == MP_OK && it.type == MP_UINT && it.v.u == 5);
+	CHECK(mp_next(&c, &it) == MP_OK && it.type == MP_INT && it.v.i == -32);
+	CHECK(mp_next(&c, &it) == MP_INCOMPLETE);
+	mp_cursor_init(&c, nested, sizeof(nested));
+	CHECK(mp_skip(&c) == MP_OK && c.p == c.end);
+	mp_cursor_init(&c, nested, sizeof(nested) - 1);
+	CHECK(mp_skip(&c) == MP_INCOMPLETE);
+	mp_cursor_init(&c, (const uint8_t[]){ 0xc1 }, 1);
+	CHECK(mp_next(&c, &it) == MP_INVALID);
+	mp_cursor_init(&c, ts96, sizeof(ts96));
+	CHECK(mp_next(&c, &it) == MP_OK && mp_timestamp(&it, &sec, &nsec) && sec == -1 && nsec == 1);
+	mp_cursor_init(&c, unchanged, sizeof(unchanged));
+	CHECK(mp_next(&c, &it) == MP_OK && mp_is_unchanged(&it));
+	/* a str header that claims more bytes than there are */
+	mp_cursor_init(&c, (const uint8_t[]){ 0xdb, 0xff, 0xff, 0xff, 0xff, 'a' }, 6);
+	CHECK(mp_next(&c, &it) == MP_INCOMPLETE);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} groups[] = {
+		{ "positions", positions }, { "uris", uris }, { "base64", base64 },
+		{ "msgpack", msgpack_reader },
+	};
+
+	log_init("dms-unit");
+	log_set_level(LOG_ERROR - 0);
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (argc < 2 || strcmp(argv[1], groups[i].name) == 0)
+			groups[i].fn();
+	return failures ? 1 : 0;
+}

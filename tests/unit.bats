@@ -1,0 +1,25 @@
+#!/usr/bin/env bats
+# Unit checks of common/: positions compared per engine, URI parsing and
+# password masking, base64, the MessagePack reader's edge cases.
+
+load helpers/common
+
+@test "positions: PostgreSQL LSNs and MySQL binlog positions compare per engine" {
+	run dms-unit positions
+	assert_status 0
+}
+
+@test "URIs: parsing, percent-decoding, password masking" {
+	run dms-unit uris
+	assert_status 0
+}
+
+@test "base64 encodes and decodes RFC 4648 vectors, refuses bad input" {
+	run dms-unit base64
+	assert_status 0
+}
+
+@test "the MessagePack reader: integer limits, nesting, truncation, timestamps" {
+	run dms-unit msgpack
+	assert_status 0
+}
