@@ -151,9 +151,9 @@ my_stop() {
 # mariadb as root over the socket: my_sql [DB] SQL
 my_sql() {
 	if [ $# -eq 2 ]; then
-		mariadb --no-defaults --socket="$MY_SOCKET" -uroot -N -B -D "$1" -e "$2"
+		mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCKET" -uroot -N -B -D "$1" -e "$2"
 	else
-		mariadb --no-defaults --socket="$MY_SOCKET" -uroot -N -B -e "$1"
+		mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCKET" -uroot -N -B -e "$1"
 	fi
 }
 

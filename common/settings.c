@@ -1,0 +1,237 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "settings.h"
+#include "dms.h"
+
+static const char *const prep_names[] = { "DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD", "DO_NOTHING" };
+static const char *const policy_names[] = { "LOG_ERROR", "IGNORE_RECORD", "SUSPEND_TABLE", "STOP_TASK" };
+
+const char *
+prep_mode_name(enum prep_mode m)
+{
+	return prep_names[m];
+}
+
+bool
+prep_mode_parse(const char *s, enum prep_mode *m)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, prep_names[i]) == 0) {
+			*m = (enum prep_mode)i;
+			return true;
+		}
+	return false;
+}
+
+const char *
+error_policy_name(enum error_policy p)
+{
+	return policy_names[p];
+}
+
+void
+settings_defaults(struct task_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->control_schema = xstrdup("dms");
+	s->support_lobs = true;
+	s->limited_lob_mode = true;
+	s->lob_max_size_kb = 32;
+	s->prep_mode = PREP_DROP_AND_CREATE;
+	s->max_full_load_subtasks = 8;
+	s->commit_rate = 10000;
+}
+
+void
+settings_free(struct task_settings *s)
+{
+	free(s->target_schema);
+	free(s->control_schema);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The keys dms acts on, as "Section.Key". */
+static const char *const known[] = {
+	"TargetMetadata.TargetSchema", "TargetMetadata.SupportLobs", "TargetMetadata.FullLobMode",
+	"TargetMetadata.LimitedSizeLobMode", "TargetMetadata.LobMaxSize",
+	"FullLoadSettings.TargetTablePrepMode", "FullLoadSettings.CreatePkAfterFullLoad",
+	"FullLoadSettings.MaxFullLoadSubTasks", "FullLoadSettings.CommitRate",
+	"ErrorBehavior.DataErrorPolicy", "ErrorBehavior.DataTruncationErrorPolicy",
+	"ControlTablesSettings.ControlSchema",
+};
+
+static bool
+is_known(const char *section, const char *key)
+{
+	char full[256];
+
+	snprintf(full, sizeof(full), "%s.%s", section, key);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(full, known[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A value that is its DMS default or empty is not worth a warning when ignored. */
+static bool
+is_empty(json_t *v)
+{
+	return json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0) ||
+	       (json_is_object(v) && json_object_size(v) == 0) ||
+	       (json_is_array(v) && json_array_size(v) == 0);
+}
+
+static bool
+bad(const char *path, const char *section, const char *key, const char *want)
+{
+	log_error("%s: %s.%s: expected %s", path, section, key, want);
+	return false;
+}
+
+static bool
+get_bool(const char *path, json_t *sec, const char *section, const char *key, bool *out)
+{
+	json_t *v = json_object_get(sec, key);
+
+	if (v == NULL)
+		return true;
+	if (!json_is_boolean(v))
+		return bad(path, section, key, "true or false");
+	*out = json_is_true(v);
+	return true;
+}
+
+static bool
+get_int(const char *path, json_t *sec, const char *section, const char *key, int64_t min,
+	int64_t max, int64_t *out)
+{
+	json_t *v = json_object_get(sec, key);
+
+	if (v == NULL)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "an integer from %lld to %lld", (long long)min,
+			 (long long)max);
+		return bad(path, section, key, want);
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static bool
+get_policy(const char *path, json_t *sec, const char *key, enum error_policy *out)
+{
+	json_t *v = json_object_get(sec, key);
+
+	if (v == NULL)
+		return true;
+	for (int i = 0; json_is_string(v) && i < 4; i++)
+		if (strcmp(json_string_value(v), policy_names[i]) == 0) {
+			*out = (enum error_policy)i;
+			return true;
+		}
+	return bad(path, "ErrorBehavior", key, "LOG_ERROR, IGNORE_RECORD, SUSPEND_TABLE or STOP_TASK");
+}
+
+bool
+settings_load(const char *path, struct task_settings *s)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *tm, *fl, *eb, *ct, *v;
+	struct strbuf ignored = STRBUF_INIT;
+	const char *section;
+	json_t *sec;
+	int64_t n;
+	bool ok = false;
+
+	if (root == NULL) {
+		if (jerr.line < 0 || strstr(jerr.text, "unable to open"))
+			log_error("%s: %s", path, jerr.text);
+		else
+			log_error("%s: line %d, column %d: invalid JSON: %s", path, jerr.line,
+				  jerr.column, jerr.text);
+		return false;
+	}
+	if (!json_is_object(root)) {
+		log_error("%s: expected a JSON object of task settings", path);
+		goto done;
+	}
+	s->from_file = true;
+	tm = json_object_get(root, "TargetMetadata");
+	fl = json_object_get(root, "FullLoadSettings");
+	eb = json_object_get(root, "ErrorBehavior");
+	ct = json_object_get(root, "ControlTablesSettings");
+	if ((v = json_object_get(tm, "TargetSchema")) != NULL) {
+		if (!json_is_string(v)) {
+			bad(path, "TargetMetadata", "TargetSchema", "a string");
+			goto done;
+		}
+		free(s->target_schema);
+		s->target_schema = json_string_length(v) ? xstrdup(json_string_value(v)) : NULL;
+	}
+	if ((v = json_object_get(ct, "ControlSchema")) != NULL) {
+		if (!json_is_string(v)) {
+			bad(path, "ControlTablesSettings", "ControlSchema", "a string");
+			goto done;
+		}
+		if (json_string_length(v)) {
+			free(s->control_schema);
+			s->control_schema = xstrdup(json_string_value(v));
+		}
+	}
+	if (!get_bool(path, tm, "TargetMetadata", "SupportLobs", &s->support_lobs) ||
+	    !get_bool(path, tm, "TargetMetadata", "FullLobMode", &s->full_lob_mode) ||
+	    !get_bool(path, tm, "TargetMetadata", "LimitedSizeLobMode", &s->limited_lob_mode) ||
+	    !get_int(path, tm, "TargetMetadata", "LobMaxSize", 0, INT32_MAX, &s->lob_max_size_kb) ||
+	    !get_bool(path, fl, "FullLoadSettings", "CreatePkAfterFullLoad",
+		      &s->create_pk_after_full_load))
+		goto done;
+	n = s->max_full_load_subtasks;
+	if (!get_int(path, fl, "FullLoadSettings", "MaxFullLoadSubTasks", 1, 49, &n))
+		goto done;
+	s->max_full_load_subtasks = (int)n;
+	n = s->commit_rate;
+	if (!get_int(path, fl, "FullLoadSettings", "CommitRate", 1, 50000, &n))
+		goto done;
+	s->commit_rate = (int)n;
+	if ((v = json_object_get(fl, "TargetTablePrepMode")) != NULL &&
+	    (!json_is_string(v) || !prep_mode_parse(json_string_value(v), &s->prep_mode))) {
+		bad(path, "FullLoadSettings", "TargetTablePrepMode",
+		    "DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD or DO_NOTHING");
+		goto done;
+	}
+	if (!get_policy(path, eb, "DataErrorPolicy", &s->data_error_policy) ||
+	    !get_policy(path, eb, "DataTruncationErrorPolicy", &s->data_truncation_policy))
+		goto done;
+	if (s->full_lob_mode && s->limited_lob_mode)
+		log_warn("%s: TargetMetadata: FullLobMode and LimitedSizeLobMode are both true; using full LOB mode",
+			 path);
+
+	json_object_foreach(root, section, sec) {
+		const char *key;
+
+		if (!json_is_object(sec)) {
+			if (!is_empty(sec))
+				sb_addf(&ignored, "%s%s", ignored.len ? ", " : "", section);
+			continue;
+		}
+		json_object_foreach(sec, key, v) {
+			if (is_known(section, key) || is_empty(v))
+				continue;
+			sb_addf(&ignored, "%s%s.%s", ignored.len ? ", " : "", section, key);
+		}
+	}
+	if (ignored.len)
+		log_warn("%s: settings not implemented yet, ignored: %s", path, ignored.buf);
+	ok = true;
+done:
+	sb_release(&ignored);
+	json_decref(root);
+	return ok;
+}

@@ -1,0 +1,40 @@
+/*
+ * settings.h: AWS DMS task settings (ReplicationTaskSettings JSON) that dms
+ * acts on, with DMS's defaults. settings_load() names, once, in one line, the
+ * settings the document gives that dms does not implement yet.
+ */
+#ifndef DMS_SETTINGS_H
+#define DMS_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum prep_mode { PREP_DROP_AND_CREATE, PREP_TRUNCATE_BEFORE_LOAD, PREP_DO_NOTHING };
+enum error_policy { POLICY_LOG_ERROR, POLICY_IGNORE_RECORD, POLICY_SUSPEND_TABLE, POLICY_STOP_TASK };
+
+struct task_settings {
+	bool from_file;		/* a document was read (else the defaults) */
+	char *target_schema;	/* TargetMetadata.TargetSchema; NULL when "" */
+	char *control_schema;	/* ControlTablesSettings.ControlSchema / TargetMetadata; "dms" */
+	bool support_lobs;	/* TargetMetadata.SupportLobs: true */
+	bool full_lob_mode;	/* TargetMetadata.FullLobMode: false */
+	bool limited_lob_mode;	/* TargetMetadata.LimitedSizeLobMode: true */
+	int64_t lob_max_size_kb;	/* TargetMetadata.LobMaxSize: 32 */
+	enum prep_mode prep_mode;	/* FullLoadSettings.TargetTablePrepMode: DROP_AND_CREATE */
+	bool create_pk_after_full_load;	/* FullLoadSettings.CreatePkAfterFullLoad: false */
+	int max_full_load_subtasks;	/* FullLoadSettings.MaxFullLoadSubTasks: 8 */
+	int commit_rate;	/* FullLoadSettings.CommitRate: 10000 */
+	enum error_policy data_error_policy;	/* ErrorBehavior.DataErrorPolicy: LOG_ERROR */
+	enum error_policy data_truncation_policy;	/* ErrorBehavior.DataTruncationErrorPolicy: LOG_ERROR */
+};
+
+void settings_defaults(struct task_settings *s);
+/* False (logged, naming the key) for a malformed document or value. */
+bool settings_load(const char *path, struct task_settings *s);
+void settings_free(struct task_settings *s);
+
+const char *prep_mode_name(enum prep_mode m);
+bool prep_mode_parse(const char *s, enum prep_mode *m);
+const char *error_policy_name(enum error_policy p);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * extract.h: what dms-extract knows of a source table, and the engine
+ * interface that extract/pg.c and extract/my.c implement.
+ *
+ * A struct src_table is filled by the engine's describe(); the main program
+ * plans its parts and writes its TABLE record; the engine's read_part() writes
+ * the ROW records of one part. The table owns everything it points to.
+ */
+#ifndef DMS_EXTRACT_H
+#define DMS_EXTRACT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/mapping.h"
+#include "../common/stream.h"
+#include "../common/uri.h"
+#include "../common/util.h"
+
+/* How a column's text (from COPY or the MySQL client) becomes a value. */
+enum conv {
+	CONV_TEXT,		/* str as it comes */
+	CONV_BOOL,		/* PostgreSQL t/f; MySQL 0/1 */
+	CONV_INT,		/* signed integer */
+	CONV_UINT,		/* unsigned integer */
+	CONV_FLOAT4,
+	CONV_FLOAT8,
+	CONV_BYTEA_HEX,		/* PostgreSQL \x0a0b */
+	CONV_BINARY,		/* MySQL raw bytes */
+	CONV_TIMESTAMP_UTC,	/* MySQL TIMESTAMP: append +00 */
+};
+
+struct src_column {
+	char *name;
+	enum dms_type type;
+	char *native;		/* the source's own type text; NULL for a type the target cannot have */
+	bool nullable;
+	int64_t length;		/* -1 when none */
+	int precision, scale;	/* -1 when none */
+	bool is_unsigned;
+	bool identity;		/* serial, identity, auto_increment */
+	enum conv conv;
+	char *select;		/* the select-list expression */
+};
+
+struct src_index {
+	char *name;
+	bool unique;
+	int ncols;
+	int *cols;
+};
+
+struct src_fkey {
+	char *name;
+	int ncols;
+	char **cols;
+	char *ref_schema, *ref_table;
+	char **ref_cols;
+	char *on_delete, *on_update;
+};
+
+struct src_part {
+	int k, n;		/* part k of n, from 1 */
+	char *where;		/* predicate of the part; NULL for the whole table */
+	char *range;		/* human text of the range, for PART_BEGIN */
+};
+
+struct src_table {
+	char *schema, *name;
+	int64_t estimated_rows;
+	int ncols;
+	struct src_column *cols;
+	int nkey;
+	int *key;
+	int nindexes;
+	struct src_index *indexes;
+	int nfkeys;
+	struct src_fkey *fkeys;
+	char *filter;		/* WHERE from the mapping's source filters; NULL when none */
+	const struct mapping_rule *settings;	/* table-settings rule, if any */
+	int nparts;
+	struct src_part *parts;
+	int64_t oid;		/* PostgreSQL: pg_class oid */
+};
+
+struct src_name {
+	char *schema, *name;
+	int64_t estimated_rows;
+	int64_t oid;
+};
+
+struct source {
+	enum dms_engine engine;
+	void *conn;		/* struct pg_conn or struct my_conn */
+	const struct mapping *mapping;
+	char *position;		/* MySQL: binlog position of the snapshot */
+	char *snapshot;		/* PostgreSQL: snapshot imported or exported */
+};
+
+struct source_ops {
+	bool (*connect)(struct source *s, const char *uri);
+	/* Starts the read-only snapshot transaction (importing snapshot if given). */
+	bool (*begin)(struct source *s, const char *snapshot);
+	bool (*list)(struct source *s, struct src_name **names, int *n);
+	bool (*describe)(struct source *s, const struct src_name *nm, struct src_table *t);
+	/* Integer key range for the automatic split: false when none. */
+	bool (*key_range)(struct source *s, const struct src_table *t, int64_t *min, int64_t *max);
+	bool (*read_part)(struct source *s, const struct src_table *t, const struct src_part *p,
+			  struct dms_writer *w, int tid, uint64_t *rows);
+	char *(*quote_ident)(const char *name);
+	char *(*quote_literal)(struct source *s, const char *value);
+	void (*disconnect)(struct source *s);
+};
+
+extern const struct source_ops pg_source_ops;
+extern const struct source_ops my_source_ops;
+
+void src_table_free(struct src_table *t);
+
+#endif

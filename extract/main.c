@@ -1,0 +1,761 @@
+/*
+ * dms-extract: reads tables of a PostgreSQL or MySQL/MariaDB database in one
+ * consistent snapshot and writes them as a snapshot stream. See dms-extract(1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "extract.h"
+#include "../common/uri.h"
+#include "../common/dms.h"
+
+static const char usage_text[] =
+	"usage: dms-extract [-qvz] [-m mappings.json] [--list | --part ID | --tables-only]\n"
+	"                   [--snapshot ID] [--position-file file] [--split-rows N] source-uri\n"
+	"       dms-extract [-qv] --export-snapshot source-uri\n"
+	"       dms-extract --help | --version\n"
+	"\n"
+	"Reads the tables of a PostgreSQL or MySQL/MariaDB database, or those the\n"
+	"table mappings select, in one consistent snapshot, and writes them to\n"
+	"stdout as a dms snapshot stream.\n"
+	"\n"
+	"  -m, --mappings file    AWS DMS table mappings: selection rules, filters,\n"
+	"                         table-settings parallel-load ranges\n"
+	"  --list                 print the parts of the load, one per line, and exit\n"
+	"  --part ID              read only that part (an ID from --list)\n"
+	"  --tables-only          write the TABLE records and no rows\n"
+	"  --snapshot ID          PostgreSQL: read in this exported snapshot\n"
+	"  --export-snapshot      PostgreSQL: export a snapshot, print its ID and hold it\n"
+	"                         until stdin closes\n"
+	"  --position-file file   write the source position of the snapshot to file\n"
+	"  --split-rows N         split tables with an integer key into parts of about\n"
+	"                         N rows (default 1000000; 0: never)\n"
+	"  -z, --compress         write the stream in an LZ4 frame\n"
+	"  -q, --quiet            errors only\n"
+	"  -v, --verbose          more messages\n"
+	"  -h, --help             show this help and exit\n"
+	"  -V, --version          show the version and exit\n";
+
+struct options {
+	const char *mappings;
+	bool list, tables_only, export_snapshot, compress;
+	const char *part;
+	const char *snapshot;
+	const char *position_file;
+	int64_t split_rows;
+	const char *uri;
+};
+
+static const struct source_ops *ops;
+static struct mapping mapping;
+
+void
+src_table_free(struct src_table *t)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].native);
+		free(t->cols[i].select);
+	}
+	free(t->cols);
+	free(t->key);
+	for (int i = 0; i < t->nindexes; i++) {
+		free(t->indexes[i].name);
+		free(t->indexes[i].cols);
+	}
+	free(t->indexes);
+	for (int i = 0; i < t->nfkeys; i++) {
+		struct src_fkey *f = &t->fkeys[i];
+
+		for (int c = 0; c < f->ncols; c++) {
+			free(f->cols[c]);
+			free(f->ref_cols[c]);
+		}
+		free(f->cols);
+		free(f->ref_cols);
+		free(f->name);
+		free(f->ref_schema);
+		free(f->ref_table);
+		free(f->on_delete);
+		free(f->on_update);
+	}
+	free(t->fkeys);
+	for (int i = 0; i < t->nparts; i++) {
+		free(t->parts[i].where);
+		free(t->parts[i].range);
+	}
+	free(t->parts);
+	free(t->filter);
+	free(t->schema);
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+static char *
+ident_cb(void *arg, const char *text)
+{
+	(void)arg;
+	return ops->quote_ident(text);
+}
+
+static char *
+literal_cb(void *arg, const char *text)
+{
+	return ops->quote_literal(arg, text);
+}
+
+static int
+column_index(const struct src_table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static void
+add_part(struct src_table *t, char *where, char *range)
+{
+	struct src_part *p;
+
+	t->parts = xrealloc(t->parts, (size_t)(t->nparts + 1) * sizeof(*t->parts));
+	p = &t->parts[t->nparts++];
+	p->where = where;
+	p->range = range;
+}
+
+/*
+ * DMS ranges: boundary k is the upper bound of segment k, compared
+ * lexicographically: (c1<a) OR (c1=a AND c2<b) OR ... DMS skips rows with a
+ * NULL in a boundary column; dms puts them in the last segment instead, so
+ * that every row is read exactly once.
+ */
+static bool
+plan_ranges(struct source *s, struct src_table *t, const struct mapping_rule *r)
+{
+	struct strbuf notnull = STRBUF_INIT;
+	char **pred = xcalloc((size_t)r->nbounds, sizeof(char *));
+	char **qcols = xcalloc((size_t)r->npl_columns, sizeof(char *));
+	bool any_nullable = false;
+
+	for (int c = 0; c < r->npl_columns; c++) {
+		int idx = column_index(t, r->pl_columns[c]);
+
+		if (idx < 0) {
+			log_error("table-settings rule %s: %s.%s has no column \"%s\"", r->id_text,
+				  t->schema, t->name, r->pl_columns[c]);
+			return false;
+		}
+		qcols[c] = ops->quote_ident(r->pl_columns[c]);
+		any_nullable |= t->cols[idx].nullable;
+		sb_addf(&notnull, "%s%s IS NOT NULL", c ? " AND " : "", qcols[c]);
+	}
+	for (int b = 0; b < r->nbounds; b++) {
+		struct strbuf sb = STRBUF_INIT;
+
+		for (int c = 0; c < r->npl_columns; c++) {
+			sb_adds(&sb, c ? " OR (" : "((");
+			for (int e = 0; e < c; e++) {
+				char *lit = ops->quote_literal(s, r->bounds[b][e]);
+
+				sb_addf(&sb, "%s = %s AND ", qcols[e], lit);
+				free(lit);
+			}
+			{
+				char *lit = ops->quote_literal(s, r->bounds[b][c]);
+
+				sb_addf(&sb, "%s < %s)", qcols[c], lit);
+				free(lit);
+			}
+		}
+		sb_adds(&sb, ")");
+		pred[b] = sb.buf;
+	}
+	for (int k = 0; k <= r->nbounds; k++) {
+		struct strbuf where = STRBUF_INIT, range = STRBUF_INIT;
+
+		if (k == 0)
+			sb_addf(&where, "%s AND %s", notnull.buf, pred[0]);
+		else if (k < r->nbounds)
+			sb_addf(&where, "%s AND NOT %s AND %s", notnull.buf, pred[k - 1], pred[k]);
+		else if (any_nullable)
+			sb_addf(&where, "(NOT (%s) OR NOT %s)", notnull.buf, pred[k - 1]);
+		else
+			sb_addf(&where, "NOT %s", pred[k - 1]);
+		sb_adds(&range, "ranges ");
+		for (int c = 0; c < r->npl_columns; c++)
+			sb_addf(&range, "%s%s", c ? "," : "(", r->pl_columns[c]);
+		sb_adds(&range, ") ");
+		if (k > 0) {
+			sb_adds(&range, ">= (");
+			for (int c = 0; c < r->npl_columns; c++)
+				sb_addf(&range, "%s%s", c ? "," : "", r->bounds[k - 1][c]);
+			sb_adds(&range, ")");
+		}
+		if (k < r->nbounds) {
+			sb_adds(&range, k ? " and < (" : "< (");
+			for (int c = 0; c < r->npl_columns; c++)
+				sb_addf(&range, "%s%s", c ? "," : "", r->bounds[k][c]);
+			sb_adds(&range, ")");
+		}
+		add_part(t, where.buf, range.buf);
+	}
+	for (int b = 0; b < r->nbounds; b++)
+		free(pred[b]);
+	for (int c = 0; c < r->npl_columns; c++)
+		free(qcols[c]);
+	free(pred);
+	free(qcols);
+	sb_release(&notnull);
+	return true;
+}
+
+static bool
+is_integer_type(enum dms_type t)
+{
+	return t >= DT_INT1 && t <= DT_UINT8;
+}
+
+/* Parts by ranges of a single-column integer key, of about split_rows rows each. */
+static bool
+plan_auto(struct source *s, struct src_table *t, int64_t split_rows)
+{
+	int64_t min, max, n;
+	char *col;
+
+	if (split_rows <= 0 || t->nkey != 1 || !is_integer_type(t->cols[t->key[0]].type) ||
+	    t->estimated_rows <= split_rows)
+		return true;
+	if (!ops->key_range(s, t, &min, &max))
+		return false;
+	if (max <= min)
+		return true;
+	n = (t->estimated_rows + split_rows - 1) / split_rows;
+	if (n > 64)
+		n = 64;
+	if ((uint64_t)(max - min) < (uint64_t)n)
+		n = max - min;
+	if (n < 2)
+		return true;
+	col = ops->quote_ident(t->cols[t->key[0]].name);
+	for (int64_t k = 0; k < n; k++) {
+		/* bound k: min + (max - min) * k / n, without overflow */
+		uint64_t span = (uint64_t)max - (uint64_t)min;
+		int64_t lo = (int64_t)((uint64_t)min + span / (uint64_t)n * (uint64_t)k);
+		int64_t hi = (int64_t)((uint64_t)min + span / (uint64_t)n * (uint64_t)(k + 1));
+		struct strbuf where = STRBUF_INIT, range = STRBUF_INIT;
+
+		if (k == 0)
+			sb_addf(&where, "%s < %" PRId64, col, hi);
+		else if (k == n - 1)
+			sb_addf(&where, "%s >= %" PRId64, col, lo);
+		else
+			sb_addf(&where, "%s >= %" PRId64 " AND %s < %" PRId64, col, lo, col, hi);
+		sb_adds(&range, where.buf);
+		add_part(t, where.buf, range.buf);
+	}
+	free(col);
+	return true;
+}
+
+static bool
+plan_parts(struct source *s, struct src_table *t, int64_t split_rows)
+{
+	const struct mapping_rule *r = mapping_table_settings(s->mapping, t->schema, t->name);
+
+	if (r != NULL && r->pl_type != NULL && strcmp(r->pl_type, "ranges") == 0) {
+		if (!plan_ranges(s, t, r))
+			return false;
+	} else if (r != NULL && r->pl_type != NULL && strcmp(r->pl_type, "none") != 0) {
+		log_warn("table-settings rule %s: parallel-load type \"%s\" is not supported for this source; %s.%s loads as one part",
+			 r->id_text, r->pl_type, t->schema, t->name);
+	} else if (r == NULL || r->pl_type == NULL) {
+		if (!plan_auto(s, t, split_rows))
+			return false;
+	}
+	if (t->nparts == 0)
+		add_part(t, NULL, xstrdup("all rows"));
+	for (int i = 0; i < t->nparts; i++) {
+		t->parts[i].k = i + 1;
+		t->parts[i].n = t->nparts;
+	}
+	return true;
+}
+
+static void
+pack_str_array(msgpack_packer *pk, char **a, int n)
+{
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < n; i++)
+		pk_str(pk, a[i]);
+}
+
+static void
+write_table(struct dms_writer *w, int tid, const struct src_table *t)
+{
+	msgpack_packer *pk = &w->pk;
+
+	msgpack_pack_array(pk, 7);
+	msgpack_pack_int(pk, K_TABLE);
+	msgpack_pack_int(pk, tid);
+	pk_str(pk, t->schema);
+	pk_str(pk, t->name);
+	msgpack_pack_array(pk, (size_t)t->ncols);
+	for (int i = 0; i < t->ncols; i++) {
+		const struct src_column *c = &t->cols[i];
+		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) +
+			     (c->native != NULL) + c->is_unsigned + c->identity;
+
+		msgpack_pack_array(pk, 4);
+		pk_str(pk, c->name);
+		pk_str(pk, dms_type_name(c->type));
+		if (c->nullable)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		msgpack_pack_map(pk, (size_t)nattrs);
+		if (c->length >= 0) {
+			pk_str(pk, "length");
+			msgpack_pack_int64(pk, c->length);
+		}
+		if (c->precision >= 0) {
+			pk_str(pk, "precision");
+			msgpack_pack_int(pk, c->precision);
+		}
+		if (c->scale >= 0) {
+			pk_str(pk, "scale");
+			msgpack_pack_int(pk, c->scale);
+		}
+		if (c->native != NULL) {
+			pk_str(pk, "native");
+			pk_str(pk, c->native);
+		}
+		if (c->is_unsigned) {
+			pk_str(pk, "unsigned");
+			msgpack_pack_true(pk);
+		}
+		if (c->identity) {
+			pk_str(pk, "identity");
+			msgpack_pack_true(pk);
+		}
+	}
+	msgpack_pack_array(pk, (size_t)t->nkey);
+	for (int i = 0; i < t->nkey; i++)
+		msgpack_pack_int(pk, t->key[i]);
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "estimated_rows");
+	msgpack_pack_int64(pk, t->estimated_rows);
+	pk_str(pk, "indexes");
+	msgpack_pack_array(pk, (size_t)t->nindexes);
+	for (int i = 0; i < t->nindexes; i++) {
+		const struct src_index *x = &t->indexes[i];
+
+		msgpack_pack_map(pk, 3);
+		pk_str(pk, "name");
+		pk_str(pk, x->name);
+		pk_str(pk, "columns");
+		msgpack_pack_array(pk, (size_t)x->ncols);
+		for (int c = 0; c < x->ncols; c++)
+			msgpack_pack_int(pk, x->cols[c]);
+		pk_str(pk, "unique");
+		if (x->unique)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+	pk_str(pk, "foreign_keys");
+	msgpack_pack_array(pk, (size_t)t->nfkeys);
+	for (int i = 0; i < t->nfkeys; i++) {
+		const struct src_fkey *f = &t->fkeys[i];
+
+		msgpack_pack_map(pk, 7);
+		pk_str(pk, "name");
+		pk_str(pk, f->name);
+		pk_str(pk, "columns");
+		pack_str_array(pk, f->cols, f->ncols);
+		pk_str(pk, "ref_schema");
+		pk_str(pk, f->ref_schema);
+		pk_str(pk, "ref_table");
+		pk_str(pk, f->ref_table);
+		pk_str(pk, "ref_columns");
+		pack_str_array(pk, f->ref_cols, f->ncols);
+		pk_str(pk, "on_delete");
+		pk_str(pk, f->on_delete);
+		pk_str(pk, "on_update");
+		pk_str(pk, f->on_update);
+	}
+}
+
+static void
+write_hello(struct dms_writer *w, struct source *s)
+{
+	msgpack_packer *pk = &w->pk;
+	int n = 3 + (s->snapshot != NULL) + (s->position != NULL);
+
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_int(pk, K_HELLO);
+	msgpack_pack_int(pk, DMS_STREAM_VERSION);
+	msgpack_pack_map(pk, (size_t)n);
+	pk_str(pk, "engine");
+	pk_str(pk, engine_name(s->engine));
+	pk_str(pk, "stream");
+	pk_str(pk, "snapshot");
+	pk_str(pk, "tool");
+	pk_str(pk, "dms-extract " DMS_VERSION);
+	if (s->snapshot) {
+		pk_str(pk, "snapshot");
+		pk_str(pk, s->snapshot);
+	}
+	if (s->position) {
+		pk_str(pk, "position");
+		pk_str(pk, s->position);
+	}
+}
+
+static bool
+write_part(struct dms_writer *w, struct source *s, int tid, const struct src_table *t,
+	   const struct src_part *p, uint64_t *total)
+{
+	msgpack_packer *pk = &w->pk;
+	uint64_t rows = 0;
+	char part[32];
+
+	snprintf(part, sizeof(part), "%d/%d", p->k, p->n);
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_int(pk, K_PART_BEGIN);
+	msgpack_pack_int(pk, tid);
+	msgpack_pack_map(pk, 2 + (s->snapshot != NULL) + (s->position != NULL));
+	pk_str(pk, "part");
+	pk_str(pk, part);
+	pk_str(pk, "range");
+	pk_str(pk, p->range);
+	if (s->snapshot) {
+		pk_str(pk, "snapshot");
+		pk_str(pk, s->snapshot);
+	}
+	if (s->position) {
+		pk_str(pk, "position");
+		pk_str(pk, s->position);
+	}
+	if (!ops->read_part(s, t, p, w, tid, &rows))
+		return false;
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_int(pk, K_PART_END);
+	msgpack_pack_int(pk, tid);
+	msgpack_pack_uint64(pk, rows);
+	msgpack_pack_map(pk, 1);
+	pk_str(pk, "part");
+	pk_str(pk, part);
+	log_info("%s.%s part %s: %" PRIu64 " rows", t->schema, t->name, part, rows);
+	*total += rows;
+	return out_flush(&w->out);
+}
+
+static int
+by_load_order(const void *a, const void *b)
+{
+	const struct src_name *x = a, *y = b;
+	long ox = mapping_load_order(mapping.nrules ? &mapping : NULL, x->schema, x->name);
+	long oy = mapping_load_order(mapping.nrules ? &mapping : NULL, y->schema, y->name);
+	int c;
+
+	if (ox != oy)
+		return ox > oy ? -1 : 1;
+	c = strcmp(x->schema, y->schema);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* The selected tables, higher load-order first, then by name. */
+static bool
+selected_tables(struct source *s, struct src_name **names, int *n)
+{
+	int kept = 0;
+
+	if (!ops->list(s, names, n))
+		return false;
+	for (int i = 0; i < *n; i++) {
+		if (mapping_selects(s->mapping, (*names)[i].schema, (*names)[i].name)) {
+			(*names)[kept++] = (*names)[i];
+		} else {
+			free((*names)[i].schema);
+			free((*names)[i].name);
+		}
+	}
+	*n = kept;
+	qsort(*names, (size_t)*n, sizeof(**names), by_load_order);
+	return true;
+}
+
+static bool
+prepare_table(struct source *s, const struct src_name *nm, struct src_table *t, int64_t split_rows,
+	      bool parts)
+{
+	memset(t, 0, sizeof(*t));
+	if (!ops->describe(s, nm, t))
+		return false;
+	t->filter = mapping_filter_sql(s->mapping, t->schema, t->name, ident_cb, literal_cb, s);
+	if (t->filter != NULL) {
+		for (int f = 0; s->mapping && f < s->mapping->nrules; f++) {
+			const struct mapping_rule *r = &s->mapping->rules[f];
+
+			for (int i = 0; r->type == RULE_SELECTION && i < r->nfilters; i++)
+				if (mapping_selects(s->mapping, t->schema, t->name) &&
+				    wildcard_match(r->schema, t->schema) && wildcard_match(r->table, t->name) &&
+				    column_index(t, r->filters[i].column) < 0) {
+					log_error("selection rule %s: filter column \"%s\" is not a column of %s.%s",
+						  r->id_text, r->filters[i].column, t->schema, t->name);
+					return false;
+				}
+		}
+	}
+	return !parts || plan_parts(s, t, split_rows);
+}
+
+static bool
+write_position(const char *path, const char *position)
+{
+	FILE *f;
+
+	if (position == NULL) {
+		log_error("--position-file: this source has no position to report");
+		return false;
+	}
+	f = fopen(path, "w");
+	if (f == NULL || fprintf(f, "%s\n", position) < 0 || fclose(f) != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static int
+run(struct options *o)
+{
+	struct source s = { 0 };
+	struct dms_writer w;
+	struct src_name *names = NULL;
+	int nnames = 0, status = EXIT_SOURCE;
+	long want_t = 0, want_k = 0;
+	uint64_t total = 0;
+	bool ok = true;
+
+	s.engine = uri_engine(o->uri);
+	s.mapping = mapping.nrules ? &mapping : NULL;
+	ops = s.engine == ENGINE_PG ? &pg_source_ops : &my_source_ops;
+	if (o->part != NULL) {
+		char *end;
+
+		want_t = strtol(o->part, &end, 10);
+		if (*end != '.' || want_t < 1 || (want_k = strtol(end + 1, &end, 10)) < 1 || *end) {
+			log_usage_error("--part: expected an ID from --list, like 3.1");
+			return EXIT_USAGE;
+		}
+	}
+	if (!ops->connect(&s, o->uri))
+		return EXIT_SOURCE;
+	if (!ops->begin(&s, o->snapshot))
+		goto done;
+	if (o->position_file != NULL && !write_position(o->position_file, s.position)) {
+		status = EXIT_RUNTIME;
+		goto done;
+	}
+	if (!selected_tables(&s, &names, &nnames))
+		goto done;
+
+	if (o->list) {
+		for (int i = 0; i < nnames && ok; i++) {
+			struct src_table t;
+
+			ok = prepare_table(&s, &names[i], &t, o->split_rows, true);
+			for (int k = 0; ok && k < t.nparts; k++)
+				printf("%d.%d\t%s\t%s\t%d/%d\t%" PRId64 "\n", i + 1, k + 1, t.schema, t.name,
+				       k + 1, t.nparts, t.estimated_rows / t.nparts);
+			src_table_free(&t);
+		}
+		status = ok ? (fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT) : EXIT_SOURCE;
+		goto done;
+	}
+
+	if (!stream_refuse_tty(STDOUT_FILENO)) {
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (!writer_init(&w, STDOUT_FILENO, "stdout", o->compress)) {
+		status = EXIT_RUNTIME;
+		goto done;
+	}
+	write_hello(&w, &s);
+	if (o->part != NULL) {
+		struct src_table t;
+
+		if (want_t > nnames) {
+			log_error("--part %s: there are %d tables", o->part, nnames);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		ok = prepare_table(&s, &names[want_t - 1], &t, o->split_rows, true);
+		if (ok && want_k > t.nparts) {
+			log_error("--part %s: %s.%s has %d parts", o->part, t.schema, t.name, t.nparts);
+			src_table_free(&t);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (ok) {
+			write_table(&w, 0, &t);
+			ok = write_part(&w, &s, 0, &t, &t.parts[want_k - 1], &total);
+		}
+		src_table_free(&t);
+	} else {
+		for (int i = 0; i < nnames && ok && !sig_drain && !sig_stop; i++) {
+			struct src_table t;
+
+			ok = prepare_table(&s, &names[i], &t, o->tables_only ? 0 : o->split_rows,
+					   !o->tables_only);
+			if (ok)
+				write_table(&w, i, &t);
+			for (int k = 0; ok && !o->tables_only && k < t.nparts; k++)
+				ok = write_part(&w, &s, i, &t, &t.parts[k], &total);
+			src_table_free(&t);
+		}
+	}
+	if (!ok) {
+		status = w.out.failed ? EXIT_OUTPUT : EXIT_SOURCE;
+		out_flush(&w.out);
+		goto out;
+	}
+	msgpack_pack_array(&w.pk, 2);
+	msgpack_pack_int(&w.pk, K_END);
+	msgpack_pack_map(&w.pk, (sig_drain || sig_stop) ? 2 : 1);
+	pk_str(&w.pk, "rows");
+	msgpack_pack_uint64(&w.pk, total);
+	if (sig_drain || sig_stop) {
+		pk_str(&w.pk, "stopped");
+		msgpack_pack_true(&w.pk);
+	}
+	status = out_finish(&w.out) ? EXIT_OK : EXIT_OUTPUT;
+out:
+	out_release(&w.out);
+done:
+	for (int i = 0; i < nnames; i++) {
+		free(names[i].schema);
+		free(names[i].name);
+	}
+	free(names);
+	ops->disconnect(&s);
+	return status;
+}
+
+/* Holds an exported snapshot open until stdin reaches its end (or TERM/INT). */
+static int
+export_snapshot(const char *uri)
+{
+	struct source s = { 0 };
+	char buf[256];
+
+	s.engine = uri_engine(uri);
+	if (s.engine != ENGINE_PG) {
+		log_usage_error("--export-snapshot is for PostgreSQL sources; a MySQL source reports its position with --position-file");
+		return EXIT_USAGE;
+	}
+	ops = &pg_source_ops;
+	if (!ops->connect(&s, uri))
+		return EXIT_SOURCE;
+	if (!ops->begin(&s, NULL)) {
+		ops->disconnect(&s);
+		return EXIT_SOURCE;
+	}
+	if (printf("%s\n", s.snapshot) < 0 || fflush(stdout) != 0) {
+		ops->disconnect(&s);
+		return EXIT_OUTPUT;
+	}
+	while (!sig_drain && !sig_stop && read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+	ops->disconnect(&s);
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_LIST = 256, OPT_PART, OPT_TABLES, OPT_SNAPSHOT, OPT_EXPORT, OPT_POSITION, OPT_SPLIT };
+	static const struct option longopts[] = {
+		{ "mappings", required_argument, NULL, 'm' },
+		{ "list", no_argument, NULL, OPT_LIST },
+		{ "part", required_argument, NULL, OPT_PART },
+		{ "tables-only", no_argument, NULL, OPT_TABLES },
+		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "export-snapshot", no_argument, NULL, OPT_EXPORT },
+		{ "position-file", required_argument, NULL, OPT_POSITION },
+		{ "split-rows", required_argument, NULL, OPT_SPLIT },
+		{ "compress", no_argument, NULL, 'z' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .split_rows = 1000000 };
+	int ch, modes, status;
+	char *end;
+
+	log_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "m:zqvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm': o.mappings = optarg; break;
+		case OPT_LIST: o.list = true; break;
+		case OPT_PART: o.part = optarg; break;
+		case OPT_TABLES: o.tables_only = true; break;
+		case OPT_SNAPSHOT: o.snapshot = optarg; break;
+		case OPT_EXPORT: o.export_snapshot = true; break;
+		case OPT_POSITION: o.position_file = optarg; break;
+		case OPT_SPLIT:
+			o.split_rows = strtoll(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || o.split_rows < 0) {
+				log_usage_error("--split-rows: expected a number of rows, 0 or more");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'z': o.compress = true; break;
+		case 'q': log_less(); break;
+		case 'v': log_more(); break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		case 'V':
+			puts("dms-extract (dms) " DMS_VERSION);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		default:
+			log_usage_error("unknown or incomplete option");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		log_usage_error(argc - optind ? "too many arguments" : "a source URI is required");
+		return EXIT_USAGE;
+	}
+	o.uri = argv[optind];
+	if (uri_engine(o.uri) == ENGINE_NONE) {
+		char *masked = uri_mask(o.uri);
+
+		log_usage_error("%s: not a database URI (postgresql://... or mysql://...)", masked);
+		free(masked);
+		return EXIT_USAGE;
+	}
+	modes = o.list + o.tables_only + (o.part != NULL) + o.export_snapshot;
+	if (modes > 1) {
+		log_usage_error("--list, --part, --tables-only and --export-snapshot exclude each other");
+		return EXIT_USAGE;
+	}
+	if (o.mappings != NULL && !mapping_load(o.mappings, &mapping))
+		return EXIT_USAGE;
+	sig_init();
+	status = o.export_snapshot ? export_snapshot(o.uri) : run(&o);
+	mapping_free(&mapping);
+	return status;
+}

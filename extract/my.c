@@ -1,0 +1,504 @@
+/*
+ * extract/my.c: reading a MySQL or MariaDB source: information_schema for the
+ * tables, columns, keys, indexes and foreign keys; rows with mysql_use_result,
+ * one at a time, in a consistent-snapshot transaction whose binary log
+ * position is recorded (MariaDB: binlog_snapshot_file/position, lock-free;
+ * MySQL: under a brief FLUSH TABLES WITH READ LOCK).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extract.h"
+#include "convert.h"
+#include "../common/my.h"
+#include "../common/dms.h"
+
+#define MY(s) ((struct my_conn *)(s)->conn)
+
+static bool
+my_src_connect(struct source *s, const char *uri)
+{
+	s->conn = xcalloc(1, sizeof(struct my_conn));
+	if (!my_connect(MY(s), uri))
+		return false;
+	if (MY(s)->dbname == NULL) {
+		log_error("%s: the URI names no database (mysql://host/database)", MY(s)->label);
+		return false;
+	}
+	return my_command(MY(s), "SET SESSION net_write_timeout = 86400, "
+				 "SESSION net_read_timeout = 86400, SESSION wait_timeout = 86400");
+}
+
+static char *
+first_value(struct my_conn *c, const char *sql, int col)
+{
+	MYSQL_RES *res = my_query(c, sql);
+	MYSQL_ROW row;
+	char *v = NULL;
+
+	if (res == NULL)
+		return NULL;
+	if ((row = mysql_fetch_row(res)) != NULL && row[col] != NULL)
+		v = xstrdup(row[col]);
+	mysql_free_result(res);
+	return v;
+}
+
+static bool
+my_src_begin(struct source *s, const char *snapshot)
+{
+	struct my_conn *c = MY(s);
+
+	if (snapshot != NULL) {
+		log_error("--snapshot is for PostgreSQL sources");
+		return false;
+	}
+	if (!my_command(c, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+		return false;
+	if (c->mariadb) {
+		char *file, *pos;
+
+		if (!my_command(c, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"))
+			return false;
+		file = first_value(c, "SHOW STATUS LIKE 'binlog_snapshot_file'", 1);
+		pos = first_value(c, "SHOW STATUS LIKE 'binlog_snapshot_position'", 1);
+		if (file && pos && *file) {
+			struct strbuf sb = STRBUF_INIT;
+
+			sb_addf(&sb, "%s:%s", file, pos);
+			s->position = sb.buf;
+		}
+		free(file);
+		free(pos);
+		return true;
+	}
+	/* MySQL: the snapshot and the position under one brief global read lock */
+	if (!my_command(c, "FLUSH TABLES WITH READ LOCK"))
+		return false;
+	if (!my_command(c, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"))
+		return false;
+	{
+		MYSQL_RES *res = my_query(c, "SHOW MASTER STATUS");
+		MYSQL_ROW row;
+
+		if (res != NULL && (row = mysql_fetch_row(res)) != NULL && row[0] && row[1]) {
+			struct strbuf sb = STRBUF_INIT;
+
+			sb_addf(&sb, "%s:%s", row[0], row[1]);
+			s->position = sb.buf;
+		}
+		if (res)
+			mysql_free_result(res);
+	}
+	return my_command(c, "UNLOCK TABLES");
+}
+
+static char *
+my_src_quote_literal(struct source *s, const char *value)
+{
+	size_t n = strlen(value);
+	char *buf = xmalloc(2 * n + 3);
+
+	buf[0] = '\'';
+	n = mysql_real_escape_string(MY(s)->conn, buf + 1, value, (unsigned long)n);
+	buf[n + 1] = '\'';
+	buf[n + 2] = '\0';
+	return buf;
+}
+
+static bool
+my_src_list(struct source *s, struct src_name **names, int *n)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *db = my_src_quote_literal(s, MY(s)->dbname);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	sb_addf(&sql, "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0) "
+		      "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+		      "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", db);
+	free(db);
+	res = my_query(MY(s), sql.buf);
+	sb_release(&sql);
+	if (res == NULL)
+		return false;
+	*n = 0;
+	*names = xcalloc(mysql_num_rows(res) + 1, sizeof(**names));
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		(*names)[*n].schema = xstrdup(row[0]);
+		(*names)[*n].name = xstrdup(row[1]);
+		(*names)[*n].estimated_rows = strtoll(row[2], NULL, 10);
+		(*n)++;
+	}
+	mysql_free_result(res);
+	return true;
+}
+
+static void
+my_type(struct src_column *c, const char *data_type, const char *column_type, const char *charlen,
+	const char *prec, const char *scale, const char *dtprec, bool json)
+{
+	bool is_unsigned = strstr(column_type, "unsigned") != NULL;
+
+	c->conv = CONV_TEXT;
+	c->type = DT_STRING;
+	c->is_unsigned = is_unsigned;
+	if (strcmp(data_type, "tinyint") == 0) {
+		c->type = is_unsigned ? DT_UINT1 : DT_INT1;
+		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+	} else if (strcmp(data_type, "smallint") == 0 || strcmp(data_type, "year") == 0) {
+		c->type = is_unsigned ? DT_UINT2 : DT_INT2;
+		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+	} else if (strcmp(data_type, "mediumint") == 0 || strcmp(data_type, "int") == 0) {
+		c->type = is_unsigned ? DT_UINT4 : DT_INT4;
+		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+	} else if (strcmp(data_type, "bigint") == 0) {
+		c->type = is_unsigned ? DT_UINT8 : DT_INT8;
+		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+	} else if (strcmp(data_type, "bit") == 0) {
+		c->type = DT_UINT8;
+		c->conv = CONV_UINT;
+	} else if (strcmp(data_type, "decimal") == 0) {
+		c->type = DT_NUMERIC;
+		c->precision = prec ? atoi(prec) : -1;
+		c->scale = scale ? atoi(scale) : -1;
+	} else if (strcmp(data_type, "float") == 0) {
+		c->type = DT_REAL4;
+		c->conv = CONV_FLOAT4;
+	} else if (strcmp(data_type, "double") == 0) {
+		c->type = DT_REAL8;
+		c->conv = CONV_FLOAT8;
+	} else if (strcmp(data_type, "char") == 0 || strcmp(data_type, "varchar") == 0) {
+		c->type = DT_STRING;
+		c->length = charlen ? strtoll(charlen, NULL, 10) : -1;
+	} else if (strcmp(data_type, "binary") == 0 || strcmp(data_type, "varbinary") == 0) {
+		c->type = DT_BYTES;
+		c->conv = CONV_BINARY;
+		c->length = charlen ? strtoll(charlen, NULL, 10) : -1;
+	} else if (strstr(data_type, "text") != NULL) {
+		c->type = json ? DT_JSON : DT_CLOB;
+	} else if (strcmp(data_type, "json") == 0) {
+		c->type = DT_JSON;
+	} else if (strstr(data_type, "blob") != NULL) {
+		c->type = DT_BLOB;
+		c->conv = CONV_BINARY;
+	} else if (strcmp(data_type, "date") == 0) {
+		c->type = DT_DATE;
+	} else if (strcmp(data_type, "datetime") == 0) {
+		c->type = DT_DATETIME;
+		c->scale = dtprec ? atoi(dtprec) : 0;
+	} else if (strcmp(data_type, "timestamp") == 0) {
+		c->type = DT_DATETIMETZ;
+		c->conv = CONV_TIMESTAMP_UTC;
+		c->scale = dtprec ? atoi(dtprec) : 0;
+	} else if (strcmp(data_type, "time") == 0) {
+		c->type = DT_TIME;
+		c->scale = dtprec ? atoi(dtprec) : 0;
+	} else if (strcmp(data_type, "uuid") == 0) {
+		c->type = DT_UUID;
+	} else if (strcmp(data_type, "enum") == 0 || strcmp(data_type, "set") == 0) {
+		c->type = DT_STRING;
+	} else if (strstr(data_type, "point") || strstr(data_type, "geometry") ||
+		   strstr(data_type, "linestring") || strstr(data_type, "polygon")) {
+		c->type = DT_BLOB;
+		c->conv = CONV_BINARY;
+	}
+}
+
+static int
+column_index(const struct src_table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static bool
+my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *sch = my_src_quote_literal(s, nm->schema), *tab = my_src_quote_literal(s, nm->name);
+	struct strbuf json_cols = STRBUF_INIT;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok = false;
+
+	t->schema = xstrdup(nm->schema);
+	t->name = xstrdup(nm->name);
+	t->estimated_rows = nm->estimated_rows;
+
+	/* MariaDB's JSON is LONGTEXT with a json_valid() check */
+	sb_addf(&sql, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+		      "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s", sch, tab);
+	if (MY(s)->mariadb && (res = my_query(MY(s), sql.buf)) != NULL) {
+		while ((row = mysql_fetch_row(res)) != NULL)
+			if (row[0])
+				sb_addf(&json_cols, "|%s|", row[0]);
+		mysql_free_result(res);
+	}
+	sb_reset(&sql);
+	sb_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
+		      "CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, "
+		      "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+		      "ORDER BY ORDINAL_POSITION", sch, tab);
+	if ((res = my_query(MY(s), sql.buf)) == NULL)
+		goto done;
+	t->cols = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->cols));
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		struct src_column *c;
+		char probe[300];
+
+		if (row[8] && (strstr(row[8], "VIRTUAL") || strstr(row[8], "STORED")))
+			continue;	/* generated columns are computed on the target */
+		c = &t->cols[t->ncols++];
+		c->name = xstrdup(row[0]);
+		c->native = xstrdup(row[2]);
+		c->nullable = strcmp(row[3], "YES") == 0;
+		c->length = -1;
+		c->precision = c->scale = -1;
+		snprintf(probe, sizeof(probe), "json_valid(`%s`)", c->name);
+		my_type(c, row[1], row[2], row[4], row[5], row[6], row[7],
+			json_cols.buf && strstr(json_cols.buf, probe));
+		c->identity = row[8] && strstr(row[8], "auto_increment") != NULL;
+		c->select = my_quote_ident(c->name);
+		if (strcmp(row[1], "bit") == 0) {
+			char *q = my_quote_ident(c->name);
+			struct strbuf e = STRBUF_INIT;
+
+			sb_addf(&e, "%s + 0", q);
+			free(q);
+			free(c->select);
+			c->select = e.buf;
+		} else if (strcmp(row[1], "float") == 0) {
+			/* the float's exact value: its text has too few digits */
+			char *q = my_quote_ident(c->name);
+			struct strbuf e = STRBUF_INIT;
+
+			sb_addf(&e, "CAST(%s AS DOUBLE)", q);
+			free(q);
+			free(c->select);
+			c->select = e.buf;
+		}
+	}
+	mysql_free_result(res);
+
+	sb_reset(&sql);
+	sb_addf(&sql, "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART "
+		      "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+		      "ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", sch, tab);
+	if ((res = my_query(MY(s), sql.buf)) == NULL)
+		goto done;
+	t->indexes = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->indexes));
+	{
+		char *current = NULL;
+		struct src_index *x = NULL;
+		bool skip = false;
+
+		while ((row = mysql_fetch_row(res)) != NULL) {
+			int idx = row[2] ? column_index(t, row[2]) : -1;
+
+			if (current == NULL || strcmp(current, row[0]) != 0) {
+				free(current);
+				current = xstrdup(row[0]);
+				skip = false;
+				if (strcmp(row[0], "PRIMARY") == 0) {
+					x = NULL;
+				} else {
+					x = &t->indexes[t->nindexes++];
+					x->name = xstrdup(row[0]);
+					x->unique = strcmp(row[1], "0") == 0;
+					x->cols = xcalloc((size_t)t->ncols + 1, sizeof(int));
+				}
+			}
+			if (idx < 0 || row[3] != NULL)
+				skip = true;	/* expression or prefix index: not rebuilt */
+			if (skip) {
+				if (x != NULL) {
+					x->ncols = 0;
+				}
+				continue;
+			}
+			if (x == NULL) {
+				t->key = xrealloc(t->key, (size_t)(t->nkey + 1) * sizeof(int));
+				t->key[t->nkey++] = idx;
+			} else {
+				x->cols[x->ncols++] = idx;
+			}
+		}
+		free(current);
+		/* drop indexes that could not be described */
+		for (int i = 0; i < t->nindexes; i++)
+			if (t->indexes[i].ncols == 0) {
+				free(t->indexes[i].name);
+				free(t->indexes[i].cols);
+				t->indexes[i--] = t->indexes[--t->nindexes];
+			}
+	}
+	mysql_free_result(res);
+
+	sb_reset(&sql);
+	sb_addf(&sql, "SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, "
+		      "k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, r.UPDATE_RULE "
+		      "FROM information_schema.KEY_COLUMN_USAGE k "
+		      "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+		      "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+		      "AND r.TABLE_NAME = k.TABLE_NAME "
+		      "WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME = %s AND k.REFERENCED_TABLE_NAME IS NOT NULL "
+		      "ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION", sch, tab);
+	if ((res = my_query(MY(s), sql.buf)) == NULL)
+		goto done;
+	t->fkeys = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->fkeys));
+	{
+		struct src_fkey *f = NULL;
+
+		while ((row = mysql_fetch_row(res)) != NULL) {
+			if (f == NULL || strcmp(f->name, row[0]) != 0) {
+				f = &t->fkeys[t->nfkeys++];
+				f->name = xstrdup(row[0]);
+				f->ref_schema = xstrdup(row[2]);
+				f->ref_table = xstrdup(row[3]);
+				f->on_delete = xstrdup(row[5]);
+				f->on_update = xstrdup(row[6]);
+			}
+			f->cols = xrealloc(f->cols, (size_t)(f->ncols + 1) * sizeof(char *));
+			f->ref_cols = xrealloc(f->ref_cols, (size_t)(f->ncols + 1) * sizeof(char *));
+			f->cols[f->ncols] = xstrdup(row[1]);
+			f->ref_cols[f->ncols] = xstrdup(row[4]);
+			f->ncols++;
+		}
+	}
+	mysql_free_result(res);
+	ok = true;
+done:
+	free(sch);
+	free(tab);
+	sb_release(&sql);
+	sb_release(&json_cols);
+	return ok;
+}
+
+static char *
+my_src_quote_ident(const char *name)
+{
+	return my_quote_ident(name);
+}
+
+static char *
+qualified(const struct src_table *t)
+{
+	char *schema = my_quote_ident(t->schema), *name = my_quote_ident(t->name);
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_addf(&sb, "%s.%s", schema, name);
+	free(schema);
+	free(name);
+	return sb.buf;
+}
+
+static void
+add_where(struct strbuf *sb, const struct src_table *t, const struct src_part *p)
+{
+	if (t->filter && p && p->where)
+		sb_addf(sb, " WHERE (%s) AND (%s)", t->filter, p->where);
+	else if (t->filter)
+		sb_addf(sb, " WHERE %s", t->filter);
+	else if (p && p->where)
+		sb_addf(sb, " WHERE %s", p->where);
+}
+
+static bool
+my_src_key_range(struct source *s, const struct src_table *t, int64_t *min, int64_t *max)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *tab = qualified(t), *col = my_quote_ident(t->cols[t->key[0]].name);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	sb_addf(&sql, "SELECT MIN(%s), MAX(%s) FROM %s", col, col, tab);
+	add_where(&sql, t, NULL);
+	free(tab);
+	free(col);
+	res = my_query(MY(s), sql.buf);
+	sb_release(&sql);
+	if (res == NULL)
+		return false;
+	*min = *max = 0;
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] && row[1]) {
+		*min = strtoll(row[0], NULL, 10);
+		*max = strtoll(row[1], NULL, 10);
+	}
+	mysql_free_result(res);
+	return true;
+}
+
+static bool
+my_src_read_part(struct source *s, const struct src_table *t, const struct src_part *p,
+		 struct dms_writer *w, int tid, uint64_t *rows)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *tab = qualified(t);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok = true;
+
+	sb_adds(&sql, "SELECT ");
+	for (int i = 0; i < t->ncols; i++)
+		sb_addf(&sql, "%s%s", i ? ", " : "", t->cols[i].select);
+	sb_addf(&sql, " FROM %s", tab);
+	add_where(&sql, t, p);
+	free(tab);
+	res = my_query_stream(MY(s), sql.buf);
+	sb_release(&sql);
+	if (res == NULL)
+		return false;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		unsigned long *lens = mysql_fetch_lengths(res);
+
+		msgpack_pack_array(&w->pk, 3);
+		msgpack_pack_int(&w->pk, K_ROW);
+		msgpack_pack_int(&w->pk, tid);
+		msgpack_pack_array(&w->pk, (size_t)t->ncols);
+		for (int i = 0; ok && i < t->ncols; i++) {
+			if (row[i] == NULL)
+				msgpack_pack_nil(&w->pk);
+			else
+				ok = convert_value(&w->pk, t, &t->cols[i], row[i], lens[i]);
+		}
+		if (!ok || w->out.failed) {
+			ok = false;
+			break;
+		}
+		(*rows)++;
+	}
+	if (ok && mysql_errno(MY(s)->conn) != 0)
+		ok = my_failed(MY(s), "reading rows failed");
+	mysql_free_result(res);
+	return ok;
+}
+
+static void
+my_src_disconnect(struct source *s)
+{
+	if (s->conn != NULL) {
+		my_disconnect(MY(s));
+		free(s->conn);
+	}
+	free(s->snapshot);
+	free(s->position);
+	s->conn = NULL;
+}
+
+const struct source_ops my_source_ops = {
+	.connect = my_src_connect,
+	.begin = my_src_begin,
+	.list = my_src_list,
+	.describe = my_src_describe,
+	.key_range = my_src_key_range,
+	.read_part = my_src_read_part,
+	.quote_ident = my_src_quote_ident,
+	.quote_literal = my_src_quote_literal,
+	.disconnect = my_src_disconnect,
+};

@@ -1,0 +1,527 @@
+/*
+ * extract/pg.c: reading a PostgreSQL source: the catalogs for the tables and
+ * their columns, keys, indexes and foreign keys; COPY ... TO STDOUT (text
+ * format) for the rows, in a REPEATABLE READ snapshot, exported or imported.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "extract.h"
+#include "convert.h"
+#include "../common/pg.h"
+#include "../common/dms.h"
+
+#define PG(s) ((struct pg_conn *)(s)->conn)
+
+static bool
+pg_src_connect(struct source *s, const char *uri)
+{
+	s->conn = xcalloc(1, sizeof(struct pg_conn));
+	if (!pg_connect(PG(s), uri))
+		return false;
+	return pg_command(PG(s), "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+				 "SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
+				 "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
+				 "SET statement_timeout = 0; SET lock_timeout = 0; "
+				 "SET idle_in_transaction_session_timeout = 0");
+}
+
+static bool
+pg_src_begin(struct source *s, const char *snapshot)
+{
+	PGresult *res;
+
+	if (!pg_command(PG(s), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+		return false;
+	if (snapshot != NULL) {
+		{
+			char *lit = PQescapeLiteral(PG(s)->conn, snapshot, strlen(snapshot));
+			char sql[256];
+			bool ok;
+
+			snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit);
+			PQfreemem(lit);
+			ok = pg_command(PG(s), sql);
+			if (!ok)
+				return false;
+		}
+		s->snapshot = xstrdup(snapshot);
+		return true;
+	}
+	res = pg_query(PG(s), "SELECT pg_export_snapshot()", 0, NULL);
+	if (res == NULL)
+		return false;
+	s->snapshot = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
+static bool
+pg_src_list(struct source *s, struct src_name **names, int *n)
+{
+	PGresult *res = pg_query(PG(s),
+		"SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::bigint, c.oid::bigint "
+		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+		"AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
+		"ORDER BY 1, 2", 0, NULL);
+
+	if (res == NULL)
+		return false;
+	*n = PQntuples(res);
+	*names = xcalloc((size_t)*n + 1, sizeof(**names));
+	for (int i = 0; i < *n; i++) {
+		(*names)[i].schema = xstrdup(PQgetvalue(res, i, 0));
+		(*names)[i].name = xstrdup(PQgetvalue(res, i, 1));
+		(*names)[i].estimated_rows = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		(*names)[i].oid = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* The DMS type of a column and how to read its text. */
+static void
+pg_type(struct src_column *c, const char *typname, char typtype, char typcategory, int typmod,
+	bool builtin)
+{
+	c->conv = CONV_TEXT;
+	c->type = DT_STRING;
+	if (typcategory == 'A' || typtype != 'b') {
+		/* arrays, enums, domains, composites, ranges: their text form */
+		if (!builtin) {
+			free(c->native);
+			c->native = xstrdup("text");
+		}
+		return;
+	}
+	if (strcmp(typname, "bool") == 0) {
+		c->type = DT_BOOLEAN;
+		c->conv = CONV_BOOL;
+	} else if (strcmp(typname, "int2") == 0) {
+		c->type = DT_INT2;
+		c->conv = CONV_INT;
+	} else if (strcmp(typname, "int4") == 0) {
+		c->type = DT_INT4;
+		c->conv = CONV_INT;
+	} else if (strcmp(typname, "int8") == 0) {
+		c->type = DT_INT8;
+		c->conv = CONV_INT;
+	} else if (strcmp(typname, "float4") == 0) {
+		c->type = DT_REAL4;
+		c->conv = CONV_FLOAT4;
+	} else if (strcmp(typname, "float8") == 0) {
+		c->type = DT_REAL8;
+		c->conv = CONV_FLOAT8;
+	} else if (strcmp(typname, "numeric") == 0) {
+		c->type = DT_NUMERIC;
+		if (typmod >= 4) {
+			c->precision = ((typmod - 4) >> 16) & 0xffff;
+			c->scale = (typmod - 4) & 0xffff;
+		}
+	} else if (strcmp(typname, "varchar") == 0 || strcmp(typname, "bpchar") == 0) {
+		c->type = DT_WSTRING;
+		if (typmod >= 4)
+			c->length = typmod - 4;
+	} else if (strcmp(typname, "text") == 0) {
+		c->type = DT_NCLOB;
+	} else if (strcmp(typname, "bytea") == 0) {
+		c->type = DT_BLOB;
+		c->conv = CONV_BYTEA_HEX;
+	} else if (strcmp(typname, "date") == 0) {
+		c->type = DT_DATE;
+	} else if (strcmp(typname, "time") == 0) {
+		c->type = DT_TIME;
+		c->scale = typmod >= 0 ? typmod : 6;
+	} else if (strcmp(typname, "timestamp") == 0) {
+		c->type = DT_DATETIME;
+		c->scale = typmod >= 0 ? typmod : 6;
+	} else if (strcmp(typname, "timestamptz") == 0) {
+		c->type = DT_DATETIMETZ;
+		c->scale = typmod >= 0 ? typmod : 6;
+	} else if (strcmp(typname, "json") == 0 || strcmp(typname, "jsonb") == 0) {
+		c->type = DT_JSON;
+	} else if (strcmp(typname, "uuid") == 0) {
+		c->type = DT_UUID;
+	} else if (strcmp(typname, "interval") == 0) {
+		c->type = DT_INTERVAL;
+	}
+}
+
+static int
+col_by_attnum(const int *attnums, int n, int attnum)
+{
+	for (int i = 0; i < n; i++)
+		if (attnums[i] == attnum)
+			return i;
+	return -1;
+}
+
+static bool
+pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
+{
+	char oid[32];
+	const char *params[] = { oid };
+	PGresult *res;
+	int *attnums;
+
+	snprintf(oid, sizeof(oid), "%" PRId64, nm->oid);
+	t->schema = xstrdup(nm->schema);
+	t->name = xstrdup(nm->name);
+	t->estimated_rows = nm->estimated_rows;
+	t->oid = nm->oid;
+	res = pg_query(PG(s),
+		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, t.typname, "
+		"t.typtype, t.typcategory, a.atttypmod, tn.nspname = 'pg_catalog', a.attnum, "
+		"a.attidentity <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false) "
+		"FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+		"JOIN pg_namespace tn ON tn.oid = t.typnamespace "
+		"LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+		"WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+		"AND a.attgenerated = '' ORDER BY a.attnum", 1, params);
+	if (res == NULL)
+		return false;
+	t->ncols = PQntuples(res);
+	t->cols = xcalloc((size_t)t->ncols + 1, sizeof(*t->cols));
+	attnums = xcalloc((size_t)t->ncols + 1, sizeof(int));
+	for (int i = 0; i < t->ncols; i++) {
+		struct src_column *c = &t->cols[i];
+		bool builtin = PQgetvalue(res, i, 7)[0] == 't';
+
+		c->name = xstrdup(PQgetvalue(res, i, 0));
+		c->native = builtin ? xstrdup(PQgetvalue(res, i, 1)) : NULL;
+		c->nullable = PQgetvalue(res, i, 2)[0] != 't';
+		c->length = -1;
+		c->precision = c->scale = -1;
+		pg_type(c, PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)[0], PQgetvalue(res, i, 5)[0],
+			atoi(PQgetvalue(res, i, 6)), builtin);
+		attnums[i] = atoi(PQgetvalue(res, i, 8));
+		c->identity = PQgetvalue(res, i, 9)[0] == 't';
+		c->select = pg_quote_ident(c->name);
+	}
+	PQclear(res);
+
+	/* indexes: the primary key (else the replica identity index), then the others */
+	res = pg_query(PG(s),
+		"SELECT i.indisprimary, i.indisunique, i.indisreplident, c.relname, "
+		"array_to_string(i.indkey, ' '), i.indexprs IS NULL AND i.indpred IS NULL "
+		"FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+		"WHERE i.indrelid = $1::oid AND i.indisvalid "
+		"ORDER BY NOT i.indisprimary, NOT i.indisreplident, c.relname", 1, params);
+	if (res == NULL) {
+		free(attnums);
+		return false;
+	}
+	t->indexes = xcalloc((size_t)PQntuples(res) + 1, sizeof(*t->indexes));
+	for (int r = 0; r < PQntuples(res); r++) {
+		bool primary = PQgetvalue(res, r, 0)[0] == 't';
+		bool replident = PQgetvalue(res, r, 2)[0] == 't';
+		int cols[64], n = 0;
+		char *keys = PQgetvalue(res, r, 4), *p = keys;
+		bool simple = PQgetvalue(res, r, 5)[0] == 't';
+
+		while (*p && n < 64) {
+			int attnum = (int)strtol(p, &p, 10);
+			int idx = col_by_attnum(attnums, t->ncols, attnum);
+
+			if (idx < 0)
+				simple = false;
+			cols[n++] = idx;
+		}
+		if (!simple)
+			continue;
+		if ((primary || (replident && t->nkey == 0)) && t->nkey == 0) {
+			t->nkey = n;
+			t->key = xcalloc((size_t)n, sizeof(int));
+			memcpy(t->key, cols, (size_t)n * sizeof(int));
+			if (primary)
+				continue;
+		}
+		{
+			struct src_index *x = &t->indexes[t->nindexes++];
+
+			x->name = xstrdup(PQgetvalue(res, r, 3));
+			x->unique = PQgetvalue(res, r, 1)[0] == 't';
+			x->ncols = n;
+			x->cols = xcalloc((size_t)n, sizeof(int));
+			memcpy(x->cols, cols, (size_t)n * sizeof(int));
+		}
+	}
+	PQclear(res);
+	free(attnums);
+
+	res = pg_query(PG(s),
+		"SELECT con.conname, rn.nspname, rc.relname, "
+		"(SELECT array_agg(a.attname ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i) "
+		" JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n), "
+		"(SELECT array_agg(a.attname ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i) "
+		" JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n), "
+		"con.confdeltype, con.confupdtype, array_length(con.conkey, 1) "
+		"FROM pg_constraint con JOIN pg_class rc ON rc.oid = con.confrelid "
+		"JOIN pg_namespace rn ON rn.oid = rc.relnamespace "
+		"WHERE con.conrelid = $1::oid AND con.contype = 'f' ORDER BY con.conname", 1, params);
+	if (res == NULL)
+		return false;
+	t->fkeys = xcalloc((size_t)PQntuples(res) + 1, sizeof(*t->fkeys));
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct src_fkey *f = &t->fkeys[t->nfkeys++];
+		static const char *const actions[] = { "a", "NO ACTION", "r", "RESTRICT", "c", "CASCADE",
+						       "n", "SET NULL", "d", "SET DEFAULT" };
+		PGresult *arr;
+
+		f->name = xstrdup(PQgetvalue(res, r, 0));
+		f->ref_schema = xstrdup(PQgetvalue(res, r, 1));
+		f->ref_table = xstrdup(PQgetvalue(res, r, 2));
+		f->ncols = atoi(PQgetvalue(res, r, 7));
+		f->cols = xcalloc((size_t)f->ncols, sizeof(char *));
+		f->ref_cols = xcalloc((size_t)f->ncols, sizeof(char *));
+		for (int side = 0; side < 2; side++) {
+			const char *ap[] = { PQgetvalue(res, r, 3 + side) };
+
+			arr = pg_query(PG(s), "SELECT unnest($1::text[])", 1, ap);
+			if (arr == NULL) {
+				PQclear(res);
+				return false;
+			}
+			for (int i = 0; i < PQntuples(arr) && i < f->ncols; i++)
+				(side ? f->ref_cols : f->cols)[i] = xstrdup(PQgetvalue(arr, i, 0));
+			PQclear(arr);
+		}
+		for (int a = 0; a < 10; a += 2) {
+			if (PQgetvalue(res, r, 5)[0] == actions[a][0])
+				f->on_delete = xstrdup(actions[a + 1]);
+			if (PQgetvalue(res, r, 6)[0] == actions[a][0])
+				f->on_update = xstrdup(actions[a + 1]);
+		}
+		if (!f->on_delete)
+			f->on_delete = xstrdup("NO ACTION");
+		if (!f->on_update)
+			f->on_update = xstrdup("NO ACTION");
+	}
+	PQclear(res);
+	return true;
+}
+
+static char *
+pg_src_quote_ident(const char *name)
+{
+	return pg_quote_ident(name);
+}
+
+static char *
+pg_src_quote_literal(struct source *s, const char *value)
+{
+	char *lit = PQescapeLiteral(PG(s)->conn, value, strlen(value));
+	char *copy = xstrdup(lit ? lit : "NULL");
+
+	PQfreemem(lit);
+	return copy;
+}
+
+static char *
+qualified(const struct src_table *t)
+{
+	char *schema = pg_quote_ident(t->schema), *name = pg_quote_ident(t->name);
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_addf(&sb, "%s.%s", schema, name);
+	free(schema);
+	free(name);
+	return sb.buf;
+}
+
+static void
+add_where(struct strbuf *sb, const struct src_table *t, const struct src_part *p)
+{
+	if (t->filter && p && p->where)
+		sb_addf(sb, " WHERE (%s) AND (%s)", t->filter, p->where);
+	else if (t->filter)
+		sb_addf(sb, " WHERE %s", t->filter);
+	else if (p && p->where)
+		sb_addf(sb, " WHERE %s", p->where);
+}
+
+static bool
+pg_src_key_range(struct source *s, const struct src_table *t, int64_t *min, int64_t *max)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *tab = qualified(t), *col = pg_quote_ident(t->cols[t->key[0]].name);
+	PGresult *res;
+	bool ok = false;
+
+	sb_addf(&sql, "SELECT min(%s)::text, max(%s)::text FROM %s", col, col, tab);
+	add_where(&sql, t, NULL);
+	res = pg_query(PG(s), sql.buf, 0, NULL);
+	if (res != NULL) {
+		ok = true;
+		if (PQgetisnull(res, 0, 0)) {
+			*min = *max = 0;
+		} else {
+			*min = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+			*max = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		}
+		PQclear(res);
+	}
+	free(tab);
+	free(col);
+	sb_release(&sql);
+	return ok;
+}
+
+/* COPY text format: unescapes one field in place; returns its length. */
+static size_t
+unescape(char *f, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = f[i];
+
+		if (ch != '\\' || i + 1 == len) {
+			f[o++] = ch;
+			continue;
+		}
+		ch = f[++i];
+		switch (ch) {
+		case 'b': f[o++] = '\b'; break;
+		case 'f': f[o++] = '\f'; break;
+		case 'n': f[o++] = '\n'; break;
+		case 'r': f[o++] = '\r'; break;
+		case 't': f[o++] = '\t'; break;
+		case 'v': f[o++] = '\v'; break;
+		case 'x': {
+			int v = 0, n = 0;
+
+			while (n < 2 && i + 1 < len && strchr("0123456789abcdefABCDEF", f[i + 1])) {
+				char h = f[++i];
+
+				v = v * 16 + (h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
+				n++;
+			}
+			f[o++] = (char)v;
+			break;
+		}
+		default:
+			if (ch >= '0' && ch <= '7') {
+				int v = ch - '0', n = 1;
+
+				while (n < 3 && i + 1 < len && f[i + 1] >= '0' && f[i + 1] <= '7') {
+					v = v * 8 + (f[++i] - '0');
+					n++;
+				}
+				f[o++] = (char)v;
+			} else {
+				f[o++] = ch;
+			}
+		}
+	}
+	return o;
+}
+
+static bool
+pg_src_read_part(struct source *s, const struct src_table *t, const struct src_part *p,
+		 struct dms_writer *w, int tid, uint64_t *rows)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *tab = qualified(t);
+	PGresult *res;
+	char *line;
+	int len;
+	bool ok = true;
+
+	sb_adds(&sql, "COPY (SELECT ");
+	for (int i = 0; i < t->ncols; i++)
+		sb_addf(&sql, "%s%s", i ? ", " : "", t->cols[i].select);
+	sb_addf(&sql, " FROM ONLY %s", tab);
+	add_where(&sql, t, p);
+	sb_adds(&sql, ") TO STDOUT");
+	free(tab);
+	res = pg_query(PG(s), sql.buf, 0, NULL);
+	sb_release(&sql);
+	if (res == NULL)
+		return false;
+	PQclear(res);
+	while ((len = PQgetCopyData(PG(s)->conn, &line, 0)) > 0) {
+		char *f = line, *end = line + len;
+		int col = 0;
+
+		if (end > line && end[-1] == '\n')
+			end--;
+		msgpack_pack_array(&w->pk, 3);
+		msgpack_pack_int(&w->pk, K_ROW);
+		msgpack_pack_int(&w->pk, tid);
+		msgpack_pack_array(&w->pk, (size_t)t->ncols);
+		while (ok && col < t->ncols) {
+			char *tab_at = memchr(f, '\t', (size_t)(end - f));
+			size_t flen = (size_t)((tab_at ? tab_at : end) - f);
+
+			if (flen == 2 && f[0] == '\\' && f[1] == 'N')
+				msgpack_pack_nil(&w->pk);
+			else
+				ok = convert_value(&w->pk, t, &t->cols[col], f, unescape(f, flen));
+			col++;
+			f = tab_at ? tab_at + 1 : end;
+		}
+		PQfreemem(line);
+		if (!ok || w->out.failed) {
+			ok = false;
+			break;
+		}
+		(*rows)++;
+	}
+	if (!ok) {
+		/* stop the COPY: cancel and drain */
+		PGcancel *cancel = PQgetCancel(PG(s)->conn);
+		char err[256];
+
+		if (cancel) {
+			PQcancel(cancel, err, sizeof(err));
+			PQfreeCancel(cancel);
+		}
+		while (PQgetCopyData(PG(s)->conn, &line, 0) > 0)
+			PQfreemem(line);
+		while ((res = PQgetResult(PG(s)->conn)) != NULL)
+			PQclear(res);
+		return false;
+	}
+	if (len == -2) {
+		log_error("%s: COPY failed: %s", PG(s)->label, PQerrorMessage(PG(s)->conn));
+		return false;
+	}
+	while ((res = PQgetResult(PG(s)->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			log_error("%s: reading %s.%s failed: %s (SQLSTATE %s)", PG(s)->label, t->schema,
+				  t->name, PQresultErrorMessage(res),
+				  PQresultErrorField(res, PG_DIAG_SQLSTATE));
+			ok = false;
+		}
+		PQclear(res);
+	}
+	return ok;
+}
+
+static void
+pg_src_disconnect(struct source *s)
+{
+	if (s->conn != NULL) {
+		pg_disconnect(PG(s));
+		free(s->conn);
+	}
+	free(s->snapshot);
+	free(s->position);
+	s->conn = NULL;
+}
+
+const struct source_ops pg_source_ops = {
+	.connect = pg_src_connect,
+	.begin = pg_src_begin,
+	.list = pg_src_list,
+	.describe = pg_src_describe,
+	.key_range = pg_src_key_range,
+	.read_part = pg_src_read_part,
+	.quote_ident = pg_src_quote_ident,
+	.quote_literal = pg_src_quote_literal,
+	.disconnect = pg_src_disconnect,
+};
