@@ -813,3 +813,97 @@ pk_unchanged(msgpack_packer *pk)
 	/* ext 8 with no data: 0xc7 0x00 0x01 (fixext has no zero-length form) */
 	msgpack_pack_ext(pk, 0, MP_EXT_UNCHANGED);
 }
+
+bool
+attrs_find(const uint8_t *attrs, size_t len, const char *key, struct mp_cursor *val)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	if (attrs == NULL)
+		return false;
+	mp_cursor_init(&c, attrs, len);
+	if (mp_next(&c, &it) != MP_OK || it.type != MP_MAP)
+		return false;
+	for (uint32_t i = 0; i < it.v.n; i++) {
+		struct mp_item k;
+
+		if (mp_next(&c, &k) != MP_OK)
+			return false;
+		if (mp_str_eq(&k, key)) {
+			*val = c;
+			return true;
+		}
+		if (k.type == MP_ARRAY || k.type == MP_MAP) {
+			/* a non-scalar key: skip what it holds */
+			return false;
+		}
+		if (mp_skip(&c) != MP_OK)
+			return false;
+	}
+	return false;
+}
+
+bool
+attrs_int(const uint8_t *attrs, size_t len, const char *key, int64_t *out)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	return attrs_find(attrs, len, key, &c) && mp_next(&c, &it) == MP_OK && mp_as_int64(&it, out);
+}
+
+bool
+attrs_bool(const uint8_t *attrs, size_t len, const char *key, bool *out)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	if (!attrs_find(attrs, len, key, &c) || mp_next(&c, &it) != MP_OK || it.type != MP_BOOL)
+		return false;
+	*out = it.v.b;
+	return true;
+}
+
+char *
+attrs_str(const uint8_t *attrs, size_t len, const char *key)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	if (!attrs_find(attrs, len, key, &c) || mp_next(&c, &it) != MP_OK || it.type != MP_STR)
+		return NULL;
+	return dup_str(&it);
+}
+
+void
+values_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (t == NULL || values == NULL)
+		return;
+	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	if (mp_next(&c, &it) != MP_OK || it.type != MP_ARRAY)
+		return;
+	for (uint32_t i = 0; i < it.v.n && i < t->ncols; i++) {
+		struct mp_cursor at = c;
+		struct mp_item v;
+		char text[64];
+		int n;
+
+		if (mp_skip(&c) != MP_OK || mp_next(&at, &v) != MP_OK)
+			return;
+		if (mp_is_unchanged(&v))
+			snprintf(text, sizeof(text), "UNCHANGED");
+		else
+			value_text(&v, text, sizeof(text));
+		n = snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : "", t->cols[i].name, text);
+		if (n < 0 || (size_t)n >= size - used)
+			return;
+		used += (size_t)n;
+	}
+}

@@ -144,3 +144,16 @@ void pk_timestamp(msgpack_packer *pk, int64_t sec, uint32_t nsec);
 void pk_unchanged(msgpack_packer *pk);
 
 #endif
+
+/*
+ * Finds key in a msgpack map (attrs); on success *val is positioned at the
+ * value, ready for mp_next / mp_skip.
+ */
+bool attrs_find(const uint8_t *attrs, size_t len, const char *key, struct mp_cursor *val);
+/* attrs helpers: false when absent or of another type. */
+bool attrs_int(const uint8_t *attrs, size_t len, const char *key, int64_t *out);
+bool attrs_bool(const uint8_t *attrs, size_t len, const char *key, bool *out);
+/* A copy of a str attr (the caller frees it), or NULL. */
+char *attrs_str(const uint8_t *attrs, size_t len, const char *key);
+/* "id=42, name='x', ...": every column of a values array, for messages and exceptions. */
+void values_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size);

@@ -73,6 +73,12 @@ sb_grow(struct strbuf *sb, size_t more)
 }
 
 void
+sb_grow_by(struct strbuf *sb, size_t n)
+{
+	sb_grow(sb, n);
+}
+
+void
 sb_add(struct strbuf *sb, const void *p, size_t n)
 {
 	sb_grow(sb, n);

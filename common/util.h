@@ -35,3 +35,6 @@ void base64_encode(const uint8_t *src, size_t n, char *dst);
 bool base64_decode(const char *src, size_t n, uint8_t *dst, size_t *outlen);
 
 #endif
+
+/* Makes room for n more bytes (a hot loop then appends without reallocating). */
+void sb_grow_by(struct strbuf *sb, size_t n);

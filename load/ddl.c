@@ -1,0 +1,205 @@
+/*
+ * ddl.c: column types on the target, and value helpers shared by the engines.
+ *
+ * A same-engine copy keeps the source's own type (the native attr). A
+ * cross-engine copy maps the DMS type as dms-load(1) documents in its TYPE
+ * MAPPING table; keep the two in step.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load.h"
+#include "../common/dms.h"
+
+static char *
+fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+fmt(const char *f, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	sb_adds(&sb, buf);
+	return sb.buf;
+}
+
+static bool
+native_is(const struct tcol *c, const char *prefix)
+{
+	return c->native != NULL && strncmp(c->native, prefix, strlen(prefix)) == 0;
+}
+
+char *
+pg_column_type(const struct loader *l, const struct tcol *c)
+{
+	int scale = c->scale >= 0 && c->scale <= 6 ? c->scale : 6;
+
+	if (l->source == ENGINE_PG && c->native != NULL)
+		return xstrdup(c->native);
+	switch (c->type) {
+	case DT_BOOLEAN: return xstrdup("boolean");
+	case DT_INT1: case DT_INT2: case DT_UINT1: return xstrdup("smallint");
+	case DT_INT4: case DT_UINT2: return xstrdup("integer");
+	case DT_INT8: case DT_UINT4: return xstrdup("bigint");
+	case DT_UINT8: return xstrdup("numeric(20,0)");
+	case DT_REAL4: return xstrdup("real");
+	case DT_REAL8: return xstrdup("double precision");
+	case DT_NUMERIC:
+		if (c->precision > 0 && c->precision <= 1000 && c->scale >= 0 && c->scale <= c->precision)
+			return fmt("numeric(%d,%d)", c->precision, c->scale);
+		return xstrdup("numeric");
+	case DT_STRING: case DT_WSTRING:
+		if (native_is(c, "enum") || native_is(c, "set"))
+			return xstrdup("text");
+		if (c->length > 0 && c->length <= 10485760)
+			return fmt("varchar(%" PRId64 ")", c->length);
+		return xstrdup("text");
+	case DT_CLOB: case DT_NCLOB: return xstrdup("text");
+	case DT_BYTES: case DT_BLOB: return xstrdup("bytea");
+	case DT_DATE: return xstrdup("date");
+	case DT_TIME: return fmt("time(%d)", scale);
+	case DT_DATETIME: return fmt("timestamp(%d)", scale);
+	case DT_DATETIMETZ: return fmt("timestamptz(%d)", scale);
+	case DT_JSON: return xstrdup("json");
+	case DT_UUID: return xstrdup("uuid");
+	case DT_INTERVAL: return xstrdup("interval");
+	default: return xstrdup("text");
+	}
+}
+
+char *
+my_column_type(const struct loader *l, const struct tcol *c)
+{
+	int scale = c->scale >= 0 && c->scale <= 6 ? c->scale : 6;
+
+	if (l->source == ENGINE_MYSQL && c->native != NULL) {
+		if (c->type == DT_JSON)
+			return xstrdup("json");
+		return xstrdup(c->native);
+	}
+	switch (c->type) {
+	case DT_BOOLEAN: return xstrdup("tinyint(1)");
+	case DT_INT1: return xstrdup("tinyint");
+	case DT_INT2: return xstrdup("smallint");
+	case DT_INT4: return xstrdup("int");
+	case DT_INT8: return xstrdup("bigint");
+	case DT_UINT1: return xstrdup("tinyint unsigned");
+	case DT_UINT2: return xstrdup("smallint unsigned");
+	case DT_UINT4: return xstrdup("int unsigned");
+	case DT_UINT8: return xstrdup("bigint unsigned");
+	case DT_REAL4: return xstrdup("float");
+	case DT_REAL8: return xstrdup("double");
+	case DT_NUMERIC:
+		if (c->precision > 0 && c->precision <= 65 && c->scale >= 0 && c->scale <= 30 &&
+		    c->scale <= c->precision)
+			return fmt("decimal(%d,%d)", c->precision, c->scale);
+		return xstrdup("decimal(65,30)");
+	case DT_STRING: case DT_WSTRING:
+		if (c->length > 0 && c->length <= (c->indexed ? 768 : 16383))
+			return fmt("varchar(%" PRId64 ")", c->length);
+		return xstrdup(c->indexed ? "varchar(768)" : "longtext");
+	case DT_CLOB: case DT_NCLOB:
+		return xstrdup(c->indexed ? "varchar(768)" : "longtext");
+	case DT_BYTES:
+		if (c->length > 0 && c->length <= (c->indexed ? 3072 : 65535))
+			return fmt("varbinary(%" PRId64 ")", c->length);
+		return xstrdup(c->indexed ? "varbinary(3072)" : "longblob");
+	case DT_BLOB:
+		return xstrdup(c->indexed ? "varbinary(3072)" : "longblob");
+	case DT_DATE: return xstrdup("date");
+	case DT_TIME: return fmt("time(%d)", scale);
+	case DT_DATETIME: case DT_DATETIMETZ: return fmt("datetime(%d)", scale);
+	case DT_JSON: return xstrdup("json");
+	case DT_UUID: return xstrdup("char(36)");
+	case DT_INTERVAL: return xstrdup("varchar(100)");
+	default: return xstrdup(c->indexed ? "varchar(768)" : "longtext");
+	}
+}
+
+size_t
+lob_limit(const struct loader *l, const struct tcol *c)
+{
+	const struct task_settings *s = l->settings;
+
+	if (!dms_type_is_lob(c->type) || !s->from_file || s->full_lob_mode || !s->limited_lob_mode ||
+	    s->lob_max_size_kb <= 0)
+		return 0;
+	return (size_t)s->lob_max_size_kb * 1024;
+}
+
+size_t
+lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
+	     const uint8_t *values, const uint8_t *p, size_t len, size_t limit, bool text)
+{
+	char key[256];
+	size_t n = limit;
+
+	(void)l;
+	if (len <= limit)
+		return len;
+	if (text)
+		while (n > 0 && (p[n] & 0xc0) == 0x80)
+			n--;
+	values_key_text(t->src, values, key, sizeof(key));
+	log_warn("%s.%s column %s: LOB of %zu bytes truncated to %zu (LimitedSizeLobMode, LobMaxSize %zu KB)%s%s",
+		 t->schema, t->name, c->name, len, n, limit / 1024, key[0] ? ", key " : "", key);
+	return n;
+}
+
+int
+format_float(char *buf, size_t size, double v, bool single)
+{
+	if (single) {
+		float f = (float)v;
+
+		for (int prec = 6; prec <= 9; prec++) {
+			int n = snprintf(buf, size, "%.*g", prec, (double)f);
+
+			if ((float)strtod(buf, NULL) == f)
+				return n;
+		}
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		int n = snprintf(buf, size, "%.*g", prec, v);
+
+		if (strtod(buf, NULL) == v)
+			return n;
+	}
+	return snprintf(buf, size, "%.17g", v);
+}
+
+int
+format_uint(char *buf, uint64_t v)
+{
+	char tmp[24];
+	int n = 0, len;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	len = n;
+	for (int i = 0; i < len; i++)
+		buf[i] = tmp[len - 1 - i];
+	buf[len] = '\0';
+	return len;
+}
+
+int
+format_int(char *buf, int64_t v)
+{
+	if (v < 0) {
+		buf[0] = '-';
+		return 1 + format_uint(buf + 1, (uint64_t)0 - (uint64_t)v);
+	}
+	return format_uint(buf, (uint64_t)v);
+}

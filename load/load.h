@@ -1,0 +1,130 @@
+/*
+ * load.h: dms-load's view of target tables, the row batch, and the engine
+ * interface that load/pg.c and load/my.c implement.
+ *
+ * A part is loaded in one target transaction. Rows are formatted into a
+ * batch (bounded in bytes); the batch goes to the target in one statement
+ * (COPY, a multi-row INSERT) under a savepoint; when the target refuses it
+ * for bad data, the batch is split in halves until the bad rows stand alone,
+ * and those follow the data error policy. The part's status row is written
+ * in the same transaction, so a part is either loaded and recorded, or not
+ * at all.
+ */
+#ifndef DMS_LOAD_H
+#define DMS_LOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/settings.h"
+#include "../common/stream.h"
+#include "../common/uri.h"
+#include "../common/util.h"
+
+struct tcol {
+	char *name;
+	enum dms_type type;
+	char *native;		/* the source's type text, NULL when none */
+	int64_t length;		/* -1 when none */
+	int precision, scale;	/* -1 when none */
+	bool is_unsigned, identity, nullable;
+	bool indexed;		/* in the key or an index: needs an indexable type */
+	bool skip;		/* a LOB column left out (SupportLobs false) */
+	char *sqltype;		/* the target's column type */
+};
+
+struct tindex {
+	char *name;
+	bool unique;
+	int ncols;
+	int *cols;
+};
+
+struct tfkey {
+	char *name;
+	int ncols;
+	char **cols, **ref_cols;
+	char *ref_schema, *ref_table;
+	char *on_delete, *on_update;
+};
+
+struct ttable {
+	const struct dms_table *src;	/* the stream's definition; owned by the reader */
+	char *schema, *name;	/* on the target */
+	char *qname;		/* quoted schema.name */
+	char *collist;		/* quoted column list of the loaded columns */
+	int ncols;
+	struct tcol *cols;
+	int nindexes;
+	struct tindex *indexes;
+	int nfkeys;
+	struct tfkey *fkeys;
+	bool prepared;
+};
+
+struct batch {
+	struct strbuf data;	/* rows in the target's form */
+	struct strbuf raw;	/* the rows' values arrays (msgpack), for messages */
+	size_t *ends, *raw_ends;
+	size_t nrows, cap;
+};
+
+struct loader;
+
+struct target_ops {
+	bool (*connect)(struct loader *l, const char *uri);
+	bool (*control_tables)(struct loader *l);
+	/* Creates / drops / truncates the table per the prep mode, once per task. */
+	bool (*prepare)(struct loader *l, struct ttable *t);
+	/* 1: the part is loaded already; 0: not; -1: error (logged). */
+	int (*part_done)(struct loader *l, struct ttable *t, const char *part, const char *range);
+	bool (*begin)(struct loader *l);
+	bool (*commit_part)(struct loader *l, struct ttable *t, const char *part, const char *range,
+			    const char *state, uint64_t rows, const char *error);
+	bool (*rollback)(struct loader *l);
+	/* Formats one row; false with err set when a value cannot go to the target. */
+	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
+			   struct strbuf *out, char *err, size_t errsize);
+	/* 1: loaded; 0: refused for its data (err, *truncation set); -1: failed (logged). */
+	int (*load_rows)(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
+			 char *err, size_t errsize, bool *truncation);
+	bool (*exception)(struct loader *l, struct ttable *t, const char *key, const char *record,
+			  const char *error);
+	bool (*post_load)(struct loader *l, struct ttable *t);
+	void (*disconnect)(struct loader *l);
+	size_t batch_bytes;
+};
+
+extern const struct target_ops pg_target_ops;
+extern const struct target_ops my_target_ops;
+
+struct loader {
+	const struct target_ops *ops;
+	void *conn;
+	enum dms_engine engine;		/* the target's */
+	enum dms_engine source;		/* from HELLO */
+	const char *task;
+	struct task_settings *settings;
+	char *dbname;			/* MySQL target: the URI's database */
+	bool failed;			/* a target error was logged: exit 4 */
+	bool restart;			/* --restart: forget the task's progress first */
+	uint64_t exceptions;
+};
+
+/* The target's type for a column (load/ddl.c). */
+char *pg_column_type(const struct loader *l, const struct tcol *c);
+char *my_column_type(const struct loader *l, const struct tcol *c);
+/* Largest LOB value in bytes under the LOB settings; 0: no limit. */
+size_t lob_limit(const struct loader *l, const struct tcol *c);
+/* Truncates a LOB value to limit bytes (at a UTF-8 boundary for text); logs it. */
+size_t lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
+		    const uint8_t *values, const uint8_t *p, size_t len, size_t limit, bool text);
+
+/* Shortest text of a float that reads back the same; returns its length. */
+int format_float(char *buf, size_t size, double v, bool single);
+/* Decimal text of an integer; returns its length. */
+int format_int(char *buf, int64_t v);
+int format_uint(char *buf, uint64_t v);
+
+#endif

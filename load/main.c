@@ -1,0 +1,706 @@
+/*
+ * dms-load: reads a snapshot stream and loads it into a PostgreSQL or
+ * MySQL/MariaDB target. See dms-load(1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "load.h"
+#include "../common/my.h"
+#include "../common/pg.h"
+#include "../common/dms.h"
+
+static const char usage_text[] =
+	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
+	"                [--post-load] [--restart] [--report file] target-uri\n"
+	"       dms-load --help | --version\n"
+	"\n"
+	"Reads a dms snapshot stream on stdin and loads it into a PostgreSQL or\n"
+	"MySQL/MariaDB database: creates the tables, bulk-loads each part in one\n"
+	"transaction with its status row, and records rows the target refuses.\n"
+	"\n"
+	"  -s, --settings file   AWS DMS task settings (target table preparation,\n"
+	"                        LOB settings, error policies, target schema)\n"
+	"  --task name           the task's name in the control tables (default dms)\n"
+	"  --prep-mode mode      DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD or DO_NOTHING\n"
+	"  --post-load           create keys, indexes and foreign keys, and set\n"
+	"                        identity values, for the tables of the stream\n"
+	"  --restart             forget the task's progress for these tables first\n"
+	"  --report file         append one line per loaded part to file\n"
+	"  -q, --quiet           errors only\n"
+	"  -v, --verbose         more messages\n"
+	"  -h, --help            show this help and exit\n"
+	"  -V, --version         show the version and exit\n";
+
+struct options {
+	const char *settings;
+	const char *task;
+	const char *prep_mode;
+	bool post_load, restart;
+	const char *report;
+	const char *uri;
+};
+
+static struct loader L;
+static struct ttable **tables;
+static size_t ntables;
+static FILE *report;
+
+/* Part in hand. */
+static struct {
+	bool open;		/* a target transaction is open for rows */
+	bool skip;		/* loaded already: its rows are passed over */
+	bool suspended;		/* SUSPEND_TABLE: the rest of the part is passed over */
+	struct ttable *table;
+	char *part, *range;
+	uint64_t rows, rejected;
+	struct timespec started;
+	uint64_t bytes;
+} P;
+
+static struct batch B;
+
+static double
+seconds_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void
+ttable_free(struct ttable *t)
+{
+	if (t == NULL)
+		return;
+	for (int i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].native);
+		free(t->cols[i].sqltype);
+	}
+	free(t->cols);
+	for (int i = 0; i < t->nindexes; i++) {
+		free(t->indexes[i].name);
+		free(t->indexes[i].cols);
+	}
+	free(t->indexes);
+	for (int i = 0; i < t->nfkeys; i++) {
+		struct tfkey *f = &t->fkeys[i];
+
+		for (int c = 0; c < f->ncols; c++) {
+			free(f->cols[c]);
+			free(f->ref_cols[c]);
+		}
+		free(f->cols);
+		free(f->ref_cols);
+		free(f->name);
+		free(f->ref_schema);
+		free(f->ref_table);
+		free(f->on_delete);
+		free(f->on_update);
+	}
+	free(t->fkeys);
+	free(t->schema);
+	free(t->name);
+	free(t->qname);
+	free(t->collist);
+	free(t);
+}
+
+/* An array of str in an attrs map entry, as a new char** of *n elements. */
+static char **
+str_array(struct mp_cursor *c, int *n)
+{
+	struct mp_item it;
+	char **a;
+
+	if (mp_next(c, &it) != MP_OK || it.type != MP_ARRAY)
+		return NULL;
+	*n = (int)it.v.n;
+	a = xcalloc((size_t)*n + 1, sizeof(char *));
+	for (int i = 0; i < *n; i++) {
+		if (mp_next(c, &it) != MP_OK || it.type != MP_STR)
+			return a;
+		a[i] = xstrndup((const char *)it.v.s.p, it.v.s.len);
+	}
+	return a;
+}
+
+/* indexes and foreign_keys from the TABLE's attrs. */
+static void
+parse_table_attrs(struct ttable *t)
+{
+	const struct dms_table *s = t->src;
+	struct mp_cursor c;
+	struct mp_item it;
+
+	if (attrs_find(s->attrs, s->attrs_len, "indexes", &c) && mp_next(&c, &it) == MP_OK &&
+	    it.type == MP_ARRAY) {
+		uint32_t n = it.v.n;
+
+		t->indexes = xcalloc(n + 1, sizeof(*t->indexes));
+		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *start = c.p;
+			struct tindex *x = &t->indexes[t->nindexes];
+			struct mp_cursor v;
+			bool unique = false;
+
+			if (mp_skip(&c) != MP_OK)
+				return;
+			x->name = attrs_str(start, (size_t)(c.p - start), "name");
+			attrs_bool(start, (size_t)(c.p - start), "unique", &unique);
+			x->unique = unique;
+			if (attrs_find(start, (size_t)(c.p - start), "columns", &v) &&
+			    mp_next(&v, &it) == MP_OK && it.type == MP_ARRAY && x->name) {
+				x->ncols = (int)it.v.n;
+				x->cols = xcalloc((size_t)x->ncols + 1, sizeof(int));
+				for (int k = 0; k < x->ncols; k++) {
+					if (mp_next(&v, &it) != MP_OK || it.type != MP_UINT ||
+					    it.v.u >= (uint64_t)t->ncols)
+						x->ncols = 0;
+					else
+						x->cols[k] = (int)it.v.u;
+				}
+				if (x->ncols > 0) {
+					t->nindexes++;
+					continue;
+				}
+			}
+			free(x->name);
+			free(x->cols);
+			memset(x, 0, sizeof(*x));
+		}
+	}
+	if (attrs_find(s->attrs, s->attrs_len, "foreign_keys", &c) && mp_next(&c, &it) == MP_OK &&
+	    it.type == MP_ARRAY) {
+		uint32_t n = it.v.n;
+
+		t->fkeys = xcalloc(n + 1, sizeof(*t->fkeys));
+		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *start = c.p;
+			struct tfkey *f = &t->fkeys[t->nfkeys];
+			struct mp_cursor v;
+			size_t len;
+			int nref = 0;
+
+			if (mp_skip(&c) != MP_OK)
+				return;
+			len = (size_t)(c.p - start);
+			f->name = attrs_str(start, len, "name");
+			f->ref_schema = attrs_str(start, len, "ref_schema");
+			f->ref_table = attrs_str(start, len, "ref_table");
+			f->on_delete = attrs_str(start, len, "on_delete");
+			f->on_update = attrs_str(start, len, "on_update");
+			if (attrs_find(start, len, "columns", &v))
+				f->cols = str_array(&v, &f->ncols);
+			if (attrs_find(start, len, "ref_columns", &v))
+				f->ref_cols = str_array(&v, &nref);
+			if (f->name && f->ref_table && f->cols && f->ref_cols && nref == f->ncols)
+				t->nfkeys++;
+		}
+	}
+}
+
+/* Where a source table lands: TargetSchema, else the source schema (PostgreSQL) or the URI's database (MySQL). */
+static struct ttable *
+ttable_new(const struct dms_table *s)
+{
+	struct ttable *t = xcalloc(1, sizeof(*t));
+	struct strbuf sb = STRBUF_INIT;
+	char *qs, *qn;
+	bool first = true;
+
+	t->src = s;
+	t->name = xstrdup(s->name);
+	if (L.settings->target_schema)
+		t->schema = xstrdup(L.settings->target_schema);
+	else if (L.engine == ENGINE_MYSQL && L.dbname)
+		t->schema = xstrdup(L.dbname);
+	else
+		t->schema = xstrdup(s->schema);
+	t->ncols = (int)s->ncols;
+	t->cols = xcalloc((size_t)t->ncols + 1, sizeof(*t->cols));
+	for (int i = 0; i < t->ncols; i++) {
+		const struct dms_column *sc = &s->cols[i];
+		struct tcol *c = &t->cols[i];
+		int64_t v;
+
+		c->name = xstrdup(sc->name);
+		c->type = sc->type;
+		c->nullable = sc->nullable;
+		c->native = attrs_str(sc->attrs, sc->attrs_len, "native");
+		c->length = attrs_int(sc->attrs, sc->attrs_len, "length", &v) ? v : -1;
+		c->precision = attrs_int(sc->attrs, sc->attrs_len, "precision", &v) ? (int)v : -1;
+		c->scale = attrs_int(sc->attrs, sc->attrs_len, "scale", &v) ? (int)v : -1;
+		attrs_bool(sc->attrs, sc->attrs_len, "unsigned", &c->is_unsigned);
+		attrs_bool(sc->attrs, sc->attrs_len, "identity", &c->identity);
+		c->skip = !L.settings->support_lobs && dms_type_is_lob(c->type);
+	}
+	for (uint32_t k = 0; k < s->nkey; k++)
+		t->cols[s->key[k]].indexed = true;
+	parse_table_attrs(t);
+	for (int i = 0; i < t->nindexes; i++)
+		for (int k = 0; k < t->indexes[i].ncols; k++)
+			t->cols[t->indexes[i].cols[k]].indexed = true;
+	for (int i = 0; i < t->ncols; i++) {
+		struct tcol *c = &t->cols[i];
+		char *q;
+
+		if (c->skip) {
+			log_warn("%s.%s column %s (%s): left out, SupportLobs is false", s->schema, s->name,
+				 c->name, dms_type_name(c->type));
+			continue;
+		}
+		c->sqltype = L.engine == ENGINE_PG ? pg_column_type(&L, c) : my_column_type(&L, c);
+		q = L.engine == ENGINE_PG ? pg_quote_ident(c->name) : my_quote_ident(c->name);
+		sb_addf(&sb, "%s%s", first ? "" : ", ", q);
+		first = false;
+		free(q);
+	}
+	t->collist = sb.buf ? sb.buf : xstrdup("");
+	qs = L.engine == ENGINE_PG ? pg_quote_ident(t->schema) : my_quote_ident(t->schema);
+	qn = L.engine == ENGINE_PG ? pg_quote_ident(t->name) : my_quote_ident(t->name);
+	{
+		struct strbuf q = STRBUF_INIT;
+
+		sb_addf(&q, "%s.%s", qs, qn);
+		t->qname = q.buf;
+	}
+	free(qs);
+	free(qn);
+	return t;
+}
+
+static void
+batch_reset(struct batch *b)
+{
+	sb_reset(&b->data);
+	sb_reset(&b->raw);
+	b->nrows = 0;
+}
+
+static void
+batch_add(struct batch *b, const uint8_t *raw, size_t rawlen)
+{
+	if (b->nrows == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 1024;
+		b->ends = xrealloc(b->ends, b->cap * sizeof(size_t));
+		b->raw_ends = xrealloc(b->raw_ends, b->cap * sizeof(size_t));
+	}
+	sb_add(&b->raw, raw, rawlen);
+	b->ends[b->nrows] = b->data.len;
+	b->raw_ends[b->nrows] = b->raw.len;
+	b->nrows++;
+}
+
+static const uint8_t *
+batch_raw(const struct batch *b, size_t i)
+{
+	return (const uint8_t *)b->raw.buf + (i ? b->raw_ends[i - 1] : 0);
+}
+
+enum outcome { ROW_OK, ROW_SKIPPED, ROW_FATAL };
+
+/* A row the target cannot take: the data error policy decides. */
+static enum outcome
+bad_row(struct ttable *t, const uint8_t *values, const char *error, bool truncation)
+{
+	enum error_policy p = truncation ? L.settings->data_truncation_policy
+					 : L.settings->data_error_policy;
+	char key[512], record[2048];
+
+	values_key_text(t->src, values, key, sizeof(key));
+	values_text(t->src, values, record, sizeof(record));
+	P.rejected++;
+	switch (p) {
+	case POLICY_IGNORE_RECORD:
+		log_warn("%s.%s%s%s: row ignored (IGNORE_RECORD): %s", t->schema, t->name,
+			 key[0] ? " key " : "", key, error);
+		return ROW_SKIPPED;
+	case POLICY_LOG_ERROR:
+		log_warn("%s.%s%s%s: row not loaded, logged to the exceptions table: %s", t->schema,
+			 t->name, key[0] ? " key " : "", key, error);
+		L.exceptions++;
+		return L.ops->exception(&L, t, key, record, error) ? ROW_SKIPPED : ROW_FATAL;
+	case POLICY_SUSPEND_TABLE:
+		log_error("%s.%s%s%s: %s; the table is suspended (SUSPEND_TABLE)", t->schema, t->name,
+			  key[0] ? " key " : "", key, error);
+		P.suspended = true;
+		return ROW_SKIPPED;
+	case POLICY_STOP_TASK:
+	default:
+		log_error("%s.%s%s%s: %s; stopping (STOP_TASK)", t->schema, t->name,
+			  key[0] ? " key " : "", key, error);
+		return ROW_FATAL;
+	}
+}
+
+/* Loads rows lo..hi of the batch, halving around rows the target refuses. */
+static bool
+load_range(struct ttable *t, size_t lo, size_t hi)
+{
+	char err[1024];
+	bool truncation = false;
+	int rc;
+
+	if (lo >= hi || P.suspended)
+		return true;
+	rc = L.ops->load_rows(&L, t, &B, lo, hi, err, sizeof(err), &truncation);
+	if (rc == 1)
+		return true;
+	if (rc < 0)
+		return false;
+	if (hi - lo == 1)
+		return bad_row(t, batch_raw(&B, lo), err, truncation) != ROW_FATAL;
+	return load_range(t, lo, lo + (hi - lo) / 2) && load_range(t, lo + (hi - lo) / 2, hi);
+}
+
+static bool
+flush_batch(void)
+{
+	bool ok = true;
+
+	if (B.nrows > 0 && P.table != NULL)
+		ok = load_range(P.table, 0, B.nrows);
+	P.bytes += B.data.len;
+	batch_reset(&B);
+	return ok;
+}
+
+static const uint8_t *
+element(const struct dms_record *rec, unsigned index)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	mp_cursor_init(&c, rec->raw, rec->len);
+	mp_next(&c, &it);
+	for (unsigned i = 0; i < index; i++)
+		mp_skip(&c);
+	return c.p;
+}
+
+static bool
+part_begin(const struct dms_record *rec, struct ttable *t)
+{
+	const uint8_t *attrs = element(rec, 2);
+	size_t len = rec->len - (size_t)(attrs - rec->raw);
+	int done;
+
+	memset(&P, 0, sizeof(P));
+	P.table = t;
+	P.part = attrs_str(attrs, len, "part");
+	P.range = attrs_str(attrs, len, "range");
+	if (P.part == NULL)
+		P.part = xstrdup("1/1");
+	if (P.range == NULL)
+		P.range = xstrdup("");
+	clock_gettime(CLOCK_MONOTONIC, &P.started);
+	done = L.ops->part_done(&L, t, P.part, P.range);
+	if (done < 0)
+		return false;
+	if (done) {
+		log_info("%s.%s part %s is loaded already: skipped", t->schema, t->name, P.part);
+		P.skip = true;
+		return true;
+	}
+	if (!L.ops->begin(&L))
+		return false;
+	P.open = true;
+	return true;
+}
+
+static bool
+part_end(const struct dms_record *rec)
+{
+	struct ttable *t = P.table;
+	const char *state = P.suspended ? "suspended" : "loaded";
+	double secs;
+	bool ok;
+
+	(void)rec;
+	if (P.skip) {
+		free(P.part);
+		free(P.range);
+		memset(&P, 0, sizeof(P));
+		return true;
+	}
+	if (!flush_batch())
+		return false;
+	ok = L.ops->commit_part(&L, t, P.part, P.range, state, P.rows - P.rejected,
+				P.suspended ? "a row failed under SUSPEND_TABLE" : NULL);
+	secs = seconds_since(&P.started);
+	if (ok) {
+		log_info("%s.%s part %s: %" PRIu64 " rows in %.2f s%s", t->schema, t->name, P.part,
+			 P.rows - P.rejected, secs, P.rejected ? " (some rows refused)" : "");
+		if (report != NULL)
+			fprintf(report, "%s\t%s\t%s\t%" PRIu64 "\t%.3f\t%" PRIu64 "\t%" PRIu64 "\t%s\n",
+				t->schema, t->name, P.part, P.rows - P.rejected, secs, P.bytes, P.rejected,
+				state);
+	}
+	if (P.suspended)
+		L.failed = true;
+	free(P.part);
+	free(P.range);
+	memset(&P, 0, sizeof(P));
+	return ok;
+}
+
+static bool
+row(const struct dms_record *rec, struct ttable *t)
+{
+	char err[512];
+	size_t before = B.data.len;
+
+	if (P.skip || P.suspended)
+		return true;
+	if (!P.open) {
+		log_error("record %" PRIu64 ": a ROW outside PART_BEGIN / PART_END", rec->seq);
+		return false;
+	}
+	P.rows++;
+	if (!L.ops->format_row(&L, t, rec->values, &B.data, err, sizeof(err))) {
+		B.data.len = before;
+		if (B.data.buf)
+			B.data.buf[before] = '\0';
+		return bad_row(t, rec->values, err, false) != ROW_FATAL;
+	}
+	batch_add(&B, rec->values, rec->len - (size_t)(rec->values - rec->raw));
+	if (B.data.len >= L.ops->batch_bytes)
+		return flush_batch();
+	return true;
+}
+
+static void
+set_table(int64_t tid, struct ttable *t)
+{
+	if ((size_t)tid >= ntables) {
+		size_t n = ntables ? ntables : 16;
+
+		while (n <= (size_t)tid)
+			n *= 2;
+		tables = xrealloc(tables, n * sizeof(*tables));
+		memset(tables + ntables, 0, (n - ntables) * sizeof(*tables));
+		ntables = n;
+	}
+	ttable_free(tables[tid]);
+	tables[tid] = t;
+}
+
+static int
+run(struct options *o)
+{
+	struct dms_reader r;
+	struct dms_record rec;
+	int status = EXIT_OK;
+	bool ok = true;
+
+	if (!L.ops->connect(&L, o->uri))
+		return EXIT_TARGET;
+	if (!L.ops->control_tables(&L)) {
+		L.ops->disconnect(&L);
+		return EXIT_TARGET;
+	}
+	if (!reader_init(&r, STDIN_FILENO, "stdin")) {
+		L.ops->disconnect(&L);
+		return EXIT_RUNTIME;
+	}
+	while (ok) {
+		int rc = reader_next(&r, &rec);
+
+		if (rc == READ_EOF)
+			break;
+		if (rc == READ_INTERRUPTED)
+			continue;
+		if (rc == READ_ERROR) {
+			status = EXIT_INPUT;
+			break;
+		}
+		if (sig_stop) {
+			log_error("stopped by SIGQUIT");
+			status = EXIT_RUNTIME;
+			break;
+		}
+		switch (rec.kind) {
+		case K_HELLO: {
+			const uint8_t *attrs = element(&rec, 2);
+			char *engine = attrs_str(attrs, rec.len - (size_t)(attrs - rec.raw), "engine");
+
+			L.source = engine && strcmp(engine, "postgresql") == 0 ? ENGINE_PG
+				 : engine && strcmp(engine, "mysql") == 0 ? ENGINE_MYSQL : ENGINE_NONE;
+			free(engine);
+			break;
+		}
+		case K_TABLE: {
+			struct ttable *t = ttable_new(rec.table);
+
+			set_table(rec.table->tid, t);
+			if (o->post_load)
+				ok = L.ops->post_load(&L, t);
+			else
+				ok = L.ops->prepare(&L, t);
+			if (!ok)
+				status = EXIT_TARGET;
+			break;
+		}
+		case K_PART_BEGIN:
+			if (o->post_load)
+				break;
+			if (P.open || P.skip) {
+				log_error("record %" PRIu64 ": PART_BEGIN inside another part", rec.seq);
+				ok = false;
+				status = EXIT_INPUT;
+				break;
+			}
+			ok = part_begin(&rec, tables[rec.table->tid]);
+			if (!ok)
+				status = EXIT_TARGET;
+			break;
+		case K_ROW:
+			if (o->post_load)
+				break;
+			ok = row(&rec, tables[rec.table->tid]);
+			if (!ok)
+				status = P.open ? EXIT_TARGET : EXIT_INPUT;
+			break;
+		case K_PART_END:
+			if (o->post_load || (!P.open && !P.skip))
+				break;
+			ok = part_end(&rec);
+			if (!ok)
+				status = EXIT_TARGET;
+			break;
+		case K_END:
+			break;
+		case K_BEGIN:
+		case K_INSERT:
+		case K_UPDATE:
+		case K_DELETE:
+		case K_TRUNCATE:
+		case K_COMMIT:
+		case K_CHECKPOINT:
+			log_error("record %" PRIu64 " (%s): this dms-load applies snapshot streams; change streams come with dms-capture",
+				  rec.seq, dms_kind_name(rec.kind));
+			ok = false;
+			status = EXIT_INPUT;
+			break;
+		default:
+			break;
+		}
+	}
+	if (P.open) {
+		if (status == EXIT_OK) {
+			log_error("the stream ended inside a part");
+			status = EXIT_INPUT;
+		}
+		L.ops->rollback(&L);
+	}
+	if (status == EXIT_OK && L.failed)
+		status = EXIT_TARGET;
+	if (L.exceptions)
+		log_warn("%" PRIu64 " rows were not loaded; see the %s apply_exceptions table", L.exceptions,
+			 L.settings->control_schema);
+	reader_release(&r);
+	L.ops->disconnect(&L);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT };
+	static const struct option longopts[] = {
+		{ "settings", required_argument, NULL, 's' },
+		{ "task", required_argument, NULL, OPT_TASK },
+		{ "prep-mode", required_argument, NULL, OPT_PREP },
+		{ "post-load", no_argument, NULL, OPT_POST },
+		{ "restart", no_argument, NULL, OPT_RESTART },
+		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .task = "dms" };
+	struct task_settings settings;
+	int ch, status;
+
+	log_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "s:qvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': o.settings = optarg; break;
+		case OPT_TASK: o.task = optarg; break;
+		case OPT_PREP: o.prep_mode = optarg; break;
+		case OPT_POST: o.post_load = true; break;
+		case OPT_RESTART: o.restart = true; break;
+		case OPT_REPORT: o.report = optarg; break;
+		case 'q': log_less(); break;
+		case 'v': log_more(); break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		case 'V':
+			puts("dms-load (dms) " DMS_VERSION);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		default:
+			log_usage_error("unknown or incomplete option");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		log_usage_error(argc - optind ? "too many arguments" : "a target URI is required");
+		return EXIT_USAGE;
+	}
+	o.uri = argv[optind];
+	L.engine = uri_engine(o.uri);
+	if (L.engine == ENGINE_NONE) {
+		char *masked = uri_mask(o.uri);
+
+		log_usage_error("%s: not a database URI (postgresql://... or mysql://...)", masked);
+		free(masked);
+		return EXIT_USAGE;
+	}
+	if (*o.task == '\0' || strlen(o.task) > 100) {
+		log_usage_error("--task: a name of 1 to 100 characters");
+		return EXIT_USAGE;
+	}
+	settings_defaults(&settings);
+	if (o.settings != NULL && !settings_load(o.settings, &settings))
+		return EXIT_USAGE;
+	if (o.prep_mode != NULL && !prep_mode_parse(o.prep_mode, &settings.prep_mode)) {
+		log_usage_error("--prep-mode: DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD or DO_NOTHING");
+		return EXIT_USAGE;
+	}
+	if (o.report != NULL && (report = fopen(o.report, "a")) == NULL) {
+		log_error("cannot open %s: %s", o.report, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (report)
+		setvbuf(report, NULL, _IOLBF, 0);
+	L.ops = L.engine == ENGINE_PG ? &pg_target_ops : &my_target_ops;
+	L.task = o.task;
+	L.settings = &settings;
+	L.restart = o.restart;
+	sig_init();
+	status = run(&o);
+	for (size_t i = 0; i < ntables; i++)
+		ttable_free(tables[i]);
+	free(tables);
+	sb_release(&B.data);
+	sb_release(&B.raw);
+	free(B.ends);
+	free(B.raw_ends);
+	if (report && fclose(report) != 0 && status == EXIT_OK)
+		status = EXIT_OUTPUT;
+	settings_free(&settings);
+	return status;
+}

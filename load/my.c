@@ -1,0 +1,617 @@
+/*
+ * load/my.c: a MySQL or MariaDB target. Rows go in as multi-row INSERTs in
+ * strict mode, so that a value the target cannot hold is an error, never a
+ * silent truncation (LOAD DATA LOCAL turns such errors into warnings). DDL
+ * commits by itself in MySQL: table preparation runs under a named lock.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load.h"
+#include "../common/my.h"
+#include "../common/dms.h"
+
+#define MY(l) ((struct my_conn *)(l)->conn)
+
+static char *
+ctl(const struct loader *l, const char *table)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *s = my_quote_ident(l->settings->control_schema);
+
+	sb_addf(&sb, "%s.%s", s, table);
+	free(s);
+	return sb.buf;
+}
+
+static char *
+lit(struct loader *l, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	char *buf;
+
+	if (s == NULL)
+		return xstrdup("NULL");
+	buf = xmalloc(2 * n + 3);
+	buf[0] = '\'';
+	n = mysql_real_escape_string(MY(l)->conn, buf + 1, s, (unsigned long)n);
+	buf[n + 1] = '\'';
+	buf[n + 2] = '\0';
+	return buf;
+}
+
+static bool
+myt_connect(struct loader *l, const char *uri)
+{
+	l->conn = xcalloc(1, sizeof(struct my_conn));
+	if (!my_connect(MY(l), uri))
+		return false;
+	if (MY(l)->dbname == NULL && l->settings->target_schema == NULL) {
+		log_error("%s: the URI names no database (mysql://host/database) and no TargetSchema is set",
+			  MY(l)->label);
+		return false;
+	}
+	l->dbname = MY(l)->dbname;
+	return my_command(MY(l), "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
+				 "NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES', "
+				 "SESSION foreign_key_checks = 0, SESSION net_read_timeout = 86400, "
+				 "SESSION wait_timeout = 86400, SESSION innodb_lock_wait_timeout = 600");
+}
+
+static bool
+myt_control_tables(struct loader *l)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *s = my_quote_ident(l->settings->control_schema);
+	char *parts = ctl(l, "load_parts"), *exc = ctl(l, "apply_exceptions");
+	bool ok;
+
+	sb_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", s);
+	ok = my_command(MY(l), sql.buf);
+	sb_reset(&sql);
+	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL, "
+		      "table_owner varchar(128) NOT NULL, table_name varchar(128) NOT NULL, "
+		      "part varchar(32) NOT NULL, part_range text, state varchar(16) NOT NULL, "
+		      "`rows` bigint, error text, updated timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), "
+		      "PRIMARY KEY (task_name, table_owner, table_name, part)) "
+		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", parts);
+	ok = ok && my_command(MY(l), sql.buf);
+	sb_reset(&sql);
+	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL, "
+		      "table_owner varchar(128) NOT NULL, table_name varchar(128) NOT NULL, "
+		      "error_time timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), key_text text, "
+		      "statement longtext, error text) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", exc);
+	ok = ok && my_command(MY(l), sql.buf);
+	free(s);
+	free(parts);
+	free(exc);
+	sb_release(&sql);
+	return ok;
+}
+
+static void
+create_table_sql(struct loader *l, struct ttable *t, struct strbuf *sql)
+{
+	const struct dms_table *s = t->src;
+	bool pk = s->nkey > 0 && !l->settings->create_pk_after_full_load;
+	bool first = true;
+
+	sb_addf(sql, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
+	for (int i = 0; i < t->ncols; i++) {
+		struct tcol *c = &t->cols[i];
+		char *q;
+		bool autoinc = c->identity && pk && s->key[0] == (uint32_t)i &&
+			       c->type >= DT_INT1 && c->type <= DT_UINT8;
+
+		if (c->skip)
+			continue;
+		q = my_quote_ident(c->name);
+		sb_addf(sql, "%s%s %s%s%s", first ? "" : ", ", q, c->sqltype,
+			c->nullable ? " NULL" : " NOT NULL", autoinc ? " AUTO_INCREMENT" : "");
+		free(q);
+		first = false;
+	}
+	if (pk) {
+		sb_adds(sql, ", PRIMARY KEY (");
+		for (uint32_t k = 0; k < s->nkey; k++) {
+			char *q = my_quote_ident(t->cols[s->key[k]].name);
+
+			sb_addf(sql, "%s%s", k ? ", " : "", q);
+			free(q);
+		}
+		sb_adds(sql, ")");
+	}
+	sb_adds(sql, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
+}
+
+static bool
+myt_prepare(struct loader *l, struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT, lockname = STRBUF_INIT;
+	char *parts = ctl(l, "load_parts");
+	char *task = lit(l, l->task), *owner = lit(l, t->schema), *name = lit(l, t->name);
+	char *lock, *schema = my_quote_ident(t->schema);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok = false, marked = false;
+
+	sb_addf(&lockname, "dms/%s/%s/%s", l->task, t->schema, t->name);
+	if (lockname.len > 64)
+		lockname.len = 64, lockname.buf[64] = '\0';
+	lock = lit(l, lockname.buf);
+	sb_addf(&sql, "SELECT GET_LOCK(%s, 3600)", lock);
+	res = my_query(MY(l), sql.buf);
+	if (res == NULL || (row = mysql_fetch_row(res)) == NULL || row[0] == NULL || strcmp(row[0], "1")) {
+		if (res)
+			mysql_free_result(res);
+		log_error("%s.%s: could not take the preparation lock", t->schema, t->name);
+		goto done;
+	}
+	mysql_free_result(res);
+	sb_reset(&sql);
+	if (l->restart) {
+		sb_addf(&sql, "DELETE FROM %s WHERE task_name = %s AND table_owner = %s AND table_name = %s",
+			parts, task, owner, name);
+		if (!my_command(MY(l), sql.buf))
+			goto unlock;
+		sb_reset(&sql);
+	}
+	sb_addf(&sql, "SELECT 1 FROM %s WHERE task_name = %s AND table_owner = %s AND table_name = %s "
+		      "AND part = 'prepared'", parts, task, owner, name);
+	if ((res = my_query(MY(l), sql.buf)) == NULL)
+		goto unlock;
+	marked = mysql_num_rows(res) > 0;
+	mysql_free_result(res);
+	if (marked) {
+		ok = true;
+		goto unlock;
+	}
+	sb_reset(&sql);
+	sb_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", schema);
+	if (!my_command(MY(l), sql.buf))
+		goto unlock;
+	sb_reset(&sql);
+	if (l->settings->prep_mode == PREP_DROP_AND_CREATE) {
+		sb_addf(&sql, "DROP TABLE IF EXISTS %s", t->qname);
+		if (!my_command(MY(l), sql.buf))
+			goto unlock;
+		sb_reset(&sql);
+	}
+	create_table_sql(l, t, &sql);
+	if (!my_command(MY(l), sql.buf))
+		goto unlock;
+	sb_reset(&sql);
+	if (l->settings->prep_mode == PREP_TRUNCATE_BEFORE_LOAD) {
+		sb_addf(&sql, "TRUNCATE TABLE %s", t->qname);
+		if (!my_command(MY(l), sql.buf))
+			goto unlock;
+		sb_reset(&sql);
+	}
+	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, part, state) "
+		      "VALUES (%s, %s, %s, 'prepared', 'prepared')", parts, task, owner, name);
+	ok = my_command(MY(l), sql.buf);
+	if (ok)
+		log_info("%s.%s: table prepared (%s)", t->schema, t->name,
+			 prep_mode_name(l->settings->prep_mode));
+unlock:
+	sb_reset(&sql);
+	sb_addf(&sql, "DO RELEASE_LOCK(%s)", lock);
+	my_command(MY(l), sql.buf);
+done:
+	free(lock);
+	free(parts);
+	free(task);
+	free(owner);
+	free(name);
+	free(schema);
+	sb_release(&sql);
+	sb_release(&lockname);
+	return ok;
+}
+
+static int
+myt_part_done(struct loader *l, struct ttable *t, const char *part, const char *range)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *parts = ctl(l, "load_parts");
+	char *task = lit(l, l->task), *owner = lit(l, t->schema), *name = lit(l, t->name);
+	char *p = lit(l, part);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int done = -1;
+
+	sb_addf(&sql, "SELECT state, COALESCE(part_range, '') FROM %s WHERE task_name = %s AND "
+		      "table_owner = %s AND table_name = %s AND part = %s", parts, task, owner, name, p);
+	if ((res = my_query(MY(l), sql.buf)) != NULL) {
+		done = 0;
+		if ((row = mysql_fetch_row(res)) != NULL && strcmp(row[0], "loaded") == 0) {
+			if (strcmp(row[1], range) != 0) {
+				log_error("%s.%s part %s was loaded for the range \"%s\", now it is \"%s\": the source changed; reload the table with --restart",
+					  t->schema, t->name, part, row[1], range);
+				done = -1;
+			} else {
+				done = 1;
+			}
+		}
+		mysql_free_result(res);
+	}
+	free(parts);
+	free(task);
+	free(owner);
+	free(name);
+	free(p);
+	sb_release(&sql);
+	return done;
+}
+
+static bool
+myt_begin(struct loader *l)
+{
+	return my_command(MY(l), "START TRANSACTION");
+}
+
+static bool
+myt_rollback(struct loader *l)
+{
+	return my_command(MY(l), "ROLLBACK");
+}
+
+static bool
+myt_commit_part(struct loader *l, struct ttable *t, const char *part, const char *range,
+		const char *state, uint64_t rows, const char *error)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *parts = ctl(l, "load_parts");
+	char *task = lit(l, l->task), *owner = lit(l, t->schema), *name = lit(l, t->name);
+	char *p = lit(l, part), *r = lit(l, range), *st = lit(l, state), *e = lit(l, error);
+	bool ok;
+
+	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, part, part_range, state, `rows`, error) "
+		      "VALUES (%s, %s, %s, %s, %s, %s, %" PRIu64 ", %s) ON DUPLICATE KEY UPDATE "
+		      "part_range = VALUES(part_range), state = VALUES(state), `rows` = VALUES(`rows`), "
+		      "error = VALUES(error), updated = CURRENT_TIMESTAMP(6)",
+		parts, task, owner, name, p, r, st, rows, e);
+	ok = my_command(MY(l), sql.buf) && my_command(MY(l), "COMMIT");
+	if (!ok)
+		my_command(MY(l), "ROLLBACK");
+	free(parts);
+	free(task);
+	free(owner);
+	free(name);
+	free(p);
+	free(r);
+	free(st);
+	free(e);
+	sb_release(&sql);
+	return ok;
+}
+
+static void
+hex_literal(struct strbuf *out, const uint8_t *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	sb_grow_by(out, 3 + 2 * n);
+	sb_add(out, "X'", 2);
+	for (size_t i = 0; i < n; i++) {
+		char h[2] = { hex[p[i] >> 4], hex[p[i] & 15] };
+
+		sb_add(out, h, 2);
+	}
+	sb_add(out, "'", 1);
+}
+
+/* A str in single quotes; NO_BACKSLASH_ESCAPES is on, so only ' is doubled. */
+static void
+quoted(struct strbuf *out, const uint8_t *p, size_t n)
+{
+	size_t run = 0;
+
+	sb_grow_by(out, n + 2);
+	sb_add(out, "'", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '\'')
+			continue;
+		sb_add(out, p + run, i + 1 - run);
+		sb_add(out, "'", 1);
+		run = i + 1;
+	}
+	sb_add(out, p + run, n - run);
+	sb_add(out, "'", 1);
+}
+
+static bool
+myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct strbuf *out,
+	       char *err, size_t errsize)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	bool first = true;
+
+	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	mp_next(&c, &it);
+	sb_add(out, "(", 1);
+	for (int i = 0; i < t->ncols; i++) {
+		struct tcol *col = &t->cols[i];
+		char buf[64];
+		int n;
+
+		mp_next(&c, &it);
+		if (col->skip)
+			continue;
+		if (!first)
+			sb_add(out, ",", 1);
+		first = false;
+		switch (it.type) {
+		case MP_NIL:
+			sb_add(out, "NULL", 4);
+			break;
+		case MP_BOOL:
+			sb_add(out, it.v.b ? "1" : "0", 1);
+			break;
+		case MP_INT:
+			n = format_int(buf, it.v.i);
+			sb_add(out, buf, (size_t)n);
+			break;
+		case MP_UINT:
+			n = format_uint(buf, it.v.u);
+			sb_add(out, buf, (size_t)n);
+			break;
+		case MP_FLOAT32:
+		case MP_FLOAT64: {
+			double v = it.type == MP_FLOAT32 ? (double)it.v.f32 : it.v.f64;
+
+			if (isnan(v) || isinf(v)) {
+				snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->name,
+					 isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+				return false;
+			}
+			n = format_float(buf, sizeof(buf), v, it.type == MP_FLOAT32);
+			sb_add(out, buf, (size_t)n);
+			break;
+		}
+		case MP_STR: {
+			size_t len = it.v.s.len, limit = lob_limit(l, col);
+
+			if (limit)
+				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, true);
+			/* timestamps with a zone are UTC: MySQL takes them without the suffix */
+			if (col->type == DT_DATETIMETZ && len > 3 && memcmp(it.v.s.p + len - 3, "+00", 3) == 0)
+				len -= 3;
+			if (col->type == DT_BYTES || col->type == DT_BLOB)
+				hex_literal(out, it.v.s.p, len);
+			else
+				quoted(out, it.v.s.p, len);
+			break;
+		}
+		case MP_BIN: {
+			size_t len = it.v.s.len, limit = lob_limit(l, col);
+
+			if (limit)
+				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, false);
+			hex_literal(out, it.v.s.p, len);
+			break;
+		}
+		default:
+			snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->name,
+				 mp_type_name(it.type));
+			return false;
+		}
+	}
+	sb_add(out, ")", 1);
+	return true;
+}
+
+static bool
+is_data_error(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0;
+}
+
+static int
+myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
+	      char *err, size_t errsize, bool *truncation)
+{
+	struct strbuf sql = STRBUF_INIT;
+	int rc = 1;
+
+	sb_addf(&sql, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);
+	for (size_t i = lo; i < hi; i++) {
+		size_t start = i ? b->ends[i - 1] : 0;
+
+		if (i > lo)
+			sb_add(&sql, ",", 1);
+		sb_add(&sql, b->data.buf + start, b->ends[i] - start);
+	}
+	if (mysql_real_query(MY(l)->conn, sql.buf, sql.len) != 0) {
+		const char *state = mysql_sqlstate(MY(l)->conn);
+		unsigned errnum = mysql_errno(MY(l)->conn);
+
+		if (is_data_error(state) || errnum == 4025 || errnum == 1366 || errnum == 1292) {
+			snprintf(err, errsize, "%s (error %u, SQLSTATE %s)", mysql_error(MY(l)->conn),
+				 errnum, state);
+			*truncation = errnum == 1406 || errnum == 1265;
+			rc = 0;
+		} else {
+			my_failed(MY(l), "INSERT failed");
+			rc = -1;
+		}
+	}
+	sb_release(&sql);
+	return rc;
+}
+
+static bool
+myt_exception(struct loader *l, struct ttable *t, const char *key, const char *record,
+	      const char *error)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *exc = ctl(l, "apply_exceptions");
+	char *task = lit(l, l->task), *owner = lit(l, t->schema), *name = lit(l, t->name);
+	char *k = lit(l, key), *r = lit(l, record), *e = lit(l, error);
+	bool ok;
+
+	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, key_text, statement, error) "
+		      "VALUES (%s, %s, %s, %s, %s, %s)", exc, task, owner, name, k, r, e);
+	ok = my_command(MY(l), sql.buf);
+	free(exc);
+	free(task);
+	free(owner);
+	free(name);
+	free(k);
+	free(r);
+	free(e);
+	sb_release(&sql);
+	return ok;
+}
+
+static char *
+col_list(struct ttable *t, const int *cols, int n)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (int i = 0; i < n; i++) {
+		const struct tcol *c = &t->cols[cols[i]];
+		char *q = my_quote_ident(c->name);
+		bool lob = strstr(c->sqltype, "text") || strstr(c->sqltype, "blob");
+
+		sb_addf(&sb, "%s%s%s", i ? ", " : "", q, lob ? "(191)" : "");
+		free(q);
+	}
+	return sb.buf;
+}
+
+static bool
+myt_post_load(struct loader *l, struct ttable *t)
+{
+	const struct dms_table *s = t->src;
+	struct strbuf sql = STRBUF_INIT;
+	char *owner = lit(l, t->schema), *name = lit(l, t->name);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok = true, exists = false, has_pk = false;
+
+	sb_addf(&sql, "SELECT COUNT(*), SUM(CONSTRAINT_TYPE = 'PRIMARY KEY') FROM "
+		      "information_schema.TABLE_CONSTRAINTS RIGHT JOIN information_schema.TABLES USING "
+		      "(TABLE_SCHEMA, TABLE_NAME) WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", owner, name);
+	if ((res = my_query(MY(l), sql.buf)) == NULL) {
+		ok = false;
+		goto done;
+	}
+	if ((row = mysql_fetch_row(res)) != NULL) {
+		exists = row[0] && strcmp(row[0], "0") != 0;
+		has_pk = row[1] && strcmp(row[1], "0") != 0;
+	}
+	mysql_free_result(res);
+	if (!exists) {
+		log_error("%s.%s: no such table on the target; was it loaded?", t->schema, t->name);
+		ok = false;
+		goto done;
+	}
+	if (s->nkey > 0 && !has_pk) {
+		int *key = xcalloc(s->nkey, sizeof(int));
+		char *cols;
+
+		for (uint32_t k = 0; k < s->nkey; k++)
+			key[k] = (int)s->key[k];
+		cols = col_list(t, key, (int)s->nkey);
+		sb_reset(&sql);
+		sb_addf(&sql, "ALTER TABLE %s ADD PRIMARY KEY (%s)", t->qname, cols);
+		ok = my_command(MY(l), sql.buf);
+		free(cols);
+		free(key);
+	}
+	for (int i = 0; ok && i < t->nindexes; i++) {
+		char *cols = col_list(t, t->indexes[i].cols, t->indexes[i].ncols);
+		char *iname = my_quote_ident(t->indexes[i].name);
+
+		sb_reset(&sql);
+		sb_addf(&sql, "CREATE %sINDEX IF NOT EXISTS %s ON %s (%s)",
+			t->indexes[i].unique ? "UNIQUE " : "", iname, t->qname, cols);
+		ok = my_command(MY(l), sql.buf);
+		free(cols);
+		free(iname);
+	}
+	if (ok && t->nfkeys > 0)
+		ok = my_command(MY(l), "SET SESSION foreign_key_checks = 1");
+	for (int i = 0; ok && i < t->nfkeys; i++) {
+		struct tfkey *f = &t->fkeys[i];
+		struct strbuf cols = STRBUF_INIT, refs = STRBUF_INIT;
+		char *fname = my_quote_ident(f->name), *fl = lit(l, f->name);
+		char *rs = my_quote_ident(l->settings->target_schema ? l->settings->target_schema
+				       : l->source == ENGINE_MYSQL ? f->ref_schema : t->schema);
+		char *rt = my_quote_ident(f->ref_table);
+
+		for (int c = 0; c < f->ncols; c++) {
+			char *a = my_quote_ident(f->cols[c]), *b = my_quote_ident(f->ref_cols[c]);
+
+			sb_addf(&cols, "%s%s", c ? ", " : "", a);
+			sb_addf(&refs, "%s%s", c ? ", " : "", b);
+			free(a);
+			free(b);
+		}
+		sb_reset(&sql);
+		sb_addf(&sql, "SELECT 1 FROM information_schema.TABLE_CONSTRAINTS WHERE TABLE_SCHEMA = %s "
+			      "AND TABLE_NAME = %s AND CONSTRAINT_NAME = %s AND CONSTRAINT_TYPE = 'FOREIGN KEY'",
+			owner, name, fl);
+		res = my_query(MY(l), sql.buf);
+		if (res != NULL && mysql_num_rows(res) == 0) {
+			sb_reset(&sql);
+			sb_addf(&sql, "ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s.%s (%s) "
+				      "ON DELETE %s ON UPDATE %s", t->qname, fname, cols.buf, rs, rt, refs.buf,
+				f->on_delete ? f->on_delete : "NO ACTION", f->on_update ? f->on_update : "NO ACTION");
+			if (!my_command(MY(l), sql.buf)) {
+				log_error("%s.%s: foreign key %s not created (above); the rest goes on",
+					  t->schema, t->name, f->name);
+				l->failed = true;
+			}
+		}
+		if (res)
+			mysql_free_result(res);
+		sb_release(&cols);
+		sb_release(&refs);
+		free(fname);
+		free(fl);
+		free(rs);
+		free(rt);
+	}
+	if (t->nfkeys > 0)
+		my_command(MY(l), "SET SESSION foreign_key_checks = 0");
+	if (ok)
+		log_info("%s.%s: keys, indexes and foreign keys in place", t->schema, t->name);
+done:
+	free(owner);
+	free(name);
+	sb_release(&sql);
+	return ok;
+}
+
+static void
+myt_disconnect(struct loader *l)
+{
+	if (l->conn != NULL) {
+		my_disconnect(MY(l));
+		free(l->conn);
+		l->conn = NULL;
+		l->dbname = NULL;
+	}
+}
+
+const struct target_ops my_target_ops = {
+	.connect = myt_connect,
+	.control_tables = myt_control_tables,
+	.prepare = myt_prepare,
+	.part_done = myt_part_done,
+	.begin = myt_begin,
+	.commit_part = myt_commit_part,
+	.rollback = myt_rollback,
+	.format_row = myt_format_row,
+	.load_rows = myt_load_rows,
+	.exception = myt_exception,
+	.post_load = myt_post_load,
+	.disconnect = myt_disconnect,
+	.batch_bytes = 1 << 20,
+};
