@@ -20,6 +20,7 @@
 static const char usage_text[] =
 	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
 	"                [--post-load] [--restart] [--report file] target-uri\n"
+	"       dms-load [-s settings.json] --show-settings\n"
 	"       dms-load --help | --version\n"
 	"\n"
 	"Reads a dms snapshot stream on stdin and loads it into a PostgreSQL or\n"
@@ -34,6 +35,7 @@ static const char usage_text[] =
 	"                        identity values, for the tables of the stream\n"
 	"  --restart             forget the task's progress for these tables first\n"
 	"  --report file         append one line per loaded part to file\n"
+	"  --show-settings       print the effective settings and exit\n"
 	"  -q, --quiet           errors only\n"
 	"  -v, --verbose         more messages\n"
 	"  -h, --help            show this help and exit\n"
@@ -46,7 +48,24 @@ struct options {
 	bool post_load, restart;
 	const char *report;
 	const char *uri;
+	bool show;
 };
+
+static int
+show_settings(const struct task_settings *s)
+{
+	printf("TargetSchema=%s\nControlSchema=%s\nSupportLobs=%s\nFullLobMode=%s\n"
+	       "LimitedSizeLobMode=%s\nLobMaxSize=%lld\nTargetTablePrepMode=%s\n"
+	       "CreatePkAfterFullLoad=%s\nMaxFullLoadSubTasks=%d\nCommitRate=%d\n"
+	       "DataErrorPolicy=%s\nDataTruncationErrorPolicy=%s\n",
+	       s->target_schema ? s->target_schema : "", s->control_schema,
+	       s->support_lobs ? "true" : "false", s->full_lob_mode ? "true" : "false",
+	       s->limited_lob_mode ? "true" : "false", (long long)s->lob_max_size_kb,
+	       prep_mode_name(s->prep_mode), s->create_pk_after_full_load ? "true" : "false",
+	       s->max_full_load_subtasks, s->commit_rate, error_policy_name(s->data_error_policy),
+	       error_policy_name(s->data_truncation_policy));
+	return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+}
 
 static struct loader L;
 static struct ttable **tables;
@@ -616,7 +635,7 @@ run(struct options *o)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT };
+	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -624,6 +643,7 @@ main(int argc, char **argv)
 		{ "post-load", no_argument, NULL, OPT_POST },
 		{ "restart", no_argument, NULL, OPT_RESTART },
 		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "show-settings", no_argument, NULL, OPT_SHOW },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -643,6 +663,7 @@ main(int argc, char **argv)
 		case OPT_POST: o.post_load = true; break;
 		case OPT_RESTART: o.restart = true; break;
 		case OPT_REPORT: o.report = optarg; break;
+		case OPT_SHOW: o.show = true; break;
 		case 'q': log_less(); break;
 		case 'v': log_more(); break;
 		case 'h':
@@ -655,6 +676,22 @@ main(int argc, char **argv)
 			log_usage_error("unknown or incomplete option");
 			return EXIT_USAGE;
 		}
+	}
+	if (o.show) {
+		if (argc != optind) {
+			log_usage_error("--show-settings takes no target");
+			return EXIT_USAGE;
+		}
+		settings_defaults(&settings);
+		if (o.settings != NULL && !settings_load(o.settings, &settings))
+			return EXIT_USAGE;
+		if (o.prep_mode != NULL && !prep_mode_parse(o.prep_mode, &settings.prep_mode)) {
+			log_usage_error("--prep-mode: DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD or DO_NOTHING");
+			return EXIT_USAGE;
+		}
+		status = show_settings(&settings);
+		settings_free(&settings);
+		return status;
 	}
 	if (argc - optind != 1) {
 		log_usage_error(argc - optind ? "too many arguments" : "a target URI is required");
