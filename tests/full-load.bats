@@ -1,0 +1,268 @@
+#!/usr/bin/env bats
+# Full load in all four directions: dms-extract | dms-load and dms-full-load
+# against real PostgreSQL 15 and MariaDB servers. Every value is checked on
+# the target with queries of the engines' own clients, not with dms.
+
+load helpers/common
+load helpers/servers
+load helpers/fidelity
+
+setup_file() {
+	servers_start pg my
+	fidelity_pg_source pgsrc
+	fidelity_my_source mysrc
+}
+
+teardown_file() {
+	servers_stop
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+@test "dms-extract and dms-load: --help, --version, a bad option" {
+	for p in dms-extract dms-load; do
+		run --separate-stderr "$p" --help
+		assert_status 0
+		assert_match "^usage: $p" "$output"
+		run "$p" --version
+		assert_status 0
+		assert_match "^$p \(dms\) " "$output"
+		run --separate-stderr "$p" --bogus
+		assert_status 2
+		assert_match "Try '$p --help'" "$stderr"
+	done
+	run --separate-stderr dms-full-load --help
+	assert_status 0
+	run --separate-stderr dms-full-load --bogus a b
+	assert_status 2
+}
+
+@test "PostgreSQL to PostgreSQL: every value identical" {
+	pg_sql postgres "CREATE DATABASE pp"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load '$(pg_uri pp)'"
+	assert_status 0
+	src=$(pg_sql pgsrc "SELECT * FROM pgtypes ORDER BY id")
+	dst=$(pg_sql pp "SELECT * FROM public.pgtypes ORDER BY id")
+	[ -n "$src" ]
+	expect "rows" "$src" "$dst"
+	# the exact types are kept
+	expect "types" "$(pg_sql pgsrc "SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'pgtypes'::regclass AND attnum > 0")" \
+		"$(pg_sql pp "SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'public.pgtypes'::regclass AND attnum > 0")"
+}
+
+@test "MySQL to MySQL: every value identical, the exact column types kept" {
+	my_sql "CREATE DATABASE mm"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load '$(my_uri mm)'"
+	assert_status 0
+	q="SELECT id, ti, si, mi, iu, bu, de, CAST(fl AS DOUBLE), db, HEX(vc), HEX(ch), HEX(tx), HEX(bl), HEX(vb), d, dt, ts, tm, yr, en, st, js, bt + 0 FROM mytypes ORDER BY id"
+	src=$(my_sql mysrc "$q")
+	[ -n "$src" ]
+	expect "rows" "$src" "$(my_sql mm "$q")"
+	expect "types" "$(my_sql mysrc "SELECT GROUP_CONCAT(COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysrc' AND TABLE_NAME = 'mytypes'")" \
+		"$(my_sql mm "SELECT GROUP_CONCAT(COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mm' AND TABLE_NAME = 'mytypes'")"
+}
+
+@test "PostgreSQL to MySQL: every value as the type mapping promises" {
+	my_sql "CREATE DATABASE pm"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load '$(my_uri pm)'"
+	assert_status 0
+	row() { my_sql pm "SELECT $1 FROM pgtypes WHERE id = $2"; }
+	expect b "1" "$(row b 1)"
+	expect b "0" "$(row b 2)"
+	expect ints "-32768	-2147483648	-9223372036854775808" "$(row 'i2, i4, i8' 1)"
+	expect ints "32767	2147483647	9223372036854775807" "$(row 'i2, i4, i8' 2)"
+	expect numeric "-12345678901234.123456	99999999999999.999999" "$(my_sql pm "SELECT (SELECT n FROM pgtypes WHERE id = 1), (SELECT n FROM pgtypes WHERE id = 2)")"
+	expect "numeric without precision" "1" "$(row 'nn = 3.14159265358979' 1)"
+	expect real "3.1415927410125732" "$(row 'CAST(r4 AS DOUBLE)' 1)"
+	expect double "0.1	123456.789" "$(my_sql pm "SELECT (SELECT r8 FROM pgtypes WHERE id = 1), (SELECT r8 FROM pgtypes WHERE id = 2)")"
+	expect varchar "$(hex_of 'héllo ✓ 😀')" "$(row 'HEX(vc)' 1)"
+	expect "char keeps its padding" "ab   " "$(row ch 1)"
+	expect text "$(hex_of "$(printf 'multi\nline\ttab\\back')")" "$(row 'HEX(tx)' 1)"
+	expect "empty strings" "	" "$(row "vc, tx" 2)"
+	expect bytea "00FF00" "$(row 'HEX(`by`)' 1)"
+	expect "empty bytea" "0" "$(row 'LENGTH(`by`)' 2)"
+	expect dates "0001-01-01	9999-12-31" "$(my_sql pm "SELECT (SELECT d FROM pgtypes WHERE id = 1), (SELECT d FROM pgtypes WHERE id = 2)")"
+	expect time "23:59:59.999999" "$(row t 2)"
+	expect timestamp "9999-12-31 23:59:59.999999" "$(row ts 2)"
+	expect "timestamptz in UTC" "2000-01-01 00:00:00.000001" "$(row tz 1)"
+	expect jsonb '{"a": [1, 2.5, null]}' "$(row j 1)"
+	expect json '[]' "$(row js 2)"
+	expect uuid "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" "$(row u 1)"
+	expect interval "P1Y2M3DT4H5M6.789S" "$(row iv 1)"
+	expect array "{1,2,3}" "$(row arr 1)"
+	expect nulls "1" "$(row 'b IS NULL AND i8 IS NULL AND n IS NULL AND tx IS NULL AND `by` IS NULL AND tz IS NULL AND j IS NULL AND arr IS NULL' 3)"
+	expect "column types" "tinyint(1),smallint(6),int(11),bigint(20),decimal(20,6),decimal(65,30),float,double,varchar(50),varchar(5),longtext,longblob,date,time(6),datetime(6),datetime(6),longtext,longtext,char(36),varchar(100),longtext" \
+		"$(my_sql pm "SELECT GROUP_CONCAT(COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'pm' AND TABLE_NAME = 'pgtypes' AND COLUMN_NAME <> 'id'")"
+}
+
+@test "MySQL to PostgreSQL: every value as the type mapping promises" {
+	pg_sql postgres "CREATE DATABASE mp"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load '$(pg_uri mp)'"
+	assert_status 0
+	row() { pg_sql mp "SELECT $1 FROM mysrc.mytypes WHERE id = $2"; }
+	expect "tinyint(1)" "1|0" "$(pg_sql mp "SELECT string_agg(ti::text, '|' ORDER BY id) FROM mysrc.mytypes")"
+	expect ints "-32768|-8388608|4294967295|18446744073709551615" "$(row 'si, mi, iu, bu' 1)"
+	expect "unsigned zero" "0|0" "$(row 'iu, bu' 2)"
+	expect decimal "-12.3400|99999999.9999" "$(pg_sql mp "SELECT string_agg(de::text, '|' ORDER BY id) FROM mysrc.mytypes WHERE id < 3")"
+	expect float "3.1415927410125732" "$(row 'fl::float8' 1)"
+	expect double "0.1|123456.789" "$(pg_sql mp "SELECT string_agg(db::text, '|' ORDER BY id) FROM mysrc.mytypes WHERE id < 3")"
+	expect varchar "$(hex_of 'héllo ✓ 😀' | tr 'A-F' 'a-f')" "$(row "encode(convert_to(vc, 'UTF8'), 'hex')" 1)"
+	expect text "$(hex_of "$(printf 'multi\nline\ttab\\back')" | tr 'A-F' 'a-f')" "$(row "encode(convert_to(tx, 'UTF8'), 'hex')" 1)"
+	expect "empty strings" "||" "$(row "vc, ch, tx" 2)"
+	expect blob "00ff00|000a" "$(row "encode(bl, 'hex'), encode(vb, 'hex')" 1)"
+	expect "empty binaries" "0|0" "$(row "length(bl), length(vb)" 2)"
+	expect date "2024-02-29" "$(row d 1)"
+	expect datetime "2024-01-02 03:04:05.123456" "$(row dt 1)"
+	expect timestamp "2024-01-02 03:04:05.123+00" "$(row ts 1)"
+	expect time "12:34:56" "$(row tm 1)"
+	expect year "2024|1901" "$(pg_sql mp "SELECT string_agg(yr::text, '|' ORDER BY id) FROM mysrc.mytypes WHERE id < 3")"
+	expect "enum and set" "b|x,y" "$(row "en, st" 1)"
+	expect json '{"a": [1, 2]}' "$(row js 1)"
+	expect bit "21" "$(row bt 1)"
+	expect nulls "t" "$(row 'ti IS NULL AND bu IS NULL AND de IS NULL AND tx IS NULL AND bl IS NULL AND ts IS NULL AND js IS NULL' 3)"
+	expect "column types" "smallint,smallint,integer,bigint,numeric,numeric,real,double precision,character varying,character varying,text,bytea,bytea,date,timestamp without time zone,timestamp with time zone,time without time zone,smallint,text,text,json,numeric" \
+		"$(pg_sql mp "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'mysrc' AND table_name = 'mytypes' AND column_name <> 'id'")"
+}
+
+@test "stdout of dms-extract holds only the stream" {
+	run --separate-stderr bash -c "dms-extract -v '$(pg_uri pgsrc)' | dms-transform --to-json"
+	assert_status 0
+	assert_match '^\{"kind":"HELLO",' "$(echo "$output" | head -n 1)"
+	[ "$(echo "$output" | grep -c '"kind":"ROW"')" = 3 ]
+}
+
+@test "selection rules: include with wildcards, exclude, explicit; a literal underscore" {
+	pg_sql postgres "CREATE DATABASE sel"
+	pg_sql sel "CREATE SCHEMA sales; CREATE SCHEMA hr;
+		CREATE TABLE sales.orders (id int PRIMARY KEY); CREATE TABLE sales.order_items (id int PRIMARY KEY);
+		CREATE TABLE sales.orderxitems (id int PRIMARY KEY); CREATE TABLE sales.tmp_1 (id int);
+		CREATE TABLE hr.people (id int PRIMARY KEY); CREATE TABLE hr.salaries (id int)"
+	cat >map.json <<'JSON'
+{"rules": [
+ {"rule-type": "selection", "rule-id": "1", "rule-name": "sales", "rule-action": "include",
+  "object-locator": {"schema-name": "sales", "table-name": "%"}},
+ {"rule-type": "selection", "rule-id": "2", "rule-name": "no-tmp", "rule-action": "exclude",
+  "object-locator": {"schema-name": "sales", "table-name": "tmp%"}},
+ {"rule-type": "selection", "rule-id": "3", "rule-name": "underscore", "rule-action": "exclude",
+  "object-locator": {"schema-name": "sales", "table-name": "order[_]%"}},
+ {"rule-type": "selection", "rule-id": "4", "rule-name": "people", "rule-action": "explicit",
+  "object-locator": {"schema-name": "hr", "table-name": "people"}}
+]}
+JSON
+	run --separate-stderr dms-extract -m map.json --list "$(pg_uri sel)"
+	assert_status 0
+	expect tables "hr.people sales.orders sales.orderxitems" "$(echo "$output" | awk -F'\t' '{print $2 "." $3}' | sort | xargs)"
+}
+
+@test "source filters: every operator, AND between filters, OR within one" {
+	pg_sql postgres "CREATE DATABASE filt"
+	pg_sql filt "CREATE TABLE t (id int PRIMARY KEY, v int, s text, d date);
+		INSERT INTO t SELECT g, g % 10, CASE WHEN g % 3 = 0 THEN NULL ELSE 'x' || g END, date '2024-01-01' + g FROM generate_series(1, 100) g"
+	filter_count() {
+		printf '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "t", "rule-action": "include", "object-locator": {"schema-name": "public", "table-name": "t"}, "filters": %s}]}' "$1" >f.json
+		dms-extract -m f.json "$(pg_uri filt)" | dms-transform --to-json | grep -c '"kind":"ROW"'
+	}
+	cond() { printf '[{"filter-type": "source", "column-name": "%s", "filter-conditions": [%s]}]' "$1" "$2"; }
+	expect eq 10 "$(filter_count "$(cond v '{"filter-operator": "eq", "value": "3"}')")"
+	expect noteq 90 "$(filter_count "$(cond v '{"filter-operator": "noteq", "value": "3"}')")"
+	expect lte 40 "$(filter_count "$(cond v '{"filter-operator": "lte", "value": "3"}')")"
+	expect ste 40 "$(filter_count "$(cond v '{"filter-operator": "ste", "value": "3"}')")"
+	expect gte 70 "$(filter_count "$(cond v '{"filter-operator": "gte", "value": "3"}')")"
+	expect between 11 "$(filter_count "$(cond id '{"filter-operator": "between", "start-value": "10", "end-value": "20"}')")"
+	expect notbetween 89 "$(filter_count "$(cond id '{"filter-operator": "notbetween", "start-value": "10", "end-value": "20"}')")"
+	expect null 33 "$(filter_count "$(cond s '{"filter-operator": "null"}')")"
+	expect notnull 67 "$(filter_count "$(cond s '{"filter-operator": "notnull"}')")"
+	expect "date value" 10 "$(filter_count "$(cond d '{"filter-operator": "lte", "value": "2024-01-11"}')")"
+	expect "OR within a filter" 20 "$(filter_count "$(cond v '{"filter-operator": "eq", "value": "1"}, {"filter-operator": "eq", "value": "2"}')")"
+	expect "AND between filters" 5 "$(filter_count '[{"filter-type": "source", "column-name": "v", "filter-conditions": [{"filter-operator": "eq", "value": "1"}]}, {"filter-type": "source", "column-name": "id", "filter-conditions": [{"filter-operator": "lte", "value": "50"}]}]')"
+	# on MySQL too
+	my_sql "CREATE DATABASE filt"
+	my_sql filt "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT seq, seq % 10 FROM seq_1_to_100"
+	printf '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "t", "rule-action": "include", "object-locator": {"schema-name": "filt", "table-name": "t"}, "filters": %s}]}' "$(cond v '{"filter-operator": "between", "start-value": "2", "end-value": "4"}')" >m.json
+	expect "MySQL between" 30 "$(dms-extract -m m.json "$(my_uri filt)" | dms-transform --to-json | grep -c '"kind":"ROW"')"
+}
+
+@test "invalid mappings are refused before anything is read: exit 2, rule and field named" {
+	echo '{"rules": [' >bad.json
+	run --separate-stderr dms-extract -m bad.json --list "$(pg_uri pgsrc)"
+	assert_status 2
+	assert_match 'invalid JSON' "$stderr"
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "7", "rule-name": "x", "rule-action": "include", "object-locator": {"schema-name": "s", "table-name": "t"}, "filters": [{"filter-type": "source", "column-name": "c", "filter-conditions": [{"filter-operator": "noteq", "value": "1"}, {"filter-operator": "eq", "value": "2"}]}]}]}' >neg.json
+	run --separate-stderr dms-extract -m neg.json --list "$(pg_uri pgsrc)"
+	assert_status 2
+	assert_match 'rule 7: filter 1: a negative condition' "$stderr"
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "include", "object-locator": {"schema-name": "%", "table-name": "%"}}, {"rule-type": "selection", "rule-id": "1", "rule-name": "b", "rule-action": "include", "object-locator": {"schema-name": "%", "table-name": "%"}}]}' >dup.json
+	run --separate-stderr dms-extract -m dup.json --list "$(pg_uri pgsrc)"
+	assert_status 2
+	assert_match 'duplicate rule-id' "$stderr"
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "grab", "object-locator": {"schema-name": "%", "table-name": "%"}}]}' >act.json
+	run --separate-stderr dms-extract -m act.json --list "$(pg_uri pgsrc)"
+	assert_status 2
+	assert_match 'rule 1: selection rule-action "grab"' "$stderr"
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "explicit", "object-locator": {"schema-name": "%", "table-name": "t"}}]}' >exp.json
+	run --separate-stderr dms-extract -m exp.json --list "$(pg_uri pgsrc)"
+	assert_status 2
+	assert_match 'explicit' "$stderr"
+	run --separate-stderr dms-extract -m /nonexistent.json --list "$(pg_uri pgsrc)"
+	assert_status 2
+}
+
+@test "parallel parts of one table give exactly the rows of the table" {
+	pg_sql postgres "CREATE DATABASE par"
+	pg_sql par "CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(-500, 9499) g; ANALYZE t"
+	run --separate-stderr dms-extract --split-rows 1500 --list "$(pg_uri par)"
+	assert_status 0
+	[ "$(echo "$output" | wc -l)" -ge 6 ]
+	my_sql "CREATE DATABASE par"
+	run --separate-stderr dms-full-load -j 2 --split-rows 1500 "$(pg_uri par)" "$(my_uri par)"
+	assert_status 0
+	expect "rows" "10000	-500	9499	$(pg_sql par "SELECT sum(id) FROM t")" "$(my_sql par "SELECT COUNT(*), MIN(id), MAX(id), SUM(id) FROM t")"
+	expect "no duplicates" "10000" "$(my_sql par "SELECT COUNT(DISTINCT id) FROM t")"
+	# table-settings ranges, on two columns, with the NULL rows DMS would skip
+	pg_sql par "CREATE TABLE r (a int, b int, v text); INSERT INTO r SELECT g % 7, g, 'x' FROM generate_series(1, 1000) g; INSERT INTO r VALUES (NULL, 1, 'null a'), (3, NULL, 'null b')"
+	cat >ranges.json <<'JSON'
+{"rules": [
+ {"rule-type": "selection", "rule-id": "1", "rule-name": "r", "rule-action": "include",
+  "object-locator": {"schema-name": "public", "table-name": "r"}},
+ {"rule-type": "table-settings", "rule-id": "2", "rule-name": "par", "object-locator": {"schema-name": "public", "table-name": "r"},
+  "parallel-load": {"type": "ranges", "columns": ["a", "b"], "boundaries": [["2", "500"], ["5", "100"]]}}
+]}
+JSON
+	run --separate-stderr dms-extract -m ranges.json --list "$(pg_uri par)"
+	assert_status 0
+	[ "$(echo "$output" | wc -l)" = 3 ]
+	run --separate-stderr dms-full-load -m ranges.json -j 2 "$(pg_uri par)" "$(my_uri par)"
+	assert_status 0
+	expect "every row once, the NULL ones too" "1002	1000	1	1" "$(my_sql par "SELECT COUNT(*), COUNT(DISTINCT b), SUM(a IS NULL), SUM(b IS NULL) FROM r")"
+}
+
+@test "target table preparation: DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD, DO_NOTHING" {
+	pg_sql postgres "CREATE DATABASE prep"
+	pg_sql prep "CREATE TABLE public.pgtypes (id int PRIMARY KEY, extra text); INSERT INTO public.pgtypes VALUES (99, 'old')"
+	echo '{"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}}' >nothing.json
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load -s nothing.json --task t1 '$(pg_uri prep)'"
+	# the old table has other columns: its rows are refused, the old row stays
+	expect "do nothing keeps the table" "99" "$(pg_sql prep "SELECT string_agg(id::text, ',') FROM public.pgtypes")"
+	pg_sql prep "DROP TABLE public.pgtypes; CREATE TABLE public.pgtypes AS SELECT * FROM public.pgtypes_src_missing" 2>/dev/null || true
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load --prep-mode DROP_AND_CREATE --task t2 '$(pg_uri prep)'"
+	assert_status 0
+	expect "drop and create" "1,2,3" "$(pg_sql prep "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.pgtypes")"
+	pg_sql prep "INSERT INTO public.pgtypes (id) VALUES (100)"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load --prep-mode TRUNCATE_BEFORE_LOAD --task t3 '$(pg_uri prep)'"
+	assert_status 0
+	expect "truncate" "1,2,3" "$(pg_sql prep "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.pgtypes")"
+	pg_sql prep "INSERT INTO public.pgtypes (id) VALUES (101)"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load --prep-mode DO_NOTHING --task t4 '$(pg_uri prep)'"
+	assert_status 0
+	expect "do nothing appends, duplicates refused" "1,2,3,101" "$(pg_sql prep "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.pgtypes")"
+	expect "refused rows logged" "3" "$(pg_sql prep "SELECT count(*) FROM dms.apply_exceptions WHERE task_name = 't4'")"
+	# the same on MySQL
+	my_sql "CREATE DATABASE prep; CREATE TABLE prep.mytypes (id int PRIMARY KEY); INSERT INTO prep.mytypes VALUES (99)"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load --prep-mode TRUNCATE_BEFORE_LOAD '$(my_uri prep)'"
+	expect "mysql truncate keeps the old definition" "" "$(my_sql prep "SELECT id FROM mytypes")"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load --prep-mode DROP_AND_CREATE --task m2 '$(my_uri prep)'"
+	assert_status 0
+	expect "mysql drop and create" "1,2,3" "$(my_sql prep "SELECT GROUP_CONCAT(id ORDER BY id) FROM mytypes")"
+}
