@@ -489,6 +489,22 @@ selected_tables(struct source *s, struct src_name **names, int *n)
 	}
 	*n = kept;
 	qsort(*names, (size_t)*n, sizeof(**names), by_load_order);
+	/* an explicit rule names one table: it must exist */
+	for (int r = 0; s->mapping && r < s->mapping->nrules; r++) {
+		const struct mapping_rule *rule = &s->mapping->rules[r];
+		bool found = false;
+
+		if (rule->type != RULE_SELECTION || rule->sel != SEL_EXPLICIT)
+			continue;
+		for (int i = 0; i < *n && !found; i++)
+			found = strcmp((*names)[i].schema, rule->schema) == 0 &&
+				strcmp((*names)[i].name, rule->table) == 0;
+		if (!found) {
+			log_error("selection rule %s: table %s.%s does not exist on the source (or an exclude rule removes it)",
+				  rule->id_text, rule->schema, rule->table);
+			return false;
+		}
+	}
 	return true;
 }
 

@@ -266,3 +266,185 @@ JSON
 	assert_status 0
 	expect "mysql drop and create" "1,2,3" "$(my_sql prep "SELECT GROUP_CONCAT(id ORDER BY id) FROM mytypes")"
 }
+
+@test "a killed load resumes: finished parts are kept, the rest is loaded once" {
+	pg_sql postgres "CREATE DATABASE kill_src"
+	pg_sql postgres "CREATE DATABASE kill_dst"
+	pg_sql kill_src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 300000) g; ANALYZE t"
+	setsid dms-full-load -q -j 1 --split-rows 30000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)" >/dev/null 2>err &
+	pid=$!
+	# wait until two parts are committed, then kill the loader in the middle of a part
+	for _ in $(seq 1 300); do
+		n=$(pg_sql kill_dst "SELECT count(*) FROM dms.load_parts WHERE state = 'loaded'" 2>/dev/null || echo 0)
+		[ "$n" -ge 2 ] && break
+		sleep 0.1
+	done
+	pkill -KILL -f "dms-load --task dms --report" || true
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" -ne 0 ]
+	grep -q 'a rerun loads only what is missing' err
+	done_before=$(pg_sql kill_dst "SELECT string_agg(part || '@' || extract(epoch from updated), ',' ORDER BY part) FROM dms.load_parts WHERE state = 'loaded' AND part <> 'prepared'")
+	[ -n "$done_before" ]
+	[ "$(pg_sql kill_dst "SELECT count(*) FROM dms.load_parts WHERE state = 'loaded'")" -lt 10 ]
+	run --separate-stderr dms-full-load -j 2 --split-rows 30000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)"
+	assert_status 0
+	expect "all rows, once" "300000|300000|45000150000" "$(pg_sql kill_dst "SELECT count(*), count(DISTINCT id), sum(id) FROM t")"
+	# the parts finished before the kill were not loaded again
+	for p in ${done_before//,/ }; do
+		expect "part ${p%@*} untouched" "$p" "$(pg_sql kill_dst "SELECT part || '@' || extract(epoch from updated) FROM dms.load_parts WHERE part = '${p%@*}'")"
+	done
+}
+
+@test "values the target cannot hold: logged to apply_exceptions with table, key and column; the rest loads" {
+	pg_sql postgres "CREATE DATABASE badsrc"
+	pg_sql badsrc "CREATE TABLE b (id int PRIMARY KEY, r real, s text, code varchar(20));
+		INSERT INTO b SELECT g, g, 'ok', 'c' FROM generate_series(1, 1000) g;
+		UPDATE b SET r = 'NaN' WHERE id = 17;
+		UPDATE b SET s = 'emoji 😀' WHERE id = 503;
+		UPDATE b SET code = 'far too long for it' WHERE id = 999"
+	my_sql "CREATE DATABASE bad"
+	my_sql bad "CREATE TABLE b (id int PRIMARY KEY, r float, s varchar(20) CHARACTER SET utf8mb3, code varchar(5))"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri badsrc)' | dms-load --prep-mode DO_NOTHING '$(my_uri bad)'"
+	assert_status 0
+	expect "good rows" "997" "$(my_sql bad "SELECT COUNT(*) FROM b")"
+	expect "bad rows absent" "0" "$(my_sql bad "SELECT COUNT(*) FROM b WHERE id IN (17, 503, 999)")"
+	run my_sql dms "SELECT table_name, key_text, error FROM apply_exceptions WHERE table_owner = 'bad' ORDER BY key_text"
+	assert_match 'b	id=17	column r: NaN, which MySQL cannot hold' "$output"
+	assert_match "b	id=503	Incorrect string value: .* for column .*s" "$output"
+	assert_match "b	id=999	Data too long for column 'code'" "$output"
+	assert_match 'id=17: row not loaded, logged to the exceptions table' "$stderr"
+	# PostgreSQL: a string longer than its column, a NUL byte
+	pg_sql postgres "CREATE DATABASE badpg"
+	pg_sql badpg "CREATE TABLE public.b (id int PRIMARY KEY, r real, s text, code varchar(5))"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri badsrc)' | dms-load --prep-mode DO_NOTHING '$(pg_uri badpg)'"
+	assert_status 0
+	expect "pg good rows" "999" "$(pg_sql badpg "SELECT count(*) FROM public.b")"
+	run pg_sql badpg "SELECT key_text, error FROM dms.apply_exceptions"
+	assert_match 'id=999\|column code: value too long for type character varying\(5\) \(SQLSTATE 22001\)' "$output"
+}
+
+@test "DataErrorPolicy STOP_TASK: the part is not loaded, exit 4" {
+	my_sql "CREATE DATABASE stop"
+	echo '{"ErrorBehavior": {"DataErrorPolicy": "STOP_TASK"}}' >stop.json
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri badsrc)' | dms-load -s stop.json '$(my_uri stop)'"
+	assert_status 4
+	assert_match 'id=17: column r: NaN, which MySQL cannot hold; stopping \(STOP_TASK\)' "$stderr"
+	expect "nothing committed" "0" "$(my_sql stop "SELECT COUNT(*) FROM b")"
+}
+
+@test "LOB settings: SupportLobs false leaves LOB columns out; limited mode truncates, logged per row" {
+	pg_sql postgres "CREATE DATABASE lobsrc"
+	pg_sql lobsrc "CREATE TABLE l (id int PRIMARY KEY, doc text, pic bytea, name varchar(10));
+		INSERT INTO l VALUES (1, repeat('é', 1000), decode(repeat('00ff', 1000), 'hex'), 'a'), (2, 'short', '\\x01', 'b')"
+	pg_sql postgres "CREATE DATABASE lob1"
+	echo '{"TargetMetadata": {"SupportLobs": false}}' >nolob.json
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri lobsrc)' | dms-load -s nolob.json '$(pg_uri lob1)'"
+	assert_status 0
+	expect "LOB columns left out" "id,name" "$(pg_sql lob1 "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'l'")"
+	assert_match 'column doc \(nclob\): left out, SupportLobs is false' "$stderr"
+	pg_sql postgres "CREATE DATABASE lob2"
+	echo '{"TargetMetadata": {"LimitedSizeLobMode": true, "LobMaxSize": 1}}' >limited.json
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri lobsrc)' | dms-load -s limited.json '$(pg_uri lob2)'"
+	assert_status 0
+	expect "text truncated at a character boundary, bytea at 1024" "1024|1024|5|1" "$(pg_sql lob2 "SELECT octet_length(doc), length(pic), (SELECT octet_length(doc) FROM l WHERE id = 2), (SELECT length(pic) FROM l WHERE id = 2) FROM l WHERE id = 1")"
+	assert_match 'public.l column doc: LOB of 2000 bytes truncated to 1024 .*key id=1' "$stderr"
+	assert_match 'public.l column pic: LOB of 2000 bytes truncated to 1024 .*key id=1' "$stderr"
+	pg_sql postgres "CREATE DATABASE lob3"
+	echo '{"TargetMetadata": {"FullLobMode": true, "LimitedSizeLobMode": false}}' >full.json
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri lobsrc)' | dms-load -s full.json '$(pg_uri lob3)'"
+	assert_status 0
+	expect "full LOB mode keeps everything" "2000|2000" "$(pg_sql lob3 "SELECT octet_length(doc), length(pic) FROM l WHERE id = 1")"
+}
+
+@test "task settings: TargetSchema puts every table in one schema; unknown settings named once" {
+	pg_sql postgres "CREATE DATABASE ts"
+	cat >ts.json <<'JSON'
+{"TargetMetadata": {"TargetSchema": "landing", "ParallelLoadThreads": 4},
+ "Logging": {"EnableLogging": true}, "FullLoadSettings": {"CommitRate": 5000}}
+JSON
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load -s ts.json '$(pg_uri ts)'"
+	assert_status 0
+	expect "in the target schema" "3" "$(pg_sql ts "SELECT count(*) FROM landing.mytypes")"
+	assert_match 'settings not implemented yet, ignored: TargetMetadata.ParallelLoadThreads, Logging.EnableLogging' "$stderr"
+	[ "$(echo "$stderr" | grep -c 'not implemented yet')" = 1 ]
+	echo '{"FullLoadSettings": {"TargetTablePrepMode": "SOMETIMES"}}' >badset.json
+	run --separate-stderr dms-load -s badset.json "$(pg_uri ts)" </dev/null
+	assert_status 2
+	assert_match 'FullLoadSettings.TargetTablePrepMode: expected DROP_AND_CREATE' "$stderr"
+	echo '{"FullLoadSettings": ' >broken.json
+	run --separate-stderr dms-load -s broken.json "$(pg_uri ts)" </dev/null
+	assert_status 2
+}
+
+@test "identifiers survive: reserved words, mixed case, spaces, quotes" {
+	pg_sql postgres "CREATE DATABASE idsrc"
+	pg_sql idsrc 'CREATE SCHEMA "My Schema"; CREATE TABLE "My Schema"."Order" ("Select" int PRIMARY KEY, "from" text, "we""ird col" int); INSERT INTO "My Schema"."Order" VALUES (1, $$x$$, 2); CREATE INDEX "Idx Name" ON "My Schema"."Order" ("from")'
+	pg_sql postgres "CREATE DATABASE iddst"
+	my_sql 'CREATE DATABASE `id dst`'
+	run --separate-stderr dms-full-load "$(pg_uri idsrc)" "$(pg_uri iddst)"
+	assert_status 0
+	expect "pg" "1|x|2" "$(pg_sql iddst 'SELECT * FROM "My Schema"."Order"')"
+	expect "index" "1" "$(pg_sql iddst "SELECT count(*) FROM pg_indexes WHERE indexname = 'Idx Name'")"
+	run --separate-stderr dms-full-load "$(pg_uri idsrc)" "$MY_URI/id%20dst"
+	assert_status 0
+	expect "mysql" "1	x	2" "$(my_sql 'id dst' 'SELECT * FROM `Order`')"
+}
+
+@test "foreign keys, indexes, unique constraints and identity values after the load" {
+	pg_sql postgres "CREATE DATABASE fksrc"
+	pg_sql fksrc "CREATE TABLE parent (id serial PRIMARY KEY, code text UNIQUE);
+		CREATE TABLE child (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, parent_id int REFERENCES parent(id) ON DELETE CASCADE, note text);
+		CREATE INDEX child_note ON child (note);
+		INSERT INTO parent (code) SELECT 'c' || g FROM generate_series(1, 50) g;
+		INSERT INTO child (parent_id, note) SELECT 1 + g % 50, 'n' FROM generate_series(1, 200) g"
+	my_sql "CREATE DATABASE fkdst"
+	run --separate-stderr dms-full-load "$(pg_uri fksrc)" "$(my_uri fkdst)"
+	assert_status 0
+	expect "fk" "child_parent_id_fkey	parent	CASCADE" "$(my_sql fkdst "SELECT CONSTRAINT_NAME, REFERENCED_TABLE_NAME, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'fkdst'")"
+	expect "indexes" "child_note:1,parent_code_key:0" "$(my_sql fkdst "SELECT GROUP_CONCAT(DISTINCT CONCAT(INDEX_NAME, ':', NON_UNIQUE) ORDER BY INDEX_NAME) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'fkdst' AND INDEX_NAME <> 'PRIMARY' AND INDEX_NAME NOT LIKE '%fkey'")"
+	my_sql fkdst "INSERT INTO parent (code) VALUES ('new')"
+	expect "auto_increment past the loaded rows" "51" "$(my_sql fkdst "SELECT id FROM parent WHERE code = 'new'")"
+	pg_sql postgres "CREATE DATABASE fkpg"
+	run --separate-stderr dms-full-load "$(pg_uri fksrc)" "$(pg_uri fkpg)"
+	assert_status 0
+	pg_sql fkpg "INSERT INTO parent (code) VALUES ('new')"
+	expect "sequence past the loaded rows" "51" "$(pg_sql fkpg "SELECT id FROM parent WHERE code = 'new'")"
+	expect "fk on pg" "1" "$(pg_sql fkpg "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conname = 'child_parent_id_fkey'")"
+}
+
+@test "an unreachable server, a wrong password, a missing table: a clear message and exit status" {
+	port=$(free_port)
+	run --separate-stderr dms-extract "postgresql://u:pw@127.0.0.1:$port/db"
+	assert_status 3
+	assert_match 'postgresql://u:\*\*\*\*@127.0.0.1:[0-9]+/db: cannot connect' "$stderr"
+	run --separate-stderr dms-extract "mysql://dms:wrong@127.0.0.1:$MY_PORT/mysrc"
+	assert_status 3
+	assert_match 'Access denied.*error 1045' "$stderr"
+	run --separate-stderr bash -c "dms-extract '$(pg_uri pgsrc)' | dms-load 'postgresql://postgres:wrong@127.0.0.1:$PG_PORT/postgres'"
+	assert_status 4
+	assert_match 'password authentication failed' "$stderr"
+	[[ $stderr != *wrong@* ]]
+	run --separate-stderr bash -c "dms-extract '$(pg_uri pgsrc)' | dms-load 'mysql://dms:secret@127.0.0.1:$port/x'"
+	assert_status 4
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "5", "rule-name": "x", "rule-action": "explicit", "object-locator": {"schema-name": "public", "table-name": "nope"}}]}' >missing.json
+	run --separate-stderr dms-extract -m missing.json "$(pg_uri pgsrc)"
+	assert_status 3
+	assert_match 'selection rule 5: table public.nope does not exist on the source' "$stderr"
+	run --separate-stderr dms-extract --part 9.1 "$(pg_uri pgsrc)"
+	assert_status 2
+	assert_match 'there are 1 tables' "$stderr"
+	run --separate-stderr dms-full-load "$(pg_uri pgsrc)" "postgresql://postgres:wrong@127.0.0.1:$PG_PORT/postgres"
+	assert_status 4
+}
+
+@test "a truncated or corrupt stream into dms-load: exit 5, the part rolled back" {
+	pg_sql postgres "CREATE DATABASE trunc"
+	dms-extract "$(pg_uri pgsrc)" >s.dms
+	head -c $(($(stat -c %s s.dms) - 30)) s.dms >cut.dms
+	run --separate-stderr dms-load --task cut "$(pg_uri trunc)" <cut.dms
+	assert_status 5
+	assert_match 'truncated stream' "$stderr"
+	expect "nothing committed" "0" "$(pg_sql trunc "SELECT count(*) FROM public.pgtypes")"
+	printf 'garbage' | { run --separate-stderr dms-load "$(pg_uri trunc)"; assert_status 5; }
+}
