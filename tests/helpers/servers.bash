@@ -14,6 +14,23 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 DMS_TEST_PASSWORD=secret
 export DMS_TEST_PASSWORD
 
+# initdb refuses root: as root the servers run as postgres and mysql; as
+# anyone else, as that user.
+as_postgres() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+mysqld_user() {
+	[ "$(id -u)" -ne 0 ] || echo --user=mysql
+}
+
+# The server's own administrator over the socket (unix_socket authentication).
+MY_ADMIN=$([ "$(id -u)" -eq 0 ] && echo root || id -un)
+
 # A port nobody listens on now (a start that loses the race retries).
 free_port() {
 	local port i
@@ -40,12 +57,12 @@ pg_start() {
 	servers_dir
 	PG_DIR=$SERVERS_DIR/pg
 	mkdir -p "$PG_DIR"
-	chown postgres:postgres "$PG_DIR"
+	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$PG_DIR"
 	chmod 700 "$PG_DIR"
 	printf '%s\n' "$DMS_TEST_PASSWORD" >"$PG_DIR/pwfile"
-	chown postgres "$PG_DIR/pwfile"
+	[ "$(id -u)" -ne 0 ] || chown postgres "$PG_DIR/pwfile"
 	log=$PG_DIR/initdb.log
-	if ! runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres \
+	if ! as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres \
 		--pwfile="$PG_DIR/pwfile" --auth-host=scram-sha-256 --auth-local=trust \
 		-E UTF8 --locale=C.UTF-8 >"$log" 2>&1; then
 		cat "$log" >&2
@@ -68,7 +85,7 @@ CONF
 		PG_PORT=$(free_port)
 		sed -i "/^port = /d" "$PG_DIR/data/postgresql.conf"
 		echo "port = $PG_PORT" >>"$PG_DIR/data/postgresql.conf"
-		if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
+		if as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
 			-w -t 60 start >/dev/null 2>&1; then
 			PG_URI="postgresql://postgres:$DMS_TEST_PASSWORD@127.0.0.1:$PG_PORT/postgres"
 			export PG_DIR PG_PORT PG_URI
@@ -81,7 +98,7 @@ CONF
 
 pg_stop() {
 	[ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/data/postmaster.pid" ] || return 0
-	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
+	as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
 		>/dev/null 2>&1 || true
 }
 
@@ -101,17 +118,19 @@ my_start() {
 	servers_dir
 	MY_DIR=$SERVERS_DIR/my
 	mkdir -p "$MY_DIR/data"
-	chown -R mysql:mysql "$MY_DIR"
+	[ "$(id -u)" -ne 0 ] || chown -R mysql:mysql "$MY_DIR"
 	MY_SOCKET=$MY_DIR/data/mysqld.sock
 	log=$MY_DIR/install.log
-	if ! mariadb-install-db --no-defaults --user=mysql --datadir="$MY_DIR/data" \
+	# shellcheck disable=SC2046 # no --user when not root
+	if ! mariadb-install-db --no-defaults $(mysqld_user) --datadir="$MY_DIR/data" \
 		--auth-root-authentication-method=socket --skip-test-db >"$log" 2>&1; then
 		cat "$log" >&2
 		return 1
 	fi
 	for _ in 1 2 3; do
 		MY_PORT=$(free_port)
-		mariadbd --no-defaults --user=mysql --datadir="$MY_DIR/data" \
+		# shellcheck disable=SC2046 # no --user when not root
+		mariadbd --no-defaults $(mysqld_user) --datadir="$MY_DIR/data" \
 			--port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" \
 			--pid-file="$MY_DIR/data/mysqld.pid" --log-error="$MY_DIR/data/error.log" \
 			--log-bin="$MY_DIR/data/binlog" --binlog-format=ROW --binlog-row-image=FULL \
@@ -120,9 +139,10 @@ my_start() {
 			--local-infile=1 --innodb-buffer-pool-size=256M \
 			--innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
 			--max-connections=100 >/dev/null 2>&1 &
+		disown $!
 		for i in $(seq 1 120); do
-			if mariadb-admin --no-defaults --socket="$MY_SOCKET" -uroot ping >/dev/null 2>&1; then
-				mariadb --no-defaults --socket="$MY_SOCKET" -uroot -e "
+			if mariadb-admin --no-defaults --socket="$MY_SOCKET" -u"$MY_ADMIN" ping >/dev/null 2>&1; then
+				mariadb --no-defaults --socket="$MY_SOCKET" -u"$MY_ADMIN" -e "
 					CREATE USER 'dms'@'%' IDENTIFIED BY '$DMS_TEST_PASSWORD';
 					GRANT ALL ON *.* TO 'dms'@'%' WITH GRANT OPTION;" || return 1
 				MY_URI="mysql://dms:$DMS_TEST_PASSWORD@127.0.0.1:$MY_PORT"
@@ -151,9 +171,9 @@ my_stop() {
 # mariadb as root over the socket: my_sql [DB] SQL
 my_sql() {
 	if [ $# -eq 2 ]; then
-		mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCKET" -uroot -N -B -D "$1" -e "$2"
+		mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCKET" -u"$MY_ADMIN" -N -B -D "$1" -e "$2"
 	else
-		mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCKET" -uroot -N -B -e "$1"
+		mariadb --no-defaults --default-character-set=utf8mb4 --socket="$MY_SOCKET" -u"$MY_ADMIN" -N -B -e "$1"
 	fi
 }
 
