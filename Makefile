@@ -56,7 +56,7 @@ $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 bin/tools/dms-benchgen: bench/benchgen.o $(LIB)
 	@mkdir -p bin/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
-bin/tools/dms-unit: tests/helpers/unit.o $(LIB)
+bin/tools/dms-unit: tests/helpers/unit.o load/ddl.o $(LIB)
 	@mkdir -p bin/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 bin/tools/dms-conncheck: tests/helpers/conncheck.o $(LIB)

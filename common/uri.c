@@ -48,7 +48,7 @@ uri_mask(const char *text)
 		if (colon == NULL) {
 			sb_adds(&sb, text);
 		} else {
-			sb_add(&sb, text, (size_t)(colon + 1 - text));
+			sb_addf(&sb, "%.*s", (int)(colon + 1 - text), text);
 			sb_adds(&sb, "****");
 			sb_adds(&sb, at);
 		}
@@ -61,7 +61,7 @@ uri_mask(const char *text)
 
 		if (p != sb.buf && p[-1] != '?' && p[-1] != '&')
 			continue;
-		sb_add(&m, sb.buf, (size_t)(end - sb.buf));
+		sb_addf(&m, "%.*s", (int)(end - sb.buf), sb.buf);
 		sb_adds(&m, "****");
 		sb_adds(&m, end + n);
 		p = m.buf + (p - sb.buf);

@@ -79,7 +79,7 @@ sb_grow_by(struct strbuf *sb, size_t n)
 }
 
 void
-sb_add(struct strbuf *sb, const void *p, size_t n)
+sb_add_slow(struct strbuf *sb, const void *p, size_t n)
 {
 	sb_grow(sb, n);
 	memcpy(sb->buf + sb->len, p, n);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Allocation that cannot fail quietly: on failure it logs and exits 1. */
 void *xmalloc(size_t n);
@@ -22,7 +23,20 @@ struct strbuf {
 };
 
 #define STRBUF_INIT { 0 }
-void sb_add(struct strbuf *sb, const void *p, size_t n);
+void sb_add_slow(struct strbuf *sb, const void *p, size_t n);
+
+/* Appends n bytes; the common case (room left) stays inline. */
+static inline void
+sb_add(struct strbuf *sb, const void *p, size_t n)
+{
+	if (sb->len + n + 1 <= sb->cap) {
+		memcpy(sb->buf + sb->len, p, n);
+		sb->len += n;
+		sb->buf[sb->len] = '\0';
+		return;
+	}
+	sb_add_slow(sb, p, n);
+}
 void sb_adds(struct strbuf *sb, const char *s);
 void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_reset(struct strbuf *sb);

@@ -158,23 +158,44 @@ lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *
 int
 format_float(char *buf, size_t size, double v, bool single)
 {
-	if (single) {
-		float f = (float)v;
+	/* 9 and 17 significant digits read back exactly; a loader needs no shorter text */
+	return snprintf(buf, size, single ? "%.9g" : "%.17g", v);
+}
 
-		for (int prec = 6; prec <= 9; prec++) {
-			int n = snprintf(buf, size, "%.*g", prec, (double)f);
+int
+format_hexfloat(char *buf, double v)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t bits, mant;
+	int exp, n = 0;
 
-			if ((float)strtod(buf, NULL) == f)
-				return n;
+	memcpy(&bits, &v, 8);
+	mant = bits & 0xfffffffffffffULL;
+	exp = (int)((bits >> 52) & 0x7ff);
+	if (bits >> 63)
+		buf[n++] = '-';
+	if (exp == 0 && mant == 0) {
+		buf[n++] = '0';
+		buf[n] = '\0';
+		return n;
+	}
+	buf[n++] = '0';
+	buf[n++] = 'x';
+	buf[n++] = exp == 0 ? '0' : '1';
+	if (mant != 0) {
+		int digits = 13;
+
+		buf[n++] = '.';
+		while ((mant & 0xf) == 0) {
+			mant >>= 4;
+			digits--;
 		}
+		for (int i = digits - 1; i >= 0; i--)
+			buf[n++] = hex[(mant >> (4 * i)) & 0xf];
 	}
-	for (int prec = 15; prec <= 17; prec++) {
-		int n = snprintf(buf, size, "%.*g", prec, v);
-
-		if (strtod(buf, NULL) == v)
-			return n;
-	}
-	return snprintf(buf, size, "%.17g", v);
+	buf[n++] = 'p';
+	n += format_int(buf + n, exp == 0 ? -1022 : exp - 1023);
+	return n;
 }
 
 int

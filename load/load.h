@@ -64,6 +64,8 @@ struct ttable {
 };
 
 struct batch {
+	bool streaming;		/* a COPY is open and data[0..sent) went out */
+	size_t sent;
 	struct strbuf data;	/* rows in the target's form */
 	struct strbuf raw;	/* the rows' values arrays (msgpack), for messages */
 	size_t *ends, *raw_ends;
@@ -91,6 +93,14 @@ struct target_ops {
 			 char *err, size_t errsize, bool *truncation);
 	bool (*exception)(struct loader *l, struct ttable *t, const char *key, const char *record,
 			  const char *error);
+	/*
+	 * Streaming (optional): rows are sent as they are formatted, so that the
+	 * target works while the next rows arrive. stream_end: as load_rows; on 0
+	 * the batch was rolled back and is retried with load_rows.
+	 */
+	bool (*stream_begin)(struct loader *l, struct ttable *t);
+	bool (*stream_send)(struct loader *l, const char *p, size_t n);
+	int (*stream_end)(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation);
 	bool (*post_load)(struct loader *l, struct ttable *t);
 	void (*disconnect)(struct loader *l);
 	size_t batch_bytes;
@@ -121,8 +131,13 @@ size_t lob_limit(const struct loader *l, const struct tcol *c);
 size_t lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
 		    const uint8_t *values, const uint8_t *p, size_t len, size_t limit, bool text);
 
-/* Shortest text of a float that reads back the same; returns its length. */
+/* Text of a float that reads back exactly (9 or 17 digits); returns its length. */
 int format_float(char *buf, size_t size, double v, bool single);
+/*
+ * A finite float as a C99 hexadecimal constant (0x1.8p+1), exact and cheap;
+ * PostgreSQL's float4in and float8in read it with strtod. Returns its length.
+ */
+int format_hexfloat(char *buf, double v);
 /* Decimal text of an integer; returns its length. */
 int format_int(char *buf, int64_t v);
 int format_uint(char *buf, uint64_t v);

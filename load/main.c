@@ -304,6 +304,7 @@ batch_reset(struct batch *b)
 	sb_reset(&b->data);
 	sb_reset(&b->raw);
 	b->nrows = 0;
+	b->sent = 0;
 }
 
 static void
@@ -382,16 +383,58 @@ load_range(struct ttable *t, size_t lo, size_t hi)
 	return load_range(t, lo, lo + (hi - lo) / 2) && load_range(t, lo + (hi - lo) / 2, hi);
 }
 
+#define STREAM_CHUNK (64 * 1024)
+
 static bool
 flush_batch(void)
 {
 	bool ok = true;
 
-	if (B.nrows > 0 && P.table != NULL)
+	if (B.streaming) {
+		char err[1024];
+		bool truncation = false;
+		int rc;
+
+		B.streaming = false;
+		if (B.data.len > B.sent && !L.ops->stream_send(&L, B.data.buf + B.sent, B.data.len - B.sent))
+			return false;
+		rc = L.ops->stream_end(&L, P.table, err, sizeof(err), &truncation);
+		if (rc < 0)
+			return false;
+		if (rc == 0) {
+			/* the batch was rolled back: find its bad rows by halves */
+			if (B.nrows == 1)
+				ok = bad_row(P.table, batch_raw(&B, 0), err, truncation) != ROW_FATAL;
+			else
+				ok = load_range(P.table, 0, B.nrows / 2) &&
+				     load_range(P.table, B.nrows / 2, B.nrows);
+		}
+	} else if (B.nrows > 0 && P.table != NULL) {
 		ok = load_range(P.table, 0, B.nrows);
+	}
 	P.bytes += B.data.len;
 	batch_reset(&B);
 	return ok;
+}
+
+/* Streaming targets: opens the batch's COPY and sends what is formatted, a chunk at a time. */
+static bool
+stream_rows(void)
+{
+	if (L.ops->stream_begin == NULL || P.suspended)
+		return true;
+	if (!B.streaming) {
+		if (!L.ops->stream_begin(&L, P.table))
+			return false;
+		B.streaming = true;
+		B.sent = 0;
+	}
+	if (B.data.len - B.sent >= STREAM_CHUNK) {
+		if (!L.ops->stream_send(&L, B.data.buf + B.sent, B.data.len - B.sent))
+			return false;
+		B.sent = B.data.len;
+	}
+	return true;
 }
 
 static const uint8_t *
@@ -493,6 +536,8 @@ row(const struct dms_record *rec, struct ttable *t)
 		return bad_row(t, rec->values, err, false) != ROW_FATAL;
 	}
 	batch_add(&B, rec->values, rec->len - (size_t)(rec->values - rec->raw));
+	if (!stream_rows())
+		return false;
 	if (B.data.len >= L.ops->batch_bytes)
 		return flush_batch();
 	return true;

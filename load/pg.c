@@ -274,14 +274,35 @@ pgt_commit_part(struct loader *l, struct ttable *t, const char *part, const char
 	return pg_command(PG(l), "COMMIT");
 }
 
+/* True when one of the 8 bytes of w is below 0x20 or a backslash. */
+static inline bool
+word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t below = (w - ones * 0x20) & ~w & highs;
+	uint64_t x = w ^ (ones * '\\');
+	uint64_t backslash = (x - ones) & ~x & highs;
+
+	return (below | backslash) != 0;
+}
+
 /* COPY text: escapes a str into out; false if it holds a NUL byte. */
 static bool
 copy_text(struct strbuf *out, const uint8_t *p, size_t n)
 {
-	size_t run = 0;
+	size_t run = 0, i = 0;
 
 	sb_grow_by(out, n + 8);
-	for (size_t i = 0; i < n; i++) {
+	/* most text needs no escape: skip it a word at a time */
+	while (i + 8 <= n) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (word_needs_escape(w))
+			break;
+		i += 8;
+	}
+	for (; i < n; i++) {
 		const char *esc;
 
 		switch (p[i]) {
@@ -346,7 +367,7 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			else if (isinf(v))
 				sb_adds(out, v > 0 ? "Infinity" : "-Infinity");
 			else {
-				n = format_float(buf, sizeof(buf), v, it.type == MP_FLOAT32);
+				n = format_hexfloat(buf, v);
 				sb_add(out, buf, (size_t)n);
 			}
 			break;
@@ -393,27 +414,13 @@ is_data_error(const char *sqlstate)
 	return sqlstate && (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0);
 }
 
+/* The outcome of a COPY: 1 loaded (savepoint released), 0 refused for its data (rolled back), -1 failed. */
 static int
-pgt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
-	      char *err, size_t errsize, bool *truncation)
+copy_result(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation)
 {
-	struct strbuf sql = STRBUF_INIT;
-	size_t start = lo ? b->ends[lo - 1] : 0, end = b->ends[hi - 1];
 	PGresult *res;
 	int rc = 1;
 
-	sb_addf(&sql, "SAVEPOINT dms_batch; COPY %s (%s) FROM STDIN", t->qname, t->collist);
-	res = pg_query(PG(l), sql.buf, 0, NULL);
-	sb_release(&sql);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	if (PQputCopyData(PG(l)->conn, b->data.buf + start, (int)(end - start)) != 1 ||
-	    PQputCopyEnd(PG(l)->conn, NULL) != 1) {
-		log_error("%s: COPY into %s.%s failed: %s", PG(l)->label, t->schema, t->name,
-			  PQerrorMessage(PG(l)->conn));
-		return -1;
-	}
 	while ((res = PQgetResult(PG(l)->conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 1) {
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -445,6 +452,56 @@ pgt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 	if (rc == 1 && !pg_command(PG(l), "RELEASE SAVEPOINT dms_batch"))
 		return -1;
 	return rc;
+}
+
+static bool pgt_stream_begin(struct loader *l, struct ttable *t);
+static bool pgt_stream_send(struct loader *l, const char *p, size_t n);
+static int pgt_stream_end(struct loader *l, struct ttable *t, char *err, size_t errsize,
+			  bool *truncation);
+
+static int
+pgt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
+	      char *err, size_t errsize, bool *truncation)
+{
+	size_t start = lo ? b->ends[lo - 1] : 0, end = b->ends[hi - 1];
+
+	if (!pgt_stream_begin(l, t) || !pgt_stream_send(l, b->data.buf + start, end - start))
+		return -1;
+	return pgt_stream_end(l, t, err, errsize, truncation);
+}
+
+static bool
+pgt_stream_begin(struct loader *l, struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	PGresult *res;
+
+	sb_addf(&sql, "SAVEPOINT dms_batch; COPY %s (%s) FROM STDIN", t->qname, t->collist);
+	res = pg_query(PG(l), sql.buf, 0, NULL);
+	sb_release(&sql);
+	PQclear(res);
+	return res != NULL;
+}
+
+static bool
+pgt_stream_send(struct loader *l, const char *p, size_t n)
+{
+	if (PQputCopyData(PG(l)->conn, p, (int)n) != 1) {
+		log_error("%s: COPY failed: %s", PG(l)->label, PQerrorMessage(PG(l)->conn));
+		return false;
+	}
+	return true;
+}
+
+static int
+pgt_stream_end(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation)
+{
+	if (PQputCopyEnd(PG(l)->conn, NULL) != 1) {
+		log_error("%s: COPY into %s.%s failed: %s", PG(l)->label, t->schema, t->name,
+			  PQerrorMessage(PG(l)->conn));
+		return -1;
+	}
+	return copy_result(l, t, err, errsize, truncation);
 }
 
 static bool
@@ -629,5 +686,8 @@ const struct target_ops pg_target_ops = {
 	.exception = pgt_exception,
 	.post_load = pgt_post_load,
 	.disconnect = pgt_disconnect,
-	.batch_bytes = 4 << 20,
+	.stream_begin = pgt_stream_begin,
+	.stream_send = pgt_stream_send,
+	.stream_end = pgt_stream_end,
+	.batch_bytes = 8 << 20,
 };

@@ -23,3 +23,8 @@ load helpers/common
 	run dms-unit msgpack
 	assert_status 0
 }
+
+@test "floats for PostgreSQL as hexadecimal constants read back exactly" {
+	run dms-unit hexfloats
+	assert_status 0
+}

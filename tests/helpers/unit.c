@@ -144,6 +144,31 @@ msgpack_reader(void)
 	CHECK(mp_next(&c, &it) == MP_INCOMPLETE);
 }
 
+int format_hexfloat(char *buf, double v);
+
+static void
+hexfloats(void)
+{
+	const double cases[] = { 0.0, -0.0, 1.0, -1.5, 0.1, 1.0 / 7.0, 1e300, -1.7976931348623157e308,
+				 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308, 123456.789,
+				 (double)3.14159274f };
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		double back;
+
+		format_hexfloat(buf, cases[i]);
+		back = strtod(buf, NULL);
+		CHECK(memcmp(&back, &cases[i], sizeof(double)) == 0);
+	}
+	format_hexfloat(buf, 1.5);
+	CHECK(strcmp(buf, "0x1.8p0") == 0);
+	format_hexfloat(buf, -0.0);
+	CHECK(strcmp(buf, "-0") == 0);
+	format_hexfloat(buf, 5e-324);
+	CHECK(strcmp(buf, "0x0.0000000000001p-1022") == 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -152,7 +177,7 @@ main(int argc, char **argv)
 		void (*fn)(void);
 	} groups[] = {
 		{ "positions", positions }, { "uris", uris }, { "base64", base64 },
-		{ "msgpack", msgpack_reader },
+		{ "msgpack", msgpack_reader }, { "hexfloats", hexfloats },
 	};
 
 	log_init("dms-unit");

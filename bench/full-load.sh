@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The full-load benchmark: dms against its peers on the same data, in the same
+# run, on throwaway servers. Prints seconds, rows/s, ratios and peak memory.
+#   PostgreSQL -> PostgreSQL, pgbench_accounts (BENCH_SCALE x 100000 rows,
+#     default 5 million) and a mixed-type table (BENCH_MIXED rows, default 2
+#     million): dms-extract | dms-load against psql COPY | psql COPY (one
+#     table, one pipeline), and dms-full-load against pgcopydb clone at the
+#     same number of jobs (BENCH_JOBS, default 2).
+#   MariaDB -> PostgreSQL, the same pgbench_accounts: dms against the raw pipe
+#     mariadb --quick -B | psql COPY, and against pgloader.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$root/bin:$root/scripts:$PATH"
+# shellcheck source=tests/helpers/servers.bash
+. "$root/tests/helpers/servers.bash"
+
+scale=${BENCH_SCALE:-50}
+mixed=${BENCH_MIXED:-2000000}
+jobs=${BENCH_JOBS:-2}
+rows=$((scale * 100000))
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'servers_stop; rm -rf "$work"' EXIT
+
+servers_start pg my >/dev/null
+export PGPASSWORD=$DMS_TEST_PASSWORD
+psql_() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
+mariadb_() { mariadb --no-defaults --default-character-set=utf8mb4 -h 127.0.0.1 -P "$MY_PORT" -udms -p"$DMS_TEST_PASSWORD" "$@"; }
+
+# seconds of a command (wall clock)
+timed() {
+	local s e
+	s=$(date +%s.%N)
+	"$@"
+	e=$(date +%s.%N)
+	echo "$e - $s" | bc -l
+}
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+quiet() { "$@" >/dev/null 2>&1; }
+rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
+mem() { echo "$(($(cat "$1") / 1024))"; }
+
+echo "setting up: pgbench_accounts $rows rows, mixed $mixed rows (jobs: $jobs)"
+pg_sql postgres "CREATE DATABASE src"
+"$PG_BIN/pgbench" -i -q -s "$scale" -h 127.0.0.1 -p "$PG_PORT" -U postgres src >/dev/null 2>&1
+pg_sql src "CREATE TABLE mixed (id bigint PRIMARY KEY, customer int NOT NULL, amount numeric(12,2),
+	created timestamptz NOT NULL, day date, label text, paid boolean, ratio double precision, note varchar(200));
+	INSERT INTO mixed SELECT g, g % 100000, (g % 1000000) / 100.0, timestamptz '2024-01-01' + g * interval '1.5 second',
+	date '2020-01-01' + g % 2000, 'label ' || g % 1000, g % 2 = 0, g / 7.0,
+	CASE WHEN g % 3 = 0 THEN NULL ELSE 'a note about row ' || g END FROM generate_series(1, $mixed) g"
+pg_sql src "VACUUM ANALYZE"
+one_table() {
+	printf '{"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"t","rule-action":"explicit","object-locator":{"schema-name":"%s","table-name":"%s"}}]}' "$1" "$2" >"$work/$2.json"
+	echo "$work/$2.json"
+}
+
+results=$work/results
+: >"$results"
+report() { printf '%-58s %8.2f s %10s rows/s\n' "$1" "$2" "$(rate "$3" "$2")" | tee -a "$results"; }
+
+for table in pgbench_accounts mixed; do
+	n=$rows
+	[ "$table" = mixed ] && n=$mixed
+	echo
+	echo "== PostgreSQL -> PostgreSQL, $table ($n rows)"
+	pg_sql postgres "CREATE DATABASE copy_$table"
+	pg_sql src "SELECT 1" >/dev/null
+	PGPASSWORD=$PGPASSWORD pg_dump -h 127.0.0.1 -p "$PG_PORT" -U postgres -s -t "$table" src | psql_ "copy_$table" >/dev/null
+	t_copy=$(timed bash -o pipefail -c "psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY $table TO STDOUT' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres copy_$table -c 'COPY $table FROM STDIN'")
+	report "psql COPY | psql COPY (one pipeline)" "$t_copy" "$n"
+
+	pg_sql postgres "CREATE DATABASE dms_$table"
+	map=$(one_table public "$table")
+	t_dms=$(timed bash -o pipefail -c "/usr/bin/time -f %M -o $work/mem.x dms-extract -m $map --split-rows 0 '$(pg_uri src)' | /usr/bin/time -f %M -o $work/mem.l dms-load '$(pg_uri "dms_$table")'")
+	report "dms-extract | dms-load (one pipeline)" "$t_dms" "$n"
+	echo "   dms vs COPY pipe: $(ratio "$t_copy" "$t_dms")x its throughput (target >= 0.9); peak memory: dms-extract $(mem "$work/mem.x") MiB, dms-load $(mem "$work/mem.l") MiB" | tee -a "$results"
+	[ "$(pg_sql "dms_$table" "SELECT count(*) FROM $table")" = "$n" ] || { echo "row count differs" >&2; exit 1; }
+
+	pg_sql postgres "CREATE DATABASE pgcopydb_$table"
+	printf '[include-only-table]\npublic.%s\n' "$table" >"$work/filter_$table"
+	t_pgcopydb=$(timed quiet pgcopydb clone --source "$(pg_uri src)" --target "$(pg_uri "pgcopydb_$table")" \
+		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$work/pgcopydb_$table" --no-owner \
+		--filters "$work/filter_$table")
+	report "pgcopydb clone --table-jobs $jobs (with indexes)" "$t_pgcopydb" "$n"
+	pg_sql postgres "CREATE DATABASE full_$table"
+	t_full=$(timed dms-full-load -q -j "$jobs" -m "$map" "$(pg_uri src)" "$(pg_uri "full_$table")")
+	report "dms-full-load -j $jobs (with indexes)" "$t_full" "$n"
+	echo "   dms-full-load vs pgcopydb: $(ratio "$t_pgcopydb" "$t_full")x its throughput (target >= 1.0)" | tee -a "$results"
+done
+
+echo
+echo "== MariaDB -> PostgreSQL, pgbench_accounts ($rows rows)"
+my_sql "CREATE DATABASE src"
+dms-extract -m "$(one_table public pgbench_accounts)" --split-rows 0 "$(pg_uri src)" | dms-load -q --prep-mode DROP_AND_CREATE "$(my_uri src)"
+my_sql src "ANALYZE TABLE pgbench_accounts" >/dev/null
+
+pg_sql postgres "CREATE DATABASE raw"
+pg_sql raw "CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler varchar(84))"
+t_raw=$(timed bash -o pipefail -c "mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --quick -B -N -e 'SELECT aid, bid, abalance, filler FROM src.pgbench_accounts' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres raw -c 'COPY pgbench_accounts FROM STDIN'")
+report "mariadb --quick -B | psql COPY (raw pipe)" "$t_raw" "$rows"
+pg_sql postgres "CREATE DATABASE mdms"
+t_mdms=$(timed bash -o pipefail -c "/usr/bin/time -f %M -o $work/mem.x dms-extract --split-rows 0 '$(my_uri src)' | /usr/bin/time -f %M -o $work/mem.l dms-load '$(pg_uri mdms)'")
+report "dms-extract | dms-load (one pipeline)" "$t_mdms" "$rows"
+echo "   dms vs the raw pipe: $(ratio "$t_raw" "$t_mdms")x its throughput (target >= 0.8); peak memory: dms-extract $(mem "$work/mem.x") MiB, dms-load $(mem "$work/mem.l") MiB" | tee -a "$results"
+pg_sql postgres "CREATE DATABASE mfull"
+t_mfull=$(timed dms-full-load -q -j "$jobs" "$(my_uri src)" "$(pg_uri mfull)")
+report "dms-full-load -j $jobs (with indexes)" "$t_mfull" "$rows"
+pg_sql postgres "CREATE DATABASE pgl"
+t_pgl=$(timed quiet pgloader --no-ssl-cert-verification "mysql://dms:$DMS_TEST_PASSWORD@127.0.0.1:$MY_PORT/src" "postgresql://postgres:$DMS_TEST_PASSWORD@127.0.0.1:$PG_PORT/pgl")
+report "pgloader (with indexes)" "$t_pgl" "$rows"
+echo "   dms-full-load vs pgloader: $(ratio "$t_pgl" "$t_mfull")x its throughput (target >= 5)" | tee -a "$results"
+[ "$(pg_sql pgl "SELECT count(*) FROM src.pgbench_accounts")" = "$rows" ] || echo "   (pgloader did not load every row: see its log)"
