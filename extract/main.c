@@ -35,7 +35,7 @@ static const char usage_text[] =
 	"                         until stdin closes\n"
 	"  --position-file file   write the source position of the snapshot to file\n"
 	"  --split-rows N         split tables with an integer key into parts of about\n"
-	"                         N rows (default 1000000; 0: never)\n"
+	"                         N rows (default 10000000; 0: never)\n"
 	"  -z, --compress         write the stream in an LZ4 frame\n"
 	"  -q, --quiet            errors only\n"
 	"  -v, --verbose          more messages\n"
@@ -716,7 +716,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct options o = { .split_rows = 1000000 };
+	struct options o = { .split_rows = 10000000 };
 	int ch, modes, status;
 	char *end;
 
