@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The full-load benchmark: dms against its peers on the same data, in the same
 # run, on throwaway servers. Prints seconds, rows/s, ratios and peak memory.
+# Each pair of contenders runs BENCH_ROUNDS times (default 5), interleaved,
+# and each keeps its best time: the machine is shared and noisy.
 #   PostgreSQL -> PostgreSQL, pgbench_accounts (BENCH_SCALE x 100000 rows,
 #     default 5 million) and a mixed-type table (BENCH_MIXED rows, default 2
 #     million): dms-extract | dms-load against psql COPY | psql COPY (one
@@ -37,8 +39,18 @@ timed() {
 }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 quiet() { "$@" >/dev/null 2>&1; }
-rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
-mem() { echo "$(($(cat "$1") / 1024))"; }
+rounds=${BENCH_ROUNDS:-5}
+# once DB SETUP CMD...: seconds of one run, DB dropped and re-created (then
+# SETUP run) first
+once() {
+	local db=$1 setup=$2
+	shift 2
+	pg_sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+	pg_sql postgres "CREATE DATABASE $db"
+	[ -z "$setup" ] || eval "$setup"
+	timed "$@"
+}
+min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 echo "setting up: pgbench_accounts $rows rows, mixed $mixed rows (jobs: $jobs)"
 pg_sql postgres "CREATE DATABASE src"
@@ -63,27 +75,27 @@ for table in pgbench_accounts mixed; do
 	[ "$table" = mixed ] && n=$mixed
 	echo
 	echo "== PostgreSQL -> PostgreSQL, $table ($n rows)"
-	pg_sql postgres "CREATE DATABASE copy_$table"
-	pg_sql src "SELECT 1" >/dev/null
-	PGPASSWORD=$PGPASSWORD pg_dump -h 127.0.0.1 -p "$PG_PORT" -U postgres -s -t "$table" src | psql_ "copy_$table" >/dev/null
-	t_copy=$(timed bash -o pipefail -c "psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY $table TO STDOUT' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres copy_$table -c 'COPY $table FROM STDIN'")
-	report "psql COPY | psql COPY (one pipeline)" "$t_copy" "$n"
-
-	pg_sql postgres "CREATE DATABASE dms_$table"
+	pg_dump -h 127.0.0.1 -p "$PG_PORT" -U postgres -s -t "$table" src >"$work/schema.sql"
 	map=$(one_table public "$table")
-	t_dms=$(timed bash -o pipefail -c "/usr/bin/time -f %M -o $work/mem.x dms-extract -m $map --split-rows 0 '$(pg_uri src)' | /usr/bin/time -f %M -o $work/mem.l dms-load '$(pg_uri "dms_$table")'")
+	t_copy="" t_dms=""
+	for _ in $(seq 1 "$rounds"); do
+		t_copy=$(min "$t_copy" "$(once "copy_$table" "psql_ copy_$table <$work/schema.sql >/dev/null" bash -o pipefail -c "psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY $table TO STDOUT' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres copy_$table -c 'COPY $table FROM STDIN'")")
+		t_dms=$(min "$t_dms" "$(once "dms_$table" "" bash -o pipefail -c "/usr/bin/time -f %M -o $work/mem.x dms-extract -m $map --split-rows 0 '$(pg_uri src)' | /usr/bin/time -f %M -o $work/mem.l dms-load '$(pg_uri "dms_$table")'")")
+	done
+	report "psql COPY | psql COPY (one pipeline)" "$t_copy" "$n"
 	report "dms-extract | dms-load (one pipeline)" "$t_dms" "$n"
 	echo "   dms vs COPY pipe: $(ratio "$t_copy" "$t_dms")x its throughput (target >= 0.9); peak memory: dms-extract $(mem "$work/mem.x") MiB, dms-load $(mem "$work/mem.l") MiB" | tee -a "$results"
 	[ "$(pg_sql "dms_$table" "SELECT count(*) FROM $table")" = "$n" ] || { echo "row count differs" >&2; exit 1; }
 
-	pg_sql postgres "CREATE DATABASE pgcopydb_$table"
 	printf '[include-only-table]\npublic.%s\n' "$table" >"$work/filter_$table"
-	t_pgcopydb=$(timed quiet pgcopydb clone --source "$(pg_uri src)" --target "$(pg_uri "pgcopydb_$table")" \
-		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$work/pgcopydb_$table" --no-owner \
-		--filters "$work/filter_$table")
+	t_pgcopydb="" t_full=""
+	for _ in $(seq 1 "$rounds"); do
+		t_pgcopydb=$(min "$t_pgcopydb" "$(once "pgcopydb_$table" "rm -rf $work/pgcopydb_$table" quiet pgcopydb clone --source "$(pg_uri src)" --target "$(pg_uri "pgcopydb_$table")" \
+			--table-jobs "$jobs" --index-jobs "$jobs" --dir "$work/pgcopydb_$table" --no-owner \
+			--filters "$work/filter_$table")")
+		t_full=$(min "$t_full" "$(once "full_$table" "" dms-full-load -q -j "$jobs" -m "$map" "$(pg_uri src)" "$(pg_uri "full_$table")")")
+	done
 	report "pgcopydb clone --table-jobs $jobs (with indexes)" "$t_pgcopydb" "$n"
-	pg_sql postgres "CREATE DATABASE full_$table"
-	t_full=$(timed dms-full-load -q -j "$jobs" -m "$map" "$(pg_uri src)" "$(pg_uri "full_$table")")
 	report "dms-full-load -j $jobs (with indexes)" "$t_full" "$n"
 	echo "   dms-full-load vs pgcopydb: $(ratio "$t_pgcopydb" "$t_full")x its throughput (target >= 1.0)" | tee -a "$results"
 done
@@ -94,18 +106,18 @@ my_sql "CREATE DATABASE src"
 dms-extract -m "$(one_table public pgbench_accounts)" --split-rows 0 "$(pg_uri src)" | dms-load -q --prep-mode DROP_AND_CREATE "$(my_uri src)"
 my_sql src "ANALYZE TABLE pgbench_accounts" >/dev/null
 
-pg_sql postgres "CREATE DATABASE raw"
-pg_sql raw "CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler varchar(84))"
-t_raw=$(timed bash -o pipefail -c "mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --quick -B -N -e 'SELECT aid, bid, abalance, filler FROM src.pgbench_accounts' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres raw -c 'COPY pgbench_accounts FROM STDIN'")
+t_raw="" t_mdms=""
+for _ in $(seq 1 "$rounds"); do
+	t_raw=$(min "$t_raw" "$(once raw "pg_sql raw 'CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler varchar(84))'" bash -o pipefail -c "mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --quick -B -N -e 'SELECT aid, bid, abalance, filler FROM src.pgbench_accounts' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres raw -c 'COPY pgbench_accounts FROM STDIN'")")
+	t_mdms=$(min "$t_mdms" "$(once mdms "" bash -o pipefail -c "/usr/bin/time -f %M -o $work/mem.x dms-extract --split-rows 0 '$(my_uri src)' | /usr/bin/time -f %M -o $work/mem.l dms-load '$(pg_uri mdms)'")")
+done
 report "mariadb --quick -B | psql COPY (raw pipe)" "$t_raw" "$rows"
-pg_sql postgres "CREATE DATABASE mdms"
-t_mdms=$(timed bash -o pipefail -c "/usr/bin/time -f %M -o $work/mem.x dms-extract --split-rows 0 '$(my_uri src)' | /usr/bin/time -f %M -o $work/mem.l dms-load '$(pg_uri mdms)'")
 report "dms-extract | dms-load (one pipeline)" "$t_mdms" "$rows"
 echo "   dms vs the raw pipe: $(ratio "$t_raw" "$t_mdms")x its throughput (target >= 0.8); peak memory: dms-extract $(mem "$work/mem.x") MiB, dms-load $(mem "$work/mem.l") MiB" | tee -a "$results"
-pg_sql postgres "CREATE DATABASE mfull"
-t_mfull=$(timed dms-full-load -q -j "$jobs" "$(my_uri src)" "$(pg_uri mfull)")
+t_mfull=$(once mfull "" dms-full-load -q -j "$jobs" "$(my_uri src)" "$(pg_uri mfull)")
 report "dms-full-load -j $jobs (with indexes)" "$t_mfull" "$rows"
 pg_sql postgres "CREATE DATABASE pgl"
+# pgloader runs once: at its speed one run takes a minute
 t_pgl=$(timed quiet pgloader --no-ssl-cert-verification "mysql://dms:$DMS_TEST_PASSWORD@127.0.0.1:$MY_PORT/src" "postgresql://postgres:$DMS_TEST_PASSWORD@127.0.0.1:$PG_PORT/pgl")
 report "pgloader (with indexes)" "$t_pgl" "$rows"
 echo "   dms-full-load vs pgloader: $(ratio "$t_pgl" "$t_mfull")x its throughput (target >= 5)" | tee -a "$results"
