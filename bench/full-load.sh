@@ -50,6 +50,8 @@ once() {
 	[ -z "$setup" ] || eval "$setup"
 	timed "$@"
 }
+rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
+mem() { echo "$(($(cat "$1") / 1024))"; }
 min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 echo "setting up: pgbench_accounts $rows rows, mixed $mixed rows (jobs: $jobs)"
