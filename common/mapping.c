@@ -388,25 +388,34 @@ parse_rule(struct loader *l, json_t *rule, struct mapping_rule *r)
 	return true;
 }
 
+json_t *
+json_file_load(const char *path)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (root != NULL)
+		return root;
+	if (jerr.line < 0 || strstr(jerr.text, "unable to open"))
+		log_error("%s: %s", path, jerr.text);
+	else
+		log_error("%s: line %d, column %d: invalid JSON: %s", path, jerr.line, jerr.column,
+			  jerr.text);
+	return NULL;
+}
+
 bool
 mapping_load(const char *path, struct mapping *m)
 {
 	struct loader l = { .path = path };
-	json_error_t jerr;
 	json_t *rules, *rule;
 	size_t i;
 	bool selection = false;
 
 	memset(m, 0, sizeof(*m));
-	m->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (m->root == NULL) {
-		if (jerr.line < 0 || strstr(jerr.text, "unable to open"))
-			log_error("%s: %s", path, jerr.text);
-		else
-			log_error("%s: line %d, column %d: invalid JSON: %s", path, jerr.line,
-				  jerr.column, jerr.text);
+	m->root = json_file_load(path);
+	if (m->root == NULL)
 		return false;
-	}
 	rules = json_object_get(m->root, "rules");
 	if (!json_is_array(rules)) {
 		refuse(&l, "expected {\"rules\": [...]}");

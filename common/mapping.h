@@ -61,6 +61,8 @@ struct mapping {
 };
 
 bool mapping_load(const char *path, struct mapping *m);
+/* Loads a JSON document; on failure logs the file, line, column and why. */
+json_t *json_file_load(const char *path);
 void mapping_free(struct mapping *m);
 
 /* DMS wildcards: % any run, _ one character, [abc] [a-d] one of a set, [_] a literal _. */

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 
+#include "mapping.h"
 #include "settings.h"
 #include "dms.h"
 
@@ -141,8 +142,7 @@ get_policy(const char *path, json_t *sec, const char *key, enum error_policy *ou
 bool
 settings_load(const char *path, struct task_settings *s)
 {
-	json_error_t jerr;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = json_file_load(path);
 	json_t *tm, *fl, *eb, *ct, *v;
 	struct strbuf ignored = STRBUF_INIT;
 	const char *section;
@@ -150,14 +150,8 @@ settings_load(const char *path, struct task_settings *s)
 	int64_t n;
 	bool ok = false;
 
-	if (root == NULL) {
-		if (jerr.line < 0 || strstr(jerr.text, "unable to open"))
-			log_error("%s: %s", path, jerr.text);
-		else
-			log_error("%s: line %d, column %d: invalid JSON: %s", path, jerr.line,
-				  jerr.column, jerr.text);
+	if (root == NULL)
 		return false;
-	}
 	if (!json_is_object(root)) {
 		log_error("%s: expected a JSON object of task settings", path);
 		goto done;

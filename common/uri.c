@@ -71,18 +71,6 @@ uri_mask(const char *text)
 	return sb.buf;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static char *
 decode(const char *s, size_t n, bool *ok)
 {
@@ -97,8 +85,8 @@ decode(const char *s, size_t n, bool *ok)
 				*ok = false;
 				break;
 			}
-			h = hexval(s[i + 1]);
-			l = hexval(s[i + 2]);
+			h = hex_digit(s[i + 1]);
+			l = hex_digit(s[i + 2]);
 			if (h < 0 || l < 0) {
 				*ok = false;
 				break;

@@ -42,6 +42,9 @@ void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(prin
 void sb_reset(struct strbuf *sb);
 void sb_release(struct strbuf *sb);
 
+/* The value of a hexadecimal digit, or -1. */
+int hex_digit(char c);
+
 /* base64 (RFC 4648, with padding). */
 size_t base64_encoded_len(size_t n);
 void base64_encode(const uint8_t *src, size_t n, char *dst);

@@ -11,18 +11,6 @@
 #include "convert.h"
 #include "../common/dms.h"
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool
 convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_column *c,
 	      char *text, size_t len)
@@ -81,7 +69,7 @@ convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_co
 		if (len < 2 || text[0] != '\\' || text[1] != 'x' || len % 2 != 0)
 			break;
 		for (size_t i = 0; i < n; i++) {
-			int h = hexval(text[2 + 2 * i]), l = hexval(text[3 + 2 * i]);
+			int h = hex_digit(text[2 + 2 * i]), l = hex_digit(text[3 + 2 * i]);
 
 			if (h < 0 || l < 0)
 				goto bad;

@@ -116,5 +116,11 @@ extern const struct source_ops pg_source_ops;
 extern const struct source_ops my_source_ops;
 
 void src_table_free(struct src_table *t);
+/* The index of a column by name, or -1. */
+int src_column_index(const struct src_table *t, const char *name);
+/* "schema"."name" quoted by the engine's quote_ident; the caller frees it. */
+char *src_table_qualified(const struct src_table *t, char *(*quote_ident)(const char *));
+/* Appends " WHERE ..." for the mapping's filters and the part's range (p may be NULL). */
+void src_part_where(struct strbuf *sql, const struct src_table *t, const struct src_part *p);
 
 #endif

@@ -110,13 +110,36 @@ literal_cb(void *arg, const char *text)
 	return ops->quote_literal(arg, text);
 }
 
-static int
-column_index(const struct src_table *t, const char *name)
+int
+src_column_index(const struct src_table *t, const char *name)
 {
 	for (int i = 0; i < t->ncols; i++)
 		if (strcmp(t->cols[i].name, name) == 0)
 			return i;
 	return -1;
+}
+
+char *
+src_table_qualified(const struct src_table *t, char *(*quote_ident)(const char *))
+{
+	char *schema = quote_ident(t->schema), *name = quote_ident(t->name);
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_addf(&sb, "%s.%s", schema, name);
+	free(schema);
+	free(name);
+	return sb.buf;
+}
+
+void
+src_part_where(struct strbuf *sql, const struct src_table *t, const struct src_part *p)
+{
+	if (t->filter && p && p->where)
+		sb_addf(sql, " WHERE (%s) AND (%s)", t->filter, p->where);
+	else if (t->filter)
+		sb_addf(sql, " WHERE %s", t->filter);
+	else if (p && p->where)
+		sb_addf(sql, " WHERE %s", p->where);
 }
 
 static void
@@ -145,7 +168,7 @@ plan_ranges(struct source *s, struct src_table *t, const struct mapping_rule *r)
 	bool any_nullable = false;
 
 	for (int c = 0; c < r->npl_columns; c++) {
-		int idx = column_index(t, r->pl_columns[c]);
+		int idx = src_column_index(t, r->pl_columns[c]);
 
 		if (idx < 0) {
 			log_error("table-settings rule %s: %s.%s has no column \"%s\"", r->id_text,
@@ -523,7 +546,7 @@ prepare_table(struct source *s, const struct src_name *nm, struct src_table *t, 
 			for (int i = 0; r->type == RULE_SELECTION && i < r->nfilters; i++)
 				if (mapping_selects(s->mapping, t->schema, t->name) &&
 				    wildcard_match(r->schema, t->schema) && wildcard_match(r->table, t->name) &&
-				    column_index(t, r->filters[i].column) < 0) {
+				    src_column_index(t, r->filters[i].column) < 0) {
 					log_error("selection rule %s: filter column \"%s\" is not a column of %s.%s",
 						  r->id_text, r->filters[i].column, t->schema, t->name);
 					return false;

@@ -207,15 +207,6 @@ my_type(struct src_column *c, const char *data_type, const char *column_type, co
 	}
 }
 
-static int
-column_index(const struct src_table *t, const char *name)
-{
-	for (int i = 0; i < t->ncols; i++)
-		if (strcmp(t->cols[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
 static bool
 my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
 {
@@ -298,7 +289,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		bool skip = false;
 
 		while ((row = mysql_fetch_row(res)) != NULL) {
-			int idx = row[2] ? column_index(t, row[2]) : -1;
+			int idx = row[2] ? src_column_index(t, row[2]) : -1;
 
 			if (current == NULL || strcmp(current, row[0]) != 0) {
 				free(current);
@@ -386,39 +377,16 @@ my_src_quote_ident(const char *name)
 	return my_quote_ident(name);
 }
 
-static char *
-qualified(const struct src_table *t)
-{
-	char *schema = my_quote_ident(t->schema), *name = my_quote_ident(t->name);
-	struct strbuf sb = STRBUF_INIT;
-
-	sb_addf(&sb, "%s.%s", schema, name);
-	free(schema);
-	free(name);
-	return sb.buf;
-}
-
-static void
-add_where(struct strbuf *sb, const struct src_table *t, const struct src_part *p)
-{
-	if (t->filter && p && p->where)
-		sb_addf(sb, " WHERE (%s) AND (%s)", t->filter, p->where);
-	else if (t->filter)
-		sb_addf(sb, " WHERE %s", t->filter);
-	else if (p && p->where)
-		sb_addf(sb, " WHERE %s", p->where);
-}
-
 static bool
 my_src_key_range(struct source *s, const struct src_table *t, int64_t *min, int64_t *max)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *tab = qualified(t), *col = my_quote_ident(t->cols[t->key[0]].name);
+	char *tab = src_table_qualified(t, my_quote_ident), *col = my_quote_ident(t->cols[t->key[0]].name);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 
 	sb_addf(&sql, "SELECT MIN(%s), MAX(%s) FROM %s", col, col, tab);
-	add_where(&sql, t, NULL);
+	src_part_where(&sql, t, NULL);
 	free(tab);
 	free(col);
 	res = my_query(MY(s), sql.buf);
@@ -439,7 +407,7 @@ my_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 		 struct dms_writer *w, int tid, uint64_t *rows)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *tab = qualified(t);
+	char *tab = src_table_qualified(t, my_quote_ident);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	bool ok = true;
@@ -448,7 +416,7 @@ my_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	for (int i = 0; i < t->ncols; i++)
 		sb_addf(&sql, "%s%s", i ? ", " : "", t->cols[i].select);
 	sb_addf(&sql, " FROM %s", tab);
-	add_where(&sql, t, p);
+	src_part_where(&sql, t, p);
 	free(tab);
 	res = my_query_stream(MY(s), sql.buf);
 	sb_release(&sql);

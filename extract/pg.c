@@ -320,39 +320,16 @@ pg_src_quote_literal(struct source *s, const char *value)
 	return copy;
 }
 
-static char *
-qualified(const struct src_table *t)
-{
-	char *schema = pg_quote_ident(t->schema), *name = pg_quote_ident(t->name);
-	struct strbuf sb = STRBUF_INIT;
-
-	sb_addf(&sb, "%s.%s", schema, name);
-	free(schema);
-	free(name);
-	return sb.buf;
-}
-
-static void
-add_where(struct strbuf *sb, const struct src_table *t, const struct src_part *p)
-{
-	if (t->filter && p && p->where)
-		sb_addf(sb, " WHERE (%s) AND (%s)", t->filter, p->where);
-	else if (t->filter)
-		sb_addf(sb, " WHERE %s", t->filter);
-	else if (p && p->where)
-		sb_addf(sb, " WHERE %s", p->where);
-}
-
 static bool
 pg_src_key_range(struct source *s, const struct src_table *t, int64_t *min, int64_t *max)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *tab = qualified(t), *col = pg_quote_ident(t->cols[t->key[0]].name);
+	char *tab = src_table_qualified(t, pg_quote_ident), *col = pg_quote_ident(t->cols[t->key[0]].name);
 	PGresult *res;
 	bool ok = false;
 
 	sb_addf(&sql, "SELECT min(%s)::text, max(%s)::text FROM %s", col, col, tab);
-	add_where(&sql, t, NULL);
+	src_part_where(&sql, t, NULL);
 	res = pg_query(PG(s), sql.buf, 0, NULL);
 	if (res != NULL) {
 		ok = true;
@@ -425,7 +402,7 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 		 struct dms_writer *w, int tid, uint64_t *rows)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *tab = qualified(t);
+	char *tab = src_table_qualified(t, pg_quote_ident);
 	PGresult *res;
 	char *line;
 	int len;
@@ -435,7 +412,7 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	for (int i = 0; i < t->ncols; i++)
 		sb_addf(&sql, "%s%s", i ? ", " : "", t->cols[i].select);
 	sb_addf(&sql, " FROM ONLY %s", tab);
-	add_where(&sql, t, p);
+	src_part_where(&sql, t, p);
 	sb_adds(&sql, ") TO STDOUT");
 	free(tab);
 	res = pg_query(PG(s), sql.buf, 0, NULL);

@@ -271,23 +271,38 @@ JSON
 	pg_sql postgres "CREATE DATABASE kill_src"
 	pg_sql postgres "CREATE DATABASE kill_dst"
 	pg_sql kill_src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 300000) g; ANALYZE t"
-	setsid dms-full-load -q -j 1 --split-rows 30000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)" >/dev/null 2>err &
+	setsid dms-full-load -q -j 1 --split-rows 60000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)" >/dev/null 2>err &
 	pid=$!
-	# wait until two parts are committed, then kill the loader in the middle of a part
-	for _ in $(seq 1 300); do
+	# once a part is loaded, lock the status table: the next loader blocks at
+	# its commit, its rows loaded but not committed, and is killed there
+	for _ in $(seq 1 600); do
 		n=$(pg_sql kill_dst "SELECT count(*) FROM dms.load_parts WHERE state = 'loaded'" 2>/dev/null || echo 0)
-		[ "$n" -ge 2 ] && break
-		sleep 0.1
+		[ "$n" -ge 1 ] && break
+		sleep 0.05
 	done
-	pkill -KILL -f "dms-load --task dms --report" || true
+	PGPASSWORD=$DMS_TEST_PASSWORD psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres kill_dst \
+		-c "BEGIN; LOCK TABLE dms.load_parts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT" >/dev/null 2>&1 &
+	locker=$!
+	blocked=0
+	for _ in $(seq 1 200); do
+		blocked=$(pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dms-load%' AND wait_event_type = 'Lock'")
+		[ "$blocked" -ge 1 ] && break
+		sleep 0.05
+	done
+	[ "$blocked" -ge 1 ]
+	rows_in_flight=$(pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dms-load%' AND state = 'active'")
+	[ "$rows_in_flight" -ge 1 ]
+	pkill -KILL -f "dms-load --task dms --report"
 	st=0
 	wait "$pid" || st=$?
+	kill "$locker" 2>/dev/null || true
+	pg_sql postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'kill_dst' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
 	[ "$st" -ne 0 ]
 	grep -q 'a rerun loads only what is missing' err
 	done_before=$(pg_sql kill_dst "SELECT string_agg(part || '@' || extract(epoch from updated), ',' ORDER BY part) FROM dms.load_parts WHERE state = 'loaded' AND part <> 'prepared'")
 	[ -n "$done_before" ]
-	[ "$(pg_sql kill_dst "SELECT count(*) FROM dms.load_parts WHERE state = 'loaded'")" -lt 10 ]
-	run --separate-stderr dms-full-load -j 2 --split-rows 30000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)"
+	[ "$(pg_sql kill_dst "SELECT count(*) FROM dms.load_parts WHERE state = 'loaded'")" -lt 5 ]
+	run --separate-stderr dms-full-load -j 2 --split-rows 60000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)"
 	assert_status 0
 	expect "all rows, once" "300000|300000|45000150000" "$(pg_sql kill_dst "SELECT count(*), count(DISTINCT id), sum(id) FROM t")"
 	# the parts finished before the kill were not loaded again

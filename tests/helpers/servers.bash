@@ -29,7 +29,11 @@ mysqld_user() {
 }
 
 # The server's own administrator over the socket (unix_socket authentication).
-MY_ADMIN=$([ "$(id -u)" -eq 0 ] && echo root || id -un)
+if [ "$(id -u)" -eq 0 ]; then
+	MY_ADMIN=root
+else
+	MY_ADMIN=$(id -un)
+fi
 
 # A port nobody listens on now (a start that loses the race retries).
 free_port() {
