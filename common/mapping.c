@@ -296,6 +296,151 @@ parse_table_settings(struct loader *l, json_t *rule, struct mapping_rule *r)
 	return true;
 }
 
+/* The transformation rule-actions and the rule-targets DMS allows for each. */
+static const struct {
+	const char *action;
+	const char *targets;	/* space separated */
+} actions[] = {
+	{ "rename", "schema table column" },
+	{ "remove-column", "column" },
+	{ "include-column", "column" },
+	{ "add-column", "column" },
+	{ "convert-lowercase", "schema table column" },
+	{ "convert-uppercase", "schema table column" },
+	{ "add-prefix", "schema table column" },
+	{ "remove-prefix", "schema table column" },
+	{ "replace-prefix", "schema table column" },
+	{ "add-suffix", "schema table column" },
+	{ "remove-suffix", "schema table column" },
+	{ "replace-suffix", "schema table column" },
+	{ "define-primary-key", "table" },
+	{ "change-data-type", "column" },
+	{ "data-masking-digits-mask", "column" },
+	{ "data-masking-digits-randomize", "column" },
+	{ "data-masking-hash-mask", "column" },
+};
+
+static const char *const data_types[] = {
+	"bytes", "date", "time", "datetime", "int1", "int2", "int4", "int8", "numeric", "real4",
+	"real8", "string", "uint1", "uint2", "uint4", "uint8", "wstring", "blob", "nclob", "clob",
+	"boolean", "datetimetz", "json", "uuid", "interval",
+};
+
+static bool
+target_allowed(const char *targets, const char *target)
+{
+	size_t n = strlen(target);
+
+	for (const char *p = targets; (p = strstr(p, target)) != NULL; p += n)
+		if ((p == targets || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static bool
+int_field(struct loader *l, json_t *obj, const char *key, int *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = -1;
+	if (v == NULL)
+		return true;
+	if (json_is_integer(v))
+		*out = (int)json_integer_value(v);
+	else if (json_is_string(v) && *json_string_value(v))
+		*out = atoi(json_string_value(v));
+	else
+		return refuse(l, "data-type: \"%s\" must be a number", key);
+	return true;
+}
+
+static bool
+parse_transformation(struct loader *l, json_t *rule, json_t *loc, struct mapping_rule *r)
+{
+	json_t *dt, *pk;
+	int a = -1;
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(r->action, actions[i].action) == 0)
+			a = (int)i;
+	if (strcmp(r->action, "add-before-image-columns") == 0)
+		return refuse(l, "rule-action \"add-before-image-columns\" is not implemented yet by dms");
+	if (a < 0)
+		return refuse(l, "unknown transformation rule-action \"%s\"", r->action);
+	if (!get_str(l, rule, "rule-target", true, &r->target))
+		return false;
+	if (!target_allowed(actions[a].targets, r->target))
+		return refuse(l, "rule-action \"%s\" does not take rule-target \"%s\" (it takes: %s)",
+			      r->action, r->target, actions[a].targets);
+	if (!get_str(l, loc, "column-name", strcmp(r->target, "column") == 0 &&
+		     strcmp(r->action, "add-column") != 0, &r->column) ||
+	    !get_str(l, loc, "data-type", false, &r->locator_type) ||
+	    !get_str(l, rule, "value", false, &r->value) ||
+	    !get_str(l, rule, "old-value", false, &r->old_value) ||
+	    !get_str(l, rule, "expression", false, &r->expression))
+		return false;
+	if (r->column == NULL && strcmp(r->target, "column") == 0)
+		r->column = xstrdup("%");
+	if ((strcmp(r->action, "rename") == 0 || strstr(r->action, "add-") == r->action ||
+	     strcmp(r->action, "remove-prefix") == 0 || strcmp(r->action, "remove-suffix") == 0 ||
+	     strcmp(r->action, "data-masking-digits-mask") == 0) && r->value == NULL &&
+	    strcmp(r->action, "add-column") != 0)
+		return refuse(l, "rule-action \"%s\" needs \"value\"", r->action);
+	if (strcmp(r->action, "add-column") == 0 && r->value == NULL)
+		return refuse(l, "add-column needs \"value\", the new column's name");
+	if (strncmp(r->action, "replace-", 8) == 0 && (r->value == NULL || r->old_value == NULL))
+		return refuse(l, "rule-action \"%s\" needs \"old-value\" and \"value\"", r->action);
+	if (strcmp(r->action, "data-masking-digits-mask") == 0 &&
+	    (strlen(r->value) != 1 || r->value[0] <= ' ' || r->value[0] > '~'))
+		return refuse(l, "data-masking-digits-mask: \"value\" must be one printable character, not a space");
+	if (strcmp(r->action, "define-primary-key") == 0 &&
+	    (strpbrk(r->schema, "%_[") || strpbrk(r->table, "%_[")))
+		return refuse(l, "define-primary-key needs exact schema and table names, no wildcards");
+	dt = json_object_get(rule, "data-type");
+	if (dt != NULL) {
+		bool known = false;
+
+		if (!json_is_object(dt))
+			return refuse(l, "\"data-type\" must be an object");
+		if (!get_str(l, dt, "type", true, &r->dt_type))
+			return false;
+		for (size_t i = 0; i < sizeof(data_types) / sizeof(data_types[0]); i++)
+			known |= strcmp(r->dt_type, data_types[i]) == 0;
+		if (!known)
+			return refuse(l, "data-type: unknown type \"%s\"", r->dt_type);
+		if (!int_field(l, dt, "length", &r->dt_length) ||
+		    !int_field(l, dt, "precision", &r->dt_precision) ||
+		    !int_field(l, dt, "scale", &r->dt_scale))
+			return false;
+	} else if (strcmp(r->action, "change-data-type") == 0) {
+		return refuse(l, "change-data-type needs \"data-type\"");
+	} else if (strcmp(r->action, "add-column") == 0) {
+		return refuse(l, "add-column needs \"data-type\"");
+	}
+	pk = json_object_get(rule, "primary-key-def");
+	if (strcmp(r->action, "define-primary-key") == 0) {
+		json_t *cols = json_object_get(pk, "columns");
+
+		if (!json_is_object(pk) || !json_is_array(cols) || json_array_size(cols) == 0)
+			return refuse(l, "define-primary-key needs \"primary-key-def\" with \"columns\"");
+		if (!get_str(l, pk, "name", false, &r->pk_name) ||
+		    !get_str(l, pk, "origin", false, &r->pk_origin))
+			return false;
+		if (r->pk_origin && strcmp(r->pk_origin, "primary-key") != 0 &&
+		    strcmp(r->pk_origin, "unique-index") != 0)
+			return refuse(l, "primary-key-def: origin \"%s\" is not primary-key or unique-index",
+				      r->pk_origin);
+		r->npk_columns = (int)json_array_size(cols);
+		r->pk_columns = xcalloc((size_t)r->npk_columns, sizeof(char *));
+		for (int i = 0; i < r->npk_columns; i++) {
+			if (!json_is_string(json_array_get(cols, (size_t)i)))
+				return refuse(l, "primary-key-def: column %d is not a string", i + 1);
+			r->pk_columns[i] = xstrdup(json_string_value(json_array_get(cols, (size_t)i)));
+		}
+	}
+	return true;
+}
+
 static int
 by_rule_id(const void *a, const void *b)
 {
@@ -382,8 +527,11 @@ parse_rule(struct loader *l, json_t *rule, struct mapping_rule *r)
 	} else if (r->type == RULE_TABLE_SETTINGS) {
 		if (!parse_table_settings(l, rule, r))
 			return false;
-	} else if (!get_str(l, rule, "rule-action", true, &r->action)) {
-		return false;
+	} else {
+		if (!get_str(l, rule, "rule-action", true, &r->action))
+			return false;
+		if (r->type == RULE_TRANSFORMATION && !parse_transformation(l, rule, loc, r))
+			return false;
 	}
 	return true;
 }
@@ -488,6 +636,18 @@ mapping_free(struct mapping *m)
 		free(r->table_type);
 		free(r->pl_type);
 		free(r->lob_mode);
+		free(r->target);
+		free(r->column);
+		free(r->locator_type);
+		free(r->value);
+		free(r->old_value);
+		free(r->expression);
+		free(r->dt_type);
+		free(r->pk_name);
+		free(r->pk_origin);
+		for (int k = 0; k < r->npk_columns; k++)
+			free(r->pk_columns[k]);
+		free(r->pk_columns);
 		json_decref(r->json);
 	}
 	free(m->rules);

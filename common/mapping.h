@@ -51,6 +51,17 @@ struct mapping_rule {
 	char ***bounds;		/* nbounds arrays of npl_columns values */
 	char *lob_mode;		/* lob-settings mode; NULL when absent */
 	long lob_bulk_max_size;
+	/* transformation */
+	char *target;		/* rule-target: schema, table, column */
+	char *column;		/* object-locator column-name */
+	char *locator_type;	/* object-locator data-type (change-data-type) */
+	char *value, *old_value;
+	char *expression;
+	char *dt_type;		/* data-type.type */
+	int dt_length, dt_precision, dt_scale;	/* -1 when absent */
+	char *pk_name, *pk_origin;	/* primary-key-def */
+	int npk_columns;
+	char **pk_columns;
 	json_t *json;		/* the rule as given (a new reference) */
 };
 

@@ -28,3 +28,8 @@ load helpers/common
 	run dms-unit hexfloats
 	assert_status 0
 }
+
+@test "SHA-256 gives the FIPS 180-4 test vectors" {
+	run dms-unit sha256
+	assert_status 0
+}

@@ -13,16 +13,20 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "rules.h"
 #include "../common/dms.h"
 
 static const char usage_text[] =
-	"usage: dms-transform [-qvz] [--to-json | --from-json] [file]\n"
+	"usage: dms-transform [-qvz] [-m mappings.json] [file]\n"
+	"       dms-transform [-qvz] [--to-json | --from-json] [file]\n"
 	"       dms-transform --help | --version\n"
 	"\n"
 	"Reads a dms record stream (stdin or file), checks every record, and writes\n"
 	"it to stdout: unchanged, as one JSON object per line, or from that JSON form\n"
 	"back into a stream.\n"
 	"\n"
+	"  -m, --mappings file  apply AWS DMS table mappings: selection rules and\n"
+	"                 their filters, transformation rules\n"
 	"  --to-json      write one JSON object per record per line\n"
 	"  --from-json    read JSON lines, write a stream\n"
 	"  -z, --compress write the stream in an LZ4 frame\n"
@@ -63,6 +67,8 @@ write_stopped_end(struct dms_out *o, uint64_t records)
 	msgpack_pack_uint64(&pk, records);
 	return !o->failed;
 }
+
+static struct rules *rules;
 
 static int
 run_stream(int fd, const char *name, enum mode mode, bool compress)
@@ -108,6 +114,17 @@ run_stream(int fd, const char *name, enum mode mode, bool compress)
 			if (!out.failed)
 				out_flush(&out);
 			break;
+		}
+		if (rules != NULL) {
+			status = rules_record(rules, &rec, &out);
+			if (status != EXIT_OK) {
+				if (status == EXIT_OUTPUT)
+					status = output_failed(&out);
+				else
+					out_flush(&out);
+				break;
+			}
+			continue;
 		}
 		if (mode == MODE_TO_JSON ? !json_write_record(&out, &rec)
 					 : !out_write(&out, rec.raw, rec.len)) {
@@ -202,6 +219,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "mappings", required_argument, NULL, 'm' },
 		{ "to-json", no_argument, NULL, 'J' },
 		{ "from-json", no_argument, NULL, 'F' },
 		{ "compress", no_argument, NULL, 'z' },
@@ -214,11 +232,13 @@ main(int argc, char **argv)
 	enum mode mode = MODE_PASS;
 	bool compress = false;
 	const char *name = "stdin";
+	const char *mappings = NULL;
+	struct mapping mapping;
 	int fd = STDIN_FILENO;
 	int ch, status;
 
 	log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "zqvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:zqvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'J':
 		case 'F':
@@ -230,6 +250,9 @@ main(int argc, char **argv)
 			break;
 		case 'z':
 			compress = true;
+			break;
+		case 'm':
+			mappings = optarg;
 			break;
 		case 'q':
 			log_less();
@@ -256,6 +279,18 @@ main(int argc, char **argv)
 		log_usage_error("-z compresses a stream; --to-json writes text");
 		return EXIT_USAGE;
 	}
+	if (mappings != NULL && mode != MODE_PASS) {
+		log_usage_error("-m writes a stream; to read it: dms-transform -m map.json | dms-transform --to-json");
+		return EXIT_USAGE;
+	}
+	if (mappings != NULL) {
+		if (!mapping_load(mappings, &mapping))
+			return EXIT_USAGE;
+		if ((rules = rules_new(&mapping)) == NULL) {
+			mapping_free(&mapping);
+			return EXIT_USAGE;
+		}
+	}
 	if (mode != MODE_TO_JSON && !stream_refuse_tty(STDOUT_FILENO))
 		return EXIT_USAGE;
 	if (optind < argc && strcmp(argv[optind], "-") != 0) {
@@ -278,6 +313,10 @@ main(int argc, char **argv)
 		fclose(in);
 	} else {
 		status = run_stream(fd, name, mode, compress);
+	}
+	if (rules != NULL) {
+		rules_free(rules);
+		mapping_free(&mapping);
 	}
 	return status;
 }

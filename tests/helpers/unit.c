@@ -146,6 +146,25 @@ msgpack_reader(void)
 
 int format_hexfloat(char *buf, double v);
 
+#include "../../common/sha256.h"
+
+static void
+sha256(void)
+{
+	char hex[65], *million = xmalloc(1000000);
+
+	sha256_hex("", 0, hex);
+	CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+	sha256_hex("abc", 3, hex);
+	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
+	memset(million, 'a', 1000000);
+	sha256_hex(million, 1000000, hex);
+	CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+	free(million);
+}
+
 static void
 hexfloats(void)
 {
@@ -177,7 +196,7 @@ main(int argc, char **argv)
 		void (*fn)(void);
 	} groups[] = {
 		{ "positions", positions }, { "uris", uris }, { "base64", base64 },
-		{ "msgpack", msgpack_reader }, { "hexfloats", hexfloats },
+		{ "msgpack", msgpack_reader }, { "hexfloats", hexfloats }, { "sha256", sha256 },
 	};
 
 	log_init("dms-unit");

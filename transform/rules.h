@@ -1,0 +1,32 @@
+/*
+ * rules.h: AWS DMS table mappings applied to a record stream.
+ *
+ * For each TABLE record a plan is made once: the table is dropped (no
+ * selection rule takes it), passed through untouched (no rule touches it:
+ * its records are copied as they are, not decoded), or rewritten (names,
+ * columns, types, key; values mapped by position, computed by SQLite
+ * expressions, masked; rows judged by the source filters). The plans live
+ * until the table is redefined or the stream ends.
+ */
+#ifndef DMS_TRANSFORM_RULES_H
+#define DMS_TRANSFORM_RULES_H
+
+#include <stdbool.h>
+
+#include "../common/io.h"
+#include "../common/mapping.h"
+#include "../common/stream.h"
+
+struct rules;
+
+/* Checks what can be checked before any record (expressions compile); NULL on error (logged). */
+struct rules *rules_new(const struct mapping *m);
+/*
+ * Writes what the record becomes (nothing, itself, or a rewritten record).
+ * Returns an exit status: EXIT_OK, EXIT_USAGE (the mapping does not fit the
+ * table), EXIT_RUNTIME (a value that cannot be converted), EXIT_OUTPUT.
+ */
+int rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out);
+void rules_free(struct rules *r);
+
+#endif
