@@ -463,3 +463,42 @@ JSON
 	expect "nothing committed" "0" "$(pg_sql trunc "SELECT count(*) FROM public.pgtypes")"
 	printf 'garbage' | { run --separate-stderr dms-load "$(pg_uri trunc)"; assert_status 5; }
 }
+
+@test "a mapping's effect end to end: dms-full-load -m into a real target" {
+	pg_sql postgres "CREATE DATABASE mapsrc"
+	pg_sql mapsrc "CREATE SCHEMA hr; CREATE TABLE hr.people (id int PRIMARY KEY, first_name text, last_name text, phone text, dept int);
+		CREATE TABLE hr.tmp_x (id int); CREATE INDEX people_last ON hr.people (last_name);
+		INSERT INTO hr.people SELECT g, 'F' || g, 'L' || g, '+1 555 ' || lpad(g::text, 4, '0'), g % 3 FROM generate_series(1, 300) g"
+	cat >map.json <<'JSON'
+{"rules": [
+ {"rule-type": "selection", "rule-id": "1", "rule-name": "hr", "rule-action": "include",
+  "object-locator": {"schema-name": "hr", "table-name": "%"},
+  "filters": [{"filter-type": "source", "column-name": "dept", "filter-conditions": [{"filter-operator": "noteq", "value": "0"}]}]},
+ {"rule-type": "selection", "rule-id": "2", "rule-name": "no-tmp", "rule-action": "exclude",
+  "object-locator": {"schema-name": "hr", "table-name": "tmp[_]%"}},
+ {"rule-type": "transformation", "rule-id": "3", "rule-name": "schema", "rule-action": "rename",
+  "rule-target": "schema", "object-locator": {"schema-name": "hr"}, "value": "people_ops"},
+ {"rule-type": "transformation", "rule-id": "4", "rule-name": "up", "rule-action": "convert-uppercase",
+  "rule-target": "column", "object-locator": {"schema-name": "hr", "table-name": "people", "column-name": "last_name"}},
+ {"rule-type": "transformation", "rule-id": "5", "rule-name": "mask", "rule-action": "data-masking-digits-mask",
+  "rule-target": "column", "object-locator": {"schema-name": "hr", "table-name": "people", "column-name": "phone"}, "value": "#"},
+ {"rule-type": "transformation", "rule-id": "6", "rule-name": "full", "rule-action": "add-column",
+  "rule-target": "column", "object-locator": {"schema-name": "hr", "table-name": "people"},
+  "value": "full_name", "expression": "$first_name || ' ' || $last_name", "data-type": {"type": "string", "length": 40}},
+ {"rule-type": "transformation", "rule-id": "7", "rule-name": "gone", "rule-action": "remove-column",
+  "rule-target": "column", "object-locator": {"schema-name": "hr", "table-name": "people", "column-name": "first_name"}}
+]}
+JSON
+	my_sql "CREATE DATABASE mapdst"
+	run --separate-stderr dms-full-load -m map.json "$(pg_uri mapsrc)" "$(my_uri mapdst)"
+	assert_status 0
+	expect "filtered rows" "200" "$(my_sql mapdst "SELECT COUNT(*) FROM people")"
+	expect "columns" "id,LAST_NAME,phone,dept,full_name" "$(my_sql mapdst "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mapdst' AND TABLE_NAME = 'people'")"
+	expect "values" "L1	+# ### ####	1	F1 L1" "$(my_sql mapdst "SELECT LAST_NAME, phone, dept, full_name FROM people WHERE id = 1")"
+	expect "index on the renamed column" "LAST_NAME" "$(my_sql mapdst "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'mapdst' AND INDEX_NAME = 'people_last'")"
+	expect "no tmp table" "0" "$(my_sql mapdst "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mapdst' AND TABLE_NAME LIKE 'tmp%'")"
+	pg_sql postgres "CREATE DATABASE mappg"
+	run --separate-stderr dms-full-load -m map.json "$(pg_uri mapsrc)" "$(pg_uri mappg)"
+	assert_status 0
+	expect "renamed schema on PostgreSQL" "200|F1 L1" "$(pg_sql mappg "SELECT count(*), min(full_name) FILTER (WHERE id = 1) FROM people_ops.people")"
+}
