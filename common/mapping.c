@@ -318,6 +318,7 @@ static const struct {
 	{ "data-masking-digits-mask", "column" },
 	{ "data-masking-digits-randomize", "column" },
 	{ "data-masking-hash-mask", "column" },
+	{ "add-before-image-columns", "column" },
 };
 
 static const char *const data_types[] = {
@@ -363,8 +364,6 @@ parse_transformation(struct loader *l, json_t *rule, json_t *loc, struct mapping
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (strcmp(r->action, actions[i].action) == 0)
 			a = (int)i;
-	if (strcmp(r->action, "add-before-image-columns") == 0)
-		return refuse(l, "rule-action \"add-before-image-columns\" is not implemented yet by dms");
 	if (a < 0)
 		return refuse(l, "unknown transformation rule-action \"%s\"", r->action);
 	if (!get_str(l, rule, "rule-target", true, &r->target))
@@ -373,7 +372,8 @@ parse_transformation(struct loader *l, json_t *rule, json_t *loc, struct mapping
 		return refuse(l, "rule-action \"%s\" does not take rule-target \"%s\" (it takes: %s)",
 			      r->action, r->target, actions[a].targets);
 	if (!get_str(l, loc, "column-name", strcmp(r->target, "column") == 0 &&
-		     strcmp(r->action, "add-column") != 0, &r->column) ||
+		     strcmp(r->action, "add-column") != 0 &&
+		     strcmp(r->action, "add-before-image-columns") != 0, &r->column) ||
 	    !get_str(l, loc, "data-type", false, &r->locator_type) ||
 	    !get_str(l, rule, "value", false, &r->value) ||
 	    !get_str(l, rule, "old-value", false, &r->old_value) ||
@@ -384,7 +384,7 @@ parse_transformation(struct loader *l, json_t *rule, json_t *loc, struct mapping
 	if ((strcmp(r->action, "rename") == 0 || strstr(r->action, "add-") == r->action ||
 	     strcmp(r->action, "remove-prefix") == 0 || strcmp(r->action, "remove-suffix") == 0 ||
 	     strcmp(r->action, "data-masking-digits-mask") == 0) && r->value == NULL &&
-	    strcmp(r->action, "add-column") != 0)
+	    strcmp(r->action, "add-column") != 0 && strcmp(r->action, "add-before-image-columns") != 0)
 		return refuse(l, "rule-action \"%s\" needs \"value\"", r->action);
 	if (strcmp(r->action, "add-column") == 0 && r->value == NULL)
 		return refuse(l, "add-column needs \"value\", the new column's name");
@@ -416,6 +416,28 @@ parse_transformation(struct loader *l, json_t *rule, json_t *loc, struct mapping
 		return refuse(l, "change-data-type needs \"data-type\"");
 	} else if (strcmp(r->action, "add-column") == 0) {
 		return refuse(l, "add-column needs \"data-type\"");
+	}
+	if (strcmp(r->action, "add-before-image-columns") == 0) {
+		json_t *bi = json_object_get(rule, "before-image-def");
+
+		if (bi != NULL && !json_is_object(bi))
+			return refuse(l, "\"before-image-def\" must be an object");
+		if (!get_str(l, bi, "column-prefix", false, &r->bi_prefix) ||
+		    !get_str(l, bi, "column-suffix", false, &r->bi_suffix) ||
+		    !get_str(l, bi, "column-filter", false, &r->bi_filter))
+			return false;
+		if (r->bi_prefix == NULL)
+			r->bi_prefix = xstrdup("BI_");
+		if (r->bi_suffix == NULL)
+			r->bi_suffix = xstrdup("");
+		if (r->bi_filter == NULL)
+			r->bi_filter = xstrdup("pk-only");
+		if (!*r->bi_prefix && !*r->bi_suffix)
+			return refuse(l, "before-image-def: column-prefix and column-suffix cannot both be empty");
+		if (strcmp(r->bi_filter, "pk-only") != 0 && strcmp(r->bi_filter, "non-lob") != 0 &&
+		    strcmp(r->bi_filter, "all") != 0)
+			return refuse(l, "before-image-def: column-filter \"%s\" is not pk-only, non-lob or all",
+				      r->bi_filter);
 	}
 	pk = json_object_get(rule, "primary-key-def");
 	if (strcmp(r->action, "define-primary-key") == 0) {
@@ -645,6 +667,9 @@ mapping_free(struct mapping *m)
 		free(r->dt_type);
 		free(r->pk_name);
 		free(r->pk_origin);
+		free(r->bi_prefix);
+		free(r->bi_suffix);
+		free(r->bi_filter);
 		for (int k = 0; k < r->npk_columns; k++)
 			free(r->pk_columns[k]);
 		free(r->pk_columns);

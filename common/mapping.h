@@ -62,6 +62,7 @@ struct mapping_rule {
 	char *pk_name, *pk_origin;	/* primary-key-def */
 	int npk_columns;
 	char **pk_columns;
+	char *bi_prefix, *bi_suffix, *bi_filter;	/* before-image-def */
 	json_t *json;		/* the rule as given (a new reference) */
 };
 

@@ -126,11 +126,13 @@ my_column_type(const struct loader *l, const struct tcol *c)
 }
 
 size_t
-lob_limit(const struct loader *l, const struct tcol *c)
+lob_limit(const struct loader *l, const struct ttable *t, const struct tcol *c)
 {
 	const struct task_settings *s = l->settings;
 
-	if (!dms_type_is_lob(c->type) || !s->from_file || s->full_lob_mode || !s->limited_lob_mode ||
+	if (dms_type_is_lob(c->type) && t->lob_mode == 1 && t->lob_kb > 0)
+		return (size_t)t->lob_kb * 1024;
+	if (!dms_type_is_lob(c->type) || t->lob_mode == 2 || !s->from_file || s->full_lob_mode || !s->limited_lob_mode ||
 	    s->lob_max_size_kb <= 0)
 		return 0;
 	return (size_t)s->lob_max_size_kb * 1024;

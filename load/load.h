@@ -61,6 +61,8 @@ struct ttable {
 	int nfkeys;
 	struct tfkey *fkeys;
 	bool prepared;
+	int lob_mode;		/* table-settings lob-settings: 0 task's, 1 limited, 2 unlimited */
+	int64_t lob_kb;		/* its bulk-max-size */
 };
 
 struct batch {
@@ -126,7 +128,7 @@ struct loader {
 char *pg_column_type(const struct loader *l, const struct tcol *c);
 char *my_column_type(const struct loader *l, const struct tcol *c);
 /* Largest LOB value in bytes under the LOB settings; 0: no limit. */
-size_t lob_limit(const struct loader *l, const struct tcol *c);
+size_t lob_limit(const struct loader *l, const struct ttable *t, const struct tcol *c);
 /* Truncates a LOB value to limit bytes (at a UTF-8 boundary for text); logs it. */
 size_t lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
 		    const uint8_t *values, const uint8_t *p, size_t len, size_t limit, bool text);

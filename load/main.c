@@ -266,6 +266,23 @@ ttable_new(const struct dms_table *s)
 	for (uint32_t k = 0; k < s->nkey; k++)
 		t->cols[s->key[k]].indexed = true;
 	parse_table_attrs(t);
+	{
+		struct mp_cursor lc;
+		struct mp_item li;
+
+		if (attrs_find(s->attrs, s->attrs_len, "lob_settings", &lc)) {
+			const uint8_t *ls = lc.p;
+			char *mode;
+
+			mp_skip(&lc);
+			mode = attrs_str(ls, (size_t)(lc.p - ls), "mode");
+			attrs_int(ls, (size_t)(lc.p - ls), "bulk_max_size", &t->lob_kb);
+			t->lob_mode = mode && strcmp(mode, "limited") == 0 ? 1
+				    : mode && strcmp(mode, "unlimited") == 0 ? 2 : 0;
+			free(mode);
+			(void)li;
+		}
+	}
 	for (int i = 0; i < t->nindexes; i++)
 		for (int k = 0; k < t->indexes[i].ncols; k++)
 			t->cols[t->indexes[i].cols[k]].indexed = true;

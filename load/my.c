@@ -374,7 +374,7 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			break;
 		}
 		case MP_STR: {
-			size_t len = it.v.s.len, limit = lob_limit(l, col);
+			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
 				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, true);
@@ -388,7 +388,7 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			break;
 		}
 		case MP_BIN: {
-			size_t len = it.v.s.len, limit = lob_limit(l, col);
+			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
 				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, false);

@@ -373,7 +373,7 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			break;
 		}
 		case MP_STR: {
-			size_t len = it.v.s.len, limit = lob_limit(l, col);
+			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
 				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, true);
@@ -385,7 +385,7 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			break;
 		}
 		case MP_BIN: {
-			size_t len = it.v.s.len, limit = lob_limit(l, col);
+			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
 				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, false);

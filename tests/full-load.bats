@@ -370,6 +370,12 @@ JSON
 	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri lobsrc)' | dms-load -s full.json '$(pg_uri lob3)'"
 	assert_status 0
 	expect "full LOB mode keeps everything" "2000|2000" "$(pg_sql lob3 "SELECT octet_length(doc), length(pic) FROM l WHERE id = 1")"
+	# table-settings lob-settings, carried by dms-transform, win over the task's
+	pg_sql postgres "CREATE DATABASE lob4"
+	printf '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "include", "object-locator": {"schema-name": "public", "table-name": "%%"}}, {"rule-type": "table-settings", "rule-id": "2", "rule-name": "l", "object-locator": {"schema-name": "public", "table-name": "l"}, "lob-settings": {"mode": "limited", "bulk-max-size": "1"}}]}' >lobmap.json
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri lobsrc)' | dms-transform -m lobmap.json | dms-load -s full.json '$(pg_uri lob4)'"
+	assert_status 0
+	expect "table lob-settings" "1024|1024" "$(pg_sql lob4 "SELECT octet_length(doc), length(pic) FROM l WHERE id = 1")"
 }
 
 @test "task settings: TargetSchema puts every table in one schema; unknown settings named once" {

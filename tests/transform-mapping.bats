@@ -137,11 +137,19 @@ columns_of() { grep '"kind":"TABLE"' | head -n 1 | grep -o '"name":"[^"]*"' | se
 	assert_match '"name":"id","type":"string","nullable":false,"attrs":\{"length":12\}' "$output"
 	assert_match '"name":"salary","type":"real8"' "$output"
 	assert_match '"kind":"ROW","tid":0,"values":\["1","Ada","Lovelace","\+44 20 7946 0001",1000.5,"10"\]' "$output"
-	# a value that cannot be converted: exit 1, the table, column and key named
+	# a value that cannot be converted: named with its table, column and key,
+	# then the data error policy: LOG_ERROR drops the record, STOP_TASK stops
 	map "$(rule 10 change-data-type column '{"schema-name": "hr", "table-name": "people", "column-name": "last_name"}' '"data-type": {"type": "int4"}')"
-	run --separate-stderr bash -c 'dms-transform -m map.json <people.dms >/dev/null'
-	assert_status 1
+	run --separate-stderr bash -c 'dms-transform -m map.json <people.dms | dms-transform --to-json'
+	assert_status 0
 	assert_match 'hr.people column last_name: the value cannot become int4 \(key id=1\)' "$stderr"
+	assert_match 'record 5 \(ROW of hr.people\) dropped \(LOG_ERROR\)' "$stderr"
+	[ "$(echo "$output" | grep -c '"kind":"ROW","tid":0')" = 0 ]
+	[ "$(echo "$output" | grep -c '"tid":1')" -ge 3 ]
+	echo '{"ErrorBehavior": {"DataErrorPolicy": "STOP_TASK"}}' >stop.json
+	run --separate-stderr bash -c 'dms-transform -m map.json -s stop.json <people.dms >/dev/null'
+	assert_status 1
+	assert_match 'stopping \(DataErrorPolicy STOP_TASK\)' "$stderr"
 }
 
 @test "define-primary-key: the key and its columns become NOT NULL" {
@@ -213,4 +221,50 @@ columns_of() { grep '"kind":"TABLE"' | head -n 1 | grep -o '"name":"[^"]*"' | se
 	run --separate-stderr bash -c 'dms-transform -m map.json <people.dms >/dev/null'
 	assert_status 2
 	assert_match 'expression uses \$nope, which is not a column of hr.people' "$stderr"
+}
+
+@test "add-before-image-columns: the old values of updates, for the columns the filter keeps" {
+	map "$(rule 10 add-before-image-columns column '{"schema-name": "hr", "table-name": "people"}' '"before-image-def": {"column-prefix": "was_", "column-suffix": "", "column-filter": "pk-only"}')"
+	run tx
+	assert_status 0
+	[ "$(echo "$output" | columns_of)" = "id first_name last_name phone salary dept was_id" ]
+	map "$(rule 10 add-before-image-columns column '{"schema-name": "hr", "table-name": "people"}' '"before-image-def": {"column-prefix": "BI_", "column-filter": "all"}')"
+	run tx
+	assert_match '"kind":"ROW","tid":0,"values":\[1,"Ada","Lovelace","\+44 20 7946 0001","1000.50",10,null,null,null,null,null,null\]' "$output"
+	assert_match '"kind":"UPDATE","tid":0,"new":\[1,"Ada","King","\+44 20 7946 0001","1100.50",30,1,"Ada","Lovelace","\+44 20 7946 0001","1000.50",10\]' "$output"
+	map "$(rule 10 add-before-image-columns column '{"schema-name": "hr", "table-name": "people"}' '"before-image-def": {"column-prefix": "", "column-suffix": ""}')"
+	run --separate-stderr dms-transform -m map.json </dev/null
+	assert_status 2
+	assert_match 'cannot both be empty' "$stderr"
+}
+
+@test "table-settings lob-settings reach dms-load in the TABLE record" {
+	printf '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "include", "object-locator": {"schema-name": "%%", "table-name": "%%"}}, {"rule-type": "table-settings", "rule-id": "2", "rule-name": "lob", "object-locator": {"schema-name": "hr", "table-name": "people"}, "lob-settings": {"mode": "limited", "bulk-max-size": "16"}}]}' >map.json
+	run tx
+	assert_status 0
+	assert_match '"name":"people".*"attrs":\{"lob_settings":\{"mode":"limited","bulk_max_size":16\}\}' "$output"
+	printf '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "include", "object-locator": {"schema-name": "%%", "table-name": "%%"}}, {"rule-type": "table-settings", "rule-id": "2", "rule-name": "lob", "object-locator": {"schema-name": "hr", "table-name": "peo%%"}, "lob-settings": {"mode": "limited", "bulk-max-size": "16"}}]}' >map.json
+	run --separate-stderr dms-transform -m map.json </dev/null
+	assert_status 2
+	assert_match 'Exact schema and table name required' "$stderr"
+}
+
+@test "the selection and transformation example of the DMS inventory works as documented" {
+	cat >map.json <<'JSON'
+{"rules": [
+ {"rule-type": "selection", "rule-id": "1", "rule-name": "1", "rule-action": "include",
+  "object-locator": {"schema-name": "hr", "table-name": "%"}},
+ {"rule-type": "transformation", "rule-id": "2", "rule-name": "2", "rule-action": "rename",
+  "rule-target": "schema", "object-locator": {"schema-name": "hr"}, "value": "HR_ARCHIVE"},
+ {"rule-type": "transformation", "rule-id": "3", "rule-name": "3", "rule-action": "convert-lowercase",
+  "rule-target": "column", "object-locator": {"schema-name": "hr", "table-name": "%", "column-name": "%"}},
+ {"rule-type": "transformation", "rule-id": "4", "rule-name": "4", "rule-action": "add-column",
+  "rule-target": "column", "object-locator": {"schema-name": "hr", "table-name": "people"},
+  "value": "full_name", "expression": "$first_name||'_'||$last_name", "data-type": {"type": "string", "length": 50}}
+]}
+JSON
+	run tx
+	assert_status 0
+	assert_match '"schema":"HR_ARCHIVE","name":"people"' "$output"
+	assert_match '"values":\[1,"Ada","Lovelace","\+44 20 7946 0001","1000.50",10,"Ada_Lovelace"\]' "$output"
 }

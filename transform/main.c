@@ -14,10 +14,11 @@
 
 #include "json.h"
 #include "rules.h"
+#include "../common/settings.h"
 #include "../common/dms.h"
 
 static const char usage_text[] =
-	"usage: dms-transform [-qvz] [-m mappings.json] [file]\n"
+	"usage: dms-transform [-qvz] [-m mappings.json] [-s settings.json] [file]\n"
 	"       dms-transform [-qvz] [--to-json | --from-json] [file]\n"
 	"       dms-transform --help | --version\n"
 	"\n"
@@ -27,6 +28,8 @@ static const char usage_text[] =
 	"\n"
 	"  -m, --mappings file  apply AWS DMS table mappings: selection rules and\n"
 	"                 their filters, transformation rules\n"
+	"  -s, --settings file  AWS DMS task settings: the data error policy for\n"
+	"                 values a mapping cannot convert\n"
 	"  --to-json      write one JSON object per record per line\n"
 	"  --from-json    read JSON lines, write a stream\n"
 	"  -z, --compress write the stream in an LZ4 frame\n"
@@ -220,6 +223,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mappings", required_argument, NULL, 'm' },
+		{ "settings", required_argument, NULL, 's' },
 		{ "to-json", no_argument, NULL, 'J' },
 		{ "from-json", no_argument, NULL, 'F' },
 		{ "compress", no_argument, NULL, 'z' },
@@ -232,13 +236,13 @@ main(int argc, char **argv)
 	enum mode mode = MODE_PASS;
 	bool compress = false;
 	const char *name = "stdin";
-	const char *mappings = NULL;
+	const char *mappings = NULL, *settings_path = NULL;
 	struct mapping mapping;
 	int fd = STDIN_FILENO;
 	int ch, status;
 
 	log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "m:zqvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:s:zqvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'J':
 		case 'F':
@@ -253,6 +257,9 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			mappings = optarg;
+			break;
+		case 's':
+			settings_path = optarg;
 			break;
 		case 'q':
 			log_less();
@@ -290,6 +297,19 @@ main(int argc, char **argv)
 			mapping_free(&mapping);
 			return EXIT_USAGE;
 		}
+	}
+	if (settings_path != NULL) {
+		struct task_settings settings;
+
+		if (mappings == NULL) {
+			log_usage_error("-s goes with -m");
+			return EXIT_USAGE;
+		}
+		settings_defaults(&settings);
+		if (!settings_load(settings_path, &settings))
+			return EXIT_USAGE;
+		rules_set_policy(rules, (int)settings.data_error_policy);
+		settings_free(&settings);
 	}
 	if (mode != MODE_TO_JSON && !stream_refuse_tty(STDOUT_FILENO))
 		return EXIT_USAGE;

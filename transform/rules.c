@@ -13,10 +13,11 @@
 #include <sqlite3.h>
 
 #include "rules.h"
+#include "../common/settings.h"
 #include "../common/sha256.h"
 #include "../common/dms.h"
 
-enum ocol_kind { OC_COPY, OC_EXPR, OC_NULL };
+enum ocol_kind { OC_COPY, OC_EXPR, OC_NULL, OC_BEFORE };
 enum mask { MASK_NONE, MASK_DIGITS, MASK_RANDOM, MASK_HASH };
 
 struct ocol {
@@ -58,7 +59,14 @@ struct rules {
 	uint64_t seq;
 	msgpack_sbuffer sbuf;
 	msgpack_packer pk;
+	int policy;		/* enum error_policy */
 };
+
+void
+rules_set_policy(struct rules *r, int policy)
+{
+	r->policy = policy;
+}
 
 /* ---- names ---- */
 
@@ -438,6 +446,14 @@ done:
 	return status;
 }
 
+static const struct mapping_rule *
+lob_rule(const struct mapping *m, const struct dms_table *t)
+{
+	const struct mapping_rule *r = mapping_table_settings(m, t->schema, t->name);
+
+	return r != NULL && r->lob_mode != NULL ? r : NULL;
+}
+
 /* Rebuilds the table attrs: index column positions and foreign key names follow the plan. */
 static void
 pack_table_attrs(struct rules *r, struct plan *p, const int *map)
@@ -448,11 +464,22 @@ pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 	msgpack_sbuffer s;
 	msgpack_packer pk;
 
+	const struct mapping_rule *lob = lob_rule(r->m, t);
+
 	msgpack_sbuffer_init(&s);
 	msgpack_packer_init(&pk, &s, msgpack_sbuffer_write);
 	mp_cursor_init(&c, t->attrs, t->attrs_len);
 	mp_next(&c, &it);
-	msgpack_pack_map(&pk, it.v.n);
+	msgpack_pack_map(&pk, it.v.n + (lob != NULL));
+	if (lob != NULL) {
+		/* table-settings lob-settings, for dms-load */
+		pk_str(&pk, "lob_settings");
+		msgpack_pack_map(&pk, 2);
+		pk_str(&pk, "mode");
+		pk_str(&pk, lob->lob_mode);
+		pk_str(&pk, "bulk_max_size");
+		msgpack_pack_int64(&pk, lob->lob_bulk_max_size);
+	}
 	for (uint32_t i = 0; i < it.v.n; i++) {
 		const uint8_t *kstart = c.p, *vstart;
 		struct mp_item k;
@@ -644,7 +671,7 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 		p->drop = true;
 		goto done;
 	}
-	if (!column_touched(m, t) && !has_filters(m, t)) {
+	if (!column_touched(m, t) && !has_filters(m, t) && lob_rule(m, t) == NULL) {
 		p->pass = true;
 		goto done;
 	}
@@ -661,7 +688,7 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 		    strcmp(rule->schema, t->schema) == 0 && strcmp(rule->table, t->name) == 0)
 			pk_rule = rule;
 	}
-	p->out = xcalloc(t->ncols + (size_t)m->nrules + 1, sizeof(*p->out));
+	p->out = xcalloc(2 * t->ncols + (size_t)m->nrules + 1, sizeof(*p->out));
 	for (uint32_t c = 0; c < t->ncols; c++) {
 		const struct dms_column *ic = &t->cols[c];
 		const struct mapping_rule *nr = name_rule(m, "column", t->schema, t->name, ic->name,
@@ -770,6 +797,35 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 					goto done;
 				}
 			}
+		}
+	}
+	/* before-image columns: the old value of a column, for updates */
+	for (int i = 0; i < m->nrules; i++) {
+		const struct mapping_rule *rule = &m->rules[i];
+
+		if (rule->type != RULE_TRANSFORMATION || strcmp(rule->action, "add-before-image-columns") != 0 ||
+		    !locator_matches(rule, t->schema, t->name))
+			continue;
+		for (uint32_t c = 0; c < t->ncols; c++) {
+			const struct dms_column *ic = &t->cols[c];
+			bool key = false;
+			struct ocol *o;
+			struct strbuf name = STRBUF_INIT;
+
+			for (uint32_t k = 0; k < t->nkey; k++)
+				key |= t->key[k] == c;
+			if (map[c] < 0 || (strcmp(rule->bi_filter, "pk-only") == 0 && !key) ||
+			    (strcmp(rule->bi_filter, "non-lob") == 0 && dms_type_is_lob(ic->type)))
+				continue;
+			sb_addf(&name, "%s%s%s", rule->bi_prefix, p->out[map[c]].name, rule->bi_suffix);
+			o = &p->out[p->nout++];
+			o->name = name.buf;
+			o->type = xstrdup(p->out[map[c]].type);
+			o->dtype = p->out[map[c]].dtype;
+			o->nullable = true;
+			o->kind = OC_BEFORE;
+			o->src = (int)c;
+			sb_add(&o->attrs, p->out[map[c]].attrs.buf, p->out[map[c]].attrs.len);
 		}
 	}
 	/* names must stay distinct */
@@ -1134,23 +1190,35 @@ pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const u
 	return true;
 bad:
 	values_key_text(p->in, values, key, sizeof(key));
-	log_error("%s.%s column %s: the value cannot become %s%s%s%s", p->in->schema, p->in->name,
+	log_warn("%s.%s column %s: the value cannot become %s%s%s%s", p->in->schema, p->in->name,
 		  o->name, o->type, key[0] ? " (key " : "", key, key[0] ? ")" : "");
 	return false;
 }
 
-/* Writes a values array of the output columns; image: true for a new image (expressions run). */
+/*
+ * Writes a values array of the output columns; image: true for a new image
+ * (expressions run); before: the old values that before-image columns carry
+ * (NULL: they are nil).
+ */
 static int
 pack_values(struct rules *r, const struct plan *p, const uint8_t *values, bool image,
-	    bool unchanged_for_missing)
+	    bool unchanged_for_missing, const uint8_t *before)
 {
 	const struct dms_table *t = p->in;
 	const uint8_t *offs[1024], **off = t->ncols < 1023 ? offs : xcalloc(t->ncols + 1, sizeof(*off));
+	const uint8_t *boffs[1024], **boff = NULL;
 	int status = EXIT_OK;
 
 	if (!index_values(values, off, t->ncols)) {
 		status = EXIT_INPUT;
 		goto done;
+	}
+	if (before != NULL) {
+		boff = t->ncols < 1023 ? boffs : xcalloc(t->ncols + 1, sizeof(*boff));
+		if (!index_values(before, boff, t->ncols)) {
+			status = EXIT_INPUT;
+			goto done;
+		}
 	}
 	msgpack_pack_array(&r->pk, (size_t)p->nout);
 	for (int i = 0; i < p->nout; i++) {
@@ -1169,6 +1237,10 @@ pack_values(struct rules *r, const struct plan *p, const uint8_t *values, bool i
 				status = EXIT_RUNTIME;
 				goto done;
 			}
+		} else if (o->kind == OC_BEFORE && boff != NULL) {
+			const uint8_t *v = boff[o->src];
+
+			msgpack_pack_str_body(&r->pk, v, (size_t)(boff[o->src + 1] - v));
 		} else if (o->kind == OC_EXPR && image) {
 			if (!eval(r, p, o->expr, off, NULL)) {
 				status = EXIT_RUNTIME;
@@ -1182,6 +1254,8 @@ pack_values(struct rules *r, const struct plan *p, const uint8_t *values, bool i
 done:
 	if (off != offs)
 		free(off);
+	if (boff != NULL && boff != boffs)
+		free(boff);
 	return status;
 }
 
@@ -1283,8 +1357,36 @@ passes(struct rules *r, const struct plan *p, const uint8_t *values, int *status
 	return yes;
 }
 
+static int record(struct rules *r, const struct dms_record *rec, struct dms_out *out);
+
 int
 rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
+{
+	struct plan *p = rec->table ? plan_of(r, rec->table->tid) : NULL;
+	int status = record(r, rec, out);
+
+	if (status != EXIT_RUNTIME || p == NULL || rec->kind == K_TABLE)
+		return status;
+	/* a value that failed its conversion (logged): the data error policy */
+	switch (r->policy) {
+	case POLICY_STOP_TASK:
+		log_error("record %" PRIu64 ": stopping (DataErrorPolicy STOP_TASK)", rec->seq);
+		return EXIT_RUNTIME;
+	case POLICY_SUSPEND_TABLE:
+		log_error("record %" PRIu64 ": %s.%s is suspended: its further records are dropped (SUSPEND_TABLE)",
+			  rec->seq, p->in->schema, p->in->name);
+		p->drop = true;
+		return EXIT_OK;
+	default:
+		log_warn("record %" PRIu64 " (%s of %s.%s) dropped (%s)", rec->seq,
+			 dms_kind_name(rec->kind), p->in->schema, p->in->name,
+			 r->policy == POLICY_IGNORE_RECORD ? "IGNORE_RECORD" : "LOG_ERROR");
+		return EXIT_OK;
+	}
+}
+
+static int
+record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 {
 	struct plan *p = rec->table ? plan_of(r, rec->table->tid) : NULL;
 	int status = EXIT_OK;
@@ -1350,16 +1452,19 @@ rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		msgpack_pack_int64(&r->pk, rec->table->tid);
 		if (as_update) {
 			/* operation_indicator: the deleted row is kept and flagged */
-			if ((status = pack_values(r, p, rec->values, true, true)) != EXIT_OK ||
-			    (status = pack_values(r, p, rec->values, false, false)) != EXIT_OK)
+			if ((status = pack_values(r, p, rec->values, true, true, rec->values)) != EXIT_OK ||
+			    (status = pack_values(r, p, rec->values, false, false, rec->values)) != EXIT_OK)
 				return status;
 		} else {
-			status = pack_values(r, p, rec->values, rec->kind != K_DELETE, false);
+			const uint8_t *before = rec->kind == K_UPDATE ? rec->old_values
+					      : rec->kind == K_DELETE ? rec->values : NULL;
+
+			status = pack_values(r, p, rec->values, rec->kind != K_DELETE, false, before);
 			if (status == EXIT_OK && rec->kind == K_UPDATE) {
 				if (rec->old_values == NULL)
 					msgpack_pack_nil(&r->pk);
 				else
-					status = pack_values(r, p, rec->old_values, false, false);
+					status = pack_values(r, p, rec->old_values, false, false, rec->old_values);
 			}
 			if (status != EXIT_OK)
 				return status;

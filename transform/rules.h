@@ -22,6 +22,12 @@ struct rules;
 /* Checks what can be checked before any record (expressions compile); NULL on error (logged). */
 struct rules *rules_new(const struct mapping *m);
 /*
+ * What a value that fails its conversion does (ErrorBehavior.DataErrorPolicy):
+ * LOG_ERROR and IGNORE_RECORD drop the record with a warning, SUSPEND_TABLE
+ * drops the rest of the table, STOP_TASK ends the run (the default is LOG_ERROR).
+ */
+void rules_set_policy(struct rules *r, int policy);
+/*
  * Writes what the record becomes (nothing, itself, or a rewritten record).
  * Returns an exit status: EXIT_OK, EXIT_USAGE (the mapping does not fit the
  * table), EXIT_RUNTIME (a value that cannot be converted), EXIT_OUTPUT.
