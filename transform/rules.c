@@ -42,6 +42,9 @@ struct plan {
 	struct ocol *out;
 	int nkey;
 	int *key;		/* output columns */
+	const struct mapping_rule *unique_rule;	/* define-primary-key, origin unique-index */
+	int nunique;
+	int *unique;		/* its output columns */
 	struct strbuf tattrs;	/* packed table attrs */
 	sqlite3_stmt *filter;
 	bool op_indicator;	/* an expression uses operation_indicator(): deletes become updates */
@@ -291,6 +294,7 @@ plan_free(struct plan *p)
 	}
 	free(p->out);
 	free(p->key);
+	free(p->unique);
 	free(p->schema);
 	free(p->name);
 	sb_release(&p->tattrs);
@@ -470,7 +474,22 @@ pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 	msgpack_packer_init(&pk, &s, msgpack_sbuffer_write);
 	mp_cursor_init(&c, t->attrs, t->attrs_len);
 	mp_next(&c, &it);
-	msgpack_pack_map(&pk, it.v.n + (lob != NULL));
+	bool has_indexes = attrs_find(t->attrs, t->attrs_len, "indexes", &(struct mp_cursor){ 0 });
+
+	msgpack_pack_map(&pk, it.v.n + (lob != NULL) + (p->unique_rule != NULL && !has_indexes));
+	if (p->unique_rule != NULL && !has_indexes) {
+		pk_str(&pk, "indexes");
+		msgpack_pack_array(&pk, 1);
+		msgpack_pack_map(&pk, 3);
+		pk_str(&pk, "name");
+		pk_str(&pk, p->unique_rule->pk_name ? p->unique_rule->pk_name : "dms_unique");
+		pk_str(&pk, "columns");
+		msgpack_pack_array(&pk, (size_t)p->nunique);
+		for (int q = 0; q < p->nunique; q++)
+			msgpack_pack_int(&pk, p->unique[q]);
+		pk_str(&pk, "unique");
+		msgpack_pack_true(&pk);
+	}
 	if (lob != NULL) {
 		/* table-settings lob-settings, for dms-load */
 		pk_str(&pk, "lob_settings");
@@ -540,10 +559,21 @@ pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 				msgpack_sbuffer_destroy(&one);
 				free(name);
 			}
-			msgpack_pack_array(&pk, nkept);
+			msgpack_pack_array(&pk, nkept + (p->unique_rule != NULL));
 			if (kept.len)
 				msgpack_pack_str_body(&pk, kept.buf, kept.len);
 			sb_release(&kept);
+			if (p->unique_rule != NULL) {
+				msgpack_pack_map(&pk, 3);
+				pk_str(&pk, "name");
+				pk_str(&pk, p->unique_rule->pk_name ? p->unique_rule->pk_name : "dms_unique");
+				pk_str(&pk, "columns");
+				msgpack_pack_array(&pk, (size_t)p->nunique);
+				for (int q = 0; q < p->nunique; q++)
+					msgpack_pack_int(&pk, p->unique[q]);
+				pk_str(&pk, "unique");
+				msgpack_pack_true(&pk);
+			}
 		} else if (mp_str_eq(&k, "foreign_keys")) {
 			/* names follow the rules: the referenced table and columns too */
 			struct mp_item arr;
@@ -837,7 +867,25 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 				status = EXIT_USAGE;
 				goto done;
 			}
-	/* the key */
+	/* the key; with origin unique-index a unique index instead */
+	if (pk_rule != NULL && pk_rule->pk_origin && strcmp(pk_rule->pk_origin, "unique-index") == 0) {
+		p->unique_rule = pk_rule;
+		p->unique = xcalloc((size_t)pk_rule->npk_columns + 1, sizeof(int));
+		for (int k = 0; k < pk_rule->npk_columns; k++) {
+			int idx = out_index(p, pk_rule->pk_columns[k]);
+
+			if (idx < 0 && in_index(t, pk_rule->pk_columns[k]) >= 0)
+				idx = map[in_index(t, pk_rule->pk_columns[k])];
+			if (idx < 0) {
+				log_error("rule %s: define-primary-key: %s.%s has no column \"%s\"",
+					  pk_rule->id_text, t->schema, t->name, pk_rule->pk_columns[k]);
+				status = EXIT_USAGE;
+				goto done;
+			}
+			p->unique[p->nunique++] = idx;
+		}
+		pk_rule = NULL;
+	}
 	if (pk_rule != NULL) {
 		p->key = xcalloc((size_t)pk_rule->npk_columns + 1, sizeof(int));
 		for (int k = 0; k < pk_rule->npk_columns; k++) {
@@ -856,6 +904,7 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 		}
 	} else {
 		p->key = xcalloc(t->nkey + 1, sizeof(int));
+		(void)0;
 		for (uint32_t k = 0; k < t->nkey; k++) {
 			if (map[t->key[k]] < 0) {
 				log_warn("%s.%s: key column %s is removed by the mapping; the table has no key",
