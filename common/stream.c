@@ -74,6 +74,19 @@ stream_table(const struct dms_stream *st, int64_t tid)
 	return st->tables[tid];
 }
 
+const uint8_t *
+record_element(const struct dms_record *rec, unsigned index)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	mp_cursor_init(&c, rec->raw, rec->len);
+	mp_next(&c, &it);
+	for (unsigned i = 0; i < index; i++)
+		mp_skip(&c);
+	return c.p;
+}
+
 const char *
 table_label(const struct dms_table *t)
 {

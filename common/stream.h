@@ -99,6 +99,9 @@ enum check_status { CHECK_OK = 0, CHECK_INCOMPLETE = -1, CHECK_BAD = -2 };
  */
 int stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_record *rec);
 
+/* Where element index (0 is the kind) of a checked record starts. */
+const uint8_t *record_element(const struct dms_record *rec, unsigned index);
+
 /* "schema.name" of a table, for messages; static buffer, valid until the next call. */
 const char *table_label(const struct dms_table *t);
 /* "id=42, k='x'": the key columns of a values array, for messages. */

@@ -454,23 +454,10 @@ stream_rows(void)
 	return true;
 }
 
-static const uint8_t *
-element(const struct dms_record *rec, unsigned index)
-{
-	struct mp_cursor c;
-	struct mp_item it;
-
-	mp_cursor_init(&c, rec->raw, rec->len);
-	mp_next(&c, &it);
-	for (unsigned i = 0; i < index; i++)
-		mp_skip(&c);
-	return c.p;
-}
-
 static bool
 part_begin(const struct dms_record *rec, struct ttable *t)
 {
-	const uint8_t *attrs = element(rec, 2);
+	const uint8_t *attrs = record_element(rec, 2);
 	size_t len = rec->len - (size_t)(attrs - rec->raw);
 	int done;
 
@@ -612,7 +599,7 @@ run(struct options *o)
 		}
 		switch (rec.kind) {
 		case K_HELLO: {
-			const uint8_t *attrs = element(&rec, 2);
+			const uint8_t *attrs = record_element(&rec, 2);
 			char *engine = attrs_str(attrs, rec.len - (size_t)(attrs - rec.raw), "engine");
 
 			L.source = engine && strcmp(engine, "postgresql") == 0 ? ENGINE_PG

@@ -458,6 +458,21 @@ lob_rule(const struct mapping *m, const struct dms_table *t)
 	return r != NULL && r->lob_mode != NULL ? r : NULL;
 }
 
+/* The unique index of a define-primary-key rule with origin unique-index. */
+static void
+pack_unique_index(msgpack_packer *pk, const struct plan *p)
+{
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "name");
+	pk_str(pk, p->unique_rule->pk_name ? p->unique_rule->pk_name : "dms_unique");
+	pk_str(pk, "columns");
+	msgpack_pack_array(pk, (size_t)p->nunique);
+	for (int q = 0; q < p->nunique; q++)
+		msgpack_pack_int(pk, p->unique[q]);
+	pk_str(pk, "unique");
+	msgpack_pack_true(pk);
+}
+
 /* Rebuilds the table attrs: index column positions and foreign key names follow the plan. */
 static void
 pack_table_attrs(struct rules *r, struct plan *p, const int *map)
@@ -480,15 +495,7 @@ pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 	if (p->unique_rule != NULL && !has_indexes) {
 		pk_str(&pk, "indexes");
 		msgpack_pack_array(&pk, 1);
-		msgpack_pack_map(&pk, 3);
-		pk_str(&pk, "name");
-		pk_str(&pk, p->unique_rule->pk_name ? p->unique_rule->pk_name : "dms_unique");
-		pk_str(&pk, "columns");
-		msgpack_pack_array(&pk, (size_t)p->nunique);
-		for (int q = 0; q < p->nunique; q++)
-			msgpack_pack_int(&pk, p->unique[q]);
-		pk_str(&pk, "unique");
-		msgpack_pack_true(&pk);
+		pack_unique_index(&pk, p);
 	}
 	if (lob != NULL) {
 		/* table-settings lob-settings, for dms-load */
@@ -563,17 +570,8 @@ pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 			if (kept.len)
 				msgpack_pack_str_body(&pk, kept.buf, kept.len);
 			sb_release(&kept);
-			if (p->unique_rule != NULL) {
-				msgpack_pack_map(&pk, 3);
-				pk_str(&pk, "name");
-				pk_str(&pk, p->unique_rule->pk_name ? p->unique_rule->pk_name : "dms_unique");
-				pk_str(&pk, "columns");
-				msgpack_pack_array(&pk, (size_t)p->nunique);
-				for (int q = 0; q < p->nunique; q++)
-					msgpack_pack_int(&pk, p->unique[q]);
-				pk_str(&pk, "unique");
-				msgpack_pack_true(&pk);
-			}
+			if (p->unique_rule != NULL)
+				pack_unique_index(&pk, p);
 		} else if (mp_str_eq(&k, "foreign_keys")) {
 			/* names follow the rules: the referenced table and columns too */
 			struct mp_item arr;
@@ -1369,19 +1367,6 @@ set_position(struct rules *r, const uint8_t *p)
 	}
 }
 
-static const uint8_t *
-element(const struct dms_record *rec, unsigned index)
-{
-	struct mp_cursor c;
-	struct mp_item it;
-
-	mp_cursor_init(&c, rec->raw, rec->len);
-	mp_next(&c, &it);
-	for (unsigned i = 0; i < index; i++)
-		mp_skip(&c);
-	return c.p;
-}
-
 static struct plan *
 plan_of(struct rules *r, int64_t tid)
 {
@@ -1467,8 +1452,8 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		goto packed;
 	}
 	case K_BEGIN:
-		set_position(r, element(rec, 2));
-		set_time(r, element(rec, 3));
+		set_position(r, record_element(rec, 2));
+		set_time(r, record_element(rec, 3));
 		r->op = "INSERT";
 		break;
 	case K_ROW:
@@ -1523,7 +1508,7 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 	case K_TRUNCATE: {
 		struct mp_cursor c;
 		struct mp_item it;
-		const uint8_t *tids = element(rec, 1), *attrs;
+		const uint8_t *tids = record_element(rec, 1), *attrs;
 		int64_t kept[1024];
 		int nkept = 0;
 
