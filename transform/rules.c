@@ -866,26 +866,10 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 				goto done;
 			}
 	/* the key; with origin unique-index a unique index instead */
-	if (pk_rule != NULL && pk_rule->pk_origin && strcmp(pk_rule->pk_origin, "unique-index") == 0) {
-		p->unique_rule = pk_rule;
-		p->unique = xcalloc((size_t)pk_rule->npk_columns + 1, sizeof(int));
-		for (int k = 0; k < pk_rule->npk_columns; k++) {
-			int idx = out_index(p, pk_rule->pk_columns[k]);
-
-			if (idx < 0 && in_index(t, pk_rule->pk_columns[k]) >= 0)
-				idx = map[in_index(t, pk_rule->pk_columns[k])];
-			if (idx < 0) {
-				log_error("rule %s: define-primary-key: %s.%s has no column \"%s\"",
-					  pk_rule->id_text, t->schema, t->name, pk_rule->pk_columns[k]);
-				status = EXIT_USAGE;
-				goto done;
-			}
-			p->unique[p->nunique++] = idx;
-		}
-		pk_rule = NULL;
-	}
 	if (pk_rule != NULL) {
-		p->key = xcalloc((size_t)pk_rule->npk_columns + 1, sizeof(int));
+		bool unique = pk_rule->pk_origin && strcmp(pk_rule->pk_origin, "unique-index") == 0;
+		int *cols = xcalloc((size_t)pk_rule->npk_columns + 1, sizeof(int));
+
 		for (int k = 0; k < pk_rule->npk_columns; k++) {
 			int idx = out_index(p, pk_rule->pk_columns[k]);
 
@@ -894,15 +878,27 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 			if (idx < 0) {
 				log_error("rule %s: define-primary-key: %s.%s has no column \"%s\"",
 					  pk_rule->id_text, t->schema, t->name, pk_rule->pk_columns[k]);
+				free(cols);
 				status = EXIT_USAGE;
 				goto done;
 			}
-			p->key[p->nkey++] = idx;
-			p->out[idx].nullable = false;
+			cols[k] = idx;
+			if (!unique)
+				p->out[idx].nullable = false;
 		}
-	} else {
+		if (unique) {
+			p->unique_rule = pk_rule;
+			p->unique = cols;
+			p->nunique = pk_rule->npk_columns;
+			pk_rule = NULL;
+		} else {
+			p->key = cols;
+			p->nkey = pk_rule->npk_columns;
+		}
+	}
+	if (pk_rule == NULL) {
+		/* no key rule (or a unique index): the source's key */
 		p->key = xcalloc(t->nkey + 1, sizeof(int));
-		(void)0;
 		for (uint32_t k = 0; k < t->nkey; k++) {
 			if (map[t->key[k]] < 0) {
 				log_warn("%s.%s: key column %s is removed by the mapping; the table has no key",
