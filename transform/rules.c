@@ -18,6 +18,19 @@
 #include "../common/dms.h"
 
 enum ocol_kind { OC_COPY, OC_EXPR, OC_NULL, OC_BEFORE };
+
+/* What a statement parameter is bound to: a column (>= 0) or a header variable. */
+enum param {
+	PARAM_NULL = -1, PARAM_OPERATION = -2, PARAM_TIMESTAMP = -3, PARAM_POSITION = -4,
+	PARAM_CHANGE_SEQ = -5, PARAM_SCHEMA = -6, PARAM_TABLE = -7, PARAM_EMPTY = -8,
+};
+
+/* A prepared statement and, per parameter, what it is bound to. */
+struct stmt {
+	sqlite3_stmt *st;
+	int nparams;
+	int *params;
+};
 enum mask { MASK_NONE, MASK_DIGITS, MASK_RANDOM, MASK_HASH };
 
 struct ocol {
@@ -30,7 +43,7 @@ struct ocol {
 	bool convert;		/* change-data-type: convert the value */
 	enum mask mask;
 	char mask_char;
-	sqlite3_stmt *expr;	/* OC_EXPR */
+	struct stmt expr;	/* OC_EXPR */
 	struct strbuf attrs;	/* packed msgpack map */
 };
 
@@ -46,7 +59,7 @@ struct plan {
 	int nunique;
 	int *unique;		/* its output columns */
 	struct strbuf tattrs;	/* packed table attrs */
-	sqlite3_stmt *filter;
+	struct stmt filter;
 	bool op_indicator;	/* an expression uses operation_indicator(): deletes become updates */
 };
 
@@ -123,7 +136,15 @@ rename_with(const struct mapping_rule *r, const char *name)
 static bool
 renames(const struct mapping_rule *r)
 {
-	return rename_with(r, "") != NULL ? (free(rename_with(r, "")), true) : false;
+	static const char *const actions[] = {
+		"rename", "convert-lowercase", "convert-uppercase", "add-prefix", "add-suffix",
+		"remove-prefix", "remove-suffix", "replace-prefix", "replace-suffix",
+	};
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(r->action, actions[i]) == 0)
+			return true;
+	return false;
 }
 
 /* The first (lowest rule-id) name rule of a rule-target that matches. */
@@ -282,6 +303,48 @@ rules_new(const struct mapping *m)
 }
 
 static void
+stmt_free(struct stmt *s)
+{
+	sqlite3_finalize(s->st);
+	free(s->params);
+	memset(s, 0, sizeof(*s));
+}
+
+static int in_index(const struct dms_table *t, const char *name);
+
+/* Resolves each parameter of s->st: ?N is column N-1, $name a column or a header variable. */
+static void
+stmt_resolve(struct stmt *s, const struct dms_table *t)
+{
+	static const struct {
+		const char *name;
+		enum param p;
+	} vars[] = {
+		{ "$AR_H_OPERATION", PARAM_OPERATION }, { "$AR_H_COMMIT_TIMESTAMP", PARAM_TIMESTAMP },
+		{ "$AR_H_TIMESTAMP", PARAM_TIMESTAMP }, { "$AR_H_STREAM_POSITION", PARAM_POSITION },
+		{ "$AR_H_CHANGE_SEQ", PARAM_CHANGE_SEQ }, { "$AR_M_SOURCE_SCHEMA", PARAM_SCHEMA },
+		{ "$AR_M_SOURCE_TABLE_NAME", PARAM_TABLE }, { "$AR_H_USER", PARAM_EMPTY },
+	};
+
+	s->nparams = sqlite3_bind_parameter_count(s->st);
+	s->params = xcalloc((size_t)s->nparams + 1, sizeof(int));
+	for (int q = 1; q <= s->nparams; q++) {
+		const char *pn = sqlite3_bind_parameter_name(s->st, q);
+		int p = PARAM_NULL;
+
+		if (pn != NULL && pn[0] == '?')
+			p = atoi(pn + 1) - 1;
+		else if (pn != NULL && pn[0] == '$' && strncmp(pn, "$AR_", 4) != 0)
+			p = in_index(t, pn + 1);
+		else
+			for (size_t v = 0; pn != NULL && v < sizeof(vars) / sizeof(vars[0]); v++)
+				if (strcmp(pn, vars[v].name) == 0)
+					p = vars[v].p;
+		s->params[q - 1] = p;
+	}
+}
+
+static void
 plan_free(struct plan *p)
 {
 	if (p == NULL)
@@ -289,7 +352,7 @@ plan_free(struct plan *p)
 	for (int i = 0; i < p->nout; i++) {
 		free(p->out[i].name);
 		free(p->out[i].type);
-		sqlite3_finalize(p->out[i].expr);
+		stmt_free(&p->out[i].expr);
 		sb_release(&p->out[i].attrs);
 	}
 	free(p->out);
@@ -298,7 +361,7 @@ plan_free(struct plan *p)
 	free(p->schema);
 	free(p->name);
 	sb_release(&p->tattrs);
-	sqlite3_finalize(p->filter);
+	stmt_free(&p->filter);
 	free(p);
 }
 
@@ -443,8 +506,12 @@ build_filter(struct rules *r, struct plan *p)
 			sb_adds(&sql, ")");
 		}
 	}
-	if (sql.len && !prepare(r, sql.buf, &p->filter, "source filter"))
-		status = EXIT_USAGE;
+	if (sql.len) {
+		if (!prepare(r, sql.buf, &p->filter.st, "source filter"))
+			status = EXIT_USAGE;
+		else
+			stmt_resolve(&p->filter, t);
+	}
 done:
 	sb_release(&sql);
 	return status;
@@ -806,7 +873,7 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 
 			sb_addf(&sql, "SELECT %s", rule->expression);
 			snprintf(what, sizeof(what), "rule %s: expression", rule->id_text);
-			if (!prepare(r, sql.buf, &o->expr, what)) {
+			if (!prepare(r, sql.buf, &o->expr.st, what)) {
 				sb_release(&sql);
 				status = EXIT_USAGE;
 				goto done;
@@ -815,8 +882,9 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 			sb_release(&sql);
 			o->kind = OC_EXPR;
 			/* every $name must be a column or a header variable */
-			for (int q = 1; q <= sqlite3_bind_parameter_count(o->expr); q++) {
-				const char *pn = sqlite3_bind_parameter_name(o->expr, q);
+			stmt_resolve(&o->expr, t);
+			for (int q = 1; q <= o->expr.nparams; q++) {
+				const char *pn = sqlite3_bind_parameter_name(o->expr.st, q);
 
 				if (pn && pn[0] == '$' && strncmp(pn, "$AR_", 4) != 0 && in_index(t, pn + 1) < 0) {
 					log_error("rule %s: expression uses %s, which is not a column of %s.%s",
@@ -966,41 +1034,46 @@ bind_value(sqlite3_stmt *st, int idx, const uint8_t *p)
 }
 
 static void
-bind_all(struct rules *r, const struct plan *p, sqlite3_stmt *st, const uint8_t **off)
+bind_all(struct rules *r, const struct plan *p, const struct stmt *s, const uint8_t **off)
 {
-	for (int q = 1; q <= sqlite3_bind_parameter_count(st); q++) {
-		const char *pn = sqlite3_bind_parameter_name(st, q);
-		int col = -1;
+	for (int q = 1; q <= s->nparams; q++) {
+		int what = s->params[q - 1];
 
-		if (pn == NULL)
-			continue;
-		if (pn[0] == '?')
-			col = atoi(pn + 1) - 1;
-		else if (pn[0] == '$' && strncmp(pn, "$AR_", 4) != 0)
-			col = in_index(p->in, pn + 1);
-		if (col >= 0 && off != NULL) {
-			bind_value(st, q, off[col]);
-			continue;
+		switch (what) {
+		case PARAM_OPERATION:
+			sqlite3_bind_text(s->st, q, r->op, -1, SQLITE_STATIC);
+			break;
+		case PARAM_TIMESTAMP:
+			sqlite3_bind_text(s->st, q, r->commit_time, -1, SQLITE_STATIC);
+			break;
+		case PARAM_POSITION:
+			sqlite3_bind_text(s->st, q, r->position, -1, SQLITE_STATIC);
+			break;
+		case PARAM_CHANGE_SEQ:
+			if (r->position[0]) {
+				char seq[64];
+
+				snprintf(seq, sizeof(seq), "%.16s%019" PRIu64, r->commit_time, r->seq);
+				sqlite3_bind_text(s->st, q, seq, -1, SQLITE_TRANSIENT);
+			} else {
+				sqlite3_bind_text(s->st, q, "", 0, SQLITE_STATIC);
+			}
+			break;
+		case PARAM_SCHEMA:
+			sqlite3_bind_text(s->st, q, p->in->schema, -1, SQLITE_STATIC);
+			break;
+		case PARAM_TABLE:
+			sqlite3_bind_text(s->st, q, p->in->name, -1, SQLITE_STATIC);
+			break;
+		case PARAM_EMPTY:
+			sqlite3_bind_text(s->st, q, "", 0, SQLITE_STATIC);
+			break;
+		default:
+			if (what >= 0 && off != NULL)
+				bind_value(s->st, q, off[what]);
+			else
+				sqlite3_bind_null(s->st, q);
 		}
-		if (strcmp(pn, "$AR_H_OPERATION") == 0)
-			sqlite3_bind_text(st, q, r->op, -1, SQLITE_STATIC);
-		else if (strcmp(pn, "$AR_H_COMMIT_TIMESTAMP") == 0 || strcmp(pn, "$AR_H_TIMESTAMP") == 0)
-			sqlite3_bind_text(st, q, r->commit_time, -1, SQLITE_STATIC);
-		else if (strcmp(pn, "$AR_H_STREAM_POSITION") == 0)
-			sqlite3_bind_text(st, q, r->position, -1, SQLITE_STATIC);
-		else if (strcmp(pn, "$AR_H_CHANGE_SEQ") == 0 && r->position[0]) {
-			char seq[64];
-
-			snprintf(seq, sizeof(seq), "%.16s%019" PRIu64, r->commit_time, r->seq);
-			sqlite3_bind_text(st, q, seq, -1, SQLITE_TRANSIENT);
-		} else if (strcmp(pn, "$AR_M_SOURCE_SCHEMA") == 0)
-			sqlite3_bind_text(st, q, p->in->schema, -1, SQLITE_STATIC);
-		else if (strcmp(pn, "$AR_M_SOURCE_TABLE_NAME") == 0)
-			sqlite3_bind_text(st, q, p->in->name, -1, SQLITE_STATIC);
-		else if (strcmp(pn, "$AR_H_USER") == 0 || strcmp(pn, "$AR_H_CHANGE_SEQ") == 0)
-			sqlite3_bind_text(st, q, "", 0, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, q);
 	}
 }
 
@@ -1039,12 +1112,13 @@ pack_result(msgpack_packer *pk, sqlite3_stmt *st, enum dms_type t)
 }
 
 static bool
-eval(struct rules *r, const struct plan *p, sqlite3_stmt *st, const uint8_t **off, bool *yes)
+eval(struct rules *r, const struct plan *p, const struct stmt *s, const uint8_t **off, bool *yes)
 {
+	sqlite3_stmt *st = s->st;
 	int rc;
 
 	sqlite3_reset(st);
-	bind_all(r, p, st, off);
+	bind_all(r, p, s, off);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		log_error("%s.%s: evaluating an expression failed: %s", p->in->schema, p->in->name,
@@ -1285,11 +1359,11 @@ pack_values(struct rules *r, const struct plan *p, const uint8_t *values, bool i
 
 			msgpack_pack_str_body(&r->pk, v, (size_t)(boff[o->src + 1] - v));
 		} else if (o->kind == OC_EXPR && image) {
-			if (!eval(r, p, o->expr, off, NULL)) {
+			if (!eval(r, p, &o->expr, off, NULL)) {
 				status = EXIT_RUNTIME;
 				goto done;
 			}
-			pack_result(&r->pk, o->expr, o->dtype);
+			pack_result(&r->pk, o->expr.st, o->dtype);
 		} else {
 			msgpack_pack_nil(&r->pk);
 		}
@@ -1375,10 +1449,10 @@ passes(struct rules *r, const struct plan *p, const uint8_t *values, int *status
 	const uint8_t *offs[1024], **off;
 	bool yes = true;
 
-	if (p->filter == NULL || values == NULL)
+	if (p->filter.st == NULL || values == NULL)
 		return true;
 	off = p->in->ncols < 1023 ? offs : xcalloc(p->in->ncols + 1, sizeof(*off));
-	if (!index_values(values, off, p->in->ncols) || !eval(r, p, p->filter, off, &yes)) {
+	if (!index_values(values, off, p->in->ncols) || !eval(r, p, &p->filter, off, &yes)) {
 		*status = EXIT_RUNTIME;
 		yes = false;
 	}
