@@ -355,6 +355,27 @@ int_field(struct loader *l, json_t *obj, const char *key, int *out)
 	return true;
 }
 
+/* {"rule-type": "validation", "rule-action": "override-validation-function", ...} */
+static bool
+parse_validation(struct loader *l, json_t *rule, json_t *loc, struct mapping_rule *r)
+{
+	if (strcmp(r->action, "override-validation-function") != 0)
+		return refuse(l, "validation rule-action \"%s\" is not override-validation-function",
+			      r->action);
+	if (!get_str(l, rule, "rule-target", true, &r->target))
+		return false;
+	if (strcmp(r->target, "column") != 0)
+		return refuse(l, "a validation rule's rule-target must be \"column\", not \"%s\"", r->target);
+	if (!get_str(l, loc, "column-name", true, &r->column) ||
+	    !get_str(l, loc, "data-type", false, &r->locator_type) ||
+	    !get_str(l, rule, "source-function", false, &r->source_fn) ||
+	    !get_str(l, rule, "target-function", false, &r->target_fn))
+		return false;
+	if (r->source_fn == NULL && r->target_fn == NULL)
+		return refuse(l, "override-validation-function needs \"source-function\" or \"target-function\"");
+	return true;
+}
+
 static bool
 parse_transformation(struct loader *l, json_t *rule, json_t *loc, struct mapping_rule *r)
 {
@@ -554,6 +575,8 @@ parse_rule(struct loader *l, json_t *rule, struct mapping_rule *r)
 			return false;
 		if (r->type == RULE_TRANSFORMATION && !parse_transformation(l, rule, loc, r))
 			return false;
+		if (r->type == RULE_VALIDATION && !parse_validation(l, rule, loc, r))
+			return false;
 	}
 	return true;
 }
@@ -664,6 +687,8 @@ mapping_free(struct mapping *m)
 		free(r->value);
 		free(r->old_value);
 		free(r->expression);
+		free(r->source_fn);
+		free(r->target_fn);
 		free(r->dt_type);
 		free(r->pk_name);
 		free(r->pk_origin);

@@ -63,6 +63,8 @@ struct mapping_rule {
 	int npk_columns;
 	char **pk_columns;
 	char *bi_prefix, *bi_suffix, *bi_filter;	/* before-image-def */
+	/* validation: override-validation-function, with ${column-name} */
+	char *source_fn, *target_fn;
 	json_t *json;		/* the rule as given (a new reference) */
 };
 

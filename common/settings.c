@@ -44,6 +44,10 @@ settings_defaults(struct task_settings *s)
 	s->prep_mode = PREP_DROP_AND_CREATE;
 	s->max_full_load_subtasks = 8;
 	s->commit_rate = 10000;
+	s->thread_count = 5;
+	s->partition_size = 10000;
+	s->failure_max_count = 10000;
+	s->table_failure_max_count = 1000;
 }
 
 void
@@ -62,6 +66,11 @@ static const char *const known[] = {
 	"FullLoadSettings.MaxFullLoadSubTasks", "FullLoadSettings.CommitRate",
 	"ErrorBehavior.DataErrorPolicy", "ErrorBehavior.DataTruncationErrorPolicy",
 	"ControlTablesSettings.ControlSchema",
+	"ValidationSettings.EnableValidation", "ValidationSettings.ValidationOnly",
+	"ValidationSettings.ThreadCount", "ValidationSettings.PartitionSize",
+	"ValidationSettings.FailureMaxCount", "ValidationSettings.TableFailureMaxCount",
+	"ValidationSettings.HandleCollationDiff", "ValidationSettings.SkipLobColumns",
+	"ValidationSettings.ValidationPartialLobSize",
 };
 
 static bool
@@ -143,7 +152,7 @@ bool
 settings_load(const char *path, struct task_settings *s)
 {
 	json_t *root = json_file_load(path);
-	json_t *tm, *fl, *eb, *ct, *v;
+	json_t *tm, *fl, *eb, *ct, *vs, *v;
 	struct strbuf ignored = STRBUF_INIT;
 	const char *section;
 	json_t *sec;
@@ -161,6 +170,7 @@ settings_load(const char *path, struct task_settings *s)
 	fl = json_object_get(root, "FullLoadSettings");
 	eb = json_object_get(root, "ErrorBehavior");
 	ct = json_object_get(root, "ControlTablesSettings");
+	vs = json_object_get(root, "ValidationSettings");
 	if ((v = json_object_get(tm, "TargetSchema")) != NULL) {
 		if (!json_is_string(v)) {
 			bad(path, "TargetMetadata", "TargetSchema", "a string");
@@ -203,6 +213,27 @@ settings_load(const char *path, struct task_settings *s)
 	if (!get_policy(path, eb, "DataErrorPolicy", &s->data_error_policy) ||
 	    !get_policy(path, eb, "DataTruncationErrorPolicy", &s->data_truncation_policy))
 		goto done;
+	if (!get_bool(path, vs, "ValidationSettings", "EnableValidation", &s->enable_validation) ||
+	    !get_bool(path, vs, "ValidationSettings", "ValidationOnly", &s->validation_only) ||
+	    !get_bool(path, vs, "ValidationSettings", "HandleCollationDiff", &s->handle_collation_diff) ||
+	    !get_bool(path, vs, "ValidationSettings", "SkipLobColumns", &s->skip_lob_columns) ||
+	    !get_int(path, vs, "ValidationSettings", "PartitionSize", 1, 1000000, &s->partition_size) ||
+	    !get_int(path, vs, "ValidationSettings", "FailureMaxCount", 1, INT64_MAX,
+		     &s->failure_max_count) ||
+	    !get_int(path, vs, "ValidationSettings", "TableFailureMaxCount", 1, INT64_MAX,
+		     &s->table_failure_max_count) ||
+	    !get_int(path, vs, "ValidationSettings", "ValidationPartialLobSize", 0, INT32_MAX,
+		     &s->validation_partial_lob_size))
+		goto done;
+	n = s->thread_count;
+	if (!get_int(path, vs, "ValidationSettings", "ThreadCount", 1, 64, &n))
+		goto done;
+	s->thread_count = (int)n;
+	if (s->validation_only && s->prep_mode != PREP_DO_NOTHING) {
+		log_error("%s: ValidationSettings.ValidationOnly needs FullLoadSettings.TargetTablePrepMode "
+			  "DO_NOTHING (a validation-only task must not touch the target's tables)", path);
+		goto done;
+	}
 	if (s->full_lob_mode && s->limited_lob_mode)
 		log_warn("%s: TargetMetadata: FullLobMode and LimitedSizeLobMode are both true; using full LOB mode",
 			 path);

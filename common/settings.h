@@ -26,6 +26,16 @@ struct task_settings {
 	int commit_rate;	/* FullLoadSettings.CommitRate: 10000 */
 	enum error_policy data_error_policy;	/* ErrorBehavior.DataErrorPolicy: LOG_ERROR */
 	enum error_policy data_truncation_policy;	/* ErrorBehavior.DataTruncationErrorPolicy: LOG_ERROR */
+	/* ValidationSettings */
+	bool enable_validation;		/* EnableValidation: false */
+	bool validation_only;		/* ValidationOnly: false */
+	int thread_count;		/* ThreadCount: 5 */
+	int64_t partition_size;		/* PartitionSize: 10000 */
+	int64_t failure_max_count;	/* FailureMaxCount: 10000 */
+	int64_t table_failure_max_count;	/* TableFailureMaxCount: 1000 */
+	bool handle_collation_diff;	/* HandleCollationDiff: false */
+	bool skip_lob_columns;		/* SkipLobColumns: false */
+	int64_t validation_partial_lob_size;	/* ValidationPartialLobSize (KB): 0, whole LOBs */
 };
 
 void settings_defaults(struct task_settings *s);

@@ -122,5 +122,7 @@ int src_column_index(const struct src_table *t, const char *name);
 char *src_table_qualified(const struct src_table *t, char *(*quote_ident)(const char *));
 /* Appends " WHERE ..." for the mapping's filters and the part's range (p may be NULL). */
 void src_part_where(struct strbuf *sql, const struct src_table *t, const struct src_part *p);
+/* Packs the table's TABLE record (dms-stream(5)) as table tid. */
+void pack_table(msgpack_packer *pk, int tid, const struct src_table *t);
 
 #endif

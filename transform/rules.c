@@ -984,6 +984,63 @@ done:
 	return status;
 }
 
+int
+rules_shape(struct rules *r, const struct dms_table *t, struct rules_shape *s)
+{
+	struct plan *p = NULL;
+	int status = make_plan(r, t, &p);
+
+	memset(s, 0, sizeof(*s));
+	if (status != EXIT_OK || p->drop) {
+		s->drop = p->drop;
+		plan_free(p);
+		return status;
+	}
+	s->schema = xstrdup(p->pass ? t->schema : p->schema);
+	s->name = xstrdup(p->pass ? t->name : p->name);
+	s->ncols = p->pass ? (int)t->ncols : p->nout;
+	s->cols = xcalloc((size_t)s->ncols + 1, sizeof(*s->cols));
+	s->nkey = p->pass ? (int)t->nkey : p->nkey;
+	s->key = xcalloc((size_t)s->nkey + 1, sizeof(int));
+	for (int i = 0; i < s->ncols; i++) {
+		struct shape_column *c = &s->cols[i];
+
+		if (p->pass) {
+			c->name = xstrdup(t->cols[i].name);
+			c->src = i;
+			continue;
+		}
+		c->name = xstrdup(p->out[i].name);
+		c->src = p->out[i].src;
+		if (p->out[i].kind == OC_EXPR || p->out[i].kind == OC_NULL)
+			c->why = "added by an add-column rule";
+		else if (p->out[i].kind == OC_BEFORE)
+			c->why = "a before-image column";
+		else if (p->out[i].convert)
+			c->why = "converted by a change-data-type rule";
+		else if (p->out[i].mask != MASK_NONE)
+			c->why = "masked by a data-masking rule";
+		if (c->why != NULL)
+			c->src = -1;
+	}
+	for (int k = 0; k < s->nkey; k++)
+		s->key[k] = p->pass ? (int)t->key[k] : p->key[k];
+	plan_free(p);
+	return EXIT_OK;
+}
+
+void
+rules_shape_free(struct rules_shape *s)
+{
+	for (int i = 0; i < s->ncols; i++)
+		free(s->cols[i].name);
+	free(s->cols);
+	free(s->key);
+	free(s->schema);
+	free(s->name);
+	memset(s, 0, sizeof(*s));
+}
+
 /* ---- records ---- */
 
 /* Offsets of each value of a values array: off[i] .. off[i+1]. */

@@ -35,4 +35,28 @@ void rules_set_policy(struct rules *r, int policy);
 int rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out);
 void rules_free(struct rules *r);
 
+/*
+ * What a table becomes on the target, for dms-validate: its name, and per
+ * target column the source column it is copied from unchanged (src >= 0), or
+ * -1 with why when the mapping computes, converts or masks it.
+ */
+struct shape_column {
+	char *name;
+	int src;
+	const char *why;
+};
+
+struct rules_shape {
+	bool drop;
+	char *schema, *name;
+	int ncols;
+	struct shape_column *cols;
+	int nkey;
+	int *key;		/* target columns */
+};
+
+/* EXIT_OK, or EXIT_USAGE when the mapping does not fit the table (logged). */
+int rules_shape(struct rules *r, const struct dms_table *t, struct rules_shape *s);
+void rules_shape_free(struct rules_shape *s);
+
 #endif

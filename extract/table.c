@@ -1,0 +1,187 @@
+/*
+ * table.c: struct src_table: freeing, lookups, SQL pieces, and its TABLE
+ * record (shared by dms-extract and dms-validate).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "extract.h"
+#include "../common/dms.h"
+
+void
+src_table_free(struct src_table *t)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].native);
+		free(t->cols[i].select);
+	}
+	free(t->cols);
+	free(t->key);
+	for (int i = 0; i < t->nindexes; i++) {
+		free(t->indexes[i].name);
+		free(t->indexes[i].cols);
+	}
+	free(t->indexes);
+	for (int i = 0; i < t->nfkeys; i++) {
+		struct src_fkey *f = &t->fkeys[i];
+
+		for (int c = 0; c < f->ncols; c++) {
+			free(f->cols[c]);
+			free(f->ref_cols[c]);
+		}
+		free(f->cols);
+		free(f->ref_cols);
+		free(f->name);
+		free(f->ref_schema);
+		free(f->ref_table);
+		free(f->on_delete);
+		free(f->on_update);
+	}
+	free(t->fkeys);
+	for (int i = 0; i < t->nparts; i++) {
+		free(t->parts[i].where);
+		free(t->parts[i].range);
+	}
+	free(t->parts);
+	free(t->filter);
+	free(t->schema);
+	free(t->name);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+src_column_index(const struct src_table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+char *
+src_table_qualified(const struct src_table *t, char *(*quote_ident)(const char *))
+{
+	char *schema = quote_ident(t->schema), *name = quote_ident(t->name);
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_addf(&sb, "%s.%s", schema, name);
+	free(schema);
+	free(name);
+	return sb.buf;
+}
+
+void
+src_part_where(struct strbuf *sql, const struct src_table *t, const struct src_part *p)
+{
+	if (t->filter && p && p->where)
+		sb_addf(sql, " WHERE (%s) AND (%s)", t->filter, p->where);
+	else if (t->filter)
+		sb_addf(sql, " WHERE %s", t->filter);
+	else if (p && p->where)
+		sb_addf(sql, " WHERE %s", p->where);
+}
+
+static void
+pack_str_array(msgpack_packer *pk, char **a, int n)
+{
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < n; i++)
+		pk_str(pk, a[i]);
+}
+
+void
+pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
+{
+
+	msgpack_pack_array(pk, 7);
+	msgpack_pack_int(pk, K_TABLE);
+	msgpack_pack_int(pk, tid);
+	pk_str(pk, t->schema);
+	pk_str(pk, t->name);
+	msgpack_pack_array(pk, (size_t)t->ncols);
+	for (int i = 0; i < t->ncols; i++) {
+		const struct src_column *c = &t->cols[i];
+		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) +
+			     (c->native != NULL) + c->is_unsigned + c->identity;
+
+		msgpack_pack_array(pk, 4);
+		pk_str(pk, c->name);
+		pk_str(pk, dms_type_name(c->type));
+		if (c->nullable)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		msgpack_pack_map(pk, (size_t)nattrs);
+		if (c->length >= 0) {
+			pk_str(pk, "length");
+			msgpack_pack_int64(pk, c->length);
+		}
+		if (c->precision >= 0) {
+			pk_str(pk, "precision");
+			msgpack_pack_int(pk, c->precision);
+		}
+		if (c->scale >= 0) {
+			pk_str(pk, "scale");
+			msgpack_pack_int(pk, c->scale);
+		}
+		if (c->native != NULL) {
+			pk_str(pk, "native");
+			pk_str(pk, c->native);
+		}
+		if (c->is_unsigned) {
+			pk_str(pk, "unsigned");
+			msgpack_pack_true(pk);
+		}
+		if (c->identity) {
+			pk_str(pk, "identity");
+			msgpack_pack_true(pk);
+		}
+	}
+	msgpack_pack_array(pk, (size_t)t->nkey);
+	for (int i = 0; i < t->nkey; i++)
+		msgpack_pack_int(pk, t->key[i]);
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "estimated_rows");
+	msgpack_pack_int64(pk, t->estimated_rows);
+	pk_str(pk, "indexes");
+	msgpack_pack_array(pk, (size_t)t->nindexes);
+	for (int i = 0; i < t->nindexes; i++) {
+		const struct src_index *x = &t->indexes[i];
+
+		msgpack_pack_map(pk, 3);
+		pk_str(pk, "name");
+		pk_str(pk, x->name);
+		pk_str(pk, "columns");
+		msgpack_pack_array(pk, (size_t)x->ncols);
+		for (int c = 0; c < x->ncols; c++)
+			msgpack_pack_int(pk, x->cols[c]);
+		pk_str(pk, "unique");
+		if (x->unique)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+	pk_str(pk, "foreign_keys");
+	msgpack_pack_array(pk, (size_t)t->nfkeys);
+	for (int i = 0; i < t->nfkeys; i++) {
+		const struct src_fkey *f = &t->fkeys[i];
+
+		msgpack_pack_map(pk, 7);
+		pk_str(pk, "name");
+		pk_str(pk, f->name);
+		pk_str(pk, "columns");
+		pack_str_array(pk, f->cols, f->ncols);
+		pk_str(pk, "ref_schema");
+		pk_str(pk, f->ref_schema);
+		pk_str(pk, "ref_table");
+		pk_str(pk, f->ref_table);
+		pk_str(pk, "ref_columns");
+		pack_str_array(pk, f->ref_cols, f->ncols);
+		pk_str(pk, "on_delete");
+		pk_str(pk, f->on_delete);
+		pk_str(pk, "on_update");
+		pk_str(pk, f->on_update);
+	}
+}
+
