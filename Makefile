@@ -25,7 +25,7 @@ endif
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP -DDMS_VERSION='"$(VERSION)"' \
 	$(PKG_CFLAGS) $(MARIADB_CFLAGS)
-LIBS = $(PKG_LIBS) $(MARIADB_LIBS) -lm
+LIBS = $(PKG_LIBS) $(MARIADB_LIBS) -lm -pthread
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
@@ -45,8 +45,11 @@ all: $(PROGRAMS) $(TOOLS)
 $(LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
+# dms-validate describes tables as dms-extract does and maps them as dms-transform does.
+validate_EXTRA := extract/table.o extract/pg.o extract/my.o extract/convert.o transform/rules.o
+
 define program_rule
-bin/dms-$(1): $(patsubst %.c,%.o,$(wildcard $(1)/*.c)) $(LIB)
+bin/dms-$(1): $(patsubst %.c,%.o,$(wildcard $(1)/*.c)) $($(1)_EXTRA) $(LIB)
 	@mkdir -p bin
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LIBS)
 endef

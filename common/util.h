@@ -15,6 +15,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A new string, printf-formatted. */
+char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A growing, always NUL-terminated byte string. */
 struct strbuf {
@@ -23,6 +25,7 @@ struct strbuf {
 };
 
 #define STRBUF_INIT { 0 }
+#define sb_init(sb) memset((sb), 0, sizeof(*(sb)))
 void sb_add_slow(struct strbuf *sb, const void *p, size_t n);
 
 /* Appends n bytes; the common case (room left) stays inline. */
