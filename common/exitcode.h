@@ -13,6 +13,7 @@ enum dms_exit {
 	EXIT_TARGET = 4,	/* target database error */
 	EXIT_INPUT = 5,		/* malformed input stream */
 	EXIT_OUTPUT = 6,	/* output write error (a closed pipe ends quietly with it) */
+	EXIT_INCOMPLETE = 7,	/* dms-validate: stopped by a signal before the end, resumable */
 };
 
 #endif

@@ -1147,6 +1147,13 @@ override_expr(struct strbuf *sb, enum dms_engine e, const char *fn, const char *
 	sb_release(&x);
 }
 
+static bool
+fixed_char(const char *native)
+{
+	return native != NULL && (strncmp(native, "character(", 10) == 0 || strncmp(native, "char(", 5) == 0 ||
+				  strcmp(native, "bpchar") == 0 || strcmp(native, "character") == 0);
+}
+
 static int
 target_column(const struct src_table *tt, const char *name)
 {
@@ -1171,12 +1178,12 @@ row_text(const struct vtable *t, int side, enum dms_engine e)
 		const char *x = c->canon[side];
 
 		/* PostgreSQL functions take at most 100 arguments */
-		if (e == ENGINE_PG && atoms > 80) {
-			sb_adds(&sb, "), concat(");
+		if (i && e == ENGINE_PG && atoms > 80) {
+			sb_adds(&sb, "), concat(',', ");
 			atoms = 0;
-		}
-		if (i)
+		} else if (i) {
 			sb_adds(&sb, ", ',', ");
+		}
 		if (vclass_is_text(c->cls))
 			sb_addf(&sb, e == ENGINE_PG ? "length(%s), ':', %s" : "COALESCE(CONCAT(CHAR_LENGTH(%s), ':', %s), ':')",
 				x, x);
@@ -1427,6 +1434,16 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 			else
 				canon_expr(&x, e[T], c->cls, d->type, d->native, qt, partial);
 			c->canon[T] = x.buf;
+			if (!vr && c->cls == VC_TEXT && fixed_char(s->native)) {
+				/* char(n): trailing spaces are padding, whichever side keeps them */
+				for (int side = S; side <= T; side++) {
+					char *inner = c->canon[side];
+
+					c->canon[side] = xprintf(e[side] == ENGINE_PG ? "rtrim(%s, ' ')"
+										      : "TRIM(TRAILING ' ' FROM %s)", inner);
+					free(inner);
+				}
+			}
 			if (vr) {
 				c->cls = VC_OTHER;
 				log_info("%s: column %s compared with rule %s's functions", t->label, sc->name,
@@ -1579,6 +1596,9 @@ validate_run(const struct vopts *o)
 
 		if (o->mapping && !mapping_selects(o->mapping, names[i].schema, names[i].name))
 			continue;
+		/* a source that is also a target has dms's control tables: never data to validate */
+		if (strcmp(names[i].schema, o->settings->control_schema) == 0)
+			continue;
 		t = &run.tables[run.ntables++];
 		if (!prepare_table(&p, &names[i], t) || !start_table(&run, t)) {
 			if (run.status == 0)
@@ -1690,5 +1710,7 @@ done:
 	pthread_mutex_destroy(&run.lock);
 	if (run.status != 0)
 		return run.status;
-	return differ ? 1 : EXIT_OK;
+	if (differ)
+		return EXIT_RUNTIME;
+	return sig_drain || sig_stop ? EXIT_INCOMPLETE : EXIT_OK;
 }

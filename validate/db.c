@@ -207,6 +207,8 @@ canon_expr(struct strbuf *sb, enum dms_engine e, enum vclass k, enum dms_type t,
 			sb_addf(sb, "trim_scale(%s)::text", q);
 		else if (pg)
 			sb_addf(sb, "%s::text", q);
+		else if (native_starts(native, "bit"))
+			sb_addf(sb, "CAST(%s + 0 AS CHAR)", q);
 		else if (native_starts(native, "decimal"))
 			sb_addf(sb, "IF(LOCATE('.', %s) > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM "
 				    "CAST(%s AS CHAR))), CAST(%s AS CHAR))", q, q, q);
