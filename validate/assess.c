@@ -367,7 +367,7 @@ table_checks(struct assess *a)
 					"GRANT SELECT ON the table TO the user", "the user cannot SELECT from the table");
 			free(v);
 		} else {
-			sb_addf(&sql, "SELECT 1 FROM %s LIMIT 0", qt);
+			sb_addf(&sql, "SELECT * FROM %s LIMIT 0", qt);
 			if (mysql_query(c->my.conn, sql.buf) != 0) {
 				finding(a, "mysql-check-select-privileges", SEV_FAILED, name,
 					"GRANT SELECT ON the table TO the user", "the user cannot read the table: %s",

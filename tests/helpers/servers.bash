@@ -133,17 +133,7 @@ my_start() {
 	fi
 	for _ in 1 2 3; do
 		MY_PORT=$(free_port)
-		# shellcheck disable=SC2046 # no --user when not root
-		mariadbd --no-defaults $(mysqld_user) --datadir="$MY_DIR/data" \
-			--port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" \
-			--pid-file="$MY_DIR/data/mysqld.pid" --log-error="$MY_DIR/data/error.log" \
-			--log-bin="$MY_DIR/data/binlog" --binlog-format=ROW --binlog-row-image=FULL \
-			--binlog-row-metadata=FULL --server-id=1 --skip-name-resolve \
-			--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-			--local-infile=1 --innodb-buffer-pool-size=256M \
-			--innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
-			--max-connections=100 >/dev/null 2>&1 &
-		disown $!
+		my_launch
 		for i in $(seq 1 120); do
 			if mariadb-admin --no-defaults --socket="$MY_SOCKET" -u"$MY_ADMIN" ping >/dev/null 2>&1; then
 				mariadb --no-defaults --socket="$MY_SOCKET" -u"$MY_ADMIN" -e "
@@ -162,6 +152,41 @@ my_start() {
 	done
 	cat "$MY_DIR/data/error.log" >&2
 	return 1
+}
+
+# Starts mariadbd on MY_DIR and MY_PORT, with extra options (later ones win).
+my_launch() {
+	# shellcheck disable=SC2046 # no --user when not root
+	mariadbd --no-defaults $(mysqld_user) --datadir="$MY_DIR/data" \
+		--port="$MY_PORT" --bind-address=127.0.0.1 --socket="$MY_SOCKET" \
+		--pid-file="$MY_DIR/data/mysqld.pid" --log-error="$MY_DIR/data/error.log" \
+		--log-bin="$MY_DIR/data/binlog" --binlog-format=ROW --binlog-row-image=FULL \
+		--binlog-row-metadata=FULL --server-id=1 --skip-name-resolve \
+		--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+		--local-infile=1 --innodb-buffer-pool-size=256M \
+		--innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
+		--max-connections=100 "$@" >/dev/null 2>&1 &
+	disown $!
+}
+
+# my_restart [OPTION...]: the same server again, with these options added.
+my_restart() {
+	local i
+	my_stop
+	my_launch "$@"
+	for i in $(seq 1 120); do
+		if mariadb-admin --no-defaults --socket="$MY_SOCKET" -u"$MY_ADMIN" ping >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.25
+	done
+	cat "$MY_DIR/data/error.log" >&2
+	return 1
+}
+
+# pg_restart: after ALTER SYSTEM of a setting that needs it.
+pg_restart() {
+	as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 -m fast restart >/dev/null
 }
 
 my_stop() {
