@@ -183,9 +183,14 @@ EOF
 @test "target tables against the prep mode, and character sets the target cannot hold" {
 	echo '{"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}}' >nothing.json
 	run --separate-stderr dms-validate --assess -s nothing.json --migration-type full-load "$(pg_uri src)" "$(my_uri mdst)"
+	assert_status 0
+	[ "$(status_of target-table-prep-mode)" = warning ]
+	assert_match "the target has no table mdst.keyed: with DO_NOTHING dms-load creates it" "$stderr"
+	echo '{"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}, "ValidationSettings": {"ValidationOnly": true}}' >vonly.json
+	run --separate-stderr dms-validate --assess -s vonly.json --migration-type full-load "$(pg_uri src)" "$(my_uri mdst)"
 	assert_status 1
 	[ "$(status_of target-table-prep-mode)" = failed ]
-	assert_match "the target has no table mdst.keyed" "$stderr"
+	assert_match "the target has no table mdst.keyed to validate" "$stderr"
 	my_sql mdst "CREATE TABLE keyed (id int PRIMARY KEY, v text CHARACTER SET latin1)"
 	run --separate-stderr dms-validate --assess -s nothing.json --migration-type full-load "$(pg_uri src)" "$(my_uri mdst)"
 	assert_status 0

@@ -588,11 +588,15 @@ target_checks(struct assess *a)
 			exists = r.nrows > 0;
 			vrows_free(&r);
 		}
-		if (!exists && s->prep_mode == PREP_DO_NOTHING)
+		if (!exists && s->validation_only)
 			finding(a, "target-table-prep-mode", SEV_FAILED, targets[i],
-				"create the table on the target, or use TargetTablePrepMode DROP_AND_CREATE",
-				"the target has no table %s and TargetTablePrepMode DO_NOTHING does not create it",
-				targets[i]);
+				"load the table first, or leave it out of the validation-only task",
+				"the target has no table %s to validate", targets[i]);
+		else if (!exists && s->prep_mode == PREP_DO_NOTHING)
+			finding(a, "target-table-prep-mode", SEV_WARNING, targets[i],
+				"create the table yourself if it needs its own definition",
+				"the target has no table %s: with DO_NOTHING dms-load creates it with dms's type "
+				"mapping and its primary key only", targets[i]);
 		else if (exists && s->prep_mode == PREP_DROP_AND_CREATE)
 			finding(a, "target-table-prep-mode", SEV_WARNING, targets[i],
 				"use TRUNCATE_BEFORE_LOAD or DO_NOTHING to keep the table's definition",
