@@ -57,13 +57,14 @@ show_settings(const struct task_settings *s)
 	printf("TargetSchema=%s\nControlSchema=%s\nSupportLobs=%s\nFullLobMode=%s\n"
 	       "LimitedSizeLobMode=%s\nLobMaxSize=%lld\nTargetTablePrepMode=%s\n"
 	       "CreatePkAfterFullLoad=%s\nMaxFullLoadSubTasks=%d\nCommitRate=%d\n"
-	       "DataErrorPolicy=%s\nDataTruncationErrorPolicy=%s\n",
+	       "DataErrorPolicy=%s\nDataTruncationErrorPolicy=%s\nEnableValidation=%s\nValidationOnly=%s\n",
 	       s->target_schema ? s->target_schema : "", s->control_schema,
 	       s->support_lobs ? "true" : "false", s->full_lob_mode ? "true" : "false",
 	       s->limited_lob_mode ? "true" : "false", (long long)s->lob_max_size_kb,
 	       prep_mode_name(s->prep_mode), s->create_pk_after_full_load ? "true" : "false",
 	       s->max_full_load_subtasks, s->commit_rate, error_policy_name(s->data_error_policy),
-	       error_policy_name(s->data_truncation_policy));
+	       error_policy_name(s->data_truncation_policy), s->enable_validation ? "true" : "false",
+	       s->validation_only ? "true" : "false");
 	return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
 }
 

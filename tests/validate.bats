@@ -344,3 +344,20 @@ EOF
 	assert_match "Access denied" "$stderr"
 	[[ $stderr != *wrong* ]]
 }
+
+@test "dms-full-load: EnableValidation validates after the load; ValidationOnly only validates" {
+	pg_sql postgres "CREATE DATABASE fl_dst"
+	echo '{"ValidationSettings": {"EnableValidation": true}}' >ev.json
+	run --separate-stderr dms-full-load -s ev.json "$(pg_uri seed)" "$(pg_uri fl_dst)"
+	echo "$stderr"
+	assert_status 0
+	[ -z "$output" ]
+	assert_match "public.s: Validated, 50000 rows" "$stderr"
+	pg_sql fl_dst "UPDATE s SET v = 'x' WHERE id = 3"
+	echo '{"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}, "ValidationSettings": {"ValidationOnly": true}}' >vo.json
+	run --separate-stderr dms-full-load -s vo.json "$(pg_uri seed)" "$(pg_uri fl_dst)"
+	assert_status 1
+	assert_match '"key":\["3"\]\},"failure_type":"RECORD_DIFF"' "$output"
+	# nothing was loaded again: the change is still there
+	[ "$(pg_sql fl_dst "SELECT v FROM s WHERE id = 3")" = x ]
+}
