@@ -40,6 +40,9 @@ struct vcol {
 	char *disp[2];
 	char *keytext[2];	/* key columns: the key's text */
 	char *term[2];		/* key columns: what ORDER BY and ranges compare */
+	char *q[2];		/* the quoted column */
+	char *rowpart[2];	/* MySQL: a cheaper form for the row text (CONCAT converts numbers), or NULL */
+	bool nullable[2];
 };
 
 struct inflight {
@@ -58,6 +61,7 @@ struct vtable {
 	int nkey;
 	int *key;		/* into cols */
 	char *sum[2], *hash[2], *keysel[2], *orderby[2], *rowsel[2];
+	bool native;		/* PostgreSQL on both sides, same types: rows hash as their own text */
 	bool ready;		/* prepared; false: state says why */
 	/* under the run's lock */
 	const char *state;	/* a DMS ValidationState */
@@ -1165,36 +1169,55 @@ target_column(const struct src_table *tt, const char *name)
 	return i;
 }
 
-/* Builds the row text of one side: its parts joined by commas, text parts length-prefixed. */
+/*
+ * The row text of one side: the columns' canonical texts, non-text classes
+ * first, joined by commas; text parts are length-prefixed, except the last,
+ * which runs to the end (':' and the text; nothing for NULL).
+ */
 static char *
 row_text(const struct vtable *t, int side, enum dms_engine e)
 {
 	struct strbuf sb = STRBUF_INIT;
-	int atoms = 0;
+	int atoms = 0, n = 0, last = -1;
+	bool pg = e == ENGINE_PG;
 
-	sb_adds(&sb, e == ENGINE_PG ? "concat(" : "CONCAT(");
-	for (int i = 0; i < t->ncols; i++) {
-		const struct vcol *c = &t->cols[i];
-		const char *x = c->canon[side];
+	for (int i = 0; i < t->ncols; i++)
+		if (vclass_is_text(t->cols[i].cls))
+			last = i;
+	sb_adds(&sb, pg ? "concat(" : "CONCAT(");
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < t->ncols; i++) {
+			const struct vcol *c = &t->cols[i];
+			const char *x = c->canon[side];
+			bool text = vclass_is_text(c->cls), null = c->nullable[side];
 
-		/* PostgreSQL functions take at most 100 arguments */
-		if (i && e == ENGINE_PG && atoms > 80) {
-			sb_adds(&sb, "), concat(',', ");
-			atoms = 0;
-		} else if (i) {
-			sb_adds(&sb, ", ',', ");
+			if (text != (pass == 1))
+				continue;
+			/* PostgreSQL functions take at most 100 arguments */
+			if (n && pg && atoms > 80) {
+				sb_adds(&sb, "), concat(',', ");
+				atoms = 0;
+			} else if (n) {
+				sb_adds(&sb, ", ',', ");
+			}
+			n++;
+			atoms += 4;
+			if (text && i == last)
+				sb_addf(&sb, pg ? "':' || %s" : null ? "COALESCE(CONCAT(':', %s), '')" : "CONCAT(':', %s)", x);
+			else if (text && pg)
+				sb_addf(&sb, "length(%s), ':', %s", x, x);
+			else if (text)
+				sb_addf(&sb, null ? "COALESCE(CONCAT(CHAR_LENGTH(%s), ':', %s), ':')" : "CHAR_LENGTH(%s), ':', %s",
+					x, x);
+			else if (pg)
+				sb_adds(&sb, x);
+			else
+				sb_addf(&sb, null ? "COALESCE(%s, '')" : "%s", c->rowpart[side] ? c->rowpart[side] : x);
 		}
-		if (vclass_is_text(c->cls))
-			sb_addf(&sb, e == ENGINE_PG ? "length(%s), ':', %s" : "COALESCE(CONCAT(CHAR_LENGTH(%s), ':', %s), ':')",
-				x, x);
-		else
-			sb_addf(&sb, e == ENGINE_PG ? "%s" : "COALESCE(%s, '')", x);
-		atoms += 4;
-	}
 	if (t->ncols == 0)
 		sb_adds(&sb, "''");
 	sb_adds(&sb, ")");
-	if (e == ENGINE_PG && strstr(sb.buf, "), concat(") != NULL) {
+	if (pg && strstr(sb.buf, "), concat(") != NULL) {
 		struct strbuf w = STRBUF_INIT;
 
 		sb_addf(&w, "concat(%s)", sb.buf);
@@ -1209,12 +1232,24 @@ build_sql(struct vtable *t, enum dms_engine e[2])
 {
 	for (int side = S; side <= T; side++) {
 		struct strbuf sb = STRBUF_INIT;
-		char *row = row_text(t, side, e[side]);
+		char *row;
 		bool pg = e[side] == ENGINE_PG;
 
-		sb_addf(&sb, pg ? "count(*), coalesce(sum(('x' || left(md5(%s), 15))::bit(60)::bigint), 0)"
-				: "COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(%s), 15), 16, 10) AS UNSIGNED)), 0)",
-			row);
+		if (t->native) {
+			/* both PostgreSQL, same types: the row's own text is canonical */
+			sb_adds(&sb, "ROW(");
+			for (int c = 0; c < t->ncols; c++)
+				sb_addf(&sb, "%s%s", c ? ", " : "", t->cols[c].q[side]);
+			sb_adds(&sb, ")::text");
+			row = sb.buf;
+			sb_init(&sb);
+			sb_addf(&sb, "count(*), coalesce(sum(hashtextextended(%s, 0)), 0)", row);
+		} else {
+			row = row_text(t, side, e[side]);
+			sb_addf(&sb, pg ? "count(*), coalesce(sum(('x' || left(md5(%s), 15))::bit(60)::bigint), 0)"
+					: "COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(%s), 15), 16, 10) AS UNSIGNED)), 0)",
+				row);
+		}
 		t->sum[side] = sb.buf;
 		sb_init(&sb);
 		sb_addf(&sb, pg ? "md5(%s) AS h" : "MD5(%s) AS h", row);
@@ -1302,7 +1337,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	struct dms_stream stream;
 	struct rules_shape shape = { 0 };
 	struct src_name tn;
-	bool found, ok = true;
+	bool found, ok = true, native = true;
 	enum dms_engine e[2] = { run->eng[S], run->eng[T] };
 
 	t->owner = xstrdup(nm->schema);
@@ -1439,6 +1474,9 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 				for (int side = S; side <= T; side++) {
 					char *inner = c->canon[side];
 
+					if (fixed_char(side == S ? s->native : d->native))
+						continue;	/* the engine strips the padding itself */
+
 					c->canon[side] = xprintf(e[side] == ENGINE_PG ? "rtrim(%s, ' ')"
 										      : "TRIM(TRAILING ' ' FROM %s)", inner);
 					free(inner);
@@ -1449,9 +1487,20 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 				log_info("%s: column %s compared with rule %s's functions", t->label, sc->name,
 					 vr->id_text);
 			}
+			c->nullable[S] = s->nullable;
+			c->nullable[T] = d->nullable;
+			if (vr || partial > 0 || s->native == NULL || d->native == NULL ||
+			    strcmp(s->native, d->native) != 0)
+				native = false;
 			for (int side = S; side <= T; side++) {
 				const char *q = side == S ? qs : qt;
 				enum dms_type ty = side == S ? s->type : d->type;
+				const char *nat = side == S ? s->native : d->native;
+
+				c->q[side] = xstrdup(q);
+				if (!vr && e[side] == ENGINE_MYSQL && c->cls == VC_NUM && nat &&
+				    strncmp(nat, "decimal", 7) != 0 && strncmp(nat, "bit", 3) != 0)
+					c->rowpart[side] = xstrdup(q);
 
 				sb_init(&x);
 				if (c->cls == VC_DATETIME || c->cls == VC_TIME)
@@ -1490,6 +1539,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 		}
 		free(map);
 	}
+	t->native = native && e[S] == ENGINE_PG && e[T] == ENGINE_PG;
 	build_sql(t, e);
 	t->ready = true;
 done:
@@ -1666,6 +1716,8 @@ done:
 				free(t->cols[c].disp[side]);
 				free(t->cols[c].keytext[side]);
 				free(t->cols[c].term[side]);
+				free(t->cols[c].q[side]);
+				free(t->cols[c].rowpart[side]);
 			}
 			free(t->cols[c].name);
 		}
