@@ -62,6 +62,7 @@ struct vtable {
 	int *key;		/* into cols */
 	char *sum[2], *hash[2], *keysel[2], *orderby[2], *rowsel[2];
 	bool native;		/* PostgreSQL on both sides, same types: rows hash as their own text */
+	bool ordered;		/* keys the engines order alike, no LOB: one MD5 over the rows in order */
 	bool ready;		/* prepared; false: state says why */
 	/* under the run's lock */
 	const char *state;	/* a DMS ValidationState */
@@ -1175,13 +1176,13 @@ target_column(const struct src_table *tt, const char *name)
  * which runs to the end (':' and the text; nothing for NULL).
  */
 static char *
-row_text(const struct vtable *t, int side, enum dms_engine e)
+row_text(const struct vtable *t, int side, enum dms_engine e, bool prefix_all)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int atoms = 0, n = 0, last = -1;
 	bool pg = e == ENGINE_PG;
 
-	for (int i = 0; i < t->ncols; i++)
+	for (int i = 0; i < t->ncols && !prefix_all; i++)
 		if (vclass_is_text(t->cols[i].cls))
 			last = i;
 	sb_adds(&sb, pg ? "concat(" : "CONCAT(");
@@ -1244,8 +1245,20 @@ build_sql(struct vtable *t, enum dms_engine e[2])
 			row = sb.buf;
 			sb_init(&sb);
 			sb_addf(&sb, "count(*), coalesce(sum(hashtextextended(%s, 0)), 0)", row);
+		} else if (t->ordered) {
+			/* keys both engines order alike: one MD5 of the rows' texts in key order */
+			row = row_text(t, side, e[side], true);
+			if (pg) {
+				sb_addf(&sb, "count(*), coalesce(md5(string_agg(%s, ';' ORDER BY ", row);
+				for (int k = 0; k < t->nkey; k++)
+					sb_addf(&sb, "%s%s", k ? ", " : "", t->cols[t->key[k]].term[side]);
+				sb_adds(&sb, ")), '')");
+			} else {
+				/* a range of the key is read in key order; if not, the partition is narrowed */
+				sb_addf(&sb, "COUNT(*), COALESCE(MD5(GROUP_CONCAT(%s SEPARATOR ';')), '')", row);
+			}
 		} else {
-			row = row_text(t, side, e[side]);
+			row = row_text(t, side, e[side], false);
 			sb_addf(&sb, pg ? "count(*), coalesce(sum(('x' || left(md5(%s), 15))::bit(60)::bigint), 0)"
 					: "COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(%s), 15), 16, 10) AS UNSIGNED)), 0)",
 				row);
@@ -1337,7 +1350,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	struct dms_stream stream;
 	struct rules_shape shape = { 0 };
 	struct src_name tn;
-	bool found, ok = true, native = true;
+	bool found, ok = true, native = true, lob = false;
 	enum dms_engine e[2] = { run->eng[S], run->eng[T] };
 
 	t->owner = xstrdup(nm->schema);
@@ -1487,6 +1500,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 				log_info("%s: column %s compared with rule %s's functions", t->label, sc->name,
 					 vr->id_text);
 			}
+			lob |= dms_type_is_lob(s->type) || dms_type_is_lob(d->type);
 			c->nullable[S] = s->nullable;
 			c->nullable[T] = d->nullable;
 			if (vr || partial > 0 || s->native == NULL || d->native == NULL ||
@@ -1540,7 +1554,16 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 		free(map);
 	}
 	t->native = native && e[S] == ENGINE_PG && e[T] == ENGINE_PG;
+	t->ordered = !lob && !o->settings->handle_collation_diff;
+	for (int k = 0; k < t->nkey; k++) {
+		enum vclass kc = t->cols[t->key[k]].cls;
+
+		if (kc != VC_NUM && kc != VC_DATE && kc != VC_DATETIME && kc != VC_TIME)
+			t->ordered = false;
+	}
 	build_sql(t, e);
+	log_debug("%s: source checksum: SELECT %s FROM %s", t->label, t->sum[S], t->from[S]);
+	log_debug("%s: target checksum: SELECT %s FROM %s", t->label, t->sum[T], t->from[T]);
 	t->ready = true;
 done:
 	src_table_free(&st);

@@ -31,7 +31,8 @@ vconnect(struct vconn *c, const char *uri)
 		c->label = c->my.label;
 		return my_command(&c->my, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES,"
 					  "NO_ENGINE_SUBSTITUTION', SESSION net_read_timeout = 3600, "
-					  "SESSION net_write_timeout = 3600, SESSION wait_timeout = 86400");
+					  "SESSION net_write_timeout = 3600, SESSION wait_timeout = 86400, "
+					  "SESSION group_concat_max_len = 268435456");
 	}
 	{
 		char *masked = uri_mask(uri);
