@@ -524,28 +524,7 @@ target_checks(struct assess *a)
 		bool exists = false;
 
 		if (rules) {
-			struct dms_stream st;
-			struct src_table tmp = *t;
-			msgpack_sbuffer sb;
-			msgpack_packer pk;
-			struct dms_record rec;
-			int ok = 0;
-
-			msgpack_sbuffer_init(&sb);
-			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-			msgpack_pack_array(&pk, 3);
-			msgpack_pack_int(&pk, K_HELLO);
-			msgpack_pack_int(&pk, DMS_STREAM_VERSION);
-			msgpack_pack_map(&pk, 0);
-			pack_table(&pk, 0, &tmp);
-			stream_init(&st);
-			if (stream_check(&st, (const uint8_t *)sb.data, sb.size, &rec) == CHECK_OK &&
-			    stream_check(&st, (const uint8_t *)sb.data + rec.len, sb.size - rec.len, &rec) == CHECK_OK &&
-			    rules_shape(rules, rec.table, &shape) == EXIT_OK)
-				ok = 1;
-			stream_release(&st);
-			msgpack_sbuffer_destroy(&sb);
-			if (!ok) {
+			if (mapped_shape(rules, t, a->c[0].engine, &shape) != EXIT_OK) {
 				a->status = EXIT_USAGE;
 				free(name);
 				break;

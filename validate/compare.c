@@ -1085,15 +1085,17 @@ src_literal_cb(void *arg, const char *text)
 	return p->ops[S]->quote_literal(&p->src[S], text);
 }
 
-/* The TABLE record of a described source table, as the mapping engine reads it. */
-static struct dms_table *
-as_dms_table(struct dms_stream *st, const struct src_table *t, enum dms_engine e)
+/* What the mapping makes of a described source table (rules_shape of its TABLE record). */
+int
+mapped_shape(struct rules *r, const struct src_table *t, enum dms_engine e, struct rules_shape *out)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct dms_record rec;
-	struct dms_table *out = NULL;
+	struct dms_stream st;
+	int status = EXIT_USAGE;
 
+	memset(out, 0, sizeof(*out));
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, 3);
@@ -1107,15 +1109,13 @@ as_dms_table(struct dms_stream *st, const struct src_table *t, enum dms_engine e
 	pk_str(&pk, "tool");
 	pk_str(&pk, "dms-validate " DMS_VERSION);
 	pack_table(&pk, 0, t);
-	stream_init(st);
-	if (stream_check(st, (const uint8_t *)sb.data, sb.size, &rec) == CHECK_OK) {
-		size_t used = rec.len;
-
-		if (stream_check(st, (const uint8_t *)sb.data + used, sb.size - used, &rec) == CHECK_OK)
-			out = rec.table;
-	}
+	stream_init(&st);
+	if (stream_check(&st, (const uint8_t *)sb.data, sb.size, &rec) == CHECK_OK &&
+	    stream_check(&st, (const uint8_t *)sb.data + rec.len, sb.size - rec.len, &rec) == CHECK_OK)
+		status = rules_shape(r, rec.table, out);
+	stream_release(&st);
 	msgpack_sbuffer_destroy(&sb);
-	return out;
+	return status;
 }
 
 static const struct mapping_rule *
@@ -1347,7 +1347,6 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	struct vrun *run = p->run;
 	const struct vopts *o = run->o;
 	struct src_table st = { 0 }, tt = { 0 };
-	struct dms_stream stream;
 	struct rules_shape shape = { 0 };
 	struct src_name tn;
 	bool found, ok = true, native = true, lob = false;
@@ -1374,15 +1373,11 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 			memcpy(st.key, st.indexes[i].cols, (size_t)st.nkey * sizeof(int));
 		}
 	if (p->rules) {
-		struct dms_table *dt = as_dms_table(&stream, &st, e[S]);
-
-		if (dt == NULL || rules_shape(p->rules, dt, &shape) != EXIT_OK) {
-			stream_release(&stream);
+		if (mapped_shape(p->rules, &st, e[S], &shape) != EXIT_OK) {
 			run->status = EXIT_USAGE;
 			src_table_free(&st);
 			return false;
 		}
-		stream_release(&stream);
 	} else {
 		shape.schema = xstrdup(st.schema);
 		shape.name = xstrdup(st.name);

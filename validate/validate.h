@@ -100,8 +100,14 @@ struct vopts {
 	const char *source_uri, *target_uri;
 };
 
-/* Returns the exit status: 0 equal, 1 differences, 2 usage, 3 source, 4 target, 6 output. */
+/* Returns the exit status: 0 equal, 1 differences, 2 usage, 3 source, 4 target, 6 output, 7 stopped. */
 int validate_run(const struct vopts *o);
+
+struct rules;
+struct rules_shape;
+struct src_table;
+/* What the mapping makes of a described source table: EXIT_OK or EXIT_USAGE (logged). */
+int mapped_shape(struct rules *r, const struct src_table *t, enum dms_engine e, struct rules_shape *out);
 
 /* ---- assess.c ---- */
 
