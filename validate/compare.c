@@ -1152,6 +1152,46 @@ override_expr(struct strbuf *sb, enum dms_engine e, const char *fn, const char *
 	sb_release(&x);
 }
 
+/* MySQL: the names of a table's text columns whose character set is UTF-8 already. */
+static bool
+utf8_columns(struct my_conn *c, const char *schema, const char *table, struct vrows *out)
+{
+	struct strbuf sql = STRBUF_INIT;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	memset(out, 0, sizeof(*out));
+	sb_adds(&sql, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE CHARACTER_SET_NAME IN "
+		      "('utf8mb4', 'utf8mb3', 'utf8', 'ascii') AND TABLE_SCHEMA = ");
+	vliteral(&sql, schema);
+	sb_adds(&sql, " AND TABLE_NAME = ");
+	vliteral(&sql, table);
+	res = my_query(c, sql.buf);
+	sb_release(&sql);
+	if (res == NULL)
+		return false;
+	out->ncols = 1;
+	out->off = xcalloc(mysql_num_rows(res) + 1, sizeof(size_t));
+	out->len = xcalloc(mysql_num_rows(res) + 1, sizeof(size_t));
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		out->off[out->nrows] = out->data.len;
+		out->len[out->nrows] = strlen(row[0]);
+		sb_add(&out->data, row[0], strlen(row[0]) + 1);
+		out->nrows++;
+	}
+	mysql_free_result(res);
+	return true;
+}
+
+static bool
+utf8_column(const struct vrows *r, const char *name)
+{
+	for (int i = 0; i < r->nrows; i++)
+		if (strcmp(vcell(r, i, 0, NULL), name) == 0)
+			return true;
+	return false;
+}
+
 static bool
 fixed_char(const char *native)
 {
@@ -1211,7 +1251,7 @@ row_text(const struct vtable *t, int side, enum dms_engine e, bool prefix_all)
 				sb_addf(&sb, null ? "COALESCE(CONCAT(CHAR_LENGTH(%s), ':', %s), ':')" : "CHAR_LENGTH(%s), ':', %s",
 					x, x);
 			else if (pg)
-				sb_adds(&sb, x);
+				sb_adds(&sb, c->rowpart[side] ? c->rowpart[side] : x);
 			else
 				sb_addf(&sb, null ? "COALESCE(%s, '')" : "%s", c->rowpart[side] ? c->rowpart[side] : x);
 		}
@@ -1248,15 +1288,13 @@ build_sql(struct vtable *t, enum dms_engine e[2])
 		} else if (t->ordered) {
 			/* keys both engines order alike: one MD5 of the rows' texts in key order */
 			row = row_text(t, side, e[side], true);
-			if (pg) {
-				sb_addf(&sb, "count(*), coalesce(md5(string_agg(%s, ';' ORDER BY ", row);
-				for (int k = 0; k < t->nkey; k++)
-					sb_addf(&sb, "%s%s", k ? ", " : "", t->cols[t->key[k]].term[side]);
-				sb_adds(&sb, ")), '')");
-			} else {
-				/* a range of the key is read in key order; if not, the partition is narrowed */
-				sb_addf(&sb, "COUNT(*), COALESCE(MD5(GROUP_CONCAT(%s SEPARATOR ';')), '')", row);
-			}
+			/*
+			 * A range of the key is read along the key's index, in key order
+			 * (PostgreSQL sessions turn sequential and bitmap scans off); were it
+			 * not, the checksums would differ and the partition be narrowed.
+			 */
+			sb_addf(&sb, pg ? "count(*), coalesce(md5(string_agg(%s, ';')), '')"
+					: "COUNT(*), COALESCE(MD5(GROUP_CONCAT(%s SEPARATOR ';')), '')", row);
 		} else {
 			row = row_text(t, side, e[side], false);
 			sb_addf(&sb, pg ? "count(*), coalesce(sum(('x' || left(md5(%s), 15))::bit(60)::bigint), 0)"
@@ -1350,6 +1388,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	struct rules_shape shape = { 0 };
 	struct src_name tn;
 	bool found, ok = true, native = true, lob = false;
+	struct vrows utf8[2] = { 0 };
 	enum dms_engine e[2] = { run->eng[S], run->eng[T] };
 
 	t->owner = xstrdup(nm->schema);
@@ -1428,6 +1467,12 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	t->from[T] = qualified(&run->ctl, t->tschema, t->tname);
 	t->cols = xcalloc((size_t)shape.ncols + 1, sizeof(*t->cols));
 	t->key = xcalloc((size_t)shape.nkey + 1, sizeof(int));
+	if ((e[S] == ENGINE_MYSQL && !utf8_columns(p->src[S].conn, st.schema, st.name, &utf8[S])) ||
+	    (e[T] == ENGINE_MYSQL && !utf8_columns(p->src[T].conn, t->tschema, t->tname, &utf8[T]))) {
+		run->status = e[S] == ENGINE_MYSQL && utf8[S].off == NULL ? EXIT_SOURCE : EXIT_TARGET;
+		ok = false;
+		goto done;
+	}
 	{
 		int *map = xcalloc((size_t)shape.ncols + 1, sizeof(int));
 
@@ -1469,13 +1514,15 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 			if (vr && vr->source_fn)
 				override_expr(&x, e[S], vr->source_fn, qs);
 			else
-				canon_expr(&x, e[S], c->cls, s->type, s->native, qs, partial);
+				canon_expr(&x, e[S], c->cls, s->type, s->native, qs, partial,
+					   utf8_column(&utf8[S], s->name));
 			c->canon[S] = x.buf;
 			sb_init(&x);
 			if (vr && vr->target_fn)
 				override_expr(&x, e[T], vr->target_fn, qt);
 			else
-				canon_expr(&x, e[T], c->cls, d->type, d->native, qt, partial);
+				canon_expr(&x, e[T], c->cls, d->type, d->native, qt, partial,
+					   utf8_column(&utf8[T], d->name));
 			c->canon[T] = x.buf;
 			if (!vr && c->cls == VC_TEXT && fixed_char(s->native)) {
 				/* char(n): trailing spaces are padding, whichever side keeps them */
@@ -1507,8 +1554,11 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 				const char *nat = side == S ? s->native : d->native;
 
 				c->q[side] = xstrdup(q);
+				/* integers: concat() and CONCAT() print them as the canonical text does */
 				if (!vr && e[side] == ENGINE_MYSQL && c->cls == VC_NUM && nat &&
 				    strncmp(nat, "decimal", 7) != 0 && strncmp(nat, "bit", 3) != 0)
+					c->rowpart[side] = xstrdup(q);
+				if (!vr && e[side] == ENGINE_PG && (ty == DT_INT2 || ty == DT_INT4 || ty == DT_INT8))
 					c->rowpart[side] = xstrdup(q);
 
 				sb_init(&x);
@@ -1561,6 +1611,8 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	log_debug("%s: target checksum: SELECT %s FROM %s", t->label, t->sum[T], t->from[T]);
 	t->ready = true;
 done:
+	vrows_free(&utf8[S]);
+	vrows_free(&utf8[T]);
 	src_table_free(&st);
 	src_table_free(&tt);
 	rules_shape_free(&shape);

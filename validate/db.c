@@ -23,7 +23,8 @@ vconnect(struct vconn *c, const char *uri)
 					  "SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
 					  "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
 					  "SET standard_conforming_strings = on; SET statement_timeout = 0; "
-					  "SET client_min_messages = warning");
+					  "SET client_min_messages = warning; "
+					  "SET enable_seqscan = off; SET enable_bitmapscan = off");
 	}
 	if (c->engine == ENGINE_MYSQL) {
 		if (!my_connect(&c->my, uri))
@@ -196,9 +197,12 @@ native_starts(const char *native, const char *prefix)
 
 void
 canon_expr(struct strbuf *sb, enum dms_engine e, enum vclass k, enum dms_type t, const char *native,
-	   const char *q, int64_t partial_lob)
+	   const char *q, int64_t partial_lob, bool utf8)
 {
 	bool pg = e == ENGINE_PG;
+	/* MySQL: text in another character set is converted, so that MD5 sees UTF-8 bytes */
+	const char *my_text = utf8 ? "%s" : "CONVERT(%s USING utf8mb4)";
+	char my_left[64];
 
 	switch (k) {
 	case VC_NUM:
@@ -226,11 +230,11 @@ canon_expr(struct strbuf *sb, enum dms_engine e, enum vclass k, enum dms_type t,
 		break;
 	case VC_TEXT:
 	case VC_JSON:
+		snprintf(my_left, sizeof(my_left), "LEFT(%s, %%" PRId64 ")", my_text);
 		if (partial_lob > 0 && dms_type_is_lob(t))
-			sb_addf(sb, pg ? "left(%s::text, %" PRId64 ")" : "LEFT(CONVERT(%s USING utf8mb4), %" PRId64 ")",
-				q, partial_lob);
+			sb_addf(sb, pg ? "left(%s::text, %" PRId64 ")" : my_left, q, partial_lob);
 		else
-			sb_addf(sb, pg ? "%s::text" : "CONVERT(%s USING utf8mb4)", q);
+			sb_addf(sb, pg ? "%s::text" : my_text, q);
 		break;
 	case VC_BYTES:
 		if (partial_lob > 0 && dms_type_is_lob(t))
@@ -283,7 +287,7 @@ key_expr(struct strbuf *sb, enum dms_engine e, enum vclass k, enum dms_type t, c
 	else if (k == VC_TEXT && binary_collation)
 		sb_addf(sb, pg ? "(%s::text COLLATE \"C\")" : "(CONVERT(%s USING utf8mb4) COLLATE utf8mb4_bin)", q);
 	else
-		canon_expr(sb, e, k, t, NULL, q, 0);
+		canon_expr(sb, e, k, t, NULL, q, 0, false);
 }
 
 void

@@ -79,10 +79,11 @@ bool vclass_keyable(enum vclass k);
 /*
  * The canonical text of column q (quoted) on engine e, whose own DMS type is
  * t and native type native. partial_lob: bytes or characters of a LOB to
- * compare (0: all).
+ * compare (0: all). utf8: MySQL text already in UTF-8 (utf8mb4, utf8mb3,
+ * ascii), which needs no conversion.
  */
 void canon_expr(struct strbuf *sb, enum dms_engine e, enum vclass k, enum dms_type t,
-		const char *native, const char *q, int64_t partial_lob);
+		const char *native, const char *q, int64_t partial_lob, bool utf8);
 /* The text of a key column: canonical, but datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff'. */
 void key_expr(struct strbuf *sb, enum dms_engine e, enum vclass k, enum dms_type t, const char *q,
 	      bool binary_collation);
