@@ -113,43 +113,20 @@ my_var(struct vconn *c, const char *name)
 	return v;
 }
 
+/* Whether one of SHOW GRANTS' lines gives priv (or ALL PRIVILEGES) on *.* or on db.*. */
 static bool
-my_grants(struct vconn *c, struct strbuf *out)
+my_has(const struct vrows *grants, const char *priv, const char *db)
 {
-	struct vrows r;
+	char dbpat[300];
 
-	if (!vquery(c, "SHOW GRANTS FOR CURRENT_USER()", &r))
-		return false;
-	for (int i = 0; i < r.nrows; i++)
-		sb_addf(out, "%s\n", vcell(&r, i, 0, NULL));
-	vrows_free(&r);
-	return true;
-}
+	snprintf(dbpat, sizeof(dbpat), " ON `%s`.*", db ? db : "");
+	for (int i = 0; i < grants->nrows; i++) {
+		const char *g = vcell(grants, i, 0, NULL), *on = g ? strstr(g, " ON ") : NULL, *p;
 
-/* Whether SHOW GRANTS text gives priv on *.* or on db.* (ALL PRIVILEGES counts). */
-static bool
-my_has(const char *grants, const char *priv, const char *db)
-{
-	const char *line = grants;
-
-	while (line && *line) {
-		const char *end = strchr(line, '\n'), *on = strstr(line, " ON ");
-		size_t n = end ? (size_t)(end - line) : strlen(line);
-		char buf[2048];
-
-		snprintf(buf, sizeof(buf), "%.*s", (int)n, line);
-		on = strstr(buf, " ON ");
-		if (on != NULL) {
-			bool global = strncmp(on, " ON *.*", 7) == 0;
-			char dbpat[300];
-
-			snprintf(dbpat, sizeof(dbpat), " ON `%s`.*", db ? db : "");
-			if ((global || (db && strncmp(on, dbpat, strlen(dbpat)) == 0)) &&
-			    ((strstr(buf, "ALL PRIVILEGES") != NULL && strstr(buf, "ALL PRIVILEGES") < on) ||
-			     (strstr(buf, priv) != NULL && strstr(buf, priv) < on)))
-				return true;
-		}
-		line = end ? end + 1 : NULL;
+		if (on == NULL || !(strncmp(on, " ON *.*", 7) == 0 || (db && strncmp(on, dbpat, strlen(dbpat)) == 0)))
+			continue;
+		if (((p = strstr(g, "ALL PRIVILEGES")) != NULL && p < on) || ((p = strstr(g, priv)) != NULL && p < on))
+			return true;
 	}
 	return false;
 }
@@ -230,7 +207,7 @@ my_source_checks(struct assess *a)
 {
 	struct vconn *c = &a->c[0];
 	char *v;
-	struct strbuf grants = STRBUF_INIT;
+	struct vrows grants;
 
 	if (!a->cdc)
 		return;
@@ -288,13 +265,14 @@ my_source_checks(struct assess *a)
 			"binary log compression is on; compressed row events are not decoded");
 	free(v);
 	check(a, "mysql-check-replication-privileges");
-	if (my_grants(c, &grants) &&
-	    !(my_has(grants.buf, "REPLICATION SLAVE", NULL) &&
-	      (my_has(grants.buf, "REPLICATION CLIENT", NULL) || my_has(grants.buf, "BINLOG MONITOR", NULL))))
+	if (!vquery(c, "SHOW GRANTS FOR CURRENT_USER()", &grants))
+		return;
+	if (!(my_has(&grants, "REPLICATION SLAVE", NULL) &&
+	      (my_has(&grants, "REPLICATION CLIENT", NULL) || my_has(&grants, "BINLOG MONITOR", NULL))))
 		finding(a, "mysql-check-replication-privileges", SEV_FAILED, "user",
 			"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the user",
 			"the user lacks REPLICATION SLAVE or REPLICATION CLIENT (BINLOG MONITOR): it cannot read the binlog");
-	sb_release(&grants);
+	vrows_free(&grants);
 }
 
 /* Per table of the source: keys, privileges, storage engines, LOB sizes, types. */
@@ -324,18 +302,17 @@ table_checks(struct assess *a)
 		struct strbuf sql = STRBUF_INIT;
 		char *v;
 		bool unique = t->nkey > 0;
+		char *ident = NULL;	/* PostgreSQL: REPLICA IDENTITY, d n f i */
 
 		for (int x = 0; x < t->nindexes; x++)
 			unique |= t->indexes[x].unique;
+		if (se == ENGINE_PG) {
+			sb_addf(&sql, "SELECT relreplident FROM pg_class WHERE oid = %" PRId64, t->oid);
+			ident = value(c, sql.buf);
+			sb_reset(&sql);
+		}
 		/* keys */
 		if (!unique) {
-			char *ident = NULL;
-
-			if (se == ENGINE_PG) {
-				sb_addf(&sql, "SELECT relreplident FROM pg_class WHERE oid = %" PRId64, t->oid);
-				ident = value(c, sql.buf);
-				sb_reset(&sql);
-			}
 			if (a->cdc && !(ident && strcmp(ident, "f") == 0))
 				finding(a, "table-with-no-primary-key-or-unique-constraint", SEV_FAILED, name,
 					se == ENGINE_PG ? "add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL"
@@ -345,18 +322,12 @@ table_checks(struct assess *a)
 				finding(a, "table-with-no-primary-key-or-unique-constraint", SEV_WARNING, name,
 					"add a primary key or a unique index, or leave the table out of validation",
 					"no primary key or unique index: the table cannot be validated");
-			free(ident);
 		}
-		if (se == ENGINE_PG && a->cdc && t->nkey > 0) {
-			sb_addf(&sql, "SELECT relreplident FROM pg_class WHERE oid = %" PRId64, t->oid);
-			v = value(c, sql.buf);
-			sb_reset(&sql);
-			if (v && strcmp(v, "n") == 0)
-				finding(a, "table-with-no-primary-key-or-unique-constraint", SEV_FAILED, name,
-					"ALTER TABLE ... REPLICA IDENTITY DEFAULT",
-					"REPLICA IDENTITY NOTHING: its updates and deletes carry no key");
-			free(v);
-		}
+		if (a->cdc && t->nkey > 0 && ident && strcmp(ident, "n") == 0)
+			finding(a, "table-with-no-primary-key-or-unique-constraint", SEV_FAILED, name,
+				"ALTER TABLE ... REPLICA IDENTITY DEFAULT",
+				"REPLICA IDENTITY NOTHING: its updates and deletes carry no key");
+		free(ident);
 		/* privileges */
 		if (se == ENGINE_PG) {
 			sb_addf(&sql, "SELECT has_table_privilege(%" PRId64 "::oid, 'SELECT')", t->oid);
@@ -504,17 +475,17 @@ target_checks(struct assess *a)
 		free(enc);
 		free(create);
 	} else {
-		struct strbuf grants = STRBUF_INIT;
+		struct vrows grants;
 		const char *db = s->target_schema ? s->target_schema : c->my.dbname;
 		static const char *const privs[] = { "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP" };
 
-		if (my_grants(c, &grants))
+		if (vquery(c, "SHOW GRANTS FOR CURRENT_USER()", &grants))
 			for (size_t p = 0; p < sizeof(privs) / sizeof(privs[0]); p++)
-				if (!my_has(grants.buf, privs[p], db))
+				if (!my_has(&grants, privs[p], db))
 					finding(a, "mysql-check-target-privileges", SEV_FAILED, "user",
 						"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON the database TO the user",
 						"the user lacks %s on the target database", privs[p]);
-		sb_release(&grants);
+		vrows_free(&grants);
 	}
 	for (int i = 0; i < a->ntables; i++) {
 		const struct src_table *t = &a->tables[i];

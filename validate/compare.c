@@ -61,6 +61,7 @@ struct vtable {
 	int nkey;
 	int *key;		/* into cols */
 	char *sum[2], *hash[2], *keysel[2], *orderby[2], *rowsel[2];
+	bool missing;		/* the target lacks the table or a column: a difference, not an error */
 	bool native;		/* PostgreSQL on both sides, same types: rows hash as their own text */
 	bool ordered;		/* keys the engines order alike, no LOB: one MD5 over the rows in order */
 	bool ready;		/* prepared; false: state says why */
@@ -136,6 +137,17 @@ keys_of_row(const struct vrows *r, int row, int n)
 
 /* One string for a key (length-prefixed parts), to match rows of both sides. */
 static void
+key_join_part(struct strbuf *sb, const char *v, size_t len)
+{
+	if (v == NULL)
+		sb_adds(sb, "N;");
+	else {
+		sb_addf(sb, "%zu:", len);
+		sb_add(sb, v, len);
+	}
+}
+
+static void
 key_join(struct strbuf *sb, const struct vrows *r, int row, int n)
 {
 	sb_reset(sb);
@@ -143,12 +155,7 @@ key_join(struct strbuf *sb, const struct vrows *r, int row, int n)
 		size_t len;
 		const char *v = vcell(r, row, i, &len);
 
-		if (v == NULL)
-			sb_adds(sb, "N;");
-		else {
-			sb_addf(sb, "%zu:", len);
-			sb_add(sb, v, len);
-		}
+		key_join_part(sb, v, len);
 	}
 }
 
@@ -344,19 +351,42 @@ struct worker {
 	struct vconn c[2];
 	pthread_t thread;
 	int status;
+	struct strbuf failures;	/* rows for the failures table, written by flush_failures() */
 };
+
+/* Writes the failures reported so far in one INSERT, on the worker's own target connection. */
+static bool
+flush_failures(struct worker *w)
+{
+	struct strbuf sql = STRBUF_INIT;
+	bool ok;
+
+	if (w->failures.len == 0)
+		return true;
+	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, key_type, key_text, "
+		      "failure_type, details) VALUES %s", w->run->ctl_failures, w->failures.buf);
+	ok = vcommand(&w->c[T], sql.buf);
+	if (!ok)
+		w->status = EXIT_TARGET;
+	sb_reset(&w->failures);
+	sb_release(&sql);
+	return ok;
+}
 
 static void
 stats_write_locked(struct vrun *run, struct vtable *t, char *const *resume);
 
-/* Reports one failure: stdout, the failures table, the counts. Under no lock. */
+/*
+ * Reports one failure: stdout and the counts now, the failures table at the
+ * worker's next flush_failures(). Called under no lock.
+ */
 static void
 report(struct worker *w, struct vtable *t, int kind, char *const *key, json_t *details)
 {
 	struct vrun *run = w->run;
 	json_t *k = key_json(key, t->nkey), *line;
 	char *ktext = json_dumps(k, JSON_COMPACT), *dtext = json_dumps(details, JSON_COMPACT);
-	struct strbuf sql = STRBUF_INIT;
+	struct strbuf *sql = &w->failures;
 
 	line = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:O}", "task", run->o->task, "table_owner",
 			 t->owner, "table_name", t->name, "target", t->label, "key", k, "failure_type",
@@ -371,24 +401,20 @@ report(struct worker *w, struct vtable *t, int kind, char *const *key, json_t *d
 		t->failed++;
 		t->kinds[kind]++;
 		run->failures++;
-		sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, key_type, key_text, "
-			      "failure_type, details) VALUES (", run->ctl_failures);
-		vliteral(&sql, run->o->task);
-		sb_adds(&sql, ", ");
-		vliteral(&sql, t->owner);
-		sb_adds(&sql, ", ");
-		vliteral(&sql, t->name);
-		sb_adds(&sql, ", 'Row', ");
-		vliteral(&sql, ktext);
-		sb_addf(&sql, ", '%s', ", failure_names[kind]);
-		vliteral(&sql, dtext);
-		sb_adds(&sql, ")");
-		if (!vcommand(&run->ctl, sql.buf))
-			run->status = EXIT_TARGET;
+		sb_adds(sql, sql->len ? ", (" : "(");
+		vliteral(sql, run->o->task);
+		sb_adds(sql, ", ");
+		vliteral(sql, t->owner);
+		sb_adds(sql, ", ");
+		vliteral(sql, t->name);
+		sb_adds(sql, ", 'Row', ");
+		vliteral(sql, ktext);
+		sb_addf(sql, ", '%s', ", failure_names[kind]);
+		vliteral(sql, dtext);
+		sb_adds(sql, ")");
 		if (t->failed >= run->o->settings->table_failure_max_count) {
 			t->stopped = true;
 			free(t->details);
-			t->details = NULL;
 			t->details = xprintf("validation suspended: TableFailureMaxCount (%" PRId64 ") reached",
 				  run->o->settings->table_failure_max_count);
 			log_warn("%s: %s", t->label, t->details);
@@ -400,7 +426,8 @@ report(struct worker *w, struct vtable *t, int kind, char *const *key, json_t *d
 		}
 	}
 	pthread_mutex_unlock(&run->lock);
-	sb_release(&sql);
+	if (sql->len > ((size_t)1 << 20))
+		flush_failures(w);
 	free(ktext);
 	free(dtext);
 	json_decref(k);
@@ -543,12 +570,8 @@ check_extra(struct worker *w, struct vtable *t, char ***keys, int n)
 		index_rows(t, &rs, &h);
 		for (int i = from; i < to; i++) {
 			sb_reset(&k);
-			for (int c = 0; c < t->nkey; c++) {
-				if (keys[i][c] == NULL)
-					sb_adds(&k, "N;");
-				else
-					sb_addf(&k, "%zu:%s", strlen(keys[i][c]), keys[i][c]);
-			}
+			for (int c = 0; c < t->nkey; c++)
+				key_join_part(&k, keys[i][c], keys[i][c] ? strlen(keys[i][c]) : 0);
 			if (hfind(&h, k.buf, false) == NULL) {
 				json_t *details = json_object();
 
@@ -664,6 +687,7 @@ narrow(struct worker *w, struct vtable *t, char *const *lo, char *const *hi)
 		if (h.e[i].key && !h.e[i].seen)
 			suspect[nsuspect++] = keys_of_row(&rs, h.e[i].row, t->nkey);
 	ok = compare_keys(w, t, suspect, nsuspect) && check_extra(w, t, extra, nextra);
+	ok = flush_failures(w) && ok;
 	for (int i = 0; i < nsuspect; i++)
 		keys_free(suspect[i], t->nkey);
 	for (int i = 0; i < nextra; i++)
@@ -725,7 +749,9 @@ static void
 finish_table_locked(struct vrun *run, struct vtable *t)
 {
 	t->finished = true;
-	if (t->failed > 0)
+	if (!t->ready)
+		t->state = "Table error";
+	else if (t->failed > 0)
 		t->state = "Mismatched records";
 	else if (t->stopped || run->stop)
 		t->state = "Pending records";
@@ -834,8 +860,6 @@ partition_done(struct worker *w, struct vtable *t, int64_t seq, int64_t rows, bo
 		finish_table_locked(run, t);
 	else
 		stats_write_locked(run, t, resume);
-	if (!t->ready && t->state && strcmp(t->state, "Table error") != 0)
-		t->state = "Table error";
 	pthread_mutex_unlock(&run->lock);
 }
 
@@ -1455,6 +1479,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 	}
 	if (!found) {
 		table_error(t, "Table error", "the target has no table %s.%s", t->tschema, t->tname);
+		t->missing = true;
 		goto done;
 	}
 	if (!p->ops[T]->describe(&p->src[T], &tn, &tt)) {
@@ -1500,6 +1525,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 			if (ti < 0) {
 				table_error(t, "Table error", "the target table %s.%s has no column %s", t->tschema,
 					    t->tname, sc->name);
+				t->missing = true;
 				free(map);
 				goto done;
 			}
@@ -1760,6 +1786,7 @@ validate_run(const struct vopts *o)
 			run.status = workers[i].status;
 		vdisconnect(&workers[i].c[S]);
 		vdisconnect(&workers[i].c[T]);
+		sb_release(&workers[i].failures);
 	}
 	for (int i = 0; i < run.ntables; i++) {
 		struct vtable *t = &run.tables[i];
@@ -1771,8 +1798,7 @@ validate_run(const struct vopts *o)
 				t->details = xstrdup("validation suspended before the end of the table");
 			stats_write_locked(&run, t, resume_point_locked(t));
 		}
-		if (t->failed > 0 || (t->state && strcmp(t->state, "Table error") == 0 && t->details &&
-				      strstr(t->details, "the target") == t->details))
+		if (t->failed > 0 || t->missing)
 			differ = true;
 	}
 	summary(&run);
