@@ -25,8 +25,8 @@ trim(char *s)
 		s[--n] = '\0';
 }
 
-static void
-fail(struct pg_conn *c, const PGresult *res, const char *what)
+void
+pg_failed(struct pg_conn *c, const PGresult *res, const char *what)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char *msg = xstrdup(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
@@ -60,7 +60,7 @@ pg_connect(struct pg_conn *c, const char *uri)
 		return false;
 	}
 	if (PQstatus(c->conn) != CONNECTION_OK) {
-		fail(c, NULL, "cannot connect");
+		pg_failed(c, NULL, "cannot connect");
 		return false;
 	}
 	PQsetNoticeReceiver(c->conn, notice, c);
@@ -84,7 +84,7 @@ pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *par
 
 		snprintf(what, sizeof(what), "query failed (%.120s%s)", sql,
 			 strlen(sql) > 120 ? "..." : "");
-		fail(c, res, what);
+		pg_failed(c, res, what);
 	}
 	PQclear(res);
 	return NULL;

@@ -26,6 +26,8 @@ bool pg_connect(struct pg_conn *c, const char *uri);
 bool pg_command(struct pg_conn *c, const char *sql);
 /* Runs a query; the caller PQclear()s the result. NULL on error (logged). */
 PGresult *pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *params);
+/* Logs a failure: the server's message from res (or the connection's), with its SQLSTATE. */
+void pg_failed(struct pg_conn *c, const PGresult *res, const char *what);
 void pg_disconnect(struct pg_conn *c);
 
 /* Quotes an identifier ("a""b"); the caller frees the result. */

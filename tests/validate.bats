@@ -86,11 +86,16 @@ seed_copy() {
 	for pair in "$(pg_uri pgsrc) $(pg_uri pgpg)" "$(pg_uri pgsrc) $(my_uri pgmy)" \
 		"$(my_uri mysrc) $(pg_uri mypg)" "$(my_uri mysrc) $(my_uri mymy)"; do
 		# shellcheck disable=SC2086 # two URIs
-		run --separate-stderr dms-validate $pair
+		run --separate-stderr dms-validate -vv $pair
 		echo "$pair: $stderr"
 		assert_status 0
 		[ -z "$output" ]
 		assert_match "Validated, 3 rows" "$stderr"
+		# equal values hash equal on both engines: no partition needed narrowing
+		if [[ "$stderr" == *narrowing* ]]; then
+			echo "$pair: the checksums differ on equal tables" >&2
+			return 1
+		fi
 	done
 	[ "$(pg_sql pgpg "SELECT validation_state, validated_rows FROM dms.table_statistics WHERE table_name = 'pgtypes'")" = "Validated|3" ]
 	[ "$(my_sql pgmy "SELECT validation_state FROM dms.table_statistics WHERE table_name = 'pgtypes'")" = "Validated" ]

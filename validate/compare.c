@@ -706,22 +706,27 @@ static bool
 check_partition(struct worker *w, struct vtable *t, char *const *lo, char *const *hi, int64_t *rows)
 {
 	struct vrows r[2];
-	bool same;
+	bool sent[2] = { false, false }, got[2] = { false, false }, same;
 
+	/* both sides at once: each database works while the other does */
 	for (int side = S; side <= T; side++) {
 		struct strbuf sql = STRBUF_INIT;
-		bool ok;
 
 		sb_addf(&sql, "SELECT %s FROM %s", t->sum[side], t->from[side]);
 		range_where(&sql, t, side, w->c[side].engine, lo, hi);
-		ok = vquery(&w->c[side], sql.buf, &r[side]);
+		sent[side] = vsend(&w->c[side], sql.buf);
 		sb_release(&sql);
-		if (!ok) {
-			w->status = side == S ? EXIT_SOURCE : EXIT_TARGET;
-			if (side == T)
-				vrows_free(&r[S]);
-			return false;
-		}
+		if (!sent[side])
+			break;
+	}
+	for (int side = S; side <= T; side++)
+		got[side] = sent[side] && vreceive(&w->c[side], &r[side]);
+	if (!got[S] || !got[T]) {
+		w->status = !got[S] ? EXIT_SOURCE : EXIT_TARGET;
+		for (int side = S; side <= T; side++)
+			if (got[side])
+				vrows_free(&r[side]);
+		return false;
 	}
 	*rows = strtoll(vcell(&r[S], 0, 0, NULL), NULL, 10);
 	same = strcmp(vcell(&r[S], 0, 0, NULL), vcell(&r[T], 0, 0, NULL)) == 0 &&
@@ -1236,60 +1241,109 @@ target_column(const struct src_table *tt, const char *name)
 
 /*
  * The row text of one side: the columns' canonical texts, non-text classes
- * first, joined by commas; text parts are length-prefixed, except the last,
- * which runs to the end (':' and the text; nothing for NULL).
+ * first, joined by commas; text parts are prefixed with their length in bytes,
+ * except the last, which runs to the end (':' and the text; nothing for NULL).
+ *
+ * PostgreSQL joins short runs of parts with || (concat() looks up each
+ * argument's output function on every row) and the runs with concat(), which
+ * takes at most 100 arguments and copies each part once however wide the row.
  */
+#define PG_RUN 8
+
+static void
+row_part(struct strbuf *sb, const struct vcol *c, int side, bool pg, bool prefixed)
+{
+	const char *x = c->canon[side];
+	bool null = c->nullable[side];
+
+	if (!vclass_is_text(c->cls)) {
+		if (pg)
+			sb_addf(sb, null ? "coalesce(%s, '')" : "%s", x);
+		else
+			sb_addf(sb, null ? "COALESCE(%s, '')" : "%s", c->rowpart[side] ? c->rowpart[side] : x);
+	} else if (!prefixed) {
+		if (pg)
+			sb_addf(sb, null ? "coalesce(':' || %s, '')" : "':' || %s", x);
+		else
+			sb_addf(sb, null ? "COALESCE(CONCAT(':', %s), '')" : "CONCAT(':', %s)", x);
+	} else if (pg) {
+		sb_addf(sb, null ? "coalesce(octet_length(%s)::text || ':' || %s, ':')" : "octet_length(%s)::text || ':' || %s",
+			x, x);
+	} else {
+		sb_addf(sb, null ? "COALESCE(CONCAT(LENGTH(%s), ':', %s), ':')" : "LENGTH(%s), ':', %s", x, x);
+	}
+}
+
+/* PostgreSQL: concat() of up to 50 texts at a time, nested as needed. */
+static char *
+pg_concat(char **parts, int n)
+{
+	while (n > 1) {
+		int m = 0;
+
+		for (int i = 0; i < n; i += 50, m++) {
+			struct strbuf sb = STRBUF_INIT;
+
+			sb_adds(&sb, "concat(");
+			for (int j = i; j < n && j < i + 50; j++) {
+				sb_addf(&sb, "%s%s", j > i ? ", ',', " : "", parts[j]);
+				free(parts[j]);
+			}
+			sb_adds(&sb, ")");
+			parts[m] = sb.buf;
+		}
+		n = m;
+	}
+	return n == 1 ? parts[0] : xstrdup("''");
+}
+
 static char *
 row_text(const struct vtable *t, int side, enum dms_engine e, bool prefix_all)
 {
 	struct strbuf sb = STRBUF_INIT;
-	int atoms = 0, n = 0, last = -1;
+	char **runs = xcalloc((size_t)t->ncols + 1, sizeof(*runs));
+	int last = -1, n = 0, nruns = 0;
 	bool pg = e == ENGINE_PG;
 
 	for (int i = 0; i < t->ncols && !prefix_all; i++)
 		if (vclass_is_text(t->cols[i].cls))
 			last = i;
-	sb_adds(&sb, pg ? "concat(" : "CONCAT(");
+	if (!pg)
+		sb_adds(&sb, "CONCAT(");
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < t->ncols; i++) {
 			const struct vcol *c = &t->cols[i];
-			const char *x = c->canon[side];
-			bool text = vclass_is_text(c->cls), null = c->nullable[side];
 
-			if (text != (pass == 1))
+			if (vclass_is_text(c->cls) != (pass == 1))
 				continue;
-			/* PostgreSQL functions take at most 100 arguments */
-			if (n && pg && atoms > 80) {
-				sb_adds(&sb, "), concat(',', ");
-				atoms = 0;
-			} else if (n) {
-				sb_adds(&sb, ", ',', ");
+			if (pg && n > 0 && n % PG_RUN == 0) {
+				runs[nruns++] = sb.buf;
+				sb_init(&sb);
 			}
+			if (n > 0 && (!pg || n % PG_RUN != 0))
+				sb_adds(&sb, pg ? " || ',' || " : ", ',', ");
+			if (pg)
+				sb_adds(&sb, "(");
+			row_part(&sb, c, side, pg, i != last);
+			if (pg)
+				sb_adds(&sb, ")");
 			n++;
-			atoms += 4;
-			if (text && i == last)
-				sb_addf(&sb, pg ? "':' || %s" : null ? "COALESCE(CONCAT(':', %s), '')" : "CONCAT(':', %s)", x);
-			else if (text && pg)
-				sb_addf(&sb, "length(%s), ':', %s", x, x);
-			else if (text)
-				sb_addf(&sb, null ? "COALESCE(CONCAT(CHAR_LENGTH(%s), ':', %s), ':')" : "CHAR_LENGTH(%s), ':', %s",
-					x, x);
-			else if (pg)
-				sb_adds(&sb, c->rowpart[side] ? c->rowpart[side] : x);
-			else
-				sb_addf(&sb, null ? "COALESCE(%s, '')" : "%s", c->rowpart[side] ? c->rowpart[side] : x);
 		}
-	if (t->ncols == 0)
-		sb_adds(&sb, "''");
-	sb_adds(&sb, ")");
-	if (pg && strstr(sb.buf, "), concat(") != NULL) {
-		struct strbuf w = STRBUF_INIT;
-
-		sb_addf(&w, "concat(%s)", sb.buf);
-		sb_release(&sb);
-		return w.buf;
+	if (!pg) {
+		sb_adds(&sb, n ? ")" : "'')");
+		free(runs);
+		return sb.buf;
 	}
-	return sb.buf;
+	if (n > 0)
+		runs[nruns++] = sb.buf;
+	else
+		sb_release(&sb);
+	{
+		char *row = pg_concat(runs, nruns);
+
+		free(runs);
+		return row;
+	}
 }
 
 static void

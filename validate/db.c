@@ -3,6 +3,7 @@
  * canonical text of a value on each engine (see validate.h).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,43 +76,102 @@ rows_add(struct vrows *r, const char *v, size_t n, size_t cell)
 }
 
 bool
+vsend(struct vconn *c, const char *sql)
+{
+	snprintf(c->what, sizeof(c->what), "query failed (%.120s%s)", sql, strlen(sql) > 120 ? "..." : "");
+	if (c->engine == ENGINE_PG) {
+		c->pg.sqlstate[0] = '\0';
+		if (!PQsendQuery(c->pg.conn, sql)) {
+			pg_failed(&c->pg, NULL, c->what);
+			return false;
+		}
+	} else {
+		c->my.errnum = 0;
+		if (mysql_send_query(c->my.conn, sql, strlen(sql)) != 0)
+			return my_failed(&c->my, c->what);
+	}
+	c->pending = true;
+	return true;
+}
+
+static void
+rows_alloc(struct vrows *r)
+{
+	r->off = xcalloc((size_t)r->nrows * (size_t)r->ncols + 1, sizeof(size_t));
+	r->len = xcalloc((size_t)r->nrows * (size_t)r->ncols + 1, sizeof(size_t));
+}
+
+static bool
+receive_pg(struct vconn *c, struct vrows *r)
+{
+	PGresult *res, *last = NULL;
+	bool ok = true;
+
+	/* one statement: one result, then NULL; an error replaces the rows */
+	while ((res = PQgetResult(c->pg.conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (ok && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			pg_failed(&c->pg, res, c->what);
+			ok = false;
+		}
+		PQclear(last);
+		last = res;
+	}
+	if (ok && last == NULL)
+		ok = (pg_failed(&c->pg, NULL, c->what), false);
+	if (ok) {
+		r->nrows = PQntuples(last);
+		r->ncols = PQnfields(last);
+		rows_alloc(r);
+		for (int i = 0; i < r->nrows; i++)
+			for (int j = 0; j < r->ncols; j++)
+				rows_add(r, PQgetisnull(last, i, j) ? NULL : PQgetvalue(last, i, j),
+					 (size_t)PQgetlength(last, i, j), (size_t)i * (size_t)r->ncols + (size_t)j);
+	}
+	PQclear(last);
+	return ok;
+}
+
+static bool
+receive_my(struct vconn *c, struct vrows *r)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_read_query_result(c->my.conn) != 0)
+		return my_failed(&c->my, c->what);
+	res = mysql_store_result(c->my.conn);
+	if (res == NULL)
+		return my_failed(&c->my, c->what);
+	r->nrows = (int)mysql_num_rows(res);
+	r->ncols = (int)mysql_num_fields(res);
+	rows_alloc(r);
+	for (int i = 0; (row = mysql_fetch_row(res)) != NULL; i++) {
+		unsigned long *lens = mysql_fetch_lengths(res);
+
+		for (int j = 0; j < r->ncols; j++)
+			rows_add(r, row[j], lens[j], (size_t)i * (size_t)r->ncols + (size_t)j);
+	}
+	mysql_free_result(res);
+	return true;
+}
+
+bool
+vreceive(struct vconn *c, struct vrows *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!c->pending)
+		return false;
+	c->pending = false;
+	return c->engine == ENGINE_PG ? receive_pg(c, r) : receive_my(c, r);
+}
+
+bool
 vquery(struct vconn *c, const char *sql, struct vrows *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (c->engine == ENGINE_PG) {
-		PGresult *res = pg_query(&c->pg, sql, 0, NULL);
-
-		if (res == NULL)
-			return false;
-		r->nrows = PQntuples(res);
-		r->ncols = PQnfields(res);
-		r->off = xcalloc((size_t)r->nrows * (size_t)r->ncols + 1, sizeof(size_t));
-		r->len = xcalloc((size_t)r->nrows * (size_t)r->ncols + 1, sizeof(size_t));
-		for (int i = 0; i < r->nrows; i++)
-			for (int j = 0; j < r->ncols; j++)
-				rows_add(r, PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j),
-					 (size_t)PQgetlength(res, i, j), (size_t)i * (size_t)r->ncols + (size_t)j);
-		PQclear(res);
-		return true;
-	} else {
-		MYSQL_RES *res = my_query(&c->my, sql);
-		MYSQL_ROW row;
-
-		if (res == NULL)
-			return false;
-		r->nrows = (int)mysql_num_rows(res);
-		r->ncols = (int)mysql_num_fields(res);
-		r->off = xcalloc((size_t)r->nrows * (size_t)r->ncols + 1, sizeof(size_t));
-		r->len = xcalloc((size_t)r->nrows * (size_t)r->ncols + 1, sizeof(size_t));
-		for (int i = 0; (row = mysql_fetch_row(res)) != NULL; i++) {
-			unsigned long *lens = mysql_fetch_lengths(res);
-
-			for (int j = 0; j < r->ncols; j++)
-				rows_add(r, row[j], lens[j], (size_t)i * (size_t)r->ncols + (size_t)j);
-		}
-		mysql_free_result(res);
-		return true;
-	}
+	return vsend(c, sql) && vreceive(c, r);
 }
 
 void

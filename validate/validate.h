@@ -35,6 +35,8 @@ struct vconn {
 	struct pg_conn pg;
 	struct my_conn my;
 	const char *label;
+	char what[160];		/* the query in flight, for messages */
+	bool pending;		/* sent, result not yet read (vsend) */
 };
 
 struct vrows {
@@ -49,6 +51,13 @@ bool vconnect(struct vconn *c, const char *uri);
 void vdisconnect(struct vconn *c);
 /* Runs a query; false on error (logged with the server's message). */
 bool vquery(struct vconn *c, const char *sql, struct vrows *r);
+/*
+ * The same in two halves, so that one worker's source and target run their
+ * queries at once: vsend() starts a query, vreceive() waits for its rows.
+ * After a vsend() that returned true, vreceive() must be called.
+ */
+bool vsend(struct vconn *c, const char *sql);
+bool vreceive(struct vconn *c, struct vrows *r);
 bool vcommand(struct vconn *c, const char *sql);
 void vrows_free(struct vrows *r);
 /* A cell's text, NULL for SQL NULL. */
