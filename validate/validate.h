@@ -37,6 +37,8 @@ struct vconn {
 	const char *label;
 	char what[160];		/* the query in flight, for messages */
 	bool pending;		/* sent, result not yet read (vsend) */
+	unsigned warnings;	/* MySQL: warnings of the last query (GROUP_CONCAT cut short, say) */
+	int64_t warmed;		/* PostgreSQL: bytes of the last allocator warm-up (vwarm) */
 };
 
 struct vrows {
@@ -59,6 +61,11 @@ bool vquery(struct vconn *c, const char *sql, struct vrows *r);
 bool vsend(struct vconn *c, const char *sql);
 bool vreceive(struct vconn *c, struct vrows *r);
 bool vcommand(struct vconn *c, const char *sql);
+/*
+ * PostgreSQL: lets the server process keep buffers of about `bytes` between
+ * queries (see db.c); nothing on MySQL or once done for as much.
+ */
+void vwarm(struct vconn *c, int64_t bytes);
 void vrows_free(struct vrows *r);
 /* A cell's text, NULL for SQL NULL. */
 const char *vcell(const struct vrows *r, int row, int col, size_t *len);
