@@ -186,7 +186,8 @@ vwarm(struct vconn *c, int64_t bytes)
 	char sql[80];
 	int64_t want = bytes * 4;
 
-	if (c->engine != ENGINE_PG || want <= c->warmed || c->warmed >= 30000000)
+	/* small partitions fault in a few pages at most: not worth a query */
+	if (c->engine != ENGINE_PG || bytes < 256 << 10 || want <= c->warmed || c->warmed >= 30000000)
 		return;
 	if (want < 4 << 20)
 		want = 4 << 20;
