@@ -70,8 +70,7 @@ my_command(struct my_conn *c, const char *sql)
 
 	c->errnum = 0;
 	if (mysql_real_query(c->conn, sql, strlen(sql)) != 0) {
-		snprintf(what, sizeof(what), "query failed (%.120s%s)", sql,
-			 strlen(sql) > 120 ? "..." : "");
+		query_what(what, sizeof(what), sql);
 		return my_failed(c, what);
 	}
 	res = mysql_store_result(c->conn);
@@ -87,7 +86,7 @@ query(struct my_conn *c, const char *sql, bool stream)
 	char what[160];
 
 	c->errnum = 0;
-	snprintf(what, sizeof(what), "query failed (%.120s%s)", sql, strlen(sql) > 120 ? "..." : "");
+	query_what(what, sizeof(what), sql);
 	if (mysql_real_query(c->conn, sql, strlen(sql)) != 0) {
 		my_failed(c, what);
 		return NULL;

@@ -82,8 +82,7 @@ pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *par
 	{
 		char what[160];
 
-		snprintf(what, sizeof(what), "query failed (%.120s%s)", sql,
-			 strlen(sql) > 120 ? "..." : "");
+		query_what(what, sizeof(what), sql);
 		pg_failed(c, res, what);
 	}
 	PQclear(res);

@@ -217,6 +217,12 @@ base64_decode(const char *s, size_t n, uint8_t *d, size_t *outlen)
 	return true;
 }
 
+void
+query_what(char *buf, size_t size, const char *sql)
+{
+	snprintf(buf, size, "query failed (%.120s%s)", sql, strlen(sql) > 120 ? "..." : "");
+}
+
 char *
 xprintf(const char *fmt, ...)
 {

@@ -18,6 +18,9 @@ char *xstrndup(const char *s, size_t n);
 /* A new string, printf-formatted. */
 char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* "query failed (the first 120 bytes of sql...)" into buf, for error messages. */
+void query_what(char *buf, size_t size, const char *sql);
+
 /* A growing, always NUL-terminated byte string. */
 struct strbuf {
 	char *buf;

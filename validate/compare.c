@@ -1310,7 +1310,7 @@ static char *
 row_text(const struct vtable *t, int side, enum dms_engine e, bool prefix_all)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char **runs = xcalloc((size_t)t->ncols + 1, sizeof(*runs));
+	char **runs = xcalloc((size_t)t->ncols + 1, sizeof(*runs)), *row;
 	int last = -1, n = 0, nruns = 0;
 	bool pg = e == ENGINE_PG;
 
@@ -1326,11 +1326,11 @@ row_text(const struct vtable *t, int side, enum dms_engine e, bool prefix_all)
 			if (vclass_is_text(c->cls) != (pass == 1))
 				continue;
 			if (pg && n > 0 && n % PG_RUN == 0) {
-				runs[nruns++] = sb.buf;
+				runs[nruns++] = sb.buf;	/* a new run; concat() adds the comma */
 				sb_init(&sb);
-			}
-			if (n > 0 && (!pg || n % PG_RUN != 0))
+			} else if (n > 0) {
 				sb_adds(&sb, pg ? " || ',' || " : ", ',', ");
+			}
 			if (pg)
 				sb_adds(&sb, "(");
 			row_part(&sb, c, side, pg, i != last);
@@ -1347,12 +1347,9 @@ row_text(const struct vtable *t, int side, enum dms_engine e, bool prefix_all)
 		runs[nruns++] = sb.buf;
 	else
 		sb_release(&sb);
-	{
-		char *row = pg_concat(runs, nruns);
-
-		free(runs);
-		return row;
-	}
+	row = pg_concat(runs, nruns);
+	free(runs);
+	return row;
 }
 
 static void
@@ -1647,11 +1644,9 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 				const char *nat = side == S ? s->native : d->native;
 
 				c->q[side] = xstrdup(q);
-				/* integers: concat() and CONCAT() print them as the canonical text does */
+				/* MySQL integers: CONCAT() prints them as the canonical text does */
 				if (!vr && e[side] == ENGINE_MYSQL && c->cls == VC_NUM && nat &&
 				    strncmp(nat, "decimal", 7) != 0 && strncmp(nat, "bit", 3) != 0)
-					c->rowpart[side] = xstrdup(q);
-				if (!vr && e[side] == ENGINE_PG && (ty == DT_INT2 || ty == DT_INT4 || ty == DT_INT8))
 					c->rowpart[side] = xstrdup(q);
 
 				sb_init(&x);

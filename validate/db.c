@@ -78,7 +78,7 @@ rows_add(struct vrows *r, const char *v, size_t n, size_t cell)
 bool
 vsend(struct vconn *c, const char *sql)
 {
-	snprintf(c->what, sizeof(c->what), "query failed (%.120s%s)", sql, strlen(sql) > 120 ? "..." : "");
+	query_what(c->what, sizeof(c->what), sql);
 	if (c->engine == ENGINE_PG) {
 		c->pg.sqlstate[0] = '\0';
 		if (!PQsendQuery(c->pg.conn, sql)) {
@@ -118,8 +118,10 @@ receive_pg(struct vconn *c, struct vrows *r)
 		PQclear(last);
 		last = res;
 	}
-	if (ok && last == NULL)
-		ok = (pg_failed(&c->pg, NULL, c->what), false);
+	if (ok && last == NULL) {
+		pg_failed(&c->pg, NULL, c->what);
+		ok = false;
+	}
 	if (ok) {
 		r->nrows = PQntuples(last);
 		r->ncols = PQnfields(last);
