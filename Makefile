@@ -4,7 +4,9 @@
 #   make demo            a real migration end to end on throwaway servers
 #   make bench           the benchmarks of bench/
 #   make install PREFIX=/usr/local
+#   make fuzz            the fuzz harness of tests/fuzz/ (a sanitized build in build/fuzz/)
 #   make DEVELOPER=1     warnings are errors (CI builds this way)
+#   make B=dir/ BIN=dir  objects under dir/ and programs in dir (how the fuzz build is made)
 
 VERSION := 0.1.0
 PREFIX ?= /usr/local
@@ -27,19 +29,24 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP -DDMS_VERSION='"$(VERSION)"' 
 	$(PKG_CFLAGS) $(MARIADB_CFLAGS)
 LIBS = $(PKG_LIBS) $(MARIADB_LIBS) -lm -pthread
 
+# B: where objects go (empty: beside their sources); BIN: where programs go.
+B ?=
+BIN ?= bin
 COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:.c=.o)
-LIB := common/libdmscommon.a
+COMMON_OBJ := $(patsubst %.c,$(B)%.o,$(COMMON_SRC))
+LIB := $(B)common/libdmscommon.a
 
 # One program per directory that has a main.c.
 PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
-PROGRAMS := $(patsubst %,bin/dms-%,$(PROGRAM_DIRS))
-TOOLS := bin/tools/dms-benchgen bin/tools/dms-conncheck bin/tools/dms-unit
+PROGRAMS := $(patsubst %,$(BIN)/dms-%,$(PROGRAM_DIRS))
+TOOLS := $(BIN)/tools/dms-benchgen $(BIN)/tools/dms-conncheck $(BIN)/tools/dms-unit \
+	$(BIN)/tools/dms-fuzz
 SCRIPTS := $(filter-out %.md,$(wildcard scripts/dms-*))
 
 all: $(PROGRAMS) $(TOOLS)
 
-%.o: %.c
+$(B)%.o: %.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(COMMON_OBJ)
@@ -49,22 +56,34 @@ $(LIB): $(COMMON_OBJ)
 validate_EXTRA := extract/table.o extract/pg.o extract/my.o extract/convert.o transform/rules.o
 
 define program_rule
-bin/dms-$(1): $(patsubst %.c,%.o,$(wildcard $(1)/*.c)) $($(1)_EXTRA) $(LIB)
-	@mkdir -p bin
+$(BIN)/dms-$(1): $(patsubst %.c,$(B)%.o,$(wildcard $(1)/*.c)) $(addprefix $(B),$($(1)_EXTRA)) $(LIB)
+	@mkdir -p $(BIN)
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LIBS)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 
 # Helpers for the benchmarks and tests, in bin/tools; not installed.
-bin/tools/dms-benchgen: bench/benchgen.o $(LIB)
-	@mkdir -p bin/tools
+$(BIN)/tools/dms-benchgen: $(B)bench/benchgen.o $(LIB)
+	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
-bin/tools/dms-unit: tests/helpers/unit.o load/ddl.o $(LIB)
-	@mkdir -p bin/tools
+$(BIN)/tools/dms-unit: $(B)tests/helpers/unit.o $(B)load/ddl.o $(LIB)
+	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
-bin/tools/dms-conncheck: tests/helpers/conncheck.o $(LIB)
-	@mkdir -p bin/tools
+$(BIN)/tools/dms-conncheck: $(B)tests/helpers/conncheck.o $(LIB)
+	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/tools/dms-fuzz: $(B)tests/fuzz/fuzz.o
+	@mkdir -p $(BIN)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $^
+
+# The fuzz build: every program with AddressSanitizer and UndefinedBehaviorSanitizer,
+# in build/fuzz/bin; tests/fuzz/run drives them (tests/fuzz.bats runs a short pass).
+FUZZ_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+fuzz-build:
+	$(MAKE) B=build/fuzz/ BIN=build/fuzz/bin CFLAGS="$(FUZZ_CFLAGS)" $(if $(DEVELOPER),DEVELOPER=$(DEVELOPER)) all
+fuzz: fuzz-build all
+	tests/fuzz/run $(FUZZ_ARGS)
 
 deps:
 	@scripts/install-deps
@@ -76,7 +95,7 @@ lint-man:
 
 BATS_FLAGS ?= $(shell [ -t 1 ] && echo --pretty || echo --tap)
 check: deps
-	$(MAKE) all
+	$(MAKE) all fuzz-build
 	$(MAKE) lint-man
 	bats $(BATS_FLAGS) tests
 
@@ -96,9 +115,9 @@ install: all
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
 
 clean:
-	rm -rf bin
+	rm -rf bin build
 	rm -f */*.o */*.d */*/*.o */*/*.d $(LIB)
 
-.PHONY: all deps lint-man check demo bench install clean
+.PHONY: all deps lint-man check demo bench install clean fuzz fuzz-build
 
--include $(wildcard */*.d */*/*.d)
+-include $(wildcard $(B)*/*.d $(B)*/*/*.d)

@@ -136,7 +136,8 @@ value_text(const struct mp_item *it, char *buf, size_t size)
 }
 
 void
-values_key_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size)
+values_key_text(const struct dms_table *t, const uint8_t *values, size_t len, char *buf,
+		size_t size)
 {
 	struct mp_cursor c;
 	struct mp_item it;
@@ -145,7 +146,7 @@ values_key_text(const struct dms_table *t, const uint8_t *values, char *buf, siz
 	buf[0] = '\0';
 	if (t == NULL || values == NULL || t->nkey == 0)
 		return;
-	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	mp_cursor_init(&c, values, len);
 	if (mp_next(&c, &it) != MP_OK || it.type != MP_ARRAY)
 		return;
 	for (uint32_t i = 0; i < it.v.n && i < t->ncols; i++) {
@@ -247,18 +248,176 @@ expect(struct check *k, struct mp_item *it, enum mp_type type, const char *what)
 	return true;
 }
 
-/* A map (attrs): its header, then its contents skipped. */
+/*
+ * The attrs a writer may put in a record, with the shape of each value. The
+ * checker holds every attrs map to these, so that no reader downstream has
+ * to doubt an attribute's type: a known key of another shape is a malformed
+ * record. Keys it does not know are skipped (a later version may add some).
+ */
+enum attr_shape {
+	A_UINT, A_INT, A_STR, A_BOOL, A_SCALAR,	/* A_SCALAR: any value but an array or map */
+	A_STRS,			/* an array of str */
+	A_COLUMNS,		/* an array of column indexes of the table */
+	A_MAP,			/* a map, its keys held to .sub */
+	A_MAPS,			/* an array of such maps */
+};
+
+struct attr_rule {
+	const char *key;
+	enum attr_shape shape;
+	const struct attr_rule *sub;
+};
+
+static const struct attr_rule hello_attrs[] = {
+	{ "engine", A_STR, NULL }, { "stream", A_STR, NULL }, { "tool", A_STR, NULL },
+	{ NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule column_attrs[] = {
+	{ "length", A_INT, NULL }, { "precision", A_INT, NULL }, { "scale", A_INT, NULL },
+	{ "native", A_STR, NULL }, { "unsigned", A_BOOL, NULL }, { "identity", A_BOOL, NULL },
+	{ "charset", A_STR, NULL }, { "collation", A_STR, NULL }, { "default", A_SCALAR, NULL },
+	{ NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule index_attrs[] = {
+	{ "name", A_STR, NULL }, { "columns", A_COLUMNS, NULL }, { "unique", A_BOOL, NULL },
+	{ NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule fkey_attrs[] = {
+	{ "name", A_STR, NULL }, { "columns", A_STRS, NULL }, { "ref_schema", A_STR, NULL },
+	{ "ref_table", A_STR, NULL }, { "ref_columns", A_STRS, NULL },
+	{ "on_delete", A_STR, NULL }, { "on_update", A_STR, NULL },
+	{ NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule lob_attrs[] = {
+	{ "mode", A_STR, NULL }, { "bulk_max_size", A_INT, NULL }, { NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule table_attrs[] = {
+	{ "estimated_rows", A_INT, NULL }, { "indexes", A_MAPS, index_attrs },
+	{ "foreign_keys", A_MAPS, fkey_attrs }, { "lob_settings", A_MAP, lob_attrs },
+	{ NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule truncate_attrs[] = {
+	{ "cascade", A_BOOL, NULL }, { "restart_identity", A_BOOL, NULL }, { NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule commit_attrs[] = {
+	{ "changes", A_UINT, NULL }, { NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule part_attrs[] = {
+	{ "part", A_STR, NULL }, { "range", A_STR, NULL }, { "snapshot", A_STR, NULL },
+	{ "position", A_STR, NULL }, { NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule end_attrs[] = {
+	{ "rows", A_UINT, NULL }, { "records", A_UINT, NULL }, { "stopped", A_BOOL, NULL },
+	{ NULL, A_SCALAR, NULL },
+};
+
+static bool attrs_map(struct check *k, const char *what, const struct attr_rule *rules,
+		      unsigned depth);
+
+/* One attribute's value, held to its rule. */
 static bool
-map(struct check *k, const char *what, const uint8_t **at, size_t *len)
+attr_value(struct check *k, const char *what, const struct attr_rule *rule, unsigned depth)
+{
+	struct mp_cursor before = k->c;
+	struct mp_item it;
+	const char *want;
+
+	if (rule->shape == A_MAP)
+		return attrs_map(k, what, rule->sub, depth + 1);
+	if (!next(k, &it, what))
+		return false;
+	switch (rule->shape) {
+	case A_UINT:
+		if (it.type == MP_UINT)
+			return true;
+		want = "a non-negative integer";
+		break;
+	case A_INT:
+		if (it.type == MP_UINT || it.type == MP_INT)
+			return true;
+		want = "an integer";
+		break;
+	case A_STR:
+		if (it.type == MP_STR)
+			return true;
+		want = "a str";
+		break;
+	case A_BOOL:
+		if (it.type == MP_BOOL)
+			return true;
+		want = "a bool";
+		break;
+	case A_SCALAR:
+		if (it.type != MP_ARRAY && it.type != MP_MAP)
+			return true;
+		want = "a scalar value";
+		break;
+	default:		/* the arrays */
+		if (it.type != MP_ARRAY) {
+			want = "an array";
+			break;
+		}
+		for (uint32_t i = 0, n = it.v.n; i < n; i++) {
+			struct mp_item e;
+
+			if (rule->shape == A_MAPS) {
+				if (!attrs_map(k, what, rule->sub, depth + 1))
+					return false;
+				continue;
+			}
+			if (!next(k, &e, what))
+				return false;
+			if (rule->shape == A_STRS && e.type != MP_STR)
+				return bad(k, "%s: %s: element %u: expected a str, got %s", what,
+					   rule->key, i + 1, mp_type_name(e.type));
+			if (rule->shape == A_COLUMNS &&
+			    (e.type != MP_UINT || k->table == NULL || e.v.u >= k->table->ncols))
+				return bad(k, "%s: %s: element %u is not a column index below %u",
+					   what, rule->key, i + 1, k->table ? k->table->ncols : 0);
+		}
+		return true;
+	}
+	k->c = before;
+	return bad(k, "%s: %s: expected %s, got %s", what, rule->key, want, mp_type_name(it.type));
+}
+
+/*
+ * An attrs map: str keys, each known key's value of its shape, nesting
+ * bounded. On success *at and *len (when asked for) span the whole map.
+ */
+static bool
+attrs_map(struct check *k, const char *what, const struct attr_rule *rules, unsigned depth)
 {
 	struct mp_item it;
-	const uint8_t *p = k->c.p;
 
+	if (depth > 4)
+		return bad(k, "%s: attrs nested more than 4 deep", what);
 	if (!expect(k, &it, MP_MAP, what))
 		return false;
-	for (uint64_t i = 0; i < 2 * (uint64_t)it.v.n; i++)
-		if (!skip(k, what))
+	for (uint32_t i = 0, n = it.v.n; i < n; i++) {
+		const struct attr_rule *rule = rules;
+		struct mp_item key;
+
+		if (!next(k, &key, what))
 			return false;
+		if (key.type != MP_STR)
+			return bad(k, "%s: an attrs key is %s, not a str", what, mp_type_name(key.type));
+		while (rule->key != NULL && !mp_str_eq(&key, rule->key))
+			rule++;
+		if (rule->key == NULL ? !skip(k, what) : !attr_value(k, what, rule, depth))
+			return false;
+	}
+	return true;
+}
+
+static bool
+map(struct check *k, const char *what, const struct attr_rule *rules, const uint8_t **at,
+    size_t *len)
+{
+	const uint8_t *p = k->c.p;
+
+	if (!attrs_map(k, what, rules, 0))
+		return false;
 	if (at != NULL) {
 		*at = p;
 		*len = (size_t)(k->c.p - p);
@@ -322,7 +481,7 @@ str_or_nil(struct check *k, const char *what)
 enum image { IMAGE_NEW, IMAGE_UPDATE_NEW, IMAGE_OLD };
 
 static bool
-values(struct check *k, enum image image, const char *what, const uint8_t **at)
+values(struct check *k, enum image image, const char *what, const uint8_t **at, size_t *len)
 {
 	struct dms_table *t = k->table;
 	struct mp_item it;
@@ -332,6 +491,7 @@ values(struct check *k, enum image image, const char *what, const uint8_t **at)
 		return false;
 	if (image == IMAGE_OLD && it.type == MP_NIL && k->kind == K_UPDATE) {
 		*at = NULL;
+		*len = 0;
 		return true;
 	}
 	if (it.type != MP_ARRAY)
@@ -360,9 +520,9 @@ values(struct check *k, enum image image, const char *what, const uint8_t **at)
 			if (!col->nullable && image != IMAGE_OLD) {
 				char key[256];
 
-				values_key_text(t, start, key, sizeof(key));
-				return bad(k, "%s: column %s is NOT NULL but the value is nil%s%s", what,
-					   col->name, key[0] ? " (key " : "", key[0] ? key : "");
+				values_key_text(t, start, (size_t)(k->c.end - start), key, sizeof(key));
+				return bad(k, "%s: column %s is NOT NULL but the value is nil%s%s%s", what,
+					   col->name, key[0] ? " (key " : "", key, key[0] ? ")" : "");
 			}
 			continue;
 		}
@@ -376,12 +536,13 @@ values(struct check *k, enum image image, const char *what, const uint8_t **at)
 			char key[256], text[64];
 
 			value_text(&it, text, sizeof(text));
-			values_key_text(t, start, key, sizeof(key));
+			values_key_text(t, start, (size_t)(k->c.end - start), key, sizeof(key));
 			return bad(k, "%s: column %s (%s): expected %s, got %s %s%s%s%s", what,
 				   col->name, col->type_name, why, mp_type_name(it.type), text,
 				   key[0] ? " (key " : "", key, key[0] ? ")" : "");
 		}
 	}
+	*len = (size_t)(k->c.p - start);
 	return true;
 }
 
@@ -403,7 +564,7 @@ table_record(struct check *k, struct dms_table **out)
 {
 	struct dms_table *t = calloc(1, sizeof(*t));
 	struct mp_item it;
-	const uint8_t *cols_at;
+	bool ok;
 
 	*out = t;
 	if (t == NULL)
@@ -414,13 +575,19 @@ table_record(struct check *k, struct dms_table **out)
 		return k->rc == CHECK_OK ? bad(k, "out of memory") : false;
 	if (!expect(k, &it, MP_STR, "name") || (t->name = dup_str(&it)) == NULL)
 		return k->rc == CHECK_OK ? bad(k, "out of memory") : false;
-	cols_at = k->c.p;
-	(void)cols_at;
 	if (!expect(k, &it, MP_ARRAY, "columns"))
 		return false;
-	t->ncols = it.v.n;
-	if (t->ncols > 0 && (t->cols = calloc(t->ncols, sizeof(*t->cols))) == NULL)
+	if (it.v.n > DMS_MAX_COLUMNS)
+		return bad(k, "columns: %u columns, more than the %u a table may have", it.v.n,
+			   DMS_MAX_COLUMNS);
+	if ((size_t)(k->c.end - k->c.p) < 5 * (size_t)it.v.n) {
+		/* each column takes at least 5 bytes: wait for them before allocating */
+		k->rc = CHECK_INCOMPLETE;
+		return false;
+	}
+	if (it.v.n > 0 && (t->cols = calloc(it.v.n, sizeof(*t->cols))) == NULL)
 		return bad(k, "out of memory");
+	t->ncols = it.v.n;	/* table_free() frees as many as there are */
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		struct dms_column *col = &t->cols[i];
 		char what[64];
@@ -441,7 +608,7 @@ table_record(struct check *k, struct dms_table **out)
 		if (!expect(k, &it, MP_BOOL, what))
 			return false;
 		col->nullable = it.v.b;
-		if (!map(k, what, &col->attrs, &col->attrs_len))
+		if (!map(k, what, column_attrs, &col->attrs, &col->attrs_len))
 			return false;
 		while (extra-- > 0)
 			if (!skip(k, what))
@@ -465,7 +632,10 @@ table_record(struct check *k, struct dms_table **out)
 				return bad(k, "key: column %" PRIu64 " appears twice", it.v.u);
 		t->key[i] = (uint32_t)it.v.u;
 	}
-	return map(k, "attrs", &t->attrs, &t->attrs_len);
+	k->table = t;	/* index columns are checked against it */
+	ok = map(k, "attrs", table_attrs, &t->attrs, &t->attrs_len);
+	k->table = NULL;
+	return ok;
 }
 
 /* Copies the TABLE record and repoints the attrs into the copy. */
@@ -559,7 +729,7 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 			    DMS_STREAM_VERSION, DMS_STREAM_VERSION);
 			break;
 		}
-		ok = map(&k, "attrs", NULL, NULL);
+		ok = map(&k, "attrs", hello_attrs, NULL, NULL);
 		break;
 	case K_TABLE:
 		ok = table_record(&k, &newtable);
@@ -567,15 +737,16 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 	case K_ROW:
 	case K_INSERT:
 		ok = defined_table(&k) &&
-		     values(&k, IMAGE_NEW, k.kind == K_ROW ? "values" : "new values", &rec->values);
+		     values(&k, IMAGE_NEW, k.kind == K_ROW ? "values" : "new values", &rec->values,
+			    &rec->values_len);
 		break;
 	case K_UPDATE:
 		ok = defined_table(&k) &&
-		     values(&k, IMAGE_UPDATE_NEW, "new values", &rec->values) &&
-		     values(&k, IMAGE_OLD, "old values", &rec->old_values);
+		     values(&k, IMAGE_UPDATE_NEW, "new values", &rec->values, &rec->values_len) &&
+		     values(&k, IMAGE_OLD, "old values", &rec->old_values, &rec->old_values_len);
 		break;
 	case K_DELETE:
-		ok = defined_table(&k) && values(&k, IMAGE_OLD, "old values", &rec->values);
+		ok = defined_table(&k) && values(&k, IMAGE_OLD, "old values", &rec->values, &rec->values_len);
 		break;
 	case K_BEGIN:
 		if (st->in_txn) {
@@ -601,7 +772,7 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 			if (ok && stream_table(st, t) == NULL)
 				ok = bad(&k, "table %" PRId64 " is not defined", t);
 		}
-		ok = ok && map(&k, "attrs", NULL, NULL);
+		ok = ok && map(&k, "attrs", truncate_attrs, NULL, NULL);
 		break;
 	case K_COMMIT:
 		if (!st->in_txn) {
@@ -609,24 +780,24 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 			break;
 		}
 		ok = expect(&k, &it, MP_STR, "position") && timestamp_or_nil(&k, "commit time") &&
-		     map(&k, "attrs", NULL, NULL);
+		     map(&k, "attrs", commit_attrs, NULL, NULL);
 		break;
 	case K_CHECKPOINT:
 		ok = expect(&k, &it, MP_STR, "position") && timestamp_or_nil(&k, "time");
 		break;
 	case K_PART_BEGIN:
-		ok = defined_table(&k) && map(&k, "attrs", NULL, NULL);
+		ok = defined_table(&k) && map(&k, "attrs", part_attrs, NULL, NULL);
 		break;
 	case K_PART_END:
 		ok = defined_table(&k) && expect(&k, &it, MP_UINT, "rows") &&
-		     map(&k, "attrs", NULL, NULL);
+		     map(&k, "attrs", part_attrs, NULL, NULL);
 		break;
 	case K_END:
 		if (st->in_txn) {
 			bad(&k, "END inside an open transaction");
 			break;
 		}
-		ok = map(&k, "attrs", NULL, NULL);
+		ok = map(&k, "attrs", end_attrs, NULL, NULL);
 		break;
 	default:
 		break;
@@ -890,7 +1061,7 @@ attrs_str(const uint8_t *attrs, size_t len, const char *key)
 }
 
 void
-values_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size)
+values_text(const struct dms_table *t, const uint8_t *values, size_t len, char *buf, size_t size)
 {
 	struct mp_cursor c;
 	struct mp_item it;
@@ -899,7 +1070,7 @@ values_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t 
 	buf[0] = '\0';
 	if (t == NULL || values == NULL)
 		return;
-	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	mp_cursor_init(&c, values, len);
 	if (mp_next(&c, &it) != MP_OK || it.type != MP_ARRAY)
 		return;
 	for (uint32_t i = 0; i < it.v.n && i < t->ncols; i++) {

@@ -29,6 +29,7 @@
 
 #define DMS_STREAM_VERSION 1
 #define DMS_MAX_TID (1u << 20)
+#define DMS_MAX_COLUMNS 32768u
 #define DMS_MAX_RECORD ((size_t)1 << 30)
 
 enum dms_kind {
@@ -84,7 +85,9 @@ struct dms_record {
 	uint32_t nelem;
 	struct dms_table *table;	/* records that name one tid */
 	const uint8_t *values;	/* ROW, INSERT, UPDATE (new), DELETE (old): the array */
+	size_t values_len;	/* its bytes: every reader of it stops there */
 	const uint8_t *old_values;	/* UPDATE: the array, or NULL when nil */
+	size_t old_values_len;
 };
 
 void stream_init(struct dms_stream *st);
@@ -104,8 +107,9 @@ const uint8_t *record_element(const struct dms_record *rec, unsigned index);
 
 /* "schema.name" of a table, for messages; static buffer, valid until the next call. */
 const char *table_label(const struct dms_table *t);
-/* "id=42, k='x'": the key columns of a values array, for messages. */
-void values_key_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size);
+/* "id=42, k='x'": the key columns of the values array in values[0..len), for messages. */
+void values_key_text(const struct dms_table *t, const uint8_t *values, size_t len, char *buf,
+		     size_t size);
 
 enum read_status { READ_ERROR = -1, READ_EOF = 0, READ_RECORD = 1, READ_INTERRUPTED = 2 };
 
@@ -158,5 +162,6 @@ bool attrs_int(const uint8_t *attrs, size_t len, const char *key, int64_t *out);
 bool attrs_bool(const uint8_t *attrs, size_t len, const char *key, bool *out);
 /* A copy of a str attr (the caller frees it), or NULL. */
 char *attrs_str(const uint8_t *attrs, size_t len, const char *key);
-/* "id=42, name='x', ...": every column of a values array, for messages and exceptions. */
-void values_text(const struct dms_table *t, const uint8_t *values, char *buf, size_t size);
+/* "id=42, name='x', ...": every column of values[0..len), for messages and exceptions. */
+void values_text(const struct dms_table *t, const uint8_t *values, size_t len, char *buf,
+		 size_t size);

@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +74,7 @@ uri_mask(const char *text)
 }
 
 static char *
-decode(const char *s, size_t n, bool *ok)
+decode(const char *s, size_t n, bool *ok, const char **why)
 {
 	char *d = xmalloc(n + 1);
 	size_t o = 0;
@@ -81,14 +83,11 @@ decode(const char *s, size_t n, bool *ok)
 		if (s[i] == '%') {
 			int h, l;
 
-			if (i + 2 >= n) {
-				*ok = false;
-				break;
-			}
-			h = hex_digit(s[i + 1]);
-			l = hex_digit(s[i + 2]);
+			h = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+			l = i + 2 < n ? hex_digit(s[i + 2]) : -1;
 			if (h < 0 || l < 0) {
 				*ok = false;
+				*why = "a % not followed by two hexadecimal digits";
 				break;
 			}
 			d[o++] = (char)(h << 4 | l);
@@ -106,6 +105,7 @@ uri_parse(const char *text, struct dms_uri *u)
 {
 	const char *p, *end, *at, *hostend;
 	char *masked = uri_mask(text);
+	const char *why = "";
 	bool ok = true;
 
 	memset(u, 0, sizeof(*u));
@@ -125,10 +125,10 @@ uri_parse(const char *text, struct dms_uri *u)
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 
 		if (colon != NULL) {
-			u->user = decode(p, (size_t)(colon - p), &ok);
-			u->password = decode(colon + 1, (size_t)(at - colon - 1), &ok);
+			u->user = decode(p, (size_t)(colon - p), &ok, &why);
+			u->password = decode(colon + 1, (size_t)(at - colon - 1), &ok, &why);
 		} else {
-			u->user = decode(p, (size_t)(at - p), &ok);
+			u->user = decode(p, (size_t)(at - p), &ok, &why);
 		}
 		p = at + 1;
 	}
@@ -136,6 +136,7 @@ uri_parse(const char *text, struct dms_uri *u)
 		hostend = memchr(p, ']', (size_t)(end - p));
 		if (hostend == NULL) {
 			ok = false;
+			why = "a [ without ]";
 			hostend = end;
 		} else {
 			u->host = xstrndup(p + 1, (size_t)(hostend - p - 1));
@@ -146,24 +147,27 @@ uri_parse(const char *text, struct dms_uri *u)
 		if (hostend == NULL)
 			hostend = end;
 		if (hostend > p)
-			u->host = decode(p, (size_t)(hostend - p), &ok);
+			u->host = decode(p, (size_t)(hostend - p), &ok, &why);
 	}
 	if (hostend < end && *hostend == ':') {
 		char *e;
 		unsigned long port = strtoul(hostend + 1, &e, 10);
 
-		if (e != end || port == 0 || port > 65535)
+		if (e != end || port == 0 || port > 65535) {
 			ok = false;
+			why = "the port is not a number from 1 to 65535";
+		}
 		u->port = (unsigned)port;
 	} else if (hostend != end) {
 		ok = false;
+		why = "text after the host";
 	}
 	p = end;
 	if (*p == '/') {
 		size_t n = strcspn(p + 1, "?");
 
 		if (n > 0)
-			u->dbname = decode(p + 1, n, &ok);
+			u->dbname = decode(p + 1, n, &ok, &why);
 		p += 1 + n;
 	}
 	if (*p == '?') {
@@ -175,11 +179,11 @@ uri_parse(const char *text, struct dms_uri *u)
 			u->keys = xrealloc(u->keys, (u->nparams + 1) * sizeof(char *));
 			u->values = xrealloc(u->values, (u->nparams + 1) * sizeof(char *));
 			if (eq == NULL) {
-				u->keys[u->nparams] = decode(p, n, &ok);
+				u->keys[u->nparams] = decode(p, n, &ok, &why);
 				u->values[u->nparams] = xstrdup("");
 			} else {
-				u->keys[u->nparams] = decode(p, (size_t)(eq - p), &ok);
-				u->values[u->nparams] = decode(eq + 1, n - (size_t)(eq + 1 - p), &ok);
+				u->keys[u->nparams] = decode(p, (size_t)(eq - p), &ok, &why);
+				u->values[u->nparams] = decode(eq + 1, n - (size_t)(eq + 1 - p), &ok, &why);
 			}
 			u->nparams++;
 			p += n;
@@ -188,8 +192,8 @@ uri_parse(const char *text, struct dms_uri *u)
 		}
 	}
 	if (!ok) {
-		log_error("%s: malformed URI (expected scheme://user:password@host:port/dbname?key=value)",
-			  masked);
+		log_error("%s: malformed URI: %s (expected scheme://user:password@host:port/dbname?key=value)",
+			  masked, why);
 		uri_release(u);
 	}
 	free(masked);
@@ -219,4 +223,80 @@ uri_release(struct dms_uri *u)
 	free(u->host);
 	free(u->dbname);
 	memset(u, 0, sizeof(*u));
+}
+
+/* Overwrites the password of a URI in place: user:PASSWORD@ and password=VALUE. */
+static void
+scrub_password(char *text)
+{
+	char *auth = strstr(text, "://"), *end, *at = NULL, *colon;
+
+	if (auth == NULL)
+		return;
+	auth += 3;
+	end = auth + strcspn(auth, "/?");
+	for (char *q = auth; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL)
+		memset(colon + 1, 'x', (size_t)(at - colon - 1));
+	for (char *p = strstr(text, "password="); p != NULL; p = strstr(p + 1, "password=")) {
+		char *v = p + strlen("password=");
+
+		if (p != text && (p[-1] == '?' || p[-1] == '&'))
+			memset(v, 'x', strcspn(v, "&"));
+	}
+}
+
+static char *
+uri_from_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL) {
+		log_error("%s: cannot read the URI: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = getline(&line, &cap, f);
+	fclose(f);
+	if (n <= 0) {
+		log_error("%s: no URI in the file (its first line holds it)", path);
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+char *
+uri_arg(char *arg)
+{
+	struct dms_uri u;
+	char *uri;
+
+	if (arg[0] == '@') {
+		if ((uri = uri_from_file(arg + 1)) == NULL)
+			return NULL;
+	} else {
+		uri = xstrdup(arg);
+		scrub_password(arg);
+	}
+	if (uri_engine(uri) == ENGINE_NONE) {
+		char *masked = uri_mask(uri);
+
+		log_usage_error("%s: not a database URI (postgresql://... or mysql://...)", masked);
+		free(masked);
+		free(uri);
+		return NULL;
+	}
+	if (!uri_parse(uri, &u)) {
+		free(uri);
+		return NULL;
+	}
+	uri_release(&u);
+	return uri;
 }

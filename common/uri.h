@@ -34,5 +34,14 @@ const char *uri_param(const struct dms_uri *u, const char *key);
 void uri_release(struct dms_uri *u);
 /* A copy of text with the password replaced by "****"; the caller frees it. */
 char *uri_mask(const char *text);
+/*
+ * A URI as a program's argument gives it, for main(): "@FILE" is the first
+ * line of FILE (mode 0600, or a pipe: the URI never appears in argv); any
+ * other argument is the URI itself, and its password is overwritten in place
+ * with 'x' so that ps(1) no longer shows it. The URI is then parsed: one that
+ * is not a database URI or is malformed is logged and NULL returned, for main
+ * to exit with EXIT_USAGE. The caller frees the result.
+ */
+char *uri_arg(char *arg);
 
 #endif

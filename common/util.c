@@ -241,3 +241,21 @@ xprintf(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+void
+sb_add_tsv_field(struct strbuf *sb, const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		switch (*p) {
+		case '\\': sb_adds(sb, "\\\\"); break;
+		case '\t': sb_adds(sb, "\\t"); break;
+		case '\n': sb_adds(sb, "\\n"); break;
+		case '\r': sb_adds(sb, "\\r"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				sb_addf(sb, "\\x%02x", *p);
+			else
+				sb_add(sb, p, 1);
+		}
+	}
+}

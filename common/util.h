@@ -48,6 +48,13 @@ void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(prin
 void sb_reset(struct strbuf *sb);
 void sb_release(struct strbuf *sb);
 
+/*
+ * A name as one field of a tab-separated line (dms-extract --list, dms-load
+ * --report): backslash, tab, newline and carriage return as \\ \t \n \r,
+ * other control bytes as \xHH, so that no name can break a line or a field.
+ */
+void sb_add_tsv_field(struct strbuf *sb, const char *name);
+
 /* The value of a hexadecimal digit, or -1. */
 int hex_digit(char c);
 

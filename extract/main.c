@@ -433,10 +433,18 @@ run(struct options *o)
 		for (int i = 0; i < nnames && ok; i++) {
 			struct src_table t;
 
+			struct strbuf names_tsv = STRBUF_INIT;
+
 			ok = prepare_table(&s, &names[i], &t, o->split_rows, true);
+			if (ok) {
+				sb_add_tsv_field(&names_tsv, t.schema);
+				sb_adds(&names_tsv, "\t");
+				sb_add_tsv_field(&names_tsv, t.name);
+			}
 			for (int k = 0; ok && k < t.nparts; k++)
-				printf("%d.%d\t%s\t%s\t%d/%d\t%" PRId64 "\n", i + 1, k + 1, t.schema, t.name,
+				printf("%d.%d\t%s\t%d/%d\t%" PRId64 "\n", i + 1, k + 1, names_tsv.buf,
 				       k + 1, t.nparts, t.estimated_rows / t.nparts);
+			sb_release(&names_tsv);
 			src_table_free(&t);
 		}
 		status = ok ? (fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT) : EXIT_SOURCE;
@@ -562,6 +570,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = { .split_rows = 10000000 };
+	char *uri = NULL;
 	int ch, modes, status;
 	char *end;
 
@@ -600,23 +609,22 @@ main(int argc, char **argv)
 		log_usage_error(argc - optind ? "too many arguments" : "a source URI is required");
 		return EXIT_USAGE;
 	}
-	o.uri = argv[optind];
-	if (uri_engine(o.uri) == ENGINE_NONE) {
-		char *masked = uri_mask(o.uri);
-
-		log_usage_error("%s: not a database URI (postgresql://... or mysql://...)", masked);
-		free(masked);
+	if ((uri = uri_arg(argv[optind])) == NULL)
 		return EXIT_USAGE;
-	}
+	o.uri = uri;
 	modes = o.list + o.tables_only + (o.part != NULL) + o.export_snapshot;
 	if (modes > 1) {
 		log_usage_error("--list, --part, --tables-only and --export-snapshot exclude each other");
+		free(uri);
 		return EXIT_USAGE;
 	}
-	if (o.mappings != NULL && !mapping_load(o.mappings, &mapping))
+	if (o.mappings != NULL && !mapping_load(o.mappings, &mapping)) {
+		free(uri);
 		return EXIT_USAGE;
+	}
 	sig_init();
 	status = o.export_snapshot ? export_snapshot(o.uri) : run(&o);
 	mapping_free(&mapping);
+	free(uri);
 	return status;
 }

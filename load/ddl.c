@@ -140,7 +140,8 @@ lob_limit(const struct loader *l, const struct ttable *t, const struct tcol *c)
 
 size_t
 lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
-	     const uint8_t *values, const uint8_t *p, size_t len, size_t limit, bool text)
+	     const uint8_t *values, size_t values_len, const uint8_t *p, size_t len, size_t limit,
+	     bool text)
 {
 	char key[256];
 	size_t n = limit;
@@ -151,7 +152,7 @@ lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *
 	if (text)
 		while (n > 0 && (p[n] & 0xc0) == 0x80)
 			n--;
-	values_key_text(t->src, values, key, sizeof(key));
+	values_key_text(t->src, values, values_len, key, sizeof(key));
 	log_warn("%s.%s column %s: LOB of %zu bytes truncated to %zu (LimitedSizeLobMode, LobMaxSize %zu KB)%s%s",
 		 t->schema, t->name, c->name, len, n, limit / 1024, key[0] ? ", key " : "", key);
 	return n;

@@ -89,7 +89,7 @@ struct target_ops {
 	bool (*rollback)(struct loader *l);
 	/* Formats one row; false with err set when a value cannot go to the target. */
 	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
-			   struct strbuf *out, char *err, size_t errsize);
+			   size_t values_len, struct strbuf *out, char *err, size_t errsize);
 	/* 1: loaded; 0: refused for its data (err, *truncation set); -1: failed (logged). */
 	int (*load_rows)(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
 			 char *err, size_t errsize, bool *truncation);
@@ -131,7 +131,8 @@ char *my_column_type(const struct loader *l, const struct tcol *c);
 size_t lob_limit(const struct loader *l, const struct ttable *t, const struct tcol *c);
 /* Truncates a LOB value to limit bytes (at a UTF-8 boundary for text); logs it. */
 size_t lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
-		    const uint8_t *values, const uint8_t *p, size_t len, size_t limit, bool text);
+		    const uint8_t *values, size_t values_len, const uint8_t *p, size_t len,
+		    size_t limit, bool text);
 
 /* Text of a float that reads back exactly (9 or 17 digits); returns its length. */
 int format_float(char *buf, size_t size, double v, bool single);

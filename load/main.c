@@ -72,6 +72,8 @@ static struct loader L;
 static struct ttable **tables;
 static size_t ntables;
 static FILE *report;
+static const char *report_path;
+static bool report_failed;	/* a part loaded but its report line could not be written */
 
 /* Part in hand. */
 static struct {
@@ -84,6 +86,26 @@ static struct {
 	struct timespec started;
 	uint64_t bytes;
 } P;
+
+/* The part's line of --report; false (logged as a local write error) when it cannot be written. */
+static bool
+report_part(const struct ttable *t, double secs, const char *state)
+{
+	struct strbuf names = STRBUF_INIT;
+	bool ok;
+
+	sb_add_tsv_field(&names, t->schema);
+	sb_adds(&names, "\t");
+	sb_add_tsv_field(&names, t->name);
+	ok = fprintf(report, "%s\t%s\t%" PRIu64 "\t%.3f\t%" PRIu64 "\t%" PRIu64 "\t%s\n", names.buf,
+		     P.part, P.rows - P.rejected, secs, P.bytes, P.rejected, state) > 0 &&
+	     fflush(report) == 0 && !ferror(report);
+	if (!ok)
+		log_error("%s: cannot write the report (a local file; the part itself is loaded): %s",
+			  report_path, strerror(errno));
+	sb_release(&names);
+	return ok;
+}
 
 static struct batch B;
 
@@ -345,18 +367,24 @@ batch_raw(const struct batch *b, size_t i)
 	return (const uint8_t *)b->raw.buf + (i ? b->raw_ends[i - 1] : 0);
 }
 
+static size_t
+batch_raw_len(const struct batch *b, size_t i)
+{
+	return b->raw_ends[i] - (i ? b->raw_ends[i - 1] : 0);
+}
+
 enum outcome { ROW_OK, ROW_SKIPPED, ROW_FATAL };
 
 /* A row the target cannot take: the data error policy decides. */
 static enum outcome
-bad_row(struct ttable *t, const uint8_t *values, const char *error, bool truncation)
+bad_row(struct ttable *t, const uint8_t *values, size_t len, const char *error, bool truncation)
 {
 	enum error_policy p = truncation ? L.settings->data_truncation_policy
 					 : L.settings->data_error_policy;
 	char key[512], record[2048];
 
-	values_key_text(t->src, values, key, sizeof(key));
-	values_text(t->src, values, record, sizeof(record));
+	values_key_text(t->src, values, len, key, sizeof(key));
+	values_text(t->src, values, len, record, sizeof(record));
 	P.rejected++;
 	switch (p) {
 	case POLICY_IGNORE_RECORD:
@@ -397,7 +425,7 @@ load_range(struct ttable *t, size_t lo, size_t hi)
 	if (rc < 0)
 		return false;
 	if (hi - lo == 1)
-		return bad_row(t, batch_raw(&B, lo), err, truncation) != ROW_FATAL;
+		return bad_row(t, batch_raw(&B, lo), batch_raw_len(&B, lo), err, truncation) != ROW_FATAL;
 	return load_range(t, lo, lo + (hi - lo) / 2) && load_range(t, lo + (hi - lo) / 2, hi);
 }
 
@@ -422,7 +450,8 @@ flush_batch(void)
 		if (rc == 0) {
 			/* the batch was rolled back: find its bad rows by halves */
 			if (B.nrows == 1)
-				ok = bad_row(P.table, batch_raw(&B, 0), err, truncation) != ROW_FATAL;
+				ok = bad_row(P.table, batch_raw(&B, 0), batch_raw_len(&B, 0), err,
+					     truncation) != ROW_FATAL;
 			else
 				ok = load_range(P.table, 0, B.nrows / 2) &&
 				     load_range(P.table, B.nrows / 2, B.nrows);
@@ -508,10 +537,8 @@ part_end(const struct dms_record *rec)
 	if (ok) {
 		log_info("%s.%s part %s: %" PRIu64 " rows in %.2f s%s", t->schema, t->name, P.part,
 			 P.rows - P.rejected, secs, P.rejected ? " (some rows refused)" : "");
-		if (report != NULL)
-			fprintf(report, "%s\t%s\t%s\t%" PRIu64 "\t%.3f\t%" PRIu64 "\t%" PRIu64 "\t%s\n",
-				t->schema, t->name, P.part, P.rows - P.rejected, secs, P.bytes, P.rejected,
-				state);
+		if (report != NULL && !report_part(t, secs, state))
+			report_failed = true;
 	}
 	if (P.suspended)
 		L.failed = true;
@@ -534,11 +561,11 @@ row(const struct dms_record *rec, struct ttable *t)
 		return false;
 	}
 	P.rows++;
-	if (!L.ops->format_row(&L, t, rec->values, &B.data, err, sizeof(err))) {
+	if (!L.ops->format_row(&L, t, rec->values, rec->values_len, &B.data, err, sizeof(err))) {
 		B.data.len = before;
 		if (B.data.buf)
 			B.data.buf[before] = '\0';
-		return bad_row(t, rec->values, err, false) != ROW_FATAL;
+		return bad_row(t, rec->values, rec->values_len, err, false) != ROW_FATAL;
 	}
 	batch_add(&B, rec->values, rec->len - (size_t)(rec->values - rec->raw));
 	if (!stream_rows())
@@ -702,6 +729,7 @@ main(int argc, char **argv)
 	};
 	struct options o = { .task = "dms" };
 	struct task_settings settings;
+	char *uri = NULL;
 	int ch, status;
 
 	log_init(argv[0]);
@@ -747,19 +775,14 @@ main(int argc, char **argv)
 		log_usage_error(argc - optind ? "too many arguments" : "a target URI is required");
 		return EXIT_USAGE;
 	}
-	o.uri = argv[optind];
-	L.engine = uri_engine(o.uri);
-	if (L.engine == ENGINE_NONE) {
-		char *masked = uri_mask(o.uri);
-
-		log_usage_error("%s: not a database URI (postgresql://... or mysql://...)", masked);
-		free(masked);
-		return EXIT_USAGE;
-	}
 	if (*o.task == '\0' || strlen(o.task) > 100) {
 		log_usage_error("--task: a name of 1 to 100 characters");
 		return EXIT_USAGE;
 	}
+	if ((uri = uri_arg(argv[optind])) == NULL)
+		return EXIT_USAGE;
+	o.uri = uri;
+	L.engine = uri_engine(o.uri);
 	settings_defaults(&settings);
 	if (o.settings != NULL && !settings_load(o.settings, &settings))
 		return EXIT_USAGE;
@@ -771,8 +794,7 @@ main(int argc, char **argv)
 		log_error("cannot open %s: %s", o.report, strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	if (report)
-		setvbuf(report, NULL, _IOLBF, 0);
+	report_path = o.report;
 	L.ops = L.engine == ENGINE_PG ? &pg_target_ops : &my_target_ops;
 	L.task = o.task;
 	L.settings = &settings;
@@ -786,8 +808,13 @@ main(int argc, char **argv)
 	sb_release(&B.raw);
 	free(B.ends);
 	free(B.raw_ends);
-	if (report && fclose(report) != 0 && status == EXIT_OK)
+	if (report && fclose(report) != 0 && !report_failed) {
+		log_error("%s: cannot write the report (a local file): %s", o.report, strerror(errno));
+		report_failed = true;
+	}
+	if (report_failed && status == EXIT_OK)
 		status = EXIT_OUTPUT;
 	settings_free(&settings);
+	free(uri);
 	return status;
 }

@@ -324,14 +324,14 @@ quoted(struct strbuf *out, const uint8_t *p, size_t n)
 }
 
 static bool
-myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct strbuf *out,
-	       char *err, size_t errsize)
+myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+	       struct strbuf *out, char *err, size_t errsize)
 {
 	struct mp_cursor c;
 	struct mp_item it;
 	bool first = true;
 
-	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	mp_cursor_init(&c, values, values_len);
 	mp_next(&c, &it);
 	sb_add(out, "(", 1);
 	for (int i = 0; i < t->ncols; i++) {
@@ -377,7 +377,7 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
-				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, true);
+				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, true);
 			/* timestamps with a zone are UTC: MySQL takes them without the suffix */
 			if (col->type == DT_DATETIMETZ && len > 3 && memcmp(it.v.s.p + len - 3, "+00", 3) == 0)
 				len -= 3;
@@ -391,7 +391,7 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
-				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, false);
+				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, false);
 			hex_literal(out, it.v.s.p, len);
 			break;
 		}

@@ -322,15 +322,15 @@ copy_text(struct strbuf *out, const uint8_t *p, size_t n)
 }
 
 static bool
-pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct strbuf *out,
-	       char *err, size_t errsize)
+pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+	       struct strbuf *out, char *err, size_t errsize)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct mp_cursor c;
 	struct mp_item it;
 	bool first = true;
 
-	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	mp_cursor_init(&c, values, values_len);
 	mp_next(&c, &it);
 	for (int i = 0; i < t->ncols; i++) {
 		struct tcol *col = &t->cols[i];
@@ -376,7 +376,7 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
-				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, true);
+				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, true);
 			if (!copy_text(out, it.v.s.p, len)) {
 				snprintf(err, errsize, "column %s: a NUL byte, which PostgreSQL text cannot hold",
 					 col->name);
@@ -388,7 +388,7 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, struct
 			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
 			if (limit)
-				len = lob_truncate(l, t, col, values, it.v.s.p, len, limit, false);
+				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, false);
 			sb_grow_by(out, 3 + 2 * len);
 			sb_add(out, "\\\\x", 3);
 			for (size_t k = 0; k < len; k++) {

@@ -1045,12 +1045,12 @@ rules_shape_free(struct rules_shape *s)
 
 /* Offsets of each value of a values array: off[i] .. off[i+1]. */
 static bool
-index_values(const uint8_t *values, const uint8_t **off, uint32_t n)
+index_values(const uint8_t *values, size_t len, const uint8_t **off, uint32_t n)
 {
 	struct mp_cursor c;
 	struct mp_item it;
 
-	mp_cursor_init(&c, values, SIZE_MAX - (uintptr_t)values);
+	mp_cursor_init(&c, values, len);
 	if (mp_next(&c, &it) != MP_OK || it.type != MP_ARRAY || it.v.n != n)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
@@ -1063,12 +1063,12 @@ index_values(const uint8_t *values, const uint8_t **off, uint32_t n)
 }
 
 static void
-bind_value(sqlite3_stmt *st, int idx, const uint8_t *p)
+bind_value(sqlite3_stmt *st, int idx, const uint8_t *p, const uint8_t *end)
 {
 	struct mp_cursor c;
 	struct mp_item it;
 
-	mp_cursor_init(&c, p, SIZE_MAX - (uintptr_t)p);
+	mp_cursor_init(&c, p, (size_t)(end - p));
 	if (mp_next(&c, &it) != MP_OK) {
 		sqlite3_bind_null(st, idx);
 		return;
@@ -1127,7 +1127,7 @@ bind_all(struct rules *r, const struct plan *p, const struct stmt *s, const uint
 			break;
 		default:
 			if (what >= 0 && off != NULL)
-				bind_value(s->st, q, off[what]);
+				bind_value(s->st, q, off[what], off[what + 1]);
 			else
 				sqlite3_bind_null(s->st, q);
 		}
@@ -1201,7 +1201,7 @@ random_digit(void)
 /* A masked or converted value; false (logged) when it cannot be converted. */
 static bool
 pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const uint8_t *v,
-	    const uint8_t *values)
+	    const uint8_t *vend, const uint8_t *values, size_t values_len)
 {
 	msgpack_packer *pk = &r->pk;
 	struct mp_cursor c;
@@ -1209,8 +1209,9 @@ pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const u
 	char buf[64];
 	char key[256];
 
-	mp_cursor_init(&c, v, SIZE_MAX - (uintptr_t)v);
-	mp_next(&c, &it);
+	mp_cursor_init(&c, v, (size_t)(vend - v));
+	if (mp_next(&c, &it) != MP_OK)
+		goto bad;
 	if (it.type == MP_NIL || mp_is_unchanged(&it)) {
 		msgpack_pack_str_body(pk, v, (size_t)(c.p - v));
 		return true;
@@ -1363,7 +1364,7 @@ pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const u
 	pk_str(pk, buf);
 	return true;
 bad:
-	values_key_text(p->in, values, key, sizeof(key));
+	values_key_text(p->in, values, values_len, key, sizeof(key));
 	log_warn("%s.%s column %s: the value cannot become %s%s%s%s", p->in->schema, p->in->name,
 		  o->name, o->type, key[0] ? " (key " : "", key, key[0] ? ")" : "");
 	return false;
@@ -1375,21 +1376,21 @@ bad:
  * (NULL: they are nil).
  */
 static int
-pack_values(struct rules *r, const struct plan *p, const uint8_t *values, bool image,
-	    bool unchanged_for_missing, const uint8_t *before)
+pack_values(struct rules *r, const struct plan *p, const uint8_t *values, size_t values_len,
+	    bool image, bool unchanged_for_missing, const uint8_t *before, size_t before_len)
 {
 	const struct dms_table *t = p->in;
 	const uint8_t *offs[1024], **off = t->ncols < 1023 ? offs : xcalloc(t->ncols + 1, sizeof(*off));
 	const uint8_t *boffs[1024], **boff = NULL;
 	int status = EXIT_OK;
 
-	if (!index_values(values, off, t->ncols)) {
+	if (!index_values(values, values_len, off, t->ncols)) {
 		status = EXIT_INPUT;
 		goto done;
 	}
 	if (before != NULL) {
 		boff = t->ncols < 1023 ? boffs : xcalloc(t->ncols + 1, sizeof(*boff));
-		if (!index_values(before, boff, t->ncols)) {
+		if (!index_values(before, before_len, boff, t->ncols)) {
 			status = EXIT_INPUT;
 			goto done;
 		}
@@ -1407,7 +1408,7 @@ pack_values(struct rules *r, const struct plan *p, const uint8_t *values, bool i
 				pk_unchanged(&r->pk);
 				continue;
 			}
-			if (!pack_column(r, p, o, off[o->src], values)) {
+			if (!pack_column(r, p, o, off[o->src], off[o->src + 1], values, values_len)) {
 				status = EXIT_RUNTIME;
 				goto done;
 			}
@@ -1462,14 +1463,14 @@ write_table(struct rules *r, const struct plan *p, int64_t tid)
 }
 
 static void
-set_time(struct rules *r, const uint8_t *p)
+set_time(struct rules *r, const uint8_t *p, const uint8_t *end)
 {
 	struct mp_cursor c;
 	struct mp_item it;
 	int64_t sec;
 	uint32_t nsec;
 
-	mp_cursor_init(&c, p, SIZE_MAX - (uintptr_t)p);
+	mp_cursor_init(&c, p, (size_t)(end - p));
 	if (mp_next(&c, &it) == MP_OK && mp_timestamp(&it, &sec, &nsec)) {
 		time_t tt = (time_t)sec;
 		struct tm tm;
@@ -1481,12 +1482,12 @@ set_time(struct rules *r, const uint8_t *p)
 }
 
 static void
-set_position(struct rules *r, const uint8_t *p)
+set_position(struct rules *r, const uint8_t *p, const uint8_t *end)
 {
 	struct mp_cursor c;
 	struct mp_item it;
 
-	mp_cursor_init(&c, p, SIZE_MAX - (uintptr_t)p);
+	mp_cursor_init(&c, p, (size_t)(end - p));
 	r->position[0] = '\0';
 	if (mp_next(&c, &it) == MP_OK && it.type == MP_STR && it.v.s.len < sizeof(r->position)) {
 		memcpy(r->position, it.v.s.p, it.v.s.len);
@@ -1501,7 +1502,7 @@ plan_of(struct rules *r, int64_t tid)
 }
 
 static bool
-passes(struct rules *r, const struct plan *p, const uint8_t *values, int *status)
+passes(struct rules *r, const struct plan *p, const uint8_t *values, size_t len, int *status)
 {
 	const uint8_t *offs[1024], **off;
 	bool yes = true;
@@ -1509,7 +1510,7 @@ passes(struct rules *r, const struct plan *p, const uint8_t *values, int *status
 	if (p->filter.st == NULL || values == NULL)
 		return true;
 	off = p->in->ncols < 1023 ? offs : xcalloc(p->in->ncols + 1, sizeof(*off));
-	if (!index_values(values, off, p->in->ncols) || !eval(r, p, &p->filter, off, &yes)) {
+	if (!index_values(values, len, off, p->in->ncols) || !eval(r, p, &p->filter, off, &yes)) {
 		*status = EXIT_RUNTIME;
 		yes = false;
 	}
@@ -1579,15 +1580,14 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		goto packed;
 	}
 	case K_BEGIN:
-		set_position(r, record_element(rec, 2));
-		set_time(r, record_element(rec, 3));
+		set_position(r, record_element(rec, 2), rec->raw + rec->len);
+		set_time(r, record_element(rec, 3), rec->raw + rec->len);
 		r->op = "INSERT";
 		break;
 	case K_ROW:
 	case K_INSERT:
 	case K_UPDATE:
 	case K_DELETE: {
-		const uint8_t *judge = rec->kind == K_UPDATE ? rec->values : rec->values;
 		bool as_update = false;
 
 		if (p == NULL || p->drop)
@@ -1605,7 +1605,7 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 				strftime(r->commit_time, sizeof(r->commit_time), "%Y-%m-%d %H:%M:%S", &tm);
 			}
 		}
-		if (!passes(r, p, judge, &status))
+		if (!passes(r, p, rec->values, rec->values_len, &status))
 			return status;
 		as_update = rec->kind == K_DELETE && p->op_indicator;
 		msgpack_pack_array(&r->pk, rec->kind == K_UPDATE || as_update ? 4 : 3);
@@ -1613,19 +1613,26 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		msgpack_pack_int64(&r->pk, rec->table->tid);
 		if (as_update) {
 			/* operation_indicator: the deleted row is kept and flagged */
-			if ((status = pack_values(r, p, rec->values, true, true, rec->values)) != EXIT_OK ||
-			    (status = pack_values(r, p, rec->values, false, false, rec->values)) != EXIT_OK)
+			if ((status = pack_values(r, p, rec->values, rec->values_len, true, true,
+						  rec->values, rec->values_len)) != EXIT_OK ||
+			    (status = pack_values(r, p, rec->values, rec->values_len, false, false,
+						  rec->values, rec->values_len)) != EXIT_OK)
 				return status;
 		} else {
 			const uint8_t *before = rec->kind == K_UPDATE ? rec->old_values
 					      : rec->kind == K_DELETE ? rec->values : NULL;
+			size_t before_len = rec->kind == K_UPDATE ? rec->old_values_len
+					  : rec->kind == K_DELETE ? rec->values_len : 0;
 
-			status = pack_values(r, p, rec->values, rec->kind != K_DELETE, false, before);
+			status = pack_values(r, p, rec->values, rec->values_len, rec->kind != K_DELETE,
+					     false, before, before_len);
 			if (status == EXIT_OK && rec->kind == K_UPDATE) {
 				if (rec->old_values == NULL)
 					msgpack_pack_nil(&r->pk);
 				else
-					status = pack_values(r, p, rec->old_values, false, false, rec->old_values);
+					status = pack_values(r, p, rec->old_values, rec->old_values_len,
+							     false, false, rec->old_values,
+							     rec->old_values_len);
 			}
 			if (status != EXIT_OK)
 				return status;

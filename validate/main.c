@@ -57,6 +57,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mappings = NULL, *settings_path = NULL, *migration_type = "full-load-and-cdc";
+	char *uris[2] = { NULL, NULL };
 	struct vopts o = { .task = "dms" };
 	struct task_settings settings;
 	struct mapping mapping;
@@ -106,11 +107,8 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (int i = optind; i < argc; i++)
-		if (uri_engine(argv[i]) == ENGINE_NONE) {
-			char *masked = uri_mask(argv[i]);
-
-			log_usage_error("\"%s\" is not a postgresql:// or mysql:// URI", masked);
-			free(masked);
+		if ((uris[i - optind] = uri_arg(argv[i])) == NULL) {
+			free(uris[0]);
 			return EXIT_USAGE;
 		}
 	settings_defaults(&settings);
@@ -131,16 +129,16 @@ main(int argc, char **argv)
 			.mapping = have_mapping ? &mapping : NULL,
 			.settings = &settings,
 			.migration_type = migration_type,
-			.source_uri = argv[optind],
-			.target_uri = argc - optind == 2 ? argv[optind + 1] : NULL,
+			.source_uri = uris[0],
+			.target_uri = uris[1],
 		};
 
 		status = assess_run(&a);
 	} else {
 		o.mapping = have_mapping ? &mapping : NULL;
 		o.settings = &settings;
-		o.source_uri = argv[optind];
-		o.target_uri = argv[optind + 1];
+		o.source_uri = uris[0];
+		o.target_uri = uris[1];
 		status = validate_run(&o);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -151,5 +149,7 @@ main(int argc, char **argv)
 		mapping_free(&mapping);
 	settings_free(&settings);
 	mysql_library_end();
+	free(uris[0]);
+	free(uris[1]);
 	return status;
 }
