@@ -159,8 +159,10 @@ settings_load(const char *path, struct task_settings *s)
 	int64_t n;
 	bool ok = false;
 
-	if (root == NULL)
+	if (root == NULL) {
+		settings_free(s);
 		return false;
+	}
 	if (!json_is_object(root)) {
 		log_error("%s: expected a JSON object of task settings", path);
 		goto done;
@@ -258,5 +260,7 @@ settings_load(const char *path, struct task_settings *s)
 done:
 	sb_release(&ignored);
 	json_decref(root);
+	if (!ok)
+		settings_free(s);
 	return ok;
 }

@@ -39,7 +39,7 @@ struct task_settings {
 };
 
 void settings_defaults(struct task_settings *s);
-/* False (logged, naming the key) for a malformed document or value. */
+/* False (logged, naming the key) for a malformed document or value; *s is then released. */
 bool settings_load(const char *path, struct task_settings *s);
 void settings_free(struct task_settings *s);
 

@@ -4,7 +4,8 @@
 load helpers/common
 
 @test "shellcheck finds nothing in the scripts, the test helpers and CI" {
-	run shellcheck -x "$DMS_ROOT"/scripts/* "$DMS_ROOT"/.ci/run "$DMS_ROOT"/bench/run "$DMS_ROOT"/bench/*.sh "$DMS_ROOT"/tests/helpers/*.bash
+	run shellcheck -x "$DMS_ROOT"/scripts/* "$DMS_ROOT"/.ci/run "$DMS_ROOT"/bench/run "$DMS_ROOT"/bench/*.sh "$DMS_ROOT"/tests/helpers/*.bash \
+		"$DMS_ROOT"/tests/fuzz/run "$DMS_ROOT"/tests/fuzz/make-seeds
 	assert_status 0
 }
 
