@@ -80,9 +80,11 @@ $(BIN)/tools/dms-fuzz: $(B)tests/fuzz/fuzz.o
 # in build/fuzz/bin; tests/fuzz/run drives them (tests/fuzz.bats runs a short pass).
 FUZZ_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
+FUZZ_ARGS ?= -T 60 -n 100000000
 fuzz-build:
 	$(MAKE) B=build/fuzz/ BIN=build/fuzz/bin CFLAGS="$(FUZZ_CFLAGS)" $(if $(DEVELOPER),DEVELOPER=$(DEVELOPER)) all
 fuzz: fuzz-build all
+	@echo "fuzz: every target for FUZZ_ARGS (default: 60 s each); findings in build/fuzz/findings"
 	tests/fuzz/run $(FUZZ_ARGS)
 
 deps:

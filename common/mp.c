@@ -253,6 +253,34 @@ mp_skip(struct mp_cursor *c)
 	return MP_OK;
 }
 
+int
+mp_skip_bounded(struct mp_cursor *c, unsigned max_depth)
+{
+	uint64_t pending[65];	/* items left to read at each open level */
+	unsigned depth = 0;
+	struct mp_item it;
+	int rc;
+
+	if (max_depth > 64)
+		max_depth = 64;
+	pending[0] = 1;
+	for (;;) {
+		while (pending[depth] == 0) {
+			if (depth == 0)
+				return MP_OK;
+			depth--;
+		}
+		if ((rc = mp_next(c, &it)) != MP_OK)
+			return rc;
+		pending[depth]--;
+		if ((it.type == MP_ARRAY || it.type == MP_MAP) && it.v.n > 0) {
+			if (depth == max_depth)
+				return MP_INVALID;
+			pending[++depth] = it.type == MP_MAP ? 2 * (uint64_t)it.v.n : it.v.n;
+		}
+	}
+}
+
 const char *
 mp_type_name(enum mp_type t)
 {

@@ -62,6 +62,8 @@ mp_cursor_init(struct mp_cursor *c, const void *p, size_t len)
 int mp_next(struct mp_cursor *c, struct mp_item *it);
 /* Skips one whole object, nested ones included (no recursion). */
 int mp_skip(struct mp_cursor *c);
+/* The same, MP_INVALID for arrays and maps nested more than max_depth deep (at most 64). */
+int mp_skip_bounded(struct mp_cursor *c, unsigned max_depth);
 
 const char *mp_type_name(enum mp_type t);
 

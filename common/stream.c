@@ -224,7 +224,7 @@ next(struct check *k, struct mp_item *it, const char *what)
 static bool
 skip(struct check *k, const char *what)
 {
-	int rc = mp_skip(&k->c);
+	int rc = mp_skip_bounded(&k->c, DMS_MAX_NESTING);
 
 	if (rc == MP_OK)
 		return true;
@@ -232,7 +232,8 @@ skip(struct check *k, const char *what)
 		k->rc = CHECK_INCOMPLETE;
 		return false;
 	}
-	return bad(k, "%s: invalid MessagePack", what);
+	return bad(k, "%s: invalid MessagePack, or arrays and maps nested more than %d deep",
+		   what, DMS_MAX_NESTING);
 }
 
 static bool

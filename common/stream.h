@@ -30,6 +30,8 @@
 #define DMS_STREAM_VERSION 1
 #define DMS_MAX_TID (1u << 20)
 #define DMS_MAX_COLUMNS 32768u
+/* Arrays and maps nested in one element of a record (an attrs value, a value). */
+#define DMS_MAX_NESTING 32
 #define DMS_MAX_RECORD ((size_t)1 << 30)
 
 enum dms_kind {

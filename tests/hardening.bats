@@ -57,6 +57,14 @@ CORPUS="$DMS_ROOT/tests/fuzz/corpus/stream"
 	[ "$(my_sql hattrs "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'hattrs'")" = 0 ]
 }
 
+@test "values and attrs nested a thousand deep: exit 5 naming the limit, in the checker and the JSON writer" {
+	run --separate-stderr dms-transform --to-json <"$CORPUS/hello-nested-deep.dms"
+	assert_status 5
+	assert_match 'record 1 \(HELLO\): attrs: .*nested more than 32 deep' "$stderr"
+	run --separate-stderr dms-transform <"$CORPUS/hello-nested-deep.dms"
+	assert_status 5
+}
+
 @test "the fuzz harness: a short fixed-seed pass over every target finds nothing" {
 	[ -x "$DMS_ROOT/build/fuzz/bin/dms-transform" ] || skip "no sanitized build (make fuzz-build)"
 	FUZZ_FINDINGS=$BATS_TEST_TMPDIR/findings run "$DMS_ROOT/tests/fuzz/run" -s 1 -n 60
