@@ -83,7 +83,20 @@ FUZZ_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefin
 FUZZ_ARGS ?= -T 60 -n 100000000
 fuzz-build:
 	$(MAKE) B=build/fuzz/ BIN=build/fuzz/bin CFLAGS="$(FUZZ_CFLAGS)" $(if $(DEVELOPER),DEVELOPER=$(DEVELOPER)) all
-fuzz: fuzz-build all
+# libFuzzer targets (tests/fuzz/libfuzzer/), where clang has libFuzzer: the stream
+# checker, the mappings parser and the settings parser in process, in build/libfuzzer/.
+LIBFUZZER_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
+$(BIN)/libfuzzer-%: $(B)tests/fuzz/libfuzzer/%.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+fuzz-libfuzzer:
+	@if echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return d[0] == n; }' | \
+		clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then \
+		$(MAKE) CC=clang B=build/libfuzzer/ BIN=build/libfuzzer/bin CFLAGS="$(LIBFUZZER_CFLAGS)" \
+			$(patsubst %,build/libfuzzer/bin/libfuzzer-%,stream mapping settings); \
+	else echo "fuzz-libfuzzer: clang with libFuzzer is not here; tests/fuzz/run uses dms-fuzz alone"; fi
+fuzz: fuzz-build fuzz-libfuzzer all
 	@echo "fuzz: every target for FUZZ_ARGS (default: 60 s each); findings in build/fuzz/findings"
 	tests/fuzz/run $(FUZZ_ARGS)
 
@@ -97,7 +110,7 @@ lint-man:
 
 BATS_FLAGS ?= $(shell [ -t 1 ] && echo --pretty || echo --tap)
 check: deps
-	$(MAKE) all fuzz-build
+	$(MAKE) all fuzz-build fuzz-libfuzzer
 	$(MAKE) lint-man
 	bats $(BATS_FLAGS) tests
 
@@ -120,6 +133,6 @@ clean:
 	rm -rf bin build
 	rm -f */*.o */*.d */*/*.o */*/*.d $(LIB)
 
-.PHONY: all deps lint-man check demo bench install clean fuzz fuzz-build
+.PHONY: all deps lint-man check demo bench install clean fuzz fuzz-build fuzz-libfuzzer
 
 -include $(wildcard $(B)*/*.d $(B)*/*/*.d)

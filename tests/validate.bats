@@ -66,7 +66,7 @@ seed_copy() {
 	assert_match "expected a source URI and a target URI" "$stderr"
 	run --separate-stderr dms-validate "$(pg_uri pgsrc)" "ftp://x/y"
 	assert_status 2
-	assert_match "not a postgresql:// or mysql:// URI" "$stderr"
+	assert_match "ftp://x/y: not a database URI \\(postgresql://... or mysql://...\\)" "$stderr"
 	run --separate-stderr dms-validate --max-rate lots "$(pg_uri pgsrc)" "$(pg_uri pgpg)"
 	assert_status 2
 	echo '{"ValidationSettings": {"PartitionSize": "big"}}' >bad.json
