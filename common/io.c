@@ -14,6 +14,7 @@ static const LZ4F_preferences_t lz4_prefs = {
 		.blockSizeID = LZ4F_max256KB,
 		.blockMode = LZ4F_blockLinked,
 		.contentChecksumFlag = LZ4F_contentChecksumEnabled,
+		.blockChecksumFlag = LZ4F_blockChecksumEnabled,
 	},
 	.compressionLevel = 0,
 };
@@ -241,52 +242,130 @@ detect(struct dms_in *in)
 			log_error("cannot create an LZ4 decompression context");
 			return IN_ERROR;
 		}
-		in->hint = 1;
+		in->unit_header = true;
 	}
 	return IN_DATA;
 }
 
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * The size of the next unit of the LZ4 frame format at in->raw[rawpos..]:
+ * a frame header, a block with its checksum, or the end mark with the
+ * content checksum. 0: more bytes are needed to know; SIZE_MAX: not LZ4.
+ */
+static size_t
+lz4_unit(struct dms_in *in)
+{
+	const uint8_t *p = in->raw + in->rawpos;
+	size_t have = in->rawlen - in->rawpos;
+
+	if (in->unit_header) {
+		uint8_t flg;
+
+		if (have < 7)
+			return 0;
+		if (le32(p) != 0x184D2204U)
+			return SIZE_MAX;
+		flg = p[4];
+		in->block_crc = flg & 0x10;
+		in->content_crc = flg & 0x04;
+		in->block_max = (size_t)1 << (8 + 2 * ((p[5] >> 4) & 7));
+		return 7 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0);
+	}
+	if (have < 4)
+		return 0;
+	if (le32(p) == 0)
+		return 4 + (in->content_crc ? 4 : 0);
+	if ((le32(p) & 0x7FFFFFFFU) > in->block_max)
+		return SIZE_MAX;
+	return 4 + (le32(p) & 0x7FFFFFFFU) + (in->block_crc ? 4 : 0);
+}
+
+/*
+ * LZ4 input is handed to the decompressor one whole unit at a time: a block
+ * and its checksum together, so that a corrupt block is refused in the call
+ * that would decode it, and none of its bytes reach a reader.
+ */
 static enum in_status
 read_lz4(struct dms_in *in, uint8_t *dst, size_t room, size_t *got)
 {
 	*got = 0;
-	for (;;) {
-		if (in->rawpos < in->rawlen) {
-			size_t dsize = room, ssize = in->rawlen - in->rawpos;
-			size_t r = LZ4F_decompress(in->dctx, dst, &dsize, in->raw + in->rawpos, &ssize,
-						   NULL);
+	while (in->outpos == in->outlen) {
+		size_t need = lz4_unit(in), dsize, ssize;
+		size_t r;
 
-			if (LZ4F_isError(r)) {
-				log_error("%s: corrupt LZ4 input at byte %llu: %s", in->name,
-					  (unsigned long long)(in->bytes - (in->rawlen - in->rawpos)),
-					  LZ4F_getErrorName(r));
+		if (need == SIZE_MAX) {
+			log_error("%s: corrupt LZ4 input at byte %llu: not an LZ4 frame header or block size",
+				  in->name, (unsigned long long)(in->bytes - (in->rawlen - in->rawpos)));
+			return IN_ERROR;
+		}
+		if (need == 0 || in->rawlen - in->rawpos < need) {
+			enum in_status st;
+			size_t got_raw;
+
+			if (in->eof) {
+				if (in->rawpos == in->rawlen && in->unit_header && in->frames > 0)
+					return IN_EOF;
+				log_error("%s: truncated LZ4 input (the compressed frame does not end)", in->name);
 				return IN_ERROR;
 			}
-			in->rawpos += ssize;
-			in->hint = r;
-			if (dsize > 0) {
-				*got = dsize;
-				return IN_DATA;
-			}
-			if (ssize > 0)
-				continue;
-		}
-		if (in->eof) {
-			if (in->hint != 0) {
-				log_error("%s: truncated LZ4 input (the compressed frame does not end)",
-					  in->name);
-				return IN_ERROR;
-			}
-			return IN_EOF;
-		}
-		in->rawpos = in->rawlen = 0;
-		{
-			enum in_status st = read_some(in, in->raw, in->rawcap, &in->rawlen);
+			/* room for the whole unit */
+			memmove(in->raw, in->raw + in->rawpos, in->rawlen - in->rawpos);
+			in->rawlen -= in->rawpos;
+			in->rawpos = 0;
+			if (need > in->rawcap) {
+				uint8_t *bigger = realloc(in->raw, need);
 
+				if (bigger == NULL) {
+					log_error("out of memory");
+					return IN_ERROR;
+				}
+				in->raw = bigger;
+				in->rawcap = need;
+			}
+			st = read_some(in, in->raw + in->rawlen, in->rawcap - in->rawlen, &got_raw);
 			if (st == IN_ERROR || st == IN_INTERRUPTED)
 				return st;
+			in->rawlen += got_raw;
+			continue;
+		}
+		if (in->outcap < in->block_max) {
+			free(in->out);
+			if ((in->out = malloc(in->block_max)) == NULL) {
+				log_error("out of memory");
+				return IN_ERROR;
+			}
+			in->outcap = in->block_max;
+		}
+		dsize = in->outcap;
+		ssize = need;
+		r = LZ4F_decompress(in->dctx, in->out, &dsize, in->raw + in->rawpos, &ssize, NULL);
+		if (LZ4F_isError(r) || ssize != need) {
+			log_error("%s: corrupt LZ4 input, in the block at byte %llu: %s", in->name,
+				  (unsigned long long)(in->bytes - (in->rawlen - in->rawpos)),
+				  LZ4F_isError(r) ? LZ4F_getErrorName(r) : "a block the decompressor did not take whole");
+			return IN_ERROR;
+		}
+		in->rawpos += need;
+		in->outpos = 0;
+		in->outlen = dsize;
+		if (in->unit_header) {
+			in->unit_header = false;
+		} else if (le32(in->raw + in->rawpos - need) == 0) {
+			/* the end mark: a next frame may follow */
+			in->unit_header = true;
+			in->frames++;
 		}
 	}
+	*got = in->outlen - in->outpos < room ? in->outlen - in->outpos : room;
+	memcpy(dst, in->out + in->outpos, *got);
+	in->outpos += *got;
+	return IN_DATA;
 }
 
 enum in_status
@@ -320,6 +399,7 @@ void
 in_release(struct dms_in *in)
 {
 	free(in->raw);
+	free(in->out);
 	if (in->dctx != NULL)
 		LZ4F_freeDecompressionContext(in->dctx);
 	memset(in, 0, sizeof(*in));

@@ -74,7 +74,12 @@ struct dms_in {
 	bool detected;		/* format looked at */
 	bool eof;
 	struct LZ4F_dctx_s *dctx;	/* non-NULL when the input is LZ4 */
-	size_t hint;		/* LZ4F: 0 when a frame just ended */
+	bool unit_header;	/* LZ4: a frame header comes next */
+	bool block_crc, content_crc;	/* LZ4: the frame's flags */
+	size_t block_max;	/* LZ4: the frame's largest block */
+	uint64_t frames;	/* LZ4: frames ended */
+	uint8_t *out;		/* LZ4: the last unit, decompressed */
+	size_t outpos, outlen, outcap;
 	uint8_t *raw;		/* compressed bytes read, not yet decompressed */
 	size_t rawpos, rawlen, rawcap;
 	uint64_t bytes;		/* bytes read from fd */

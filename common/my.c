@@ -109,6 +109,26 @@ my_query(struct my_conn *c, const char *sql)
 	return query(c, sql, false);
 }
 
+/*
+ * Which server this is, for "source and target the same database" checks:
+ * its host name, port and data directory (MariaDB has no server UUID). The
+ * caller frees the string.
+ */
+char *
+my_identity(struct my_conn *c)
+{
+	MYSQL_RES *res = my_query(c, "SELECT CONCAT(@@hostname, ':', @@port, ':', @@datadir)");
+	MYSQL_ROW row;
+	char *id = NULL;
+
+	if (res == NULL)
+		return NULL;
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+		id = xstrdup(row[0]);
+	mysql_free_result(res);
+	return id;
+}
+
 void
 my_disconnect(struct my_conn *c)
 {

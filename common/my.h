@@ -36,6 +36,8 @@ MYSQL_RES *my_query_stream(struct my_conn *c, const char *sql);
 MYSQL_RES *my_query(struct my_conn *c, const char *sql);
 /* Logs the connection's current error (after mysql_fetch_row returned NULL, say). */
 bool my_failed(struct my_conn *c, const char *what);
+/* The server's identity (host, port, data directory); the caller frees it. */
+char *my_identity(struct my_conn *c);
 void my_disconnect(struct my_conn *c);
 
 /* Quotes an identifier (`a``b`); the caller frees the result. */

@@ -98,6 +98,31 @@ pg_command(struct pg_conn *c, const char *sql)
 	return res != NULL;
 }
 
+/*
+ * Which server this is, for "source and target the same database" checks:
+ * the cluster's system identifier (the same on every database of the
+ * cluster, different for every initdb), or where the role may not read it,
+ * the server's address and port. The caller frees both strings.
+ */
+bool
+pg_identity(struct pg_conn *c, char **server, char **database)
+{
+	PGresult *res = PQexec(c->conn, "SELECT system_identifier::text, current_database() "
+					"FROM pg_control_system()");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		PQclear(res);
+		res = pg_query(c, "SELECT 'address ' || coalesce(host(inet_server_addr()), 'socket') "
+				  "|| ':' || coalesce(inet_server_port(), 0), current_database()", 0, NULL);
+		if (res == NULL)
+			return false;
+	}
+	*server = xstrdup(PQgetvalue(res, 0, 0));
+	*database = xstrdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return true;
+}
+
 void
 pg_disconnect(struct pg_conn *c)
 {

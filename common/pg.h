@@ -28,6 +28,8 @@ bool pg_command(struct pg_conn *c, const char *sql);
 PGresult *pg_query(struct pg_conn *c, const char *sql, int nparams, const char *const *params);
 /* Logs a failure: the server's message from res (or the connection's), with its SQLSTATE. */
 void pg_failed(struct pg_conn *c, const PGresult *res, const char *what);
+/* The server's identity (system identifier) and the database's name; the caller frees them. */
+bool pg_identity(struct pg_conn *c, char **server, char **database);
 void pg_disconnect(struct pg_conn *c);
 
 /* Quotes an identifier ("a""b"); the caller frees the result. */

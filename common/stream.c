@@ -271,7 +271,7 @@ struct attr_rule {
 
 static const struct attr_rule hello_attrs[] = {
 	{ "engine", A_STR, NULL }, { "stream", A_STR, NULL }, { "tool", A_STR, NULL },
-	{ NULL, A_SCALAR, NULL },
+	{ "server", A_STR, NULL }, { "database", A_STR, NULL }, { NULL, A_SCALAR, NULL },
 };
 static const struct attr_rule column_attrs[] = {
 	{ "length", A_INT, NULL }, { "precision", A_INT, NULL }, { "scale", A_INT, NULL },

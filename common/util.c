@@ -259,3 +259,43 @@ sb_add_tsv_field(struct strbuf *sb, const char *name)
 		}
 	}
 }
+
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Undoes sb_add_tsv_field in place; false when s holds an escape it never writes. */
+bool
+tsv_unescape(char *s)
+{
+	char *w = s;
+
+	for (const char *p = s; *p; p++) {
+		if (*p != '\\') {
+			*w++ = *p;
+			continue;
+		}
+		switch (*++p) {
+		case '\\': *w++ = '\\'; break;
+		case 't': *w++ = '\t'; break;
+		case 'n': *w++ = '\n'; break;
+		case 'r': *w++ = '\r'; break;
+		case 'x': {
+			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return false;
+			*w++ = (char)(hi * 16 + lo);
+			p += 2;
+			break;
+		}
+		default:
+			return false;
+		}
+	}
+	*w = '\0';
+	return true;
+}

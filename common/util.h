@@ -54,6 +54,7 @@ void sb_release(struct strbuf *sb);
  * other control bytes as \xHH, so that no name can break a line or a field.
  */
 void sb_add_tsv_field(struct strbuf *sb, const char *name);
+bool tsv_unescape(char *s);
 
 /* The value of a hexadecimal digit, or -1. */
 int hex_digit(char c);

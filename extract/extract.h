@@ -63,6 +63,8 @@ struct src_part {
 	int k, n;		/* part k of n, from 1 */
 	char *where;		/* predicate of the part; NULL for the whole table */
 	char *range;		/* human text of the range, for PART_BEGIN */
+	char *bounds;		/* an automatic split's "lo:hi" (integers, either may be
+				 * empty), as --list records it; NULL otherwise */
 };
 
 struct src_table {
@@ -95,6 +97,7 @@ struct source {
 	const struct mapping *mapping;
 	char *position;		/* MySQL: binlog position of the snapshot */
 	char *snapshot;		/* PostgreSQL: snapshot imported or exported */
+	char *server, *database;	/* the server's identity and the database read */
 };
 
 struct source_ops {
@@ -107,6 +110,8 @@ struct source_ops {
 	bool (*key_range)(struct source *s, const struct src_table *t, int64_t *min, int64_t *max);
 	bool (*read_part)(struct source *s, const struct src_table *t, const struct src_part *p,
 			  struct dms_writer *w, int tid, uint64_t *rows);
+	/* Fills s->server and s->database (see pg_identity, my_identity). */
+	bool (*identity)(struct source *s);
 	char *(*quote_ident)(const char *name);
 	char *(*quote_literal)(struct source *s, const char *value);
 	void (*disconnect)(struct source *s);

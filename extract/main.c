@@ -16,9 +16,11 @@
 #include "../common/dms.h"
 
 static const char usage_text[] =
-	"usage: dms-extract [-qvz] [-m mappings.json] [--list | --part ID | --tables-only]\n"
-	"                   [--snapshot ID] [--position-file file] [--split-rows N] source-uri\n"
+	"usage: dms-extract [-qvz] [-m mappings.json] [--list | --part ID [--plan file] |\n"
+	"                   --tables-only] [--snapshot ID] [--position-file file]\n"
+	"                   [--split-rows N] source-uri\n"
 	"       dms-extract [-qv] --export-snapshot source-uri\n"
+	"       dms-extract [-qv] --identity source-uri\n"
 	"       dms-extract --help | --version\n"
 	"\n"
 	"Reads the tables of a PostgreSQL or MySQL/MariaDB database, or those the\n"
@@ -29,6 +31,10 @@ static const char usage_text[] =
 	"                         table-settings parallel-load ranges\n"
 	"  --list                 print the parts of the load, one per line, and exit\n"
 	"  --part ID              read only that part (an ID from --list)\n"
+	"  --plan file            with --part: the part as an earlier --list, saved in\n"
+	"                         file, planned it (its table by name, its key bounds)\n"
+	"  --identity             print the engine, the server's identity and the\n"
+	"                         database, tab-separated, and exit\n"
 	"  --tables-only          write the TABLE records and no rows\n"
 	"  --snapshot ID          PostgreSQL: read in this exported snapshot\n"
 	"  --export-snapshot      PostgreSQL: export a snapshot, print its ID and hold it\n"
@@ -44,8 +50,8 @@ static const char usage_text[] =
 
 struct options {
 	const char *mappings;
-	bool list, tables_only, export_snapshot, compress;
-	const char *part;
+	bool list, tables_only, export_snapshot, compress, identity;
+	const char *part, *plan;
 	const char *snapshot;
 	const char *position_file;
 	int64_t split_rows;
@@ -75,6 +81,7 @@ add_part(struct src_table *t, char *where, char *range)
 
 	t->parts = xrealloc(t->parts, (size_t)(t->nparts + 1) * sizeof(*t->parts));
 	p = &t->parts[t->nparts++];
+	memset(p, 0, sizeof(*p));
 	p->where = where;
 	p->range = range;
 }
@@ -171,15 +178,45 @@ is_integer_type(enum dms_type t)
 	return t >= DT_INT1 && t <= DT_UINT8;
 }
 
+/*
+ * The predicate of an automatic part: key >= lo (none for the first part) and
+ * key < hi (none for the last). Sets the part's bounds as --list records them.
+ */
+static void
+add_auto_part(struct src_table *t, const int64_t *lo, const int64_t *hi)
+{
+	char *col = ops->quote_ident(t->cols[t->key[0]].name);
+	struct strbuf where = STRBUF_INIT, bounds = STRBUF_INIT;
+
+	if (lo != NULL && hi != NULL)
+		sb_addf(&where, "%s >= %" PRId64 " AND %s < %" PRId64, col, *lo, col, *hi);
+	else if (lo != NULL)
+		sb_addf(&where, "%s >= %" PRId64, col, *lo);
+	else if (hi != NULL)
+		sb_addf(&where, "%s < %" PRId64, col, *hi);
+	if (lo != NULL)
+		sb_addf(&bounds, "%" PRId64, *lo);
+	sb_adds(&bounds, ":");
+	if (hi != NULL)
+		sb_addf(&bounds, "%" PRId64, *hi);
+	add_part(t, where.buf, xstrdup(where.buf ? where.buf : "all rows"));
+	t->parts[t->nparts - 1].bounds = bounds.buf;
+	free(col);
+}
+
+static bool
+has_integer_key(const struct src_table *t)
+{
+	return t->nkey == 1 && is_integer_type(t->cols[t->key[0]].type);
+}
+
 /* Parts by ranges of a single-column integer key, of about split_rows rows each. */
 static bool
 plan_auto(struct source *s, struct src_table *t, int64_t split_rows)
 {
 	int64_t min, max, n;
-	char *col;
 
-	if (split_rows <= 0 || t->nkey != 1 || !is_integer_type(t->cols[t->key[0]].type) ||
-	    t->estimated_rows <= split_rows)
+	if (split_rows <= 0 || !has_integer_key(t) || t->estimated_rows <= split_rows)
 		return true;
 	if (!ops->key_range(s, t, &min, &max))
 		return false;
@@ -192,24 +229,14 @@ plan_auto(struct source *s, struct src_table *t, int64_t split_rows)
 		n = max - min;
 	if (n < 2)
 		return true;
-	col = ops->quote_ident(t->cols[t->key[0]].name);
 	for (int64_t k = 0; k < n; k++) {
 		/* bound k: min + (max - min) * k / n, without overflow */
 		uint64_t span = (uint64_t)max - (uint64_t)min;
 		int64_t lo = (int64_t)((uint64_t)min + span / (uint64_t)n * (uint64_t)k);
 		int64_t hi = (int64_t)((uint64_t)min + span / (uint64_t)n * (uint64_t)(k + 1));
-		struct strbuf where = STRBUF_INIT, range = STRBUF_INIT;
 
-		if (k == 0)
-			sb_addf(&where, "%s < %" PRId64, col, hi);
-		else if (k == n - 1)
-			sb_addf(&where, "%s >= %" PRId64, col, lo);
-		else
-			sb_addf(&where, "%s >= %" PRId64 " AND %s < %" PRId64, col, lo, col, hi);
-		sb_adds(&range, where.buf);
-		add_part(t, where.buf, range.buf);
+		add_auto_part(t, k > 0 ? &lo : NULL, k < n - 1 ? &hi : NULL);
 	}
-	free(col);
 	return true;
 }
 
@@ -237,11 +264,143 @@ plan_parts(struct source *s, struct src_table *t, int64_t split_rows)
 	return true;
 }
 
+/* A part of a recorded plan (a line of an earlier --list). */
+struct planned {
+	char *schema, *name;
+	int k, n;
+	char *bounds;		/* "lo:hi" of an automatic split; NULL for none */
+};
+
+static void
+planned_free(struct planned *pl)
+{
+	free(pl->schema);
+	free(pl->name);
+	free(pl->bounds);
+}
+
+/*
+ * Finds part id in the plan file (lines of --list: id, schema, table, k/n,
+ * estimate, bounds). The file is data from the target's control tables:
+ * every field is checked, and bounds must be integers, never SQL.
+ */
+static bool
+read_plan(const char *path, const char *id, struct planned *pl)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false, ok = true;
+	int lineno = 0;
+
+	memset(pl, 0, sizeof(*pl));
+	if (f == NULL) {
+		log_error("--plan %s: %s", path, strerror(errno));
+		return false;
+	}
+	while (!found && ok && getline(&line, &cap, f) > 0) {
+		char *field[6] = { 0 }, *p = line, *end;
+		int nf = 0;
+
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		while (nf < 6 && p != NULL) {
+			field[nf++] = p;
+			if ((p = strchr(p, '\t')) != NULL)
+				*p++ = '\0';
+		}
+		if (nf < 5 || strcmp(field[0], id) != 0)
+			continue;
+		found = true;
+		if (!tsv_unescape(field[1]) || !tsv_unescape(field[2]) ||
+		    (pl->k = (int)strtol(field[3], &end, 10)) < 1 || *end != '/' ||
+		    (pl->n = (int)strtol(end + 1, &end, 10)) < pl->k || *end != '\0' || pl->n > 100000) {
+			log_error("--plan %s line %d: not a line of dms-extract --list", path, lineno);
+			ok = false;
+			break;
+		}
+		pl->schema = xstrdup(field[1]);
+		pl->name = xstrdup(field[2]);
+		if (nf == 6 && strcmp(field[5], "-") != 0) {
+			char *colon = strchr(field[5], ':');
+			char *q;
+
+			/* integers only: "lo:hi", "lo:" or ":hi" */
+			if (colon == NULL || strchr(colon + 1, ':') != NULL)
+				ok = false;
+			for (q = field[5]; ok && *q; q++)
+				ok = q == colon || (*q >= '0' && *q <= '9') ||
+				     (*q == '-' && (q == field[5] || q == colon + 1));
+			if (!ok)
+				log_error("--plan %s line %d: the bounds \"%s\" are not lo:hi integers",
+					  path, lineno, field[5]);
+			pl->bounds = xstrdup(field[5]);
+		}
+	}
+	if (!found && ok)
+		log_error("--plan %s: no part %s in the plan", path, id);
+	free(line);
+	fclose(f);
+	if (!found || !ok)
+		planned_free(pl);
+	return found && ok;
+}
+
+/*
+ * Plans t as the recorded plan says: an automatic split from its recorded
+ * bounds, table-settings ranges from the mapping (their count must not have
+ * changed), else the whole table. Never re-estimates.
+ */
+static bool
+plan_as_recorded(struct source *s, struct src_table *t, const struct planned *pl)
+{
+	if (pl->bounds != NULL) {
+		const char *colon = strchr(pl->bounds, ':');
+		int64_t lo = 0, hi = 0;
+		bool has_lo = colon != pl->bounds, has_hi = colon[1] != '\0';
+		char *end;
+
+		if (!has_integer_key(t)) {
+			log_error("%s.%s: the recorded plan splits it by an integer key it no longer has; start afresh (dms-full-load --restart)",
+				  t->schema, t->name);
+			return false;
+		}
+		errno = 0;
+		if (has_lo)
+			lo = strtoll(pl->bounds, &end, 10);
+		if (has_hi)
+			hi = strtoll(colon + 1, &end, 10);
+		if (errno != 0) {
+			log_error("%s.%s: the recorded bounds %s are out of range", t->schema, t->name,
+				  pl->bounds);
+			return false;
+		}
+		/* parts before k are placeholders: only part k is read */
+		for (int i = 1; i < pl->k; i++)
+			add_part(t, NULL, xstrdup(""));
+		add_auto_part(t, has_lo ? &lo : NULL, has_hi ? &hi : NULL);
+		t->nparts = pl->k;
+		for (int i = 0; i < t->nparts; i++) {
+			t->parts[i].k = i + 1;
+			t->parts[i].n = pl->n;
+		}
+		return true;
+	}
+	if (!plan_parts(s, t, 0))
+		return false;
+	if (t->nparts != pl->n) {
+		log_error("%s.%s: the recorded plan has %d parts, the table mappings now give %d; start afresh (dms-full-load --restart)",
+			  t->schema, t->name, pl->n, t->nparts);
+		return false;
+	}
+	return true;
+}
+
 static void
 write_hello(struct dms_writer *w, struct source *s)
 {
 	msgpack_packer *pk = &w->pk;
-	int n = 3 + (s->snapshot != NULL) + (s->position != NULL);
+	int n = 5 + (s->snapshot != NULL) + (s->position != NULL);
 
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_int(pk, K_HELLO);
@@ -253,6 +412,10 @@ write_hello(struct dms_writer *w, struct source *s)
 	pk_str(pk, "snapshot");
 	pk_str(pk, "tool");
 	pk_str(pk, "dms-extract " DMS_VERSION);
+	pk_str(pk, "server");
+	pk_str(pk, s->server);
+	pk_str(pk, "database");
+	pk_str(pk, s->database);
 	if (s->snapshot) {
 		pk_str(pk, "snapshot");
 		pk_str(pk, s->snapshot);
@@ -418,8 +581,13 @@ run(struct options *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (!ops->connect(&s, o->uri))
-		return EXIT_SOURCE;
+	if (!ops->connect(&s, o->uri) || !ops->identity(&s))
+		goto done;
+	if (o->identity) {
+		status = printf("%s\t%s\t%s\n", engine_name(s.engine), s.server, s.database) > 0 &&
+				 fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		goto done;
+	}
 	if (!ops->begin(&s, o->snapshot))
 		goto done;
 	if (o->position_file != NULL && !write_position(o->position_file, s.position)) {
@@ -442,8 +610,9 @@ run(struct options *o)
 				sb_add_tsv_field(&names_tsv, t.name);
 			}
 			for (int k = 0; ok && k < t.nparts; k++)
-				printf("%d.%d\t%s\t%d/%d\t%" PRId64 "\n", i + 1, k + 1, names_tsv.buf,
-				       k + 1, t.nparts, t.estimated_rows / t.nparts);
+				printf("%d.%d\t%s\t%d/%d\t%" PRId64 "\t%s\n", i + 1, k + 1, names_tsv.buf,
+				       k + 1, t.nparts, t.estimated_rows / t.nparts,
+				       t.parts[k].bounds ? t.parts[k].bounds : "-");
 			sb_release(&names_tsv);
 			src_table_free(&t);
 		}
@@ -460,7 +629,31 @@ run(struct options *o)
 		goto done;
 	}
 	write_hello(&w, &s);
-	if (o->part != NULL) {
+	if (o->part != NULL && o->plan != NULL) {
+		struct src_table t;
+		struct planned pl;
+		int i = 0;
+
+		if (!read_plan(o->plan, o->part, &pl)) {
+			status = EXIT_USAGE;
+			goto out;
+		}
+		while (i < nnames && (strcmp(names[i].schema, pl.schema) || strcmp(names[i].name, pl.name)))
+			i++;
+		if (i == nnames) {
+			log_error("--part %s: %s.%s of the recorded plan is not a selected table of the source any more; start afresh (dms-full-load --restart)",
+				  o->part, pl.schema, pl.name);
+			planned_free(&pl);
+			goto out;
+		}
+		ok = prepare_table(&s, &names[i], &t, 0, false) && plan_as_recorded(&s, &t, &pl);
+		if (ok) {
+			pack_table(&w.pk, 0, &t);
+			ok = write_part(&w, &s, 0, &t, &t.parts[pl.k - 1], &total);
+		}
+		src_table_free(&t);
+		planned_free(&pl);
+	} else if (o->part != NULL) {
 		struct src_table t;
 
 		if (want_t > nnames) {
@@ -511,6 +704,8 @@ run(struct options *o)
 out:
 	out_release(&w.out);
 done:
+	free(s.server);
+	free(s.database);
 	for (int i = 0; i < nnames; i++) {
 		free(names[i].schema);
 		free(names[i].name);
@@ -552,11 +747,14 @@ export_snapshot(const char *uri)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_LIST = 256, OPT_PART, OPT_TABLES, OPT_SNAPSHOT, OPT_EXPORT, OPT_POSITION, OPT_SPLIT };
+	enum { OPT_LIST = 256, OPT_PART, OPT_TABLES, OPT_SNAPSHOT, OPT_EXPORT, OPT_POSITION, OPT_SPLIT,
+	       OPT_PLAN, OPT_IDENTITY };
 	static const struct option longopts[] = {
 		{ "mappings", required_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "part", required_argument, NULL, OPT_PART },
+		{ "plan", required_argument, NULL, OPT_PLAN },
+		{ "identity", no_argument, NULL, OPT_IDENTITY },
 		{ "tables-only", no_argument, NULL, OPT_TABLES },
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "export-snapshot", no_argument, NULL, OPT_EXPORT },
@@ -580,6 +778,8 @@ main(int argc, char **argv)
 		case 'm': o.mappings = optarg; break;
 		case OPT_LIST: o.list = true; break;
 		case OPT_PART: o.part = optarg; break;
+		case OPT_PLAN: o.plan = optarg; break;
+		case OPT_IDENTITY: o.identity = true; break;
 		case OPT_TABLES: o.tables_only = true; break;
 		case OPT_SNAPSHOT: o.snapshot = optarg; break;
 		case OPT_EXPORT: o.export_snapshot = true; break;
@@ -612,9 +812,14 @@ main(int argc, char **argv)
 	if ((uri = uri_arg(argv[optind])) == NULL)
 		return EXIT_USAGE;
 	o.uri = uri;
-	modes = o.list + o.tables_only + (o.part != NULL) + o.export_snapshot;
+	modes = o.list + o.tables_only + (o.part != NULL) + o.export_snapshot + o.identity;
 	if (modes > 1) {
-		log_usage_error("--list, --part, --tables-only and --export-snapshot exclude each other");
+		log_usage_error("--list, --part, --tables-only, --export-snapshot and --identity exclude each other");
+		free(uri);
+		return EXIT_USAGE;
+	}
+	if (o.plan != NULL && o.part == NULL) {
+		log_usage_error("--plan goes with --part");
 		free(uri);
 		return EXIT_USAGE;
 	}

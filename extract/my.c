@@ -459,6 +459,14 @@ my_src_disconnect(struct source *s)
 	s->conn = NULL;
 }
 
+static bool
+my_src_identity(struct source *s)
+{
+	s->server = my_identity(MY(s));
+	s->database = xstrdup(MY(s)->dbname ? MY(s)->dbname : "");
+	return s->server != NULL;
+}
+
 const struct source_ops my_source_ops = {
 	.connect = my_src_connect,
 	.begin = my_src_begin,
@@ -466,6 +474,7 @@ const struct source_ops my_source_ops = {
 	.describe = my_src_describe,
 	.key_range = my_src_key_range,
 	.read_part = my_src_read_part,
+	.identity = my_src_identity,
 	.quote_ident = my_src_quote_ident,
 	.quote_literal = my_src_quote_literal,
 	.disconnect = my_src_disconnect,

@@ -491,6 +491,12 @@ pg_src_disconnect(struct source *s)
 	s->conn = NULL;
 }
 
+static bool
+pg_src_identity(struct source *s)
+{
+	return pg_identity(PG(s), &s->server, &s->database);
+}
+
 const struct source_ops pg_source_ops = {
 	.connect = pg_src_connect,
 	.begin = pg_src_begin,
@@ -498,6 +504,7 @@ const struct source_ops pg_source_ops = {
 	.describe = pg_src_describe,
 	.key_range = pg_src_key_range,
 	.read_part = pg_src_read_part,
+	.identity = pg_src_identity,
 	.quote_ident = pg_src_quote_ident,
 	.quote_literal = pg_src_quote_literal,
 	.disconnect = pg_src_disconnect,

@@ -42,6 +42,7 @@ src_table_free(struct src_table *t)
 	for (int i = 0; i < t->nparts; i++) {
 		free(t->parts[i].where);
 		free(t->parts[i].range);
+		free(t->parts[i].bounds);
 	}
 	free(t->parts);
 	free(t->filter);

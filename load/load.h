@@ -76,16 +76,18 @@ struct batch {
 
 struct loader;
 
+/* Rows of a control-table query, as text: v[row * ncols + col], NULL for SQL NULL. */
+struct ctl_result {
+	int nrows, ncols;
+	char **v;
+};
+
 struct target_ops {
 	bool (*connect)(struct loader *l, const char *uri);
 	bool (*control_tables)(struct loader *l);
 	/* Creates / drops / truncates the table per the prep mode, once per task. */
 	bool (*prepare)(struct loader *l, struct ttable *t);
-	/* 1: the part is loaded already; 0: not; -1: error (logged). */
-	int (*part_done)(struct loader *l, struct ttable *t, const char *part, const char *range);
 	bool (*begin)(struct loader *l);
-	bool (*commit_part)(struct loader *l, struct ttable *t, const char *part, const char *range,
-			    const char *state, uint64_t rows, const char *error);
 	bool (*rollback)(struct loader *l);
 	/* Formats one row; false with err set when a value cannot go to the target. */
 	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
@@ -104,6 +106,32 @@ struct target_ops {
 	bool (*stream_send)(struct loader *l, const char *p, size_t n);
 	int (*stream_end)(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation);
 	bool (*post_load)(struct loader *l, struct ttable *t);
+	/*
+	 * A statement on the control tables with parameters $1..$n (text or
+	 * NULL), its rows in *res when res is not NULL. False: failed (logged).
+	 */
+	bool (*ctl_query)(struct loader *l, const char *sql, int n, const char *const *params,
+			  struct ctl_result *res);
+	/* The quoted name of a control table (ControlSchema.name). */
+	char *(*ctl_name)(const struct loader *l, const char *table);
+	/*
+	 * What the target table is now, as text that changes when it is dropped
+	 * and created again ("" when it does not exist); NULL on error (logged).
+	 */
+	char *(*table_id)(struct loader *l, const struct ttable *t);
+	/*
+	 * The task's lock. exclusive: the run holder's, tried without waiting,
+	 * held until disconnect. Otherwise a lone loader's: it may run beside
+	 * others of its task, never beside a run. 1: taken; 0: a run holds it;
+	 * -1: error (logged).
+	 */
+	int (*task_lock)(struct loader *l, bool exclusive);
+	/* The server's identity and the database of schema (as pg_identity / my_identity). */
+	bool (*identity)(struct loader *l, char **server, char **database);
+	/* Longest identifier in bytes (PostgreSQL) or characters (MySQL). */
+	int ident_max;
+	bool ident_chars;	/* ident_max counts characters */
+	bool names_fold;	/* column names compare without case (MySQL) */
 	void (*disconnect)(struct loader *l);
 	size_t batch_bytes;
 };
@@ -121,8 +149,30 @@ struct loader {
 	char *dbname;			/* MySQL target: the URI's database */
 	bool failed;			/* a target error was logged: exit 4 */
 	bool restart;			/* --restart: forget the task's progress first */
+	const char *run;		/* --run: the run of dms-full-load this loader belongs to */
+	bool tables_fold;		/* MySQL lower_case_table_names: table names compare without case */
+	char *source_server, *source_database;	/* from HELLO */
 	uint64_t exceptions;
 };
+
+/* load/state.c: the task's progress in the control tables. */
+void ctl_result_free(struct ctl_result *r);
+/* 1: the table was prepared by this task and is still that table; 0: not (or no longer: warned, its progress forgotten); -1: error. */
+int state_prepared(struct loader *l, struct ttable *t);
+bool state_mark_prepared(struct loader *l, struct ttable *t);
+/* 1: the part is loaded already (into this very table); 0: not; -1: error (logged). */
+int state_part_done(struct loader *l, struct ttable *t, const char *part, const char *range);
+/* Records the part and commits its transaction (rolled back on failure). */
+bool state_commit_part(struct loader *l, struct ttable *t, const char *part, const char *range,
+		       const char *state, uint64_t rows, const char *error);
+
+/* load/run.c: runs of dms-full-load, and the checks before anything is touched. */
+/* --begin-run: the run holder (see dms-load(1)); returns an exit status. */
+int run_holder(struct loader *l, const char *source, bool restart);
+/* A loader's start: its run is the task's current one, or no run holds the task. */
+bool run_join(struct loader *l);
+/* Refuses (false, logged) tables that cannot end well: same database, names that collide or do not fit. */
+bool run_check_tables(struct loader *l, struct ttable **tables, size_t n);
 
 /* The target's type for a column (load/ddl.c). */
 char *pg_column_type(const struct loader *l, const struct tcol *c);

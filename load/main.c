@@ -19,7 +19,10 @@
 
 static const char usage_text[] =
 	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
-	"                [--post-load] [--restart] [--report file] target-uri\n"
+	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
+	"                target-uri\n"
+	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
+	"                --begin-run --source line target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
 	"       dms-load --help | --version\n"
 	"\n"
@@ -33,7 +36,14 @@ static const char usage_text[] =
 	"  --prep-mode mode      DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD or DO_NOTHING\n"
 	"  --post-load           create keys, indexes and foreign keys, and set\n"
 	"                        identity values, for the tables of the stream\n"
+	"  --check               only check the stream's tables against the target\n"
+	"                        (same database, names that collide or do not fit)\n"
 	"  --restart             forget the task's progress for these tables first\n"
+	"  --run ID              a loader of that run of dms-full-load\n"
+	"  --begin-run           hold the task's lock and start or resume its run,\n"
+	"                        talking to dms-full-load on stdin and stdout\n"
+	"  --source line         with --begin-run: the source, as dms-extract --identity\n"
+	"                        prints it\n"
 	"  --report file         append one line per loaded part to file\n"
 	"  --show-settings       print the effective settings and exit\n"
 	"  -q, --quiet           errors only\n"
@@ -45,7 +55,8 @@ struct options {
 	const char *settings;
 	const char *task;
 	const char *prep_mode;
-	bool post_load, restart;
+	bool post_load, restart, check, begin_run;
+	const char *run, *source;
 	const char *report;
 	const char *uri;
 	bool show;
@@ -80,6 +91,7 @@ static struct {
 	bool open;		/* a target transaction is open for rows */
 	bool skip;		/* loaded already: its rows are passed over */
 	bool suspended;		/* SUSPEND_TABLE: the rest of the part is passed over */
+	bool count_mismatch;	/* PART_END's count is not the rows that arrived */
 	struct ttable *table;
 	char *part, *range;
 	uint64_t rows, rejected;
@@ -500,7 +512,7 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 	if (P.range == NULL)
 		P.range = xstrdup("");
 	clock_gettime(CLOCK_MONOTONIC, &P.started);
-	done = L.ops->part_done(&L, t, P.part, P.range);
+	done = state_part_done(&L, t, P.part, P.range);
 	if (done < 0)
 		return false;
 	if (done) {
@@ -522,7 +534,19 @@ part_end(const struct dms_record *rec)
 	double secs;
 	bool ok;
 
-	(void)rec;
+	{
+		struct mp_cursor c;
+		struct mp_item it;
+		const uint8_t *n = record_element(rec, 2);
+
+		mp_cursor_init(&c, n, rec->len - (size_t)(n - rec->raw));
+		if (!P.skip && (mp_next(&c, &it) != MP_OK || it.v.u != P.rows)) {
+			log_error("record %" PRIu64 " (PART_END of %s.%s part %s): it counts %" PRIu64 " rows, %" PRIu64 " arrived: rows were lost or added on the way; the part is rolled back",
+				  rec->seq, t->schema, t->name, P.part, it.v.u, P.rows);
+			P.count_mismatch = true;
+			return false;
+		}
+	}
 	if (P.skip) {
 		free(P.part);
 		free(P.range);
@@ -531,7 +555,7 @@ part_end(const struct dms_record *rec)
 	}
 	if (!flush_batch())
 		return false;
-	ok = L.ops->commit_part(&L, t, P.part, P.range, state, P.rows - P.rejected,
+	ok = state_commit_part(&L, t, P.part, P.range, state, P.rows - P.rejected,
 				P.suspended ? "a row failed under SUSPEND_TABLE" : NULL);
 	secs = seconds_since(&P.started);
 	if (ok) {
@@ -591,19 +615,49 @@ set_table(int64_t tid, struct ttable *t)
 	tables[tid] = t;
 }
 
+/*
+ * The tables read so far: checked together (and refused, exit 2, before
+ * anything is touched), then prepared, those not prepared yet.
+ */
+static int
+prepare_tables(const struct options *o)
+{
+	if (!run_check_tables(&L, tables, ntables))
+		return EXIT_USAGE;
+	if (o->check)
+		return EXIT_OK;
+	for (size_t i = 0; i < ntables; i++) {
+		if (tables[i] == NULL || tables[i]->prepared)
+			continue;
+		if (!L.ops->prepare(&L, tables[i]))
+			return EXIT_TARGET;
+		tables[i]->prepared = true;
+	}
+	return EXIT_OK;
+}
+
 static int
 run(struct options *o)
 {
 	struct dms_reader r;
 	struct dms_record rec;
 	int status = EXIT_OK;
-	bool ok = true;
+	bool ok = true, pending = false;
 
 	if (!L.ops->connect(&L, o->uri))
 		return EXIT_TARGET;
-	if (!L.ops->control_tables(&L)) {
+	if (o->begin_run) {
+		status = run_holder(&L, o->source, o->restart);
+		L.ops->disconnect(&L);
+		return status;
+	}
+	if (!o->check && !L.ops->control_tables(&L)) {
 		L.ops->disconnect(&L);
 		return EXIT_TARGET;
+	}
+	if (!o->check && !run_join(&L)) {
+		L.ops->disconnect(&L);
+		return EXIT_USAGE;
 	}
 	if (!reader_init(&r, STDIN_FILENO, "stdin")) {
 		L.ops->disconnect(&L);
@@ -625,6 +679,12 @@ run(struct options *o)
 			status = EXIT_RUNTIME;
 			break;
 		}
+		/* the tables so far are checked, together, before the first is touched */
+		if (pending && rec.kind != K_TABLE) {
+			pending = false;
+			if ((status = prepare_tables(o)) != EXIT_OK)
+				break;
+		}
 		switch (rec.kind) {
 		case K_HELLO: {
 			const uint8_t *attrs = record_element(&rec, 2);
@@ -633,22 +693,28 @@ run(struct options *o)
 			L.source = engine && strcmp(engine, "postgresql") == 0 ? ENGINE_PG
 				 : engine && strcmp(engine, "mysql") == 0 ? ENGINE_MYSQL : ENGINE_NONE;
 			free(engine);
+			free(L.source_server);
+			free(L.source_database);
+			L.source_server = attrs_str(attrs, rec.len - (size_t)(attrs - rec.raw), "server");
+			L.source_database = attrs_str(attrs, rec.len - (size_t)(attrs - rec.raw), "database");
 			break;
 		}
 		case K_TABLE: {
 			struct ttable *t = ttable_new(rec.table);
 
 			set_table(rec.table->tid, t);
-			if (o->post_load)
+			if (o->post_load) {
 				ok = L.ops->post_load(&L, t);
-			else
-				ok = L.ops->prepare(&L, t);
-			if (!ok)
-				status = EXIT_TARGET;
+				if (!ok)
+					status = EXIT_TARGET;
+			} else {
+				t->prepared = false;
+				pending = true;
+			}
 			break;
 		}
 		case K_PART_BEGIN:
-			if (o->post_load)
+			if (o->post_load || o->check)
 				break;
 			if (P.open || P.skip) {
 				log_error("record %" PRIu64 ": PART_BEGIN inside another part", rec.seq);
@@ -661,18 +727,18 @@ run(struct options *o)
 				status = EXIT_TARGET;
 			break;
 		case K_ROW:
-			if (o->post_load)
+			if (o->post_load || o->check)
 				break;
 			ok = row(&rec, tables[rec.table->tid]);
 			if (!ok)
 				status = P.open ? EXIT_TARGET : EXIT_INPUT;
 			break;
 		case K_PART_END:
-			if (o->post_load || (!P.open && !P.skip))
+			if (o->post_load || o->check || (!P.open && !P.skip))
 				break;
 			ok = part_end(&rec);
 			if (!ok)
-				status = EXIT_TARGET;
+				status = P.count_mismatch ? EXIT_INPUT : EXIT_TARGET;
 			break;
 		case K_END:
 			break;
@@ -692,6 +758,8 @@ run(struct options *o)
 			break;
 		}
 	}
+	if (pending && status == EXIT_OK)
+		status = prepare_tables(o);
 	if (P.open) {
 		if (status == EXIT_OK) {
 			log_error("the stream ended inside a part");
@@ -712,13 +780,18 @@ run(struct options *o)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW };
+	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW, OPT_CHECK,
+	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
 		{ "prep-mode", required_argument, NULL, OPT_PREP },
 		{ "post-load", no_argument, NULL, OPT_POST },
 		{ "restart", no_argument, NULL, OPT_RESTART },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "run", required_argument, NULL, OPT_RUN },
+		{ "begin-run", no_argument, NULL, OPT_BEGIN_RUN },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "show-settings", no_argument, NULL, OPT_SHOW },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -740,6 +813,10 @@ main(int argc, char **argv)
 		case OPT_PREP: o.prep_mode = optarg; break;
 		case OPT_POST: o.post_load = true; break;
 		case OPT_RESTART: o.restart = true; break;
+		case OPT_CHECK: o.check = true; break;
+		case OPT_RUN: o.run = optarg; break;
+		case OPT_BEGIN_RUN: o.begin_run = true; break;
+		case OPT_SOURCE: o.source = optarg; break;
 		case OPT_REPORT: o.report = optarg; break;
 		case OPT_SHOW: o.show = true; break;
 		case 'q': log_less(); break;
@@ -779,6 +856,18 @@ main(int argc, char **argv)
 		log_usage_error("--task: a name of 1 to 100 characters");
 		return EXIT_USAGE;
 	}
+	if (o.post_load + o.check + o.begin_run > 1) {
+		log_usage_error("--post-load, --check and --begin-run exclude each other");
+		return EXIT_USAGE;
+	}
+	if (o.begin_run != (o.source != NULL)) {
+		log_usage_error("--begin-run and --source go together");
+		return EXIT_USAGE;
+	}
+	if (o.run != NULL && (*o.run == '\0' || strlen(o.run) > 64)) {
+		log_usage_error("--run: a run ID of 1 to 64 characters");
+		return EXIT_USAGE;
+	}
 	if ((uri = uri_arg(argv[optind])) == NULL)
 		return EXIT_USAGE;
 	o.uri = uri;
@@ -798,7 +887,8 @@ main(int argc, char **argv)
 	L.ops = L.engine == ENGINE_PG ? &pg_target_ops : &my_target_ops;
 	L.task = o.task;
 	L.settings = &settings;
-	L.restart = o.restart;
+	L.restart = o.restart && !o.begin_run;
+	L.run = o.run;
 	sig_init();
 	status = run(&o);
 	for (size_t i = 0; i < ntables; i++)
@@ -815,6 +905,8 @@ main(int argc, char **argv)
 	if (report_failed && status == EXIT_OK)
 		status = EXIT_OUTPUT;
 	settings_free(&settings);
+	free(L.source_server);
+	free(L.source_database);
 	free(uri);
 	return status;
 }

@@ -67,6 +67,7 @@ myt_control_tables(struct loader *l)
 	struct strbuf sql = STRBUF_INIT;
 	char *s = my_quote_ident(l->settings->control_schema);
 	char *parts = ctl(l, "load_parts"), *exc = ctl(l, "apply_exceptions");
+	char *runs = ctl(l, "load_runs");
 	bool ok;
 
 	sb_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", s);
@@ -85,6 +86,33 @@ myt_control_tables(struct loader *l)
 		      "error_time timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), key_text text, "
 		      "statement longtext, error text) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", exc);
 	ok = ok && my_command(MY(l), sql.buf);
+	sb_reset(&sql);
+	/* control tables of an earlier version lack target_id (MySQL has no ADD COLUMN IF NOT EXISTS) */
+	{
+		char *db = lit(l, l->settings->control_schema);
+		MYSQL_RES *res;
+
+		sb_addf(&sql, "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+			      "AND TABLE_NAME = 'load_parts' AND COLUMN_NAME = 'target_id'", db);
+		free(db);
+		res = ok ? my_query(MY(l), sql.buf) : NULL;
+		ok = res != NULL;
+		if (ok && mysql_num_rows(res) == 0) {
+			sb_reset(&sql);
+			sb_addf(&sql, "ALTER TABLE %s ADD COLUMN target_id varchar(128)", parts);
+			ok = my_command(MY(l), sql.buf);
+		}
+		if (res != NULL)
+			mysql_free_result(res);
+	}
+	sb_reset(&sql);
+	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL PRIMARY KEY, "
+		      "run_id varchar(64) NOT NULL, state varchar(16) NOT NULL, source_engine varchar(32), "
+		      "source_server text, source_database varchar(128), plan longtext, "
+		      "started timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), finished timestamp(6) NULL) "
+		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", runs);
+	ok = ok && my_command(MY(l), sql.buf);
+	free(runs);
 	free(s);
 	free(parts);
 	free(exc);
@@ -136,7 +164,8 @@ myt_prepare(struct loader *l, struct ttable *t)
 	char *lock, *schema = my_quote_ident(t->schema);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	bool ok = false, marked = false;
+	bool ok = false;
+	int prepared;
 
 	sb_addf(&lockname, "dms/%s/%s/%s", l->task, t->schema, t->name);
 	if (lockname.len > 64)
@@ -152,21 +181,8 @@ myt_prepare(struct loader *l, struct ttable *t)
 	}
 	mysql_free_result(res);
 	sb_reset(&sql);
-	if (l->restart) {
-		sb_addf(&sql, "DELETE FROM %s WHERE task_name = %s AND table_owner = %s AND table_name = %s",
-			parts, task, owner, name);
-		if (!my_command(MY(l), sql.buf))
-			goto unlock;
-		sb_reset(&sql);
-	}
-	sb_addf(&sql, "SELECT 1 FROM %s WHERE task_name = %s AND table_owner = %s AND table_name = %s "
-		      "AND part = 'prepared'", parts, task, owner, name);
-	if ((res = my_query(MY(l), sql.buf)) == NULL)
-		goto unlock;
-	marked = mysql_num_rows(res) > 0;
-	mysql_free_result(res);
-	if (marked) {
-		ok = true;
+	if ((prepared = state_prepared(l, t)) != 0) {
+		ok = prepared > 0;
 		goto unlock;
 	}
 	sb_reset(&sql);
@@ -190,9 +206,7 @@ myt_prepare(struct loader *l, struct ttable *t)
 			goto unlock;
 		sb_reset(&sql);
 	}
-	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, part, state) "
-		      "VALUES (%s, %s, %s, 'prepared', 'prepared')", parts, task, owner, name);
-	ok = my_command(MY(l), sql.buf);
+	ok = state_mark_prepared(l, t);
 	if (ok)
 		log_info("%s.%s: table prepared (%s)", t->schema, t->name,
 			 prep_mode_name(l->settings->prep_mode));
@@ -212,41 +226,6 @@ done:
 	return ok;
 }
 
-static int
-myt_part_done(struct loader *l, struct ttable *t, const char *part, const char *range)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *parts = ctl(l, "load_parts");
-	char *task = lit(l, l->task), *owner = lit(l, t->schema), *name = lit(l, t->name);
-	char *p = lit(l, part);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int done = -1;
-
-	sb_addf(&sql, "SELECT state, COALESCE(part_range, '') FROM %s WHERE task_name = %s AND "
-		      "table_owner = %s AND table_name = %s AND part = %s", parts, task, owner, name, p);
-	if ((res = my_query(MY(l), sql.buf)) != NULL) {
-		done = 0;
-		if ((row = mysql_fetch_row(res)) != NULL && strcmp(row[0], "loaded") == 0) {
-			if (strcmp(row[1], range) != 0) {
-				log_error("%s.%s part %s was loaded for the range \"%s\", now it is \"%s\": the source changed; reload the table with --restart",
-					  t->schema, t->name, part, row[1], range);
-				done = -1;
-			} else {
-				done = 1;
-			}
-		}
-		mysql_free_result(res);
-	}
-	free(parts);
-	free(task);
-	free(owner);
-	free(name);
-	free(p);
-	sb_release(&sql);
-	return done;
-}
-
 static bool
 myt_begin(struct loader *l)
 {
@@ -257,36 +236,6 @@ static bool
 myt_rollback(struct loader *l)
 {
 	return my_command(MY(l), "ROLLBACK");
-}
-
-static bool
-myt_commit_part(struct loader *l, struct ttable *t, const char *part, const char *range,
-		const char *state, uint64_t rows, const char *error)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *parts = ctl(l, "load_parts");
-	char *task = lit(l, l->task), *owner = lit(l, t->schema), *name = lit(l, t->name);
-	char *p = lit(l, part), *r = lit(l, range), *st = lit(l, state), *e = lit(l, error);
-	bool ok;
-
-	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, part, part_range, state, `rows`, error) "
-		      "VALUES (%s, %s, %s, %s, %s, %s, %" PRIu64 ", %s) ON DUPLICATE KEY UPDATE "
-		      "part_range = VALUES(part_range), state = VALUES(state), `rows` = VALUES(`rows`), "
-		      "error = VALUES(error), updated = CURRENT_TIMESTAMP(6)",
-		parts, task, owner, name, p, r, st, rows, e);
-	ok = my_command(MY(l), sql.buf) && my_command(MY(l), "COMMIT");
-	if (!ok)
-		my_command(MY(l), "ROLLBACK");
-	free(parts);
-	free(task);
-	free(owner);
-	free(name);
-	free(p);
-	free(r);
-	free(st);
-	free(e);
-	sb_release(&sql);
-	return ok;
 }
 
 static void
@@ -600,18 +549,159 @@ myt_disconnect(struct loader *l)
 	}
 }
 
+/* $1..$n become literals, "ident" becomes `ident`: the control tables' SQL is written once for both targets. */
+static bool
+myt_ctl_query(struct loader *l, const char *sql, int n, const char *const *params,
+	      struct ctl_result *out)
+{
+	struct strbuf q = STRBUF_INIT;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool ok;
+
+	for (const char *p = sql; *p; p++) {
+		if (*p == '"') {
+			sb_adds(&q, "`");
+		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+			char *end, *v;
+			long k = strtol(p + 1, &end, 10);
+
+			v = k <= n ? lit(l, params[k - 1]) : xstrdup("NULL");
+			sb_adds(&q, v);
+			free(v);
+			p = end - 1;
+		} else {
+			sb_add(&q, p, 1);
+		}
+	}
+	if (out == NULL) {
+		ok = my_command(MY(l), q.buf);
+		sb_release(&q);
+		return ok;
+	}
+	res = my_query(MY(l), q.buf);
+	sb_release(&q);
+	if (res == NULL)
+		return false;
+	out->nrows = (int)mysql_num_rows(res);
+	out->ncols = (int)mysql_num_fields(res);
+	out->v = xcalloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
+	for (int r = 0; (row = mysql_fetch_row(res)) != NULL; r++)
+		for (int c = 0; c < out->ncols; c++)
+			if (row[c] != NULL)
+				out->v[r * out->ncols + c] = xstrdup(row[c]);
+	mysql_free_result(res);
+	return true;
+}
+
+/*
+ * InnoDB's table id, which every CREATE and TRUNCATE renews; where the user
+ * may not read it (it needs PROCESS) or the name is not found there, the
+ * table's creation time.
+ */
+static char *
+myt_table_id(struct loader *l, const struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT, name = STRBUF_INIT;
+	char *sch = lit(l, t->schema), *tab = lit(l, t->name), *full, *id = NULL;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	sb_addf(&name, "%s/%s", t->schema, t->name);
+	full = lit(l, name.buf);
+	sb_addf(&sql, "SELECT TABLE_ID FROM information_schema.INNODB_SYS_TABLES WHERE NAME = %s", full);
+	if (mysql_real_query(MY(l)->conn, sql.buf, sql.len) == 0 &&
+	    (res = mysql_store_result(MY(l)->conn)) != NULL) {
+		if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+			id = xprintf("innodb %s", row[0]);
+		mysql_free_result(res);
+	}
+	if (id == NULL) {
+		sb_reset(&sql);
+		sb_addf(&sql, "SELECT COALESCE(CREATE_TIME, '') FROM information_schema.TABLES "
+			      "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", sch, tab);
+		if ((res = my_query(MY(l), sql.buf)) != NULL) {
+			row = mysql_fetch_row(res);
+			id = row == NULL ? xstrdup("") : xprintf("created %s", row[0]);
+			mysql_free_result(res);
+		}
+	}
+	free(sch);
+	free(tab);
+	free(full);
+	sb_release(&sql);
+	sb_release(&name);
+	return id;
+}
+
+/*
+ * MySQL has no shared named locks: the run holder takes the task's lock,
+ * and a lone loader only checks that no run holds it.
+ */
+static int
+myt_task_lock(struct loader *l, bool exclusive)
+{
+	struct strbuf sql = STRBUF_INIT, key = STRBUF_INIT;
+	char *name;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int taken = -1;
+	uint64_t h = 1469598103934665603ULL;
+
+	/* lock names are at most 64 characters: the task's name is hashed */
+	sb_addf(&key, "%s/%s", l->settings->control_schema, l->task);
+	for (size_t i = 0; i < key.len; i++)
+		h = (h ^ (uint8_t)key.buf[i]) * 1099511628211ULL;
+	sb_reset(&key);
+	sb_addf(&key, "dms task %016" PRIx64, h);
+	name = lit(l, key.buf);
+	sb_addf(&sql, exclusive ? "SELECT GET_LOCK(%s, 0)" : "SELECT IS_FREE_LOCK(%s)", name);
+	if ((res = my_query(MY(l), sql.buf)) != NULL) {
+		row = mysql_fetch_row(res);
+		taken = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+		mysql_free_result(res);
+	}
+	free(name);
+	sb_release(&sql);
+	sb_release(&key);
+	return taken;
+}
+
+static bool
+myt_identity(struct loader *l, char **server, char **database)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if ((*server = my_identity(MY(l))) == NULL)
+		return false;
+	*database = xstrdup(MY(l)->dbname ? MY(l)->dbname : "");
+	if ((res = my_query(MY(l), "SELECT @@lower_case_table_names")) != NULL) {
+		row = mysql_fetch_row(res);
+		l->tables_fold = row != NULL && row[0] != NULL && strcmp(row[0], "0") != 0;
+		mysql_free_result(res);
+	}
+	return true;
+}
+
 const struct target_ops my_target_ops = {
 	.connect = myt_connect,
 	.control_tables = myt_control_tables,
 	.prepare = myt_prepare,
-	.part_done = myt_part_done,
 	.begin = myt_begin,
-	.commit_part = myt_commit_part,
 	.rollback = myt_rollback,
 	.format_row = myt_format_row,
 	.load_rows = myt_load_rows,
 	.exception = myt_exception,
 	.post_load = myt_post_load,
+	.ctl_query = myt_ctl_query,
+	.ctl_name = ctl,
+	.table_id = myt_table_id,
+	.task_lock = myt_task_lock,
+	.identity = myt_identity,
+	.ident_max = 64,
+	.ident_chars = true,
+	.names_fold = true,
 	.disconnect = myt_disconnect,
 	.batch_bytes = 1 << 20,
 };

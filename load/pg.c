@@ -44,6 +44,8 @@ pgt_control_tables(struct loader *l)
 	struct strbuf sql = STRBUF_INIT;
 	char *s = pg_quote_ident(l->settings->control_schema);
 	char *parts = ctl(l, "load_parts"), *exc = ctl(l, "apply_exceptions");
+	char *runs = ctl(l, "load_runs");
+	char *parts_lit = PQescapeLiteral(PG(l)->conn, parts, strlen(parts));
 	bool ok;
 
 	/* parallel loaders: one at a time, or CREATE ... IF NOT EXISTS races */
@@ -56,14 +58,22 @@ pgt_control_tables(struct loader *l)
 		"PRIMARY KEY (task_name, table_owner, table_name, part)); "
 		"CREATE TABLE IF NOT EXISTS %s (task_name text NOT NULL, table_owner text NOT NULL, "
 		"table_name text NOT NULL, error_time timestamptz NOT NULL DEFAULT now(), "
-		"key_text text, statement text, error text); COMMIT",
-		s, parts, exc);
+		"key_text text, statement text, error text); "
+		/* tables of an earlier version lack target_id; ALTER only then, as it locks the table */
+		"DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass "
+		"AND attname = 'target_id') THEN ALTER TABLE %s ADD COLUMN target_id text; END IF; END$$; "
+		"CREATE TABLE IF NOT EXISTS %s (task_name text PRIMARY KEY, run_id text NOT NULL, "
+		"state text NOT NULL, source_engine text, source_server text, source_database text, "
+		"plan text, started timestamptz NOT NULL DEFAULT now(), finished timestamptz); COMMIT",
+		s, parts, exc, parts_lit, parts, runs);
 	ok = pg_command(PG(l), sql.buf);
 	if (!ok)
 		pg_command(PG(l), "ROLLBACK");
 	free(s);
 	free(parts);
 	free(exc);
+	free(runs);
+	PQfreemem(parts_lit);
 	sb_release(&sql);
 	return ok;
 }
@@ -135,10 +145,10 @@ static bool
 pgt_prepare(struct loader *l, struct ttable *t)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *parts = ctl(l, "load_parts");
 	const char *params[] = { l->task, t->schema, t->name };
 	PGresult *res;
-	bool ok = false, marked;
+	bool ok = false;
+	int prepared;
 
 	if (!pg_command(PG(l), "BEGIN"))
 		goto done;
@@ -147,22 +157,9 @@ pgt_prepare(struct loader *l, struct ttable *t)
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
-	if (l->restart) {
-		sb_addf(&sql, "DELETE FROM %s WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
-			parts);
-		if ((res = pg_query(PG(l), sql.buf, 3, params)) == NULL)
-			goto fail;
-		PQclear(res);
-		sb_reset(&sql);
-	}
-	sb_addf(&sql, "SELECT 1 FROM %s WHERE task_name = $1 AND table_owner = $2 AND table_name = $3 "
-		      "AND part = 'prepared'", parts);
-	if ((res = pg_query(PG(l), sql.buf, 3, params)) == NULL)
+	if ((prepared = state_prepared(l, t)) < 0)
 		goto fail;
-	marked = PQntuples(res) > 0;
-	PQclear(res);
-	sb_reset(&sql);
-	if (marked) {
+	if (prepared) {
 		log_debug("%s.%s: prepared by this task already", t->schema, t->name);
 		ok = pg_command(PG(l), "COMMIT");
 		goto done;
@@ -179,19 +176,8 @@ pgt_prepare(struct loader *l, struct ttable *t)
 		break;
 	}
 	create_table_sql(l, t, &sql);
-	sb_addf(&sql, "; INSERT INTO %s (task_name, table_owner, table_name, part, state) "
-		      "VALUES ($1, $2, $3, 'prepared', 'prepared')", parts);
-	{
-		/* several statements and parameters: the DDL first, then the marker */
-		char *insert = strstr(sql.buf, "; INSERT INTO");
-
-		*insert = '\0';
-		if (!pg_command(PG(l), sql.buf))
-			goto fail;
-		if ((res = pg_query(PG(l), insert + 2, 3, params)) == NULL)
-			goto fail;
-		PQclear(res);
-	}
+	if (!pg_command(PG(l), sql.buf) || !state_mark_prepared(l, t))
+		goto fail;
 	if (!pg_command(PG(l), "COMMIT"))
 		goto done;
 	log_info("%s.%s: table prepared (%s)", t->schema, t->name,
@@ -201,39 +187,8 @@ pgt_prepare(struct loader *l, struct ttable *t)
 fail:
 	pg_command(PG(l), "ROLLBACK");
 done:
-	free(parts);
 	sb_release(&sql);
 	return ok;
-}
-
-static int
-pgt_part_done(struct loader *l, struct ttable *t, const char *part, const char *range)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *parts = ctl(l, "load_parts");
-	const char *params[] = { l->task, t->schema, t->name, part };
-	PGresult *res;
-	int done = -1;
-
-	sb_addf(&sql, "SELECT state, coalesce(part_range, '') FROM %s WHERE task_name = $1 "
-		      "AND table_owner = $2 AND table_name = $3 AND part = $4", parts);
-	res = pg_query(PG(l), sql.buf, 4, params);
-	if (res != NULL) {
-		done = 0;
-		if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "loaded") == 0) {
-			if (strcmp(PQgetvalue(res, 0, 1), range) != 0) {
-				log_error("%s.%s part %s was loaded for the range \"%s\", now it is \"%s\": the source changed; reload the table with --restart",
-					  t->schema, t->name, part, PQgetvalue(res, 0, 1), range);
-				done = -1;
-			} else {
-				done = 1;
-			}
-		}
-		PQclear(res);
-	}
-	free(parts);
-	sb_release(&sql);
-	return done;
 }
 
 static bool
@@ -246,32 +201,6 @@ static bool
 pgt_rollback(struct loader *l)
 {
 	return pg_command(PG(l), "ROLLBACK");
-}
-
-static bool
-pgt_commit_part(struct loader *l, struct ttable *t, const char *part, const char *range,
-		const char *state, uint64_t rows, const char *error)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *parts = ctl(l, "load_parts");
-	char nrows[32];
-	const char *params[] = { l->task, t->schema, t->name, part, range, state, nrows, error };
-	PGresult *res;
-
-	snprintf(nrows, sizeof(nrows), "%" PRIu64, rows);
-	sb_addf(&sql, "INSERT INTO %s (task_name, table_owner, table_name, part, part_range, state, rows, error) "
-		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (task_name, table_owner, table_name, part) "
-		      "DO UPDATE SET part_range = EXCLUDED.part_range, state = EXCLUDED.state, "
-		      "rows = EXCLUDED.rows, error = EXCLUDED.error, updated = now()", parts);
-	res = pg_query(PG(l), sql.buf, 8, params);
-	free(parts);
-	sb_release(&sql);
-	if (res == NULL) {
-		pg_command(PG(l), "ROLLBACK");
-		return false;
-	}
-	PQclear(res);
-	return pg_command(PG(l), "COMMIT");
 }
 
 /* True when one of the 8 bytes of w is below 0x20 or a backslash. */
@@ -673,18 +602,84 @@ pgt_disconnect(struct loader *l)
 	}
 }
 
+static bool
+pgt_ctl_query(struct loader *l, const char *sql, int n, const char *const *params,
+	      struct ctl_result *out)
+{
+	PGresult *res = pg_query(PG(l), sql, n, params);
+
+	if (res == NULL)
+		return false;
+	if (out != NULL) {
+		out->nrows = PQntuples(res);
+		out->ncols = PQnfields(res);
+		out->v = xcalloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
+		for (int r = 0; r < out->nrows; r++)
+			for (int c = 0; c < out->ncols; c++)
+				if (!PQgetisnull(res, r, c))
+					out->v[r * out->ncols + c] = xstrdup(PQgetvalue(res, r, c));
+	}
+	PQclear(res);
+	return true;
+}
+
+/* The table's OID: a table dropped and created again has another. */
+static char *
+pgt_table_id(struct loader *l, const struct ttable *t)
+{
+	const char *params[] = { t->schema, t->name };
+	PGresult *res = pg_query(PG(l), "SELECT c.oid::text FROM pg_class c JOIN pg_namespace n "
+					"ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+				 2, params);
+	char *id;
+
+	if (res == NULL)
+		return NULL;
+	id = xstrdup(PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return id;
+}
+
+static int
+pgt_task_lock(struct loader *l, bool exclusive)
+{
+	char key[256];
+	const char *params[] = { key };
+	PGresult *res;
+	int taken;
+
+	snprintf(key, sizeof(key), "dms task %s/%s", l->settings->control_schema, l->task);
+	res = pg_query(PG(l), exclusive ? "SELECT pg_try_advisory_lock(hashtext($1))"
+					: "SELECT pg_try_advisory_lock_shared(hashtext($1))", 1, params);
+	if (res == NULL)
+		return -1;
+	taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return taken;
+}
+
+static bool
+pgt_identity(struct loader *l, char **server, char **database)
+{
+	return pg_identity(PG(l), server, database);
+}
+
 const struct target_ops pg_target_ops = {
 	.connect = pgt_connect,
 	.control_tables = pgt_control_tables,
 	.prepare = pgt_prepare,
-	.part_done = pgt_part_done,
 	.begin = pgt_begin,
-	.commit_part = pgt_commit_part,
 	.rollback = pgt_rollback,
 	.format_row = pgt_format_row,
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,
 	.post_load = pgt_post_load,
+	.ctl_query = pgt_ctl_query,
+	.ctl_name = ctl,
+	.table_id = pgt_table_id,
+	.task_lock = pgt_task_lock,
+	.identity = pgt_identity,
+	.ident_max = 63,
 	.disconnect = pgt_disconnect,
 	.stream_begin = pgt_stream_begin,
 	.stream_send = pgt_stream_send,

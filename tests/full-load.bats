@@ -292,18 +292,19 @@ JSON
 	[ "$blocked" -ge 1 ]
 	rows_in_flight=$(pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dms-load%' AND state = 'active'")
 	[ "$rows_in_flight" -ge 1 ]
-	pkill -KILL -f "dms-load --task dms --report"
+	pkill -KILL -f "dms-load --task dms --run [0-9a-f]* --report"
 	st=0
 	wait "$pid" || st=$?
 	kill "$locker" 2>/dev/null || true
 	pg_sql postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'kill_dst' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
 	[ "$st" -ne 0 ]
-	grep -q 'a rerun loads only what is missing' err
+	grep -q 'a rerun resumes this run and loads only what is missing' err
 	done_before=$(pg_sql kill_dst "SELECT string_agg(part || '@' || extract(epoch from updated), ',' ORDER BY part) FROM dms.load_parts WHERE state = 'loaded' AND part <> 'prepared'")
 	[ -n "$done_before" ]
 	[ "$(pg_sql kill_dst "SELECT count(*) FROM dms.load_parts WHERE state = 'loaded'")" -lt 5 ]
 	run --separate-stderr dms-full-load -j 2 --split-rows 60000 "$(pg_uri kill_src)" "$(pg_uri kill_dst)"
 	assert_status 0
+	assert_match "resuming: $(echo "$done_before" | tr ',' '\n' | wc -l) of 5 parts loaded earlier" "$stderr"
 	expect "all rows, once" "300000|300000|45000150000" "$(pg_sql kill_dst "SELECT count(*), count(DISTINCT id), sum(id) FROM t")"
 	# the parts finished before the kill were not loaded again
 	for p in ${done_before//,/ }; do

@@ -61,6 +61,7 @@ struct plan {
 	struct strbuf tattrs;	/* packed table attrs */
 	struct stmt filter;
 	bool op_indicator;	/* an expression uses operation_indicator(): deletes become updates */
+	uint64_t part_in, part_out;	/* ROWs of the part in hand read, and written */
 };
 
 struct rules {
@@ -1592,6 +1593,8 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 
 		if (p == NULL || p->drop)
 			return EXIT_OK;
+		if (rec->kind == K_ROW)
+			p->part_in++;
 		if (p->pass)
 			break;
 		r->op = rec->kind == K_UPDATE ? "UPDATE" : rec->kind == K_DELETE ? "DELETE" : "INSERT";
@@ -1672,14 +1675,43 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		goto packed;
 	}
 	case K_PART_BEGIN:
-	case K_PART_END:
 		if (p == NULL || p->drop)
 			return EXIT_OK;
+		p->part_in = p->part_out = 0;
 		break;
+	case K_PART_END: {
+		struct mp_cursor c;
+		struct mp_item it;
+		const uint8_t *attrs;
+
+		if (p == NULL || p->drop)
+			return EXIT_OK;
+		/* the count checks the part, and says what this part now holds */
+		mp_cursor_init(&c, record_element(rec, 2), rec->len - (size_t)(record_element(rec, 2) - rec->raw));
+		mp_next(&c, &it);
+		if (it.v.u != p->part_in) {
+			log_error("record %" PRIu64 " (PART_END of %s.%s): it counts %" PRIu64 " rows, the part had %" PRIu64 ": rows were lost or added on the way",
+				  rec->seq, p->in->schema, p->in->name, it.v.u, p->part_in);
+			return EXIT_INPUT;
+		}
+		if (p->part_out == p->part_in)
+			break;
+		attrs = c.p;
+		msgpack_pack_array(&r->pk, 4);
+		msgpack_pack_int(&r->pk, K_PART_END);
+		msgpack_pack_int64(&r->pk, rec->table->tid);
+		msgpack_pack_uint64(&r->pk, p->part_out);
+		msgpack_pack_str_body(&r->pk, attrs, rec->len - (size_t)(attrs - rec->raw));
+		goto packed;
+	}
 	default:
 		break;
 	}
+	if (rec->kind == K_ROW)
+		p->part_out++;
 	return out_write(out, rec->raw, rec->len) ? EXIT_OK : EXIT_OUTPUT;
 packed:
+	if (rec->kind == K_ROW)
+		p->part_out++;
 	return out_write(out, r->sbuf.data, r->sbuf.size) ? EXIT_OK : EXIT_OUTPUT;
 }
