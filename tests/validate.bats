@@ -344,10 +344,18 @@ EOF
 @test "tables without a key, a missing target table, unreachable servers, a wrong password" {
 	pg_sql postgres "CREATE DATABASE nokey"
 	pg_sql postgres "CREATE DATABASE nokey_dst"
-	pg_sql nokey "CREATE TABLE h (a int, b text); INSERT INTO h VALUES (1, 'x')"
+	pg_sql nokey "CREATE TABLE h (a int, b text); INSERT INTO h VALUES (1, 'x'), (1, 'x'), (2, NULL)"
+	dms-full-load -q "$(pg_uri nokey)" "$(pg_uri nokey_dst)"
 	run --separate-stderr dms-validate "$(pg_uri nokey)" "$(pg_uri nokey_dst)"
 	assert_status 0
-	assert_match "public.h: No primary key" "$stderr"
+	assert_match "public.h: Validated, 3 rows" "$stderr"
+	# a keyless table is compared too: every target row deleted is found
+	pg_sql nokey_dst "DELETE FROM h"
+	run --separate-stderr dms-validate "$(pg_uri nokey)" "$(pg_uri nokey_dst)"
+	assert_status 1
+	[ "$(echo "$output" | grep -c '"failure_type":"MISSING_TARGET"')" = 3 ]
+	assert_match "public.h: Mismatched records, 3 rows, 3 failed" "$stderr"
+	pg_sql nokey "DROP TABLE h"
 	pg_sql nokey "CREATE TABLE k (id int PRIMARY KEY)"
 	run --separate-stderr dms-validate "$(pg_uri nokey)" "$(pg_uri nokey_dst)"
 	assert_status 1
