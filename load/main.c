@@ -20,7 +20,7 @@
 static const char usage_text[] =
 	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
 	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
-	"                target-uri\n"
+	"                [--progress file] target-uri\n"
 	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
 	"                --begin-run --source line target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
@@ -45,6 +45,7 @@ static const char usage_text[] =
 	"  --source line         with --begin-run: the source, as dms-extract --identity\n"
 	"                        prints it\n"
 	"  --report file         append one line per loaded part to file\n"
+	"  --progress file       keep the rows of the part in hand in file\n"
 	"  --show-settings       print the effective settings and exit\n"
 	"  -q, --quiet           errors only\n"
 	"  -v, --verbose         more messages\n"
@@ -58,6 +59,7 @@ struct options {
 	bool post_load, restart, check, begin_run;
 	const char *run, *source;
 	const char *report;
+	const char *progress;
 	const char *uri;
 	bool show;
 };
@@ -120,6 +122,45 @@ report_part(const struct ttable *t, double secs, const char *state)
 }
 
 static struct batch B;
+
+/*
+ * --progress: the part in hand as one line "rows estimate started now" (times
+ * in milliseconds since the epoch), rewritten at most four times a second,
+ * for dms-full-load's status lines. Best effort: a progress file that cannot
+ * be written is not an error of the load.
+ */
+static int progress_fd = -1;
+static int64_t progress_last;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+progress(bool force)
+{
+	static int64_t started;
+	char line[128];
+	int64_t now;
+	int n;
+
+	if (progress_fd < 0 || P.table == NULL)
+		return;
+	now = now_ms();
+	if (P.rows == 0 && force)
+		started = now;
+	if (!force && now - progress_last < 250)
+		return;
+	progress_last = now;
+	n = snprintf(line, sizeof(line), "%" PRIu64 " %" PRId64 " %" PRId64 "\n", P.rows, started, now);
+	if (pwrite(progress_fd, line, (size_t)n, 0) == n)
+		(void)ftruncate(progress_fd, n);
+}
 
 static double
 seconds_since(const struct timespec *t)
@@ -523,6 +564,7 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 	if (!L.ops->begin(&L))
 		return false;
 	P.open = true;
+	progress(true);
 	return true;
 }
 
@@ -584,7 +626,8 @@ row(const struct dms_record *rec, struct ttable *t)
 		log_error("record %" PRIu64 ": a ROW outside PART_BEGIN / PART_END", rec->seq);
 		return false;
 	}
-	P.rows++;
+	if ((++P.rows & 1023) == 0)
+		progress(false);
 	if (!L.ops->format_row(&L, t, rec->values, rec->values_len, &B.data, err, sizeof(err))) {
 		B.data.len = before;
 		if (B.data.buf)
@@ -781,7 +824,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW, OPT_CHECK,
-	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE };
+	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -793,6 +836,7 @@ main(int argc, char **argv)
 		{ "begin-run", no_argument, NULL, OPT_BEGIN_RUN },
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "show-settings", no_argument, NULL, OPT_SHOW },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -818,6 +862,7 @@ main(int argc, char **argv)
 		case OPT_BEGIN_RUN: o.begin_run = true; break;
 		case OPT_SOURCE: o.source = optarg; break;
 		case OPT_REPORT: o.report = optarg; break;
+		case OPT_PROGRESS: o.progress = optarg; break;
 		case OPT_SHOW: o.show = true; break;
 		case 'q': log_less(); break;
 		case 'v': log_more(); break;
@@ -884,6 +929,8 @@ main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	report_path = o.report;
+	if (o.progress != NULL && (progress_fd = open(o.progress, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		log_warn("%s: %s (no progress is shown)", o.progress, strerror(errno));
 	L.ops = L.engine == ENGINE_PG ? &pg_target_ops : &my_target_ops;
 	L.task = o.task;
 	L.settings = &settings;

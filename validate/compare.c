@@ -75,6 +75,8 @@ struct vtable {
 	int ninflight;
 	struct inflight *inflight;
 	int64_t rows, failed, partitions;
+	int64_t estimate;	/* the source's estimate of its rows, for the status lines */
+	struct timespec started;	/* its first partition handed out */
 	int64_t kinds[3];	/* RECORD_DIFF, MISSING_SOURCE, MISSING_TARGET */
 	bool finished;
 };
@@ -93,6 +95,8 @@ struct vrun {
 	int64_t rows_done;
 	struct timespec start;
 	enum dms_engine eng[2];
+	int workers_done;	/* under the lock; signalled on done */
+	pthread_cond_t done;
 };
 
 static const char *const failure_names[] = { "RECORD_DIFF", "MISSING_SOURCE", "MISSING_TARGET" };
@@ -921,6 +925,7 @@ next_partition(struct worker *w, char ***lo, char ***hi, int64_t *seq)
 			t->exhausted = true;
 			run->next++;
 			*seq = t->seq++;
+			clock_gettime(CLOCK_MONOTONIC, &t->started);
 			t->inflight = xrealloc(t->inflight, (size_t)(t->ninflight + 1) * sizeof(*t->inflight));
 			t->inflight[t->ninflight].seq = *seq;
 			t->inflight[t->ninflight].lo = NULL;
@@ -956,6 +961,8 @@ next_partition(struct worker *w, char ***lo, char ***hi, int64_t *seq)
 		}
 		vrows_free(&r);
 		*seq = t->seq++;
+		if (*seq == 0)
+			clock_gettime(CLOCK_MONOTONIC, &t->started);
 		t->inflight = xrealloc(t->inflight, (size_t)(t->ninflight + 1) * sizeof(*t->inflight));
 		t->inflight[t->ninflight].seq = *seq;
 		t->inflight[t->ninflight].lo = keys_dup(*lo, t->nkey);
@@ -1027,7 +1034,75 @@ worker_main(void *arg)
 	}
 	if (w->c[S].engine == ENGINE_MYSQL || w->c[T].engine == ENGINE_MYSQL)
 		mysql_thread_end();
+	pthread_mutex_lock(&run->lock);
+	run->workers_done++;
+	pthread_cond_signal(&run->done);
+	pthread_mutex_unlock(&run->lock);
 	return NULL;
+}
+
+/*
+ * Status lines on a terminal, under the lock: a line for each table being
+ * compared (rows of the source's estimate, rows/s, ETA), drawn over the
+ * previous ones; *drawn is how many there are. Nothing when stderr is not a
+ * terminal.
+ */
+static void
+draw_status_locked(struct vrun *run, int *drawn, bool last)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int n = 0;
+
+	if (*drawn > 0)
+		sb_addf(&sb, "\033[%dA", *drawn);
+	for (int i = 0; i < run->ntables && !last; i++) {
+		struct vtable *t = &run->tables[i];
+		double secs;
+		double rate;
+
+		if (!t->ready || t->finished || t->seq == 0)
+			continue;
+		secs = elapsed(&t->started);
+		rate = secs > 0 ? (double)t->rows / secs : 0;
+		sb_addf(&sb, "\r\033[K%-40.40s %12" PRId64 " of ~%" PRId64 " rows %10.0f rows/s  ETA ",
+			t->label, t->rows, t->estimate, rate);
+		if (rate > 0 && t->estimate > t->rows)
+			sb_addf(&sb, "%.0f s\n", (double)(t->estimate - t->rows) / rate);
+		else
+			sb_adds(&sb, "-\n");
+		n++;
+	}
+	sb_adds(&sb, "\033[J");
+	fputs(sb.buf, stderr);
+	fflush(stderr);
+	*drawn = n;
+	sb_release(&sb);
+}
+
+/* Waits for the workers; draws the status lines every half second on a terminal. */
+static void
+wait_workers(struct vrun *run, int nworkers)
+{
+	bool status = isatty(STDERR_FILENO) && log_enabled(LOG_WARNING);
+	int drawn = 0;
+
+	pthread_mutex_lock(&run->lock);
+	while (run->workers_done < nworkers) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 500000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&run->done, &run->lock, &until);
+		if (status)
+			draw_status_locked(run, &drawn, false);
+	}
+	if (status && drawn > 0)
+		draw_status_locked(run, &drawn, true);
+	pthread_mutex_unlock(&run->lock);
 }
 
 /* ---- control tables ---- */
@@ -1880,6 +1955,7 @@ validate_run(const struct vopts *o)
 
 	clock_gettime(CLOCK_MONOTONIC, &run.start);
 	pthread_mutex_init(&run.lock, NULL);
+	pthread_cond_init(&run.done, NULL);
 	p.run = &run;
 	run.eng[S] = uri_engine(o->source_uri);
 	run.eng[T] = uri_engine(o->target_uri);
@@ -1925,6 +2001,7 @@ validate_run(const struct vopts *o)
 		if (strcmp(names[i].schema, o->settings->control_schema) == 0)
 			continue;
 		t = &run.tables[run.ntables++];
+		t->estimate = names[i].estimated_rows;
 		if (!prepare_table(&p, &names[i], t) || !start_table(&run, t)) {
 			if (run.status == 0)
 				run.status = EXIT_TARGET;
@@ -1959,6 +2036,7 @@ validate_run(const struct vopts *o)
 		run.stop = true;
 	for (int i = 0; i < nworkers; i++)
 		pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+	wait_workers(&run, nworkers);
 	for (int i = 0; i < nworkers; i++) {
 		pthread_join(workers[i].thread, NULL);
 		if (workers[i].status > run.status)
@@ -2043,6 +2121,7 @@ done:
 	free(run.ctl_failures);
 	free(run.ctl_stats);
 	pthread_mutex_destroy(&run.lock);
+	pthread_cond_destroy(&run.done);
 	if (run.status != 0)
 		return run.status;
 	if (differ)
