@@ -790,8 +790,13 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 		ok = defined_table(&k) && map(&k, "attrs", part_attrs, NULL, NULL);
 		break;
 	case K_PART_END:
-		ok = defined_table(&k) && expect(&k, &it, MP_UINT, "rows") &&
-		     map(&k, "attrs", part_attrs, NULL, NULL);
+		ok = defined_table(&k) && expect(&k, &it, MP_UINT, "rows");
+		/* the count is checked: a row lost or added on the way fails the part */
+		if (ok && st->part_open && st->part_tid == k.table->tid && it.v.u != st->part_rows)
+			ok = bad(&k, "PART_END of %s counts %" PRIu64 " rows, the part had %" PRIu64
+				 ": rows were lost or added on the way", table_label(k.table), it.v.u,
+				 st->part_rows);
+		ok = ok && map(&k, "attrs", part_attrs, NULL, NULL);
 		break;
 	case K_END:
 		if (st->in_txn) {
@@ -824,6 +829,7 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 		st->hello = true;
 		st->ended = false;
 		st->in_txn = false;
+		st->part_open = false;
 		break;
 	case K_TABLE:
 		if (!table_install(&k, newtable, p, rec->len)) {
@@ -837,6 +843,18 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 		break;
 	case K_COMMIT:
 		st->in_txn = false;
+		break;
+	case K_PART_BEGIN:
+		st->part_open = true;
+		st->part_tid = k.table->tid;
+		st->part_rows = 0;
+		break;
+	case K_ROW:
+		if (st->part_open && st->part_tid == k.table->tid)
+			st->part_rows++;
+		break;
+	case K_PART_END:
+		st->part_open = false;
 		break;
 	case K_END:
 		st->ended = true;

@@ -77,6 +77,8 @@ struct dms_stream {
 	bool ended;
 	bool in_txn;
 	bool part_open;
+	int64_t part_tid;	/* the part open: its table, and its ROWs so far */
+	uint64_t part_rows;
 };
 
 struct dms_record {

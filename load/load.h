@@ -157,6 +157,9 @@ struct loader {
 
 /* load/state.c: the task's progress in the control tables. */
 void ctl_result_free(struct ctl_result *r);
+/* ctl_query of fmt, whose %s is the quoted name of control table "table". */
+bool ctl_sql(struct loader *l, const char *fmt, const char *table, int n, const char *const *params,
+	     struct ctl_result *res);
 /* 1: the table was prepared by this task and is still that table; 0: not (or no longer: warned, its progress forgotten); -1: error. */
 int state_prepared(struct loader *l, struct ttable *t);
 bool state_mark_prepared(struct loader *l, struct ttable *t);

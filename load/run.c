@@ -31,21 +31,6 @@
 #include "load.h"
 #include "../common/dms.h"
 
-static bool
-runs_sql(struct loader *l, const char *fmt, const char *table, int n, const char *const *params,
-	 struct ctl_result *res)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *name = l->ops->ctl_name(l, table);
-	bool ok;
-
-	sb_addf(&sql, fmt, name);
-	ok = l->ops->ctl_query(l, sql.buf, n, params, res);
-	free(name);
-	sb_release(&sql);
-	return ok;
-}
-
 static char *
 new_run_id(void)
 {
@@ -112,7 +97,7 @@ run_holder(struct loader *l, const char *source, bool restart)
 	/* the lock first: a second run is refused even while this one waits on the tables */
 	if (!l->ops->control_tables(l))
 		goto out;
-	if (!runs_sql(l, "SELECT run_id, state, source_engine, source_server, source_database, plan "
+	if (!ctl_sql(l, "SELECT run_id, state, source_engine, source_server, source_database, plan "
 			 "FROM %s WHERE task_name = $1", "load_runs", 1, task, &r))
 		goto out;
 	if (!restart && r.nrows == 1 && strcmp(r.v[1], "running") == 0 && r.v[5] != NULL) {
@@ -127,7 +112,7 @@ run_holder(struct loader *l, const char *source, bool restart)
 			status = EXIT_USAGE;
 			goto out;
 		}
-		if (!runs_sql(l, "SELECT count(*) FROM %s WHERE task_name = $1 AND part <> 'prepared' "
+		if (!ctl_sql(l, "SELECT count(*) FROM %s WHERE task_name = $1 AND part <> 'prepared' "
 				 "AND state = 'loaded'", "load_parts", 1, params, &n))
 			goto out;
 		run = xstrdup(r.v[0]);
@@ -147,9 +132,9 @@ run_holder(struct loader *l, const char *source, bool restart)
 		params[1] = run;
 		/* a fresh start: the task's earlier progress goes, so every table is prepared again */
 		ok = l->ops->ctl_query(l, "BEGIN", 0, NULL, NULL) &&
-		     runs_sql(l, "DELETE FROM %s WHERE task_name = $1", "load_parts", 1, params, NULL) &&
-		     runs_sql(l, "DELETE FROM %s WHERE task_name = $1", "load_runs", 1, params, NULL) &&
-		     runs_sql(l, "INSERT INTO %s (task_name, run_id, state, source_engine, source_server, "
+		     ctl_sql(l, "DELETE FROM %s WHERE task_name = $1", "load_parts", 1, params, NULL) &&
+		     ctl_sql(l, "DELETE FROM %s WHERE task_name = $1", "load_runs", 1, params, NULL) &&
+		     ctl_sql(l, "INSERT INTO %s (task_name, run_id, state, source_engine, source_server, "
 				 "source_database) VALUES ($1, $2, 'running', $3, $4, $5)", "load_runs", 5,
 			      params, NULL) &&
 		     l->ops->ctl_query(l, "COMMIT", 0, NULL, NULL);
@@ -178,7 +163,7 @@ run_holder(struct loader *l, const char *source, bool restart)
 		{
 			const char *up[] = { l->task, run, params[5] };
 
-			ok = runs_sql(l, "UPDATE %s SET plan = $3 WHERE task_name = $1 AND run_id = $2",
+			ok = ctl_sql(l, "UPDATE %s SET plan = $3 WHERE task_name = $1 AND run_id = $2",
 				      "load_runs", 3, up, NULL);
 		}
 		sb_release(&plan);
@@ -197,7 +182,7 @@ run_holder(struct loader *l, const char *source, bool restart)
 			status = EXIT_INPUT;
 			goto out;
 		}
-		if (!runs_sql(l, "UPDATE %s SET state = 'finished', finished = now() WHERE task_name = $1 "
+		if (!ctl_sql(l, "UPDATE %s SET state = 'finished', finished = now() WHERE task_name = $1 "
 				 "AND run_id = $2", "load_runs", 2, params, NULL))
 			goto out;
 		if (!say("ok")) {
@@ -228,7 +213,7 @@ run_join(struct loader *l)
 				  l->task);
 		return lock > 0;
 	}
-	if (!runs_sql(l, "SELECT run_id, state FROM %s WHERE task_name = $1", "load_runs", 1, task, &r))
+	if (!ctl_sql(l, "SELECT run_id, state FROM %s WHERE task_name = $1", "load_runs", 1, task, &r))
 		return false;
 	ok = r.nrows == 1 && strcmp(r.v[0], l->run) == 0 && strcmp(r.v[1], "running") == 0;
 	if (!ok)

@@ -23,8 +23,8 @@ ctl_result_free(struct ctl_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static bool
-run_sql(struct loader *l, const char *fmt, const char *table, int n, const char *const *params,
+bool
+ctl_sql(struct loader *l, const char *fmt, const char *table, int n, const char *const *params,
 	struct ctl_result *res)
 {
 	struct strbuf sql = STRBUF_INIT;
@@ -44,7 +44,7 @@ forget_table(struct loader *l, const struct ttable *t)
 {
 	const char *params[] = { l->task, t->schema, t->name };
 
-	return run_sql(l, "DELETE FROM %s WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
+	return ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND table_owner = $2 AND table_name = $3",
 		       "load_parts", 3, params, NULL);
 }
 
@@ -58,7 +58,7 @@ state_prepared(struct loader *l, struct ttable *t)
 
 	if (l->restart)
 		return forget_table(l, t) ? 0 : -1;
-	if (!run_sql(l, "SELECT target_id FROM %s WHERE task_name = $1 AND table_owner = $2 "
+	if (!ctl_sql(l, "SELECT target_id FROM %s WHERE task_name = $1 AND table_owner = $2 "
 			"AND table_name = $3 AND part = 'prepared'", "load_parts", 3, params, &r))
 		return -1;
 	if (r.nrows == 0) {
@@ -90,7 +90,7 @@ state_mark_prepared(struct loader *l, struct ttable *t)
 
 	if (id == NULL)
 		return false;
-	ok = run_sql(l, "INSERT INTO %s (task_name, table_owner, table_name, part, state, target_id) "
+	ok = ctl_sql(l, "INSERT INTO %s (task_name, table_owner, table_name, part, state, target_id) "
 			"VALUES ($1, $2, $3, 'prepared', 'prepared', $4)", "load_parts", 4, params, NULL);
 	free(id);
 	return ok;
@@ -104,7 +104,7 @@ state_part_done(struct loader *l, struct ttable *t, const char *part, const char
 	char *now = NULL;
 	int done = 0;
 
-	if (!run_sql(l, "SELECT state, coalesce(part_range, ''), target_id FROM %s WHERE task_name = $1 "
+	if (!ctl_sql(l, "SELECT state, coalesce(part_range, ''), target_id FROM %s WHERE task_name = $1 "
 			"AND table_owner = $2 AND table_name = $3 AND part = $4", "load_parts", 4, params, &r))
 		return -1;
 	if (r.nrows == 0 || strcmp(r.v[0], "loaded") != 0)
@@ -141,7 +141,7 @@ state_commit_part(struct loader *l, struct ttable *t, const char *part, const ch
 	if (ok && l->run != NULL) {
 		const char *rp[] = { l->task, l->run };
 
-		ok = run_sql(l, "SELECT 1 FROM %s WHERE task_name = $1 AND run_id = $2 AND state = 'running' "
+		ok = ctl_sql(l, "SELECT 1 FROM %s WHERE task_name = $1 AND run_id = $2 AND state = 'running' "
 				"FOR UPDATE", "load_runs", 2, rp, &r);
 		if (ok && r.nrows == 0) {
 			log_error("%s.%s part %s: run %s of task %s is no longer the task's current run (another run started): the part is rolled back",
@@ -150,9 +150,9 @@ state_commit_part(struct loader *l, struct ttable *t, const char *part, const ch
 		}
 		ctl_result_free(&r);
 	}
-	ok = ok && run_sql(l, "DELETE FROM %s WHERE task_name = $1 AND table_owner = $2 AND table_name = $3 "
+	ok = ok && ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND table_owner = $2 AND table_name = $3 "
 			      "AND part = $4", "load_parts", 4, params, NULL);
-	ok = ok && run_sql(l, "INSERT INTO %s (task_name, table_owner, table_name, part, part_range, state, "
+	ok = ok && ctl_sql(l, "INSERT INTO %s (task_name, table_owner, table_name, part, part_range, state, "
 			      "\"rows\", error, target_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 			      "load_parts", 9, params, NULL);
 	ok = ok && l->ops->ctl_query(l, "COMMIT", 0, NULL, NULL);
