@@ -793,9 +793,8 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 		ok = defined_table(&k) && expect(&k, &it, MP_UINT, "rows");
 		/* the count is checked: a row lost or added on the way fails the part */
 		if (ok && st->part_open && st->part_tid == k.table->tid && it.v.u != st->part_rows)
-			ok = bad(&k, "PART_END of %s counts %" PRIu64 " rows, the part had %" PRIu64
-				 ": rows were lost or added on the way", table_label(k.table), it.v.u,
-				 st->part_rows);
+			ok = bad(&k, "it counts %" PRIu64 " rows, the part had %" PRIu64
+				 ": rows were lost or added on the way", it.v.u, st->part_rows);
 		ok = ok && map(&k, "attrs", part_attrs, NULL, NULL);
 		break;
 	case K_END:
