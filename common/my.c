@@ -24,6 +24,7 @@ my_connect(struct my_conn *c, const char *text)
 	char attr[64];
 	const char *password, *socket;
 	unsigned timeout = 10;
+	unsigned long packet = 1UL << 30;	/* the client never the limit: the server's max_allowed_packet is */
 	bool ok = false;
 
 	memset(c, 0, sizeof(*c));
@@ -42,6 +43,7 @@ my_connect(struct my_conn *c, const char *text)
 	mysql_options(c->conn, MYSQL_READ_DEFAULT_GROUP, "client");
 	mysql_options(c->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(c->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(c->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
 	mysql_options(c->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	snprintf(attr, sizeof(attr), "%s[%d]", log_progname(), (int)getpid());
 	mysql_optionsv(c->conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", attr);

@@ -11,9 +11,9 @@
 
 static const char *const kind_names[K_COUNT] = {
 	"HELLO", "TABLE", "ROW", "BEGIN", "INSERT", "UPDATE", "DELETE",
-	"TRUNCATE", "COMMIT", "CHECKPOINT", "PART_BEGIN", "PART_END", "END",
+	"TRUNCATE", "COMMIT", "CHECKPOINT", "PART_BEGIN", "PART_END", "END", "REJECT",
 };
-static const unsigned kind_arity[K_COUNT] = { 3, 7, 3, 4, 3, 4, 3, 3, 4, 3, 3, 4, 2 };
+static const unsigned kind_arity[K_COUNT] = { 3, 7, 3, 4, 3, 4, 3, 3, 4, 3, 3, 4, 2, 3 };
 
 const char *
 dms_kind_name(enum dms_kind k)
@@ -305,7 +305,11 @@ static const struct attr_rule commit_attrs[] = {
 };
 static const struct attr_rule part_attrs[] = {
 	{ "part", A_STR, NULL }, { "range", A_STR, NULL }, { "snapshot", A_STR, NULL },
-	{ "position", A_STR, NULL }, { NULL, A_SCALAR, NULL },
+	{ "position", A_STR, NULL }, { "filtered", A_BOOL, NULL }, { NULL, A_SCALAR, NULL },
+};
+static const struct attr_rule reject_attrs[] = {
+	{ "key", A_STR, NULL }, { "values", A_STR, NULL }, { "error", A_STR, NULL },
+	{ "rule", A_STR, NULL }, { "truncation", A_BOOL, NULL }, { NULL, A_SCALAR, NULL },
 };
 static const struct attr_rule end_attrs[] = {
 	{ "rows", A_UINT, NULL }, { "records", A_UINT, NULL }, { "stopped", A_BOOL, NULL },
@@ -788,6 +792,9 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 		break;
 	case K_PART_BEGIN:
 		ok = defined_table(&k) && map(&k, "attrs", part_attrs, NULL, NULL);
+		break;
+	case K_REJECT:
+		ok = defined_table(&k) && map(&k, "attrs", reject_attrs, NULL, NULL);
 		break;
 	case K_PART_END:
 		ok = defined_table(&k) && expect(&k, &it, MP_UINT, "rows");

@@ -39,6 +39,7 @@ struct src_column {
 	int precision, scale;	/* -1 when none */
 	bool is_unsigned;
 	bool identity;		/* serial, identity, auto_increment */
+	char *collation;	/* MySQL strings: the column's collation; NULL otherwise */
 	enum conv conv;
 	char *select;		/* the select-list expression */
 };

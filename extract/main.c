@@ -438,11 +438,16 @@ write_part(struct dms_writer *w, struct source *s, int tid, const struct src_tab
 	msgpack_pack_array(pk, 3);
 	msgpack_pack_int(pk, K_PART_BEGIN);
 	msgpack_pack_int(pk, tid);
-	msgpack_pack_map(pk, 2 + (s->snapshot != NULL) + (s->position != NULL));
+	msgpack_pack_map(pk, 2 + (s->snapshot != NULL) + (s->position != NULL) + (t->filter != NULL));
 	pk_str(pk, "part");
 	pk_str(pk, part);
 	pk_str(pk, "range");
 	pk_str(pk, p->range);
+	if (t->filter != NULL) {
+		/* the source query applied the mapping's filters: no reader applies them again */
+		pk_str(pk, "filtered");
+		msgpack_pack_true(pk);
+	}
 	if (s->snapshot) {
 		pk_str(pk, "snapshot");
 		pk_str(pk, s->snapshot);

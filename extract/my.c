@@ -233,7 +233,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 	sb_reset(&sql);
 	sb_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
 		      "CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, "
-		      "EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+		      "EXTRA, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
 		      "ORDER BY ORDINAL_POSITION", sch, tab);
 	if ((res = my_query(MY(s), sql.buf)) == NULL)
 		goto done;
@@ -254,6 +254,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		my_type(c, row[1], row[2], row[4], row[5], row[6], row[7],
 			json_cols.buf && strstr(json_cols.buf, probe));
 		c->identity = row[8] && strstr(row[8], "auto_increment") != NULL;
+		c->collation = row[9] ? xstrdup(row[9]) : NULL;
 		c->select = my_quote_ident(c->name);
 		if (strcmp(row[1], "bit") == 0) {
 			char *q = my_quote_ident(c->name);

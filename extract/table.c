@@ -14,6 +14,7 @@ src_table_free(struct src_table *t)
 	for (int i = 0; i < t->ncols; i++) {
 		free(t->cols[i].name);
 		free(t->cols[i].native);
+		free(t->cols[i].collation);
 		free(t->cols[i].select);
 	}
 	free(t->cols);
@@ -103,7 +104,7 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 	msgpack_pack_array(pk, (size_t)t->ncols);
 	for (int i = 0; i < t->ncols; i++) {
 		const struct src_column *c = &t->cols[i];
-		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) +
+		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) + (c->collation != NULL) +
 			     (c->native != NULL) + c->is_unsigned + c->identity;
 
 		msgpack_pack_array(pk, 4);
@@ -137,6 +138,10 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 		if (c->identity) {
 			pk_str(pk, "identity");
 			msgpack_pack_true(pk);
+		}
+		if (c->collation != NULL) {
+			pk_str(pk, "collation");
+			pk_str(pk, c->collation);
 		}
 	}
 	msgpack_pack_array(pk, (size_t)t->nkey);

@@ -227,3 +227,97 @@ format_int(char *buf, int64_t v)
 	}
 	return format_uint(buf, (uint64_t)v);
 }
+
+/* MySQL: the bytes a column of this type takes in an index; *chars set for varchar (4 bytes each). */
+static int64_t
+my_key_bytes(const char *sqltype, int64_t *var_len, bool *chars)
+{
+	int a = 0, b = 0;
+
+	*var_len = -1;
+	*chars = false;
+	if (sscanf(sqltype, "varchar(%d)", &a) == 1) {
+		*var_len = a;
+		*chars = true;
+		return 4 * (int64_t)a;
+	}
+	if (sscanf(sqltype, "varbinary(%d)", &a) == 1) {
+		*var_len = a;
+		return a;
+	}
+	if (sscanf(sqltype, "char(%d)", &a) == 1)
+		return 4 * (int64_t)a;
+	if (sscanf(sqltype, "decimal(%d,%d)", &a, &b) == 2)
+		return a / 2 + 1;
+	if (strncmp(sqltype, "tinyint", 7) == 0)
+		return 1;
+	if (strncmp(sqltype, "smallint", 8) == 0)
+		return 2;
+	if (strncmp(sqltype, "int", 3) == 0 || strcmp(sqltype, "float") == 0)
+		return 4;
+	if (strcmp(sqltype, "date") == 0)
+		return 3;
+	return 8;
+}
+
+/*
+ * InnoDB refuses a key longer than 3072 bytes ("Specified key was too
+ * long"): the variable-length columns of each key (the primary key, each
+ * index) share what its fixed ones leave, so that the table can be created
+ * and its keys built. A longer value is then refused alone, as a row the
+ * target cannot hold.
+ */
+void
+my_fit_keys(const struct loader *l, struct ttable *t)
+{
+	const int64_t limit = 3072;
+	int nkeys = t->nindexes + (t->src->nkey > 0);
+
+	(void)l;
+	for (int k = 0; k < nkeys; k++) {
+		const int *cols;
+		int ncols, nvar = 0;
+		int64_t fixed = 0, total = 0;
+
+		if (k < t->nindexes) {
+			cols = t->indexes[k].cols;
+			ncols = t->indexes[k].ncols;
+		} else {
+			cols = (const int *)t->src->key;
+			ncols = (int)t->src->nkey;
+		}
+		for (int i = 0; i < ncols; i++) {
+			const struct tcol *c = &t->cols[cols[i]];
+			int64_t len;
+			bool chars;
+			int64_t bytes;
+
+			if (c->sqltype == NULL)
+				continue;
+			bytes = my_key_bytes(c->sqltype, &len, &chars);
+			total += bytes;
+			if (len >= 0)
+				nvar++;
+			else
+				fixed += bytes;
+		}
+		if (total <= limit || nvar == 0)
+			continue;
+		for (int i = 0; i < ncols; i++) {
+			struct tcol *c = &t->cols[cols[i]];
+			int64_t len, share = (limit - fixed) / nvar, fit;
+			bool chars;
+
+			if (c->sqltype == NULL)
+				continue;
+			my_key_bytes(c->sqltype, &len, &chars);
+			fit = chars ? share / 4 : share;
+			if (len < 0 || len <= fit || fit < 1)
+				continue;
+			free(c->narrowed);
+			c->narrowed = xstrdup(c->sqltype);
+			free(c->sqltype);
+			c->sqltype = fmt("%s(%" PRId64 ")", chars ? "varchar" : "varbinary", fit);
+		}
+	}
+}

@@ -32,6 +32,7 @@ struct tcol {
 	bool indexed;		/* in the key or an index: needs an indexable type */
 	bool skip;		/* a LOB column left out (SupportLobs false) */
 	char *sqltype;		/* the target's column type */
+	char *narrowed;		/* MySQL: the type it had before a key made it shorter */
 };
 
 struct tindex {
@@ -92,9 +93,13 @@ struct target_ops {
 	/* Formats one row; false with err set when a value cannot go to the target. */
 	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
 			   size_t values_len, struct strbuf *out, char *err, size_t errsize);
-	/* 1: loaded; 0: refused for its data (err, *truncation set); -1: failed (logged). */
+	/*
+	 * 1: loaded; 0: refused for its data (err, *truncation set; nothing of
+	 * it kept); -1: failed (logged). probe: whether the rows load, keeping
+	 * none of them.
+	 */
 	int (*load_rows)(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
-			 char *err, size_t errsize, bool *truncation);
+			 bool probe, char *err, size_t errsize, bool *truncation);
 	bool (*exception)(struct loader *l, struct ttable *t, const char *key, const char *record,
 			  const char *error);
 	/*
@@ -153,6 +158,8 @@ struct loader {
 	bool tables_fold;		/* MySQL lower_case_table_names: table names compare without case */
 	char *source_server, *source_database;	/* from HELLO */
 	uint64_t exceptions;
+	size_t max_statement;		/* bytes of rows one statement may carry; 0: no limit */
+	size_t statement_overhead;	/* what the statement adds to them */
 };
 
 /* load/state.c: the task's progress in the control tables. */
@@ -180,6 +187,8 @@ bool run_check_tables(struct loader *l, struct ttable **tables, size_t n);
 /* The target's type for a column (load/ddl.c). */
 char *pg_column_type(const struct loader *l, const struct tcol *c);
 char *my_column_type(const struct loader *l, const struct tcol *c);
+/* MySQL: variable-length key columns narrowed so that every key fits InnoDB's 3072 bytes. */
+void my_fit_keys(const struct loader *l, struct ttable *t);
 /* Largest LOB value in bytes under the LOB settings; 0: no limit. */
 size_t lob_limit(const struct loader *l, const struct ttable *t, const struct tcol *c);
 /* Truncates a LOB value to limit bytes (at a UTF-8 boundary for text); logs it. */

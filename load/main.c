@@ -121,6 +121,7 @@ report_part(const struct ttable *t, double secs, const char *state)
 }
 
 static struct batch B;
+static bool flush_batch(void);
 
 /*
  * --progress: the part in hand as one line "rows estimate started now" (times
@@ -179,6 +180,7 @@ ttable_free(struct ttable *t)
 		free(t->cols[i].name);
 		free(t->cols[i].native);
 		free(t->cols[i].sqltype);
+		free(t->cols[i].narrowed);
 	}
 	free(t->cols);
 	for (int i = 0; i < t->nindexes; i++) {
@@ -377,6 +379,8 @@ ttable_new(const struct dms_table *s)
 		free(q);
 	}
 	t->collist = sb.buf ? sb.buf : xstrdup("");
+	if (L.engine == ENGINE_MYSQL)
+		my_fit_keys(&L, t);
 	qs = L.engine == ENGINE_PG ? pg_quote_ident(t->schema) : my_quote_ident(t->schema);
 	qn = L.engine == ENGINE_PG ? pg_quote_ident(t->name) : my_quote_ident(t->name);
 	{
@@ -461,9 +465,9 @@ bad_row(struct ttable *t, const uint8_t *values, size_t len, const char *error, 
 	}
 }
 
-/* Loads rows lo..hi of the batch, halving around rows the target refuses. */
+/* Loads rows lo..hi of batch b, halving around rows the target refuses (each half kept as it loads). */
 static bool
-load_range(struct ttable *t, size_t lo, size_t hi)
+load_range(struct ttable *t, struct batch *b, size_t lo, size_t hi)
 {
 	char err[1024];
 	bool truncation = false;
@@ -471,14 +475,165 @@ load_range(struct ttable *t, size_t lo, size_t hi)
 
 	if (lo >= hi || P.suspended)
 		return true;
-	rc = L.ops->load_rows(&L, t, &B, lo, hi, err, sizeof(err), &truncation);
+	rc = L.ops->load_rows(&L, t, b, lo, hi, false, err, sizeof(err), &truncation);
 	if (rc == 1)
 		return true;
 	if (rc < 0)
 		return false;
 	if (hi - lo == 1)
-		return bad_row(t, batch_raw(&B, lo), batch_raw_len(&B, lo), err, truncation) != ROW_FATAL;
-	return load_range(t, lo, lo + (hi - lo) / 2) && load_range(t, lo + (hi - lo) / 2, hi);
+		return bad_row(t, batch_raw(b, lo), batch_raw_len(b, lo), err, truncation) != ROW_FATAL;
+	return load_range(t, b, lo, lo + (hi - lo) / 2) && load_range(t, b, lo + (hi - lo) / 2, hi);
+}
+
+/* Why row i of the batch was refused, found by probing. */
+struct refusal {
+	char *error;		/* NULL: not refused */
+	bool truncation;
+};
+
+/*
+ * Finds the refused rows of B[lo..hi) by halves. Every probe is rolled back,
+ * the ones that load too: a subtransaction kept per good stretch would hold
+ * a lock each to the end of the part, and a part with thousands of bad rows
+ * would exhaust the server's lock table.
+ */
+static bool
+probe(struct ttable *t, size_t lo, size_t hi, struct refusal *why)
+{
+	char err[1024];
+	bool truncation = false;
+	int rc;
+
+	if (lo >= hi)
+		return true;
+	rc = L.ops->load_rows(&L, t, &B, lo, hi, true, err, sizeof(err), &truncation);
+	if (rc < 0)
+		return false;
+	if (rc == 1)
+		return true;
+	if (hi - lo == 1) {
+		why[lo].error = xstrdup(err);
+		why[lo].truncation = truncation;
+		return true;
+	}
+	return probe(t, lo, lo + (hi - lo) / 2, why) && probe(t, lo + (hi - lo) / 2, hi, why);
+}
+
+/*
+ * The batch was refused for its data: its bad rows are found by probes that
+ * keep nothing, then the good ones load in one statement, then the bad ones
+ * follow the data error policy. Should the good rows still be refused
+ * together (two rows that clash only with each other), they load by halves.
+ */
+static bool
+isolate(struct ttable *t, const char *first_err, bool first_truncation)
+{
+	struct refusal *why = xcalloc(B.nrows + 1, sizeof(*why));
+	struct batch good = { 0 };
+	bool ok = true;
+
+	if (B.nrows == 1) {
+		why[0].error = xstrdup(first_err);
+		why[0].truncation = first_truncation;
+	} else {
+		ok = probe(t, 0, B.nrows, why);
+	}
+	for (size_t i = 0; ok && i < B.nrows; i++) {
+		size_t start = i ? B.ends[i - 1] : 0;
+
+		if (why[i].error != NULL)
+			continue;
+		sb_add(&good.data, B.data.buf + start, B.ends[i] - start);
+		batch_add(&good, batch_raw(&B, i), batch_raw_len(&B, i));
+		good.ends[good.nrows - 1] = good.data.len;
+	}
+	if (ok && good.nrows > 0)
+		ok = load_range(t, &good, 0, good.nrows);
+	for (size_t i = 0; i < B.nrows; i++) {
+		if (ok && why[i].error != NULL)
+			ok = bad_row(t, batch_raw(&B, i), batch_raw_len(&B, i), why[i].error,
+				     why[i].truncation) != ROW_FATAL;
+		free(why[i].error);
+	}
+	free(why);
+	sb_release(&good.data);
+	sb_release(&good.raw);
+	free(good.ends);
+	free(good.raw_ends);
+	return ok;
+}
+
+/*
+ * Rows refused before they reached the target (a value it cannot hold, a row
+ * larger than a statement may be): their exceptions are written once the
+ * batch is through, never while a COPY is open.
+ */
+static struct {
+	struct strbuf raw;
+	size_t *ends;
+	char **errors;
+	bool *truncation;
+	char **keys, **records;	/* a REJECT's texts; NULL for a row of values */
+	size_t n, cap;
+} D;
+
+static void
+defer(const uint8_t *values, size_t len, const char *key, const char *record, const char *error,
+      bool truncation)
+{
+	if (D.n == D.cap) {
+		D.cap = D.cap ? 2 * D.cap : 16;
+		D.ends = xrealloc(D.ends, D.cap * sizeof(*D.ends));
+		D.errors = xrealloc(D.errors, D.cap * sizeof(*D.errors));
+		D.truncation = xrealloc(D.truncation, D.cap * sizeof(*D.truncation));
+		D.keys = xrealloc(D.keys, D.cap * sizeof(*D.keys));
+		D.records = xrealloc(D.records, D.cap * sizeof(*D.records));
+	}
+	sb_add(&D.raw, values, len);
+	D.ends[D.n] = D.raw.len;
+	D.errors[D.n] = xstrdup(error);
+	D.truncation[D.n] = truncation;
+	D.keys[D.n] = key ? xstrdup(key) : NULL;
+	D.records[D.n] = record ? xstrdup(record) : NULL;
+	D.n++;
+}
+
+static void
+defer_bad_row(const uint8_t *values, size_t len, const char *error, bool truncation)
+{
+	defer(values, len, NULL, NULL, error, truncation);
+}
+
+/* A REJECT of dms-transform: refused upstream under LOG_ERROR, it goes to the exceptions table. */
+static bool
+log_reject(struct ttable *t, const char *key, const char *record, const char *error)
+{
+	log_warn("%s.%s%s%s: row refused upstream, logged to the exceptions table: %s", t->schema,
+		 t->name, key[0] ? " key " : "", key, error);
+	L.exceptions++;
+	return L.ops->exception(&L, t, key, record, error);
+}
+
+static bool
+deferred_bad_rows(struct ttable *t)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < D.n; i++) {
+		size_t start = i ? D.ends[i - 1] : 0;
+
+		if (ok && D.keys[i] != NULL)
+			ok = log_reject(t, D.keys[i], D.records[i], D.errors[i]);
+		else if (ok)
+			ok = bad_row(t, (const uint8_t *)D.raw.buf + start, D.ends[i] - start, D.errors[i],
+				     D.truncation[i]) != ROW_FATAL;
+		free(D.errors[i]);
+		free(D.keys[i]);
+		free(D.records[i]);
+	}
+	D.n = 0;
+	sb_reset(&D.raw);
+	return ok;
 }
 
 #define STREAM_CHUNK (64 * 1024)
@@ -499,20 +654,22 @@ flush_batch(void)
 		rc = L.ops->stream_end(&L, P.table, err, sizeof(err), &truncation);
 		if (rc < 0)
 			return false;
-		if (rc == 0) {
-			/* the batch was rolled back: find its bad rows by halves */
-			if (B.nrows == 1)
-				ok = bad_row(P.table, batch_raw(&B, 0), batch_raw_len(&B, 0), err,
-					     truncation) != ROW_FATAL;
-			else
-				ok = load_range(P.table, 0, B.nrows / 2) &&
-				     load_range(P.table, B.nrows / 2, B.nrows);
-		}
-	} else if (B.nrows > 0 && P.table != NULL) {
-		ok = load_range(P.table, 0, B.nrows);
+		if (rc == 0)	/* the batch was rolled back */
+			ok = isolate(P.table, err, truncation);
+	} else if (B.nrows > 0 && P.table != NULL && !P.suspended) {
+		char err[1024];
+		bool truncation = false;
+		int rc = L.ops->load_rows(&L, P.table, &B, 0, B.nrows, false, err, sizeof(err), &truncation);
+
+		if (rc < 0)
+			return false;
+		if (rc == 0)
+			ok = isolate(P.table, err, truncation);
 	}
 	P.bytes += B.data.len;
 	batch_reset(&B);
+	if (P.table != NULL)
+		ok = deferred_bad_rows(P.table) && ok;
 	return ok;
 }
 
@@ -620,7 +777,32 @@ row(const struct dms_record *rec, struct ttable *t)
 		B.data.len = before;
 		if (B.data.buf)
 			B.data.buf[before] = '\0';
-		return bad_row(t, rec->values, rec->values_len, err, false) != ROW_FATAL;
+		defer_bad_row(rec->values, rec->values_len, err, false);
+		return true;
+	}
+	/* a statement may not be larger than the target takes (MySQL's max_allowed_packet) */
+	if (L.max_statement > 0 && B.data.len - before > L.max_statement) {
+		snprintf(err, sizeof(err), "the row is %zu bytes, more than one statement may carry on this server (max_allowed_packet %zu)",
+			 B.data.len - before, L.max_statement + L.statement_overhead);
+		B.data.len = before;
+		if (B.data.buf)
+			B.data.buf[before] = '\0';
+		defer_bad_row(rec->values, rec->values_len, err, true);
+		return true;
+	}
+	if (L.max_statement > 0 && B.nrows > 0 && B.data.len > L.max_statement) {
+		/* this row goes in the next statement */
+		size_t n = B.data.len - before;
+		char *row_text = xmalloc(n);
+
+		memcpy(row_text, B.data.buf + before, n);
+		B.data.len = before;
+		if (!flush_batch()) {
+			free(row_text);
+			return false;
+		}
+		sb_add(&B.data, row_text, n);
+		free(row_text);
 	}
 	batch_add(&B, rec->values, rec->len - (size_t)(rec->values - rec->raw));
 	if (!stream_rows())
@@ -771,6 +953,30 @@ run(struct options *o)
 			if (!ok)
 				status = EXIT_TARGET;
 			break;
+		case K_REJECT: {
+			const uint8_t *attrs = record_element(&rec, 2);
+			size_t alen = rec.len - (size_t)(attrs - rec.raw);
+			char *key = attrs_str(attrs, alen, "key"), *values = attrs_str(attrs, alen, "values");
+			char *error = attrs_str(attrs, alen, "error");
+			struct ttable *t = tables[rec.table->tid];
+
+			if (o->post_load || o->check || P.skip) {
+				/* not this run's to log */
+			} else if (P.open && P.table == t) {
+				/* a row of the part: counted refused, logged once no COPY is open */
+				P.rows++;
+				P.rejected++;
+				defer(NULL, 0, key ? key : "", values ? values : "", error ? error : "refused upstream", false);
+			} else {
+				ok = log_reject(t, key ? key : "", values ? values : "", error ? error : "refused upstream");
+				if (!ok)
+					status = EXIT_TARGET;
+			}
+			free(key);
+			free(values);
+			free(error);
+			break;
+		}
 		case K_END:
 			break;
 		case K_BEGIN:
@@ -931,6 +1137,12 @@ main(int argc, char **argv)
 	free(tables);
 	sb_release(&B.data);
 	sb_release(&B.raw);
+	sb_release(&D.raw);
+	free(D.ends);
+	free(D.errors);
+	free(D.truncation);
+	free(D.keys);
+	free(D.records);
 	free(B.ends);
 	free(B.raw_ends);
 	if (report && fclose(report) != 0 && !report_failed) {

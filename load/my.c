@@ -55,6 +55,21 @@ myt_connect(struct loader *l, const char *uri)
 		return false;
 	}
 	l->dbname = MY(l)->dbname;
+	{
+		MYSQL_RES *res = my_query(MY(l), "SELECT @@max_allowed_packet");
+		MYSQL_ROW row;
+
+		if (res == NULL)
+			return false;
+		if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL) {
+			size_t packet = (size_t)strtoull(row[0], NULL, 10);
+
+			/* the INSERT's own text is well under 64 KiB */
+			l->statement_overhead = 65536;
+			l->max_statement = packet > 2 * l->statement_overhead ? packet - l->statement_overhead : packet / 2;
+		}
+		mysql_free_result(res);
+	}
 	return my_command(MY(l), "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
 				 "NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES', "
 				 "SESSION foreign_key_checks = 0, SESSION net_read_timeout = 86400, "
@@ -210,6 +225,10 @@ myt_prepare(struct loader *l, struct ttable *t)
 	if (ok)
 		log_info("%s.%s: table prepared (%s)", t->schema, t->name,
 			 prep_mode_name(l->settings->prep_mode));
+	for (int i = 0; ok && i < t->ncols; i++)
+		if (t->cols[i].narrowed != NULL)
+			log_warn("%s.%s column %s: %s would make a key longer than InnoDB's 3072 bytes: it is %s, and a longer value is refused as a row the target cannot hold",
+				 t->schema, t->name, t->cols[i].name, t->cols[i].narrowed, t->cols[i].sqltype);
 unlock:
 	sb_reset(&sql);
 	sb_addf(&sql, "DO RELEASE_LOCK(%s)", lock);
@@ -360,13 +379,42 @@ is_data_error(const char *sqlstate)
 	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0;
 }
 
+/* The first warning of the last statement, as an error text; false when there is none. */
+static bool
+first_warning(struct loader *l, char *err, size_t errsize, bool *truncation)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	bool found = false;
+
+	if (mysql_warning_count(MY(l)->conn) == 0 || (res = my_query(MY(l), "SHOW WARNINGS LIMIT 1")) == NULL)
+		return false;
+	if ((row = mysql_fetch_row(res)) != NULL) {
+		unsigned code = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
+
+		snprintf(err, errsize, "%s (%s %u, which MySQL would have let pass, altering the value)",
+			 row[2] ? row[2] : "", row[0] ? row[0] : "warning", code);
+		*truncation = code == 1265 || code == 1264 || code == 1406;
+		found = true;
+	}
+	mysql_free_result(res);
+	return found;
+}
+
+/*
+ * A multi-row INSERT under a savepoint. In strict mode most bad values are
+ * errors; what MySQL still lets pass with a note or a warning (excess scale
+ * of a DECIMAL, rounded) is refused as well: the statement is rolled back.
+ */
 static int
-myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
+myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi, bool probe,
 	      char *err, size_t errsize, bool *truncation)
 {
 	struct strbuf sql = STRBUF_INIT;
 	int rc = 1;
 
+	if (!my_command(MY(l), "SAVEPOINT dms_batch"))
+		return -1;
 	sb_addf(&sql, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);
 	for (size_t i = lo; i < hi; i++) {
 		size_t start = i ? b->ends[i - 1] : 0;
@@ -379,7 +427,8 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 		const char *state = mysql_sqlstate(MY(l)->conn);
 		unsigned errnum = mysql_errno(MY(l)->conn);
 
-		if (is_data_error(state) || errnum == 4025 || errnum == 1366 || errnum == 1292) {
+		if (is_data_error(state) || errnum == 4025 || errnum == 1366 || errnum == 1292 ||
+		    errnum == 1301) {
 			snprintf(err, errsize, "%s (error %u, SQLSTATE %s)", mysql_error(MY(l)->conn),
 				 errnum, state);
 			*truncation = errnum == 1406 || errnum == 1265;
@@ -388,9 +437,15 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 			my_failed(MY(l), "INSERT failed");
 			rc = -1;
 		}
+	} else if (first_warning(l, err, errsize, truncation)) {
+		rc = 0;
 	}
 	sb_release(&sql);
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || probe)
+		return my_command(MY(l), "ROLLBACK TO SAVEPOINT dms_batch") ? rc : -1;
+	return my_command(MY(l), "RELEASE SAVEPOINT dms_batch") ? rc : -1;
 }
 
 static bool

@@ -345,7 +345,8 @@ is_data_error(const char *sqlstate)
 
 /* The outcome of a COPY: 1 loaded (savepoint released), 0 refused for its data (rolled back), -1 failed. */
 static int
-copy_result(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation)
+copy_result(struct loader *l, struct ttable *t, bool probe, char *err, size_t errsize,
+	    bool *truncation)
 {
 	PGresult *res;
 	int rc = 1;
@@ -376,8 +377,9 @@ copy_result(struct loader *l, struct ttable *t, char *err, size_t errsize, bool 
 		}
 		PQclear(res);
 	}
-	if (rc == 0)
-		return pg_command(PG(l), "ROLLBACK TO SAVEPOINT dms_batch") ? 0 : -1;
+	/* a probe keeps nothing: ROLLBACK TO ends its subtransaction and its locks */
+	if (rc == 0 || (rc == 1 && probe))
+		return pg_command(PG(l), "ROLLBACK TO SAVEPOINT dms_batch; RELEASE SAVEPOINT dms_batch") ? rc : -1;
 	if (rc == 1 && !pg_command(PG(l), "RELEASE SAVEPOINT dms_batch"))
 		return -1;
 	return rc;
@@ -385,18 +387,18 @@ copy_result(struct loader *l, struct ttable *t, char *err, size_t errsize, bool 
 
 static bool pgt_stream_begin(struct loader *l, struct ttable *t);
 static bool pgt_stream_send(struct loader *l, const char *p, size_t n);
-static int pgt_stream_end(struct loader *l, struct ttable *t, char *err, size_t errsize,
-			  bool *truncation);
+static int copy_end(struct loader *l, struct ttable *t, bool probe, char *err, size_t errsize,
+		    bool *truncation);
 
 static int
-pgt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
+pgt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi, bool probe,
 	      char *err, size_t errsize, bool *truncation)
 {
 	size_t start = lo ? b->ends[lo - 1] : 0, end = b->ends[hi - 1];
 
 	if (!pgt_stream_begin(l, t) || !pgt_stream_send(l, b->data.buf + start, end - start))
 		return -1;
-	return pgt_stream_end(l, t, err, errsize, truncation);
+	return copy_end(l, t, probe, err, errsize, truncation);
 }
 
 static bool
@@ -423,14 +425,20 @@ pgt_stream_send(struct loader *l, const char *p, size_t n)
 }
 
 static int
-pgt_stream_end(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation)
+copy_end(struct loader *l, struct ttable *t, bool probe, char *err, size_t errsize, bool *truncation)
 {
 	if (PQputCopyEnd(PG(l)->conn, NULL) != 1) {
 		log_error("%s: COPY into %s.%s failed: %s", PG(l)->label, t->schema, t->name,
 			  PQerrorMessage(PG(l)->conn));
 		return -1;
 	}
-	return copy_result(l, t, err, errsize, truncation);
+	return copy_result(l, t, probe, err, errsize, truncation);
+}
+
+static int
+pgt_stream_end(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation)
+{
+	return copy_end(l, t, false, err, errsize, truncation);
 }
 
 static bool

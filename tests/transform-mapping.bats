@@ -138,13 +138,14 @@ columns_of() { grep '"kind":"TABLE"' | head -n 1 | grep -o '"name":"[^"]*"' | se
 	assert_match '"name":"salary","type":"real8"' "$output"
 	assert_match '"kind":"ROW","tid":0,"values":\["1","Ada","Lovelace","\+44 20 7946 0001",1000.5,"10"\]' "$output"
 	# a value that cannot be converted: named with its table, column and key,
-	# then the data error policy: LOG_ERROR drops the record, STOP_TASK stops
+	# then the data error policy: LOG_ERROR passes a REJECT on (for the
+	# loader's apply_exceptions), STOP_TASK stops
 	map "$(rule 10 change-data-type column '{"schema-name": "hr", "table-name": "people", "column-name": "last_name"}' '"data-type": {"type": "int4"}')"
 	run --separate-stderr bash -c 'dms-transform -m map.json <people.dms | dms-transform --to-json'
 	assert_status 0
-	assert_match 'hr.people column last_name: the value cannot become int4 \(key id=1\)' "$stderr"
-	assert_match 'record 5 \(ROW of hr.people\) dropped \(LOG_ERROR\)' "$stderr"
+	assert_match 'record 5 \(ROW of hr.people key id=1\): refused, logged to the exceptions table: column last_name: the value cannot become int4 \(change-data-type\)' "$stderr"
 	[ "$(echo "$output" | grep -c '"kind":"ROW","tid":0')" = 0 ]
+	assert_match '"kind":"REJECT","tid":0,"attrs":\{"key":"id=1","values":"id=1, first_name=.*","error":"column last_name: the value cannot become int4 \(change-data-type\)"\}' "$output"
 	[ "$(echo "$output" | grep -c '"tid":1')" -ge 3 ]
 	echo '{"ErrorBehavior": {"DataErrorPolicy": "STOP_TASK"}}' >stop.json
 	run --separate-stderr bash -c 'dms-transform -m map.json -s stop.json <people.dms >/dev/null'

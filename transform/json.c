@@ -27,6 +27,7 @@ static const char *const fields[K_COUNT][6] = {
 	[K_PART_BEGIN] = { "tid", "attrs" },
 	[K_PART_END] = { "tid", "rows", "attrs" },
 	[K_END] = { "attrs" },
+	[K_REJECT] = { "tid", "attrs" },
 };
 
 /* ---- dates: days since 1970-01-01 <-> civil dates, for any int64 second ---- */

@@ -62,6 +62,7 @@ struct plan {
 	struct stmt filter;
 	bool op_indicator;	/* an expression uses operation_indicator(): deletes become updates */
 	uint64_t part_out;	/* ROWs of the part in hand written */
+	bool part_filtered;	/* its source query applied the filters already */
 };
 
 struct rules {
@@ -77,6 +78,7 @@ struct rules {
 	msgpack_sbuffer sbuf;
 	msgpack_packer pk;
 	int policy;		/* enum error_policy */
+	char error[512];	/* why the record in hand was refused */
 };
 
 void
@@ -203,6 +205,72 @@ fn_operation_indicator(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_value(ctx, argv[i]);
 }
 
+/*
+ * dms_instant(text): a date or timestamp as microseconds since 1970-01-01
+ * UTC, for source filters that compare instants: "YYYY-MM-DD", then
+ * optionally " HH:MM[:SS[.ffffff]]" (or T), then optionally Z or +HH[:MM] /
+ * -HH[:MM]; a text without an offset is UTC. NULL when it is not one.
+ */
+static void
+fn_dms_instant(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *s = (const char *)sqlite3_value_text(argv[0]);
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, oh = 0, om = 0;
+	int64_t usec = 0, days, t;
+
+	(void)argc;
+	if (s == NULL || sscanf(s, "%5d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || mo < 1 || mo > 12 || d < 1 ||
+	    d > 31) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	s += n;
+	if ((*s == ' ' || *s == 'T') && sscanf(s + 1, "%2d:%2d%n", &h, &mi, &n) == 2) {
+		s += 1 + n;
+		if (*s == ':' && sscanf(s + 1, "%2d%n", &sec, &n) == 1) {
+			s += 1 + n;
+			if (*s == '.') {
+				int digits = 0;
+
+				for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+					if (digits < 6)
+						usec = usec * 10 + (*s - '0');
+				for (; digits < 6; digits++)
+					usec *= 10;
+			}
+		}
+	}
+	if (*s == 'Z') {
+		s++;
+	} else if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d%n", &oh, &n) == 1) {
+		int sign = *s == '-' ? -1 : 1;
+
+		s += 1 + n;
+		if (*s == ':')
+			s++;
+		if (sscanf(s, "%2d%n", &om, &n) == 1)
+			s += n;
+		oh *= sign;
+		om *= sign;
+	}
+	if (*s != '\0') {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	/* days from civil (Howard Hinnant's algorithm) */
+	{
+		int64_t yy = y - (mo <= 2);
+		int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+		int64_t yoe = yy - era * 400;
+		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+		int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+		days = era * 146097 + doe - 719468;
+	}
+	t = ((days * 24 + h - oh) * 60 + mi - om) * 60 + sec;
+	sqlite3_result_int64(ctx, t * 1000000 + usec);
+}
+
 static void
 fn_hash_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -281,6 +349,8 @@ rules_new(const struct mapping *m)
 				fn_hash_sha256, NULL, NULL);
 	sqlite3_create_function(r->db, "replaceChars", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, r,
 				fn_replace_chars, NULL, NULL);
+	sqlite3_create_function(r->db, "dms_instant", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, r,
+				fn_dms_instant, NULL, NULL);
 	/* every expression must compile before a record is read */
 	for (int i = 0; i < m->nrules; i++) {
 		const struct mapping_rule *rule = &m->rules[i];
@@ -437,17 +507,43 @@ is_numeric_type(enum dms_type t)
 
 static const char *const op_sql[] = { [OP_LTE] = "<=", [OP_GTE] = ">=", [OP_EQ] = "=", [OP_NOTEQ] = "<>" };
 
-static void
-sql_literal(struct strbuf *sb, const char *v, bool numeric)
+/* How a filter compares a column's values: see "Source filters" in dms-mapping(5). */
+enum cmp { CMP_TEXT, CMP_NUMBER, CMP_INSTANT, CMP_NOCASE };
+
+static enum cmp
+filter_cmp(const struct dms_column *c)
 {
-	if (numeric)
-		sb_adds(sb, "CAST(");
-	sb_adds(sb, "'");
-	for (const char *p = v; *p; p++)
-		sb_adds(sb, *p == '\'' ? "''" : (char[]){ *p, 0 });
-	sb_adds(sb, "'");
-	if (numeric)
-		sb_adds(sb, " AS NUMERIC)");
+	char *collation;
+	enum cmp k = CMP_TEXT;
+
+	if (is_numeric_type(c->type))
+		return CMP_NUMBER;
+	if (c->type == DT_DATE || c->type == DT_DATETIME || c->type == DT_DATETIMETZ)
+		return CMP_INSTANT;
+	collation = attrs_str(c->attrs, c->attrs_len, "collation");
+	if (collation != NULL && strlen(collation) > 3 && strcmp(collation + strlen(collation) - 3, "_ci") == 0)
+		k = CMP_NOCASE;
+	free(collation);
+	return k;
+}
+
+/* A value of the filter, or the column's (?N), as the comparison reads it. */
+static void
+sql_operand(struct strbuf *sb, const char *v, int col, enum cmp k)
+{
+	static const char *const open[] = { "", "CAST(", "dms_instant(", "" };
+	static const char *const close[] = { "", " AS NUMERIC)", ")", " COLLATE NOCASE" };
+
+	sb_adds(sb, open[k]);
+	if (v == NULL) {
+		sb_addf(sb, "?%d", col + 1);
+	} else {
+		sb_adds(sb, "'");
+		for (const char *p = v; *p; p++)
+			sb_adds(sb, *p == '\'' ? "''" : (char[]){ *p, 0 });
+		sb_adds(sb, "'");
+	}
+	sb_adds(sb, close[k]);
 }
 
 /* The source filters of the selection rules as one SQLite expression over ?N (column N-1). */
@@ -468,8 +564,7 @@ build_filter(struct rules *r, struct plan *p)
 		for (int f = 0; f < rule->nfilters; f++) {
 			const struct filter *flt = &rule->filters[f];
 			int col = in_index(t, flt->column);
-			bool num;
-			char ref[32];
+			enum cmp k;
 
 			if (col < 0) {
 				log_error("selection rule %s: filter column \"%s\" is not a column of %s.%s",
@@ -477,8 +572,7 @@ build_filter(struct rules *r, struct plan *p)
 				status = EXIT_USAGE;
 				goto done;
 			}
-			num = is_numeric_type(t->cols[col].type);
-			snprintf(ref, sizeof(ref), num ? "CAST(?%d AS NUMERIC)" : "?%d", col + 1);
+			k = filter_cmp(&t->cols[col]);
 			sb_adds(&sql, sql.len ? " AND (" : "SELECT (");
 			for (int c = 0; c < flt->nconds; c++) {
 				const struct filter_cond *fc = &flt->conds[c];
@@ -494,14 +588,16 @@ build_filter(struct rules *r, struct plan *p)
 					break;
 				case OP_BETWEEN:
 				case OP_NOTBETWEEN:
-					sb_addf(&sql, "%s%s BETWEEN ", ref, fc->op == OP_NOTBETWEEN ? " NOT" : "");
-					sql_literal(&sql, fc->start, num);
+					sql_operand(&sql, NULL, col, k);
+					sb_addf(&sql, "%s BETWEEN ", fc->op == OP_NOTBETWEEN ? " NOT" : "");
+					sql_operand(&sql, fc->start, col, k);
 					sb_adds(&sql, " AND ");
-					sql_literal(&sql, fc->end, num);
+					sql_operand(&sql, fc->end, col, k);
 					break;
 				default:
-					sb_addf(&sql, "%s %s ", ref, op_sql[fc->op]);
-					sql_literal(&sql, fc->value, num);
+					sql_operand(&sql, NULL, col, k);
+					sb_addf(&sql, " %s ", op_sql[fc->op]);
+					sql_operand(&sql, fc->value, col, k);
 				}
 			}
 			sb_adds(&sql, ")");
@@ -1179,8 +1275,9 @@ eval(struct rules *r, const struct plan *p, const struct stmt *s, const uint8_t 
 	bind_all(r, p, s, off);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		log_error("%s.%s: evaluating an expression failed: %s", p->in->schema, p->in->name,
-			  sqlite3_errmsg(r->db));
+		snprintf(r->error, sizeof(r->error), "evaluating an expression failed: %s",
+			 sqlite3_errmsg(r->db));
+		log_error("%s.%s: %s", p->in->schema, p->in->name, r->error);
 		return false;
 	}
 	if (yes)
@@ -1208,7 +1305,6 @@ pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const u
 	struct mp_cursor c;
 	struct mp_item it;
 	char buf[64];
-	char key[256];
 
 	mp_cursor_init(&c, v, (size_t)(vend - v));
 	if (mp_next(&c, &it) != MP_OK)
@@ -1365,9 +1461,11 @@ pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const u
 	pk_str(pk, buf);
 	return true;
 bad:
-	values_key_text(p->in, values, values_len, key, sizeof(key));
-	log_warn("%s.%s column %s: the value cannot become %s%s%s%s", p->in->schema, p->in->name,
-		  o->name, o->type, key[0] ? " (key " : "", key, key[0] ? ")" : "");
+	(void)p;
+	(void)values;
+	(void)values_len;
+	snprintf(r->error, sizeof(r->error), "column %s: the value cannot become %s (change-data-type)",
+		 o->name, o->type);
 	return false;
 }
 
@@ -1522,6 +1620,35 @@ passes(struct rules *r, const struct plan *p, const uint8_t *values, size_t len,
 
 static int record(struct rules *r, const struct dms_record *rec, struct dms_out *out);
 
+/*
+ * LOG_ERROR: the refused record goes on as a REJECT, its key and values as
+ * text, for the loader to put in apply_exceptions with the rows the target
+ * refused.
+ */
+static int
+reject(struct rules *r, const struct plan *p, const struct dms_record *rec, struct dms_out *out)
+{
+	char key[512], values[2048];
+
+	values_key_text(p->in, rec->values, rec->values_len, key, sizeof(key));
+	values_text(p->in, rec->values, rec->values_len, values, sizeof(values));
+	msgpack_sbuffer_clear(&r->sbuf);
+	msgpack_pack_array(&r->pk, 3);
+	msgpack_pack_int(&r->pk, K_REJECT);
+	msgpack_pack_int64(&r->pk, rec->table->tid);
+	msgpack_pack_map(&r->pk, 3);
+	pk_str(&r->pk, "key");
+	pk_str(&r->pk, key);
+	pk_str(&r->pk, "values");
+	pk_str(&r->pk, values);
+	pk_str(&r->pk, "error");
+	pk_str(&r->pk, r->error[0] ? r->error : "refused by the mapping");
+	log_warn("record %" PRIu64 " (%s of %s.%s%s%s): refused, logged to the exceptions table: %s",
+		 rec->seq, dms_kind_name(rec->kind), p->in->schema, p->in->name, key[0] ? " key " : "",
+		 key, r->error);
+	return out_write(out, r->sbuf.data, r->sbuf.size) ? EXIT_OK : EXIT_OUTPUT;
+}
+
 int
 rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 {
@@ -1533,18 +1660,20 @@ rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 	/* a value that failed its conversion (logged): the data error policy */
 	switch (r->policy) {
 	case POLICY_STOP_TASK:
-		log_error("record %" PRIu64 ": stopping (DataErrorPolicy STOP_TASK)", rec->seq);
+		log_error("record %" PRIu64 " (%s of %s.%s): %s; stopping (DataErrorPolicy STOP_TASK)",
+			  rec->seq, dms_kind_name(rec->kind), p->in->schema, p->in->name, r->error);
 		return EXIT_RUNTIME;
 	case POLICY_SUSPEND_TABLE:
-		log_error("record %" PRIu64 ": %s.%s is suspended: its further records are dropped (SUSPEND_TABLE)",
-			  rec->seq, p->in->schema, p->in->name);
+		log_error("record %" PRIu64 " (%s of %s.%s): %s; the table is suspended: its further records are dropped (SUSPEND_TABLE)",
+			  rec->seq, dms_kind_name(rec->kind), p->in->schema, p->in->name, r->error);
 		p->drop = true;
 		return EXIT_OK;
-	default:
-		log_warn("record %" PRIu64 " (%s of %s.%s) dropped (%s)", rec->seq,
-			 dms_kind_name(rec->kind), p->in->schema, p->in->name,
-			 r->policy == POLICY_IGNORE_RECORD ? "IGNORE_RECORD" : "LOG_ERROR");
+	case POLICY_IGNORE_RECORD:
+		log_warn("record %" PRIu64 " (%s of %s.%s): %s; dropped (IGNORE_RECORD)", rec->seq,
+			 dms_kind_name(rec->kind), p->in->schema, p->in->name, r->error);
 		return EXIT_OK;
+	default:
+		return reject(r, p, rec, out);
 	}
 }
 
@@ -1556,6 +1685,7 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 
 	msgpack_sbuffer_clear(&r->sbuf);
 	r->seq = rec->seq;
+	r->error[0] = '\0';
 	switch (rec->kind) {
 	case K_TABLE: {
 		int64_t tid = rec->table->tid;
@@ -1606,7 +1736,8 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 				strftime(r->commit_time, sizeof(r->commit_time), "%Y-%m-%d %H:%M:%S", &tm);
 			}
 		}
-		if (!passes(r, p, rec->values, rec->values_len, &status))
+		if (!(rec->kind == K_ROW && p->part_filtered) &&
+		    !passes(r, p, rec->values, rec->values_len, &status))
 			return status;
 		as_update = rec->kind == K_DELETE && p->op_indicator;
 		msgpack_pack_array(&r->pk, rec->kind == K_UPDATE || as_update ? 4 : 3);
@@ -1676,6 +1807,13 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		if (p == NULL || p->drop)
 			return EXIT_OK;
 		p->part_out = 0;
+		{
+			const uint8_t *attrs = record_element(rec, 2);
+			bool filtered = false;
+
+			attrs_bool(attrs, rec->len - (size_t)(attrs - rec->raw), "filtered", &filtered);
+			p->part_filtered = filtered;
+		}
 		break;
 	case K_PART_END: {
 		struct mp_cursor c;
