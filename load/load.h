@@ -159,6 +159,7 @@ struct loader {
 	char *source_server, *source_database;	/* from HELLO */
 	uint64_t exceptions;
 	size_t max_statement;		/* bytes of rows one statement may carry; 0: no limit */
+	bool format_truncation;		/* format_row refused a value for its size or scale */
 	size_t statement_overhead;	/* what the statement adds to them */
 };
 

@@ -773,11 +773,12 @@ row(const struct dms_record *rec, struct ttable *t)
 	}
 	if ((++P.rows & 1023) == 0)
 		progress(false);
+	L.format_truncation = false;
 	if (!L.ops->format_row(&L, t, rec->values, rec->values_len, &B.data, err, sizeof(err))) {
 		B.data.len = before;
 		if (B.data.buf)
 			B.data.buf[before] = '\0';
-		defer_bad_row(rec->values, rec->values_len, err, false);
+		defer_bad_row(rec->values, rec->values_len, err, L.format_truncation);
 		return true;
 	}
 	/* a statement may not be larger than the target takes (MySQL's max_allowed_packet) */

@@ -291,6 +291,77 @@ quoted(struct strbuf *out, const uint8_t *p, size_t n)
 	sb_add(out, "'", 1);
 }
 
+/*
+ * Whether decimal text p[0..n) fits decimal(prec,scale) exactly: digits
+ * before the point at most prec - scale, significant digits after it at
+ * most scale. MySQL would round the excess with a note: the row is refused
+ * instead (DataTruncationErrorPolicy). Sets err when it does not fit.
+ */
+static bool
+decimal_fits(const struct tcol *col, const uint8_t *p, size_t n, char *err, size_t errsize)
+{
+	int prec, scale, ints = 0, fracs = 0, lead = 1;
+	long exp = 0;
+	size_t i = 0, last_nonzero_frac = 0, nfrac = 0;
+	bool point = false, any = false;
+
+	if (sscanf(col->sqltype, "decimal(%d,%d)", &prec, &scale) != 2)
+		return true;
+	if (i < n && (p[i] == '-' || p[i] == '+'))
+		i++;
+	for (; i < n; i++) {
+		if (p[i] == '.' && !point) {
+			point = true;
+		} else if (p[i] >= '0' && p[i] <= '9') {
+			any = true;
+			if (!point) {
+				if (p[i] != '0' || !lead) {
+					lead = 0;
+					ints++;
+				}
+			} else {
+				nfrac++;
+				if (p[i] != '0')
+					last_nonzero_frac = nfrac;
+			}
+		} else {
+			break;
+		}
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		char buf[32];
+		size_t m = n - i - 1 < sizeof(buf) - 1 ? n - i - 1 : sizeof(buf) - 1;
+
+		memcpy(buf, p + i + 1, m);
+		buf[m] = '\0';
+		exp = strtol(buf, NULL, 10);
+		i = n;
+	}
+	if (!any || i != n) {
+		snprintf(err, errsize, "column %s: \"%.*s\" is not a number %s can hold", col->name,
+			 (int)(n < 40 ? n : 40), (const char *)p, col->sqltype);
+		return false;
+	}
+	fracs = (int)last_nonzero_frac;
+	/* 1.5e3: the point moves right; 15e-3: left */
+	if (exp > 0) {
+		long moved = exp < fracs ? exp : fracs;
+
+		fracs -= (int)moved;
+		ints += ints || moved ? (int)exp : 0;
+	} else if (exp < 0) {
+		fracs += (int)-exp;
+		ints = ints + (int)exp > 0 ? ints + (int)exp : 0;
+	}
+	if (fracs > scale || ints > prec - scale) {
+		snprintf(err, errsize, "column %s: %.*s%s has %d digits before the point and %d after; %s keeps %d and %d (MySQL would alter it)",
+			 col->name, (int)(n < 48 ? n : 48), (const char *)p, n > 48 ? "..." : "", ints, fracs,
+			 col->sqltype, prec - scale, scale);
+		return false;
+	}
+	return true;
+}
+
 static bool
 myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
 	       struct strbuf *out, char *err, size_t errsize)
@@ -344,6 +415,10 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 		case MP_STR: {
 			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
+			if (col->type == DT_NUMERIC && !decimal_fits(col, it.v.s.p, len, err, errsize)) {
+				l->format_truncation = true;
+				return false;
+			}
 			if (limit)
 				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, true);
 			/* timestamps with a zone are UTC: MySQL takes them without the suffix */
