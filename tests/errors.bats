@@ -19,14 +19,6 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
-# expect WHAT EXPECTED ACTUAL
-expect() {
-	if [ "$2" != "$3" ]; then
-		echo "$1: expected [$2], got [$3]" >&2
-		return 1
-	fi
-}
-
 # refused_in_summary TABLE: the refused column of dms-full-load's summary line for TABLE.
 refused_in_summary() {
 	echo "$stderr" | awk -v t="$1" '$1 == t { print $6 }'

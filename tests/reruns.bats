@@ -18,14 +18,6 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
-# expect WHAT EXPECTED ACTUAL
-expect() {
-	if [ "$2" != "$3" ]; then
-		echo "$1: expected [$2], got [$3]" >&2
-		return 1
-	fi
-}
-
 # wait_for WHAT COMMAND...: until COMMAND succeeds, at most 30 s.
 wait_for() {
 	local what=$1

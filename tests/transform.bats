@@ -164,10 +164,10 @@ end() { printf '\x92\x0c\x80'; }
 }
 
 @test "an unknown record kind: exit 5, the kind named" {
-	{ hello; printf '\x92\x0d\x80'; end; } >kind.dms
+	{ hello; printf '\x92\x0e\x80'; end; } >kind.dms
 	run --separate-stderr dms-transform kind.dms
 	assert_status 5
-	assert_match 'record 2: unknown record kind 13' "$stderr"
+	assert_match 'record 2: unknown record kind 14' "$stderr"
 }
 
 @test "a record with too few elements: exit 5" {

@@ -25,6 +25,14 @@ assert_status() {
 	fi
 }
 
+# expect WHAT EXPECTED ACTUAL
+expect() {
+	if [ "$2" != "$3" ]; then
+		echo "$1: expected [$2], got [$3]" >&2
+		return 1
+	fi
+}
+
 # assert_match REGEX TEXT
 assert_match() {
 	if ! [[ $2 =~ $1 ]]; then

@@ -51,10 +51,3 @@ hex_of() {
 	printf '%s' "$1" | od -An -tx1 | tr -d ' \n' | tr 'a-f' 'A-F'
 }
 
-# expect WHAT EXPECTED ACTUAL
-expect() {
-	if [ "$2" != "$3" ]; then
-		echo "$1: expected [$2], got [$3]" >&2
-		return 1
-	fi
-}
