@@ -1,6 +1,9 @@
 # dms: build, test, demo, benchmark. Plain GNU make.
 #   make                 build common/libdmscommon.a and the programs into bin/
 #   make check           install missing packages, build, lint the man pages, run the tests
+#                        (TESTS=tests/validate.bats: that file only)
+#   make test            build and run the tests, without the package step
+#   make test-fast       the suites that need no database server
 #   make demo            a real migration end to end on throwaway servers
 #   make bench           the benchmarks of bench/
 #   make install PREFIX=/usr/local
@@ -109,10 +112,18 @@ lint-man:
 	mandoc -Tlint -W warning man/*.[157]
 
 BATS_FLAGS ?= $(shell [ -t 1 ] && echo --pretty || echo --tap)
+# TESTS: the bats files to run (default: every one).
+TESTS ?= tests
+# The suites that start no server.
+FAST_TESTS := $(shell grep -L servers_start tests/*.bats)
 check: deps
+	$(MAKE) test
+test:
 	$(MAKE) all fuzz-build fuzz-libfuzzer
 	$(MAKE) lint-man
-	bats $(BATS_FLAGS) tests
+	bats $(BATS_FLAGS) $(TESTS)
+test-fast: all
+	bats $(BATS_FLAGS) $(FAST_TESTS)
 
 demo: deps
 	$(MAKE) all
@@ -133,6 +144,6 @@ clean:
 	rm -rf bin build
 	rm -f */*.o */*.d */*/*.o */*/*.d $(LIB)
 
-.PHONY: all deps lint-man check demo bench install clean fuzz fuzz-build fuzz-libfuzzer
+.PHONY: all deps lint-man check test test-fast demo bench install clean fuzz fuzz-build fuzz-libfuzzer
 
 -include $(wildcard $(B)*/*.d $(B)*/*/*.d)

@@ -19,6 +19,11 @@ teardown_file() {
 	servers_stop
 }
 
+# setting_is NAME VALUE: a new session sees the server setting NAME as VALUE.
+setting_is() {
+	[ "$(pg_sql postgres "SHOW $1")" = "$2" ]
+}
+
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
@@ -82,7 +87,7 @@ status_of() {
 	pg_sql postgres "CREATE ROLE plain LOGIN PASSWORD 'pw'; GRANT CONNECT ON DATABASE src TO plain;
 		REVOKE CREATE ON DATABASE dst FROM PUBLIC"
 	pg_sql src "GRANT SELECT ON keyed TO plain; CREATE TABLE hidden (id int PRIMARY KEY)"
-	sleep 0.5
+	wait_for "the reloaded wal_sender_timeout" setting_is wal_sender_timeout 5s
 	run --separate-stderr dms-validate --assess "postgresql://plain:pw@127.0.0.1:$PG_PORT/src" \
 		"postgresql://plain:pw@127.0.0.1:$PG_PORT/dst"
 	pg_sql postgres "ALTER SYSTEM RESET wal_sender_timeout"
@@ -96,7 +101,7 @@ status_of() {
 	assert_match "select-object-privileges: public.hidden: the user cannot SELECT" "$stderr"
 	[[ $stderr != *"public.keyed: the user cannot"* ]]
 	pg_sql src "DROP TABLE hidden"
-	sleep 0.5
+	wait_for "wal_sender_timeout reset" setting_is wal_sender_timeout 1min
 	run --separate-stderr dms-validate --assess "$(pg_uri src)" "$(pg_uri dst)"
 	assert_status 0
 	[ "$(status_of postgres-check-walsenderstimeout)" = passed ]

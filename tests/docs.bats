@@ -54,7 +54,11 @@ usage_of() {
 	done
 }
 
-@test "the stream format page and the overview exist and lint" {
-	[ -f "$DMS_ROOT/man/dms-stream.5" ]
-	[ -f "$DMS_ROOT/man/dms.7" ]
+@test "the stream format page and the overview exist and lint without a warning" {
+	for page in "$DMS_ROOT/man/dms-stream.5" "$DMS_ROOT/man/dms.7"; do
+		[ -f "$page" ]
+		run mandoc -Tlint -W warning "$page"
+		assert_status 0
+		[ -z "$output" ]
+	done
 }

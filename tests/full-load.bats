@@ -243,12 +243,15 @@ JSON
 	pg_sql prep "CREATE TABLE public.pgtypes (id int PRIMARY KEY, extra text); INSERT INTO public.pgtypes VALUES (99, 'old')"
 	echo '{"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}}' >nothing.json
 	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load -s nothing.json --task t1 '$(pg_uri prep)'"
-	# the old table has other columns: its rows are refused, the old row stays
+	# the old table lacks the source's columns: DO_NOTHING leaves it, and the load fails on it
+	assert_status 4
+	assert_match 'column "b" of relation "pgtypes" does not exist' "$stderr"
 	expect "do nothing keeps the table" "99" "$(pg_sql prep "SELECT string_agg(id::text, ',') FROM public.pgtypes")"
-	pg_sql prep "DROP TABLE public.pgtypes; CREATE TABLE public.pgtypes AS SELECT * FROM public.pgtypes_src_missing" 2>/dev/null || true
+	# DROP_AND_CREATE replaces it, whatever its definition and rows
 	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load --prep-mode DROP_AND_CREATE --task t2 '$(pg_uri prep)'"
 	assert_status 0
 	expect "drop and create" "1,2,3" "$(pg_sql prep "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.pgtypes")"
+	expect "the old column gone" 0 "$(pg_sql prep "SELECT count(*) FROM information_schema.columns WHERE table_name = 'pgtypes' AND column_name = 'extra'")"
 	pg_sql prep "INSERT INTO public.pgtypes (id) VALUES (100)"
 	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri pgsrc)' | dms-load --prep-mode TRUNCATE_BEFORE_LOAD --task t3 '$(pg_uri prep)'"
 	assert_status 0
@@ -261,6 +264,9 @@ JSON
 	# the same on MySQL
 	my_sql "CREATE DATABASE prep; CREATE TABLE prep.mytypes (id int PRIMARY KEY); INSERT INTO prep.mytypes VALUES (99)"
 	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load --prep-mode TRUNCATE_BEFORE_LOAD '$(my_uri prep)'"
+	# the old table is emptied and kept, and the load fails on its missing columns
+	assert_status 4
+	assert_match "Unknown column" "$stderr"
 	expect "mysql truncate keeps the old definition" "" "$(my_sql prep "SELECT id FROM mytypes")"
 	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load --prep-mode DROP_AND_CREATE --task m2 '$(my_uri prep)'"
 	assert_status 0
@@ -282,7 +288,6 @@ JSON
 	done
 	PGPASSWORD=$DMS_TEST_PASSWORD psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres kill_dst \
 		-c "BEGIN; LOCK TABLE dms.load_parts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30); COMMIT" >/dev/null 2>&1 &
-	locker=$!
 	blocked=0
 	for _ in $(seq 1 200); do
 		blocked=$(pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dms-load%' AND wait_event_type = 'Lock'")
@@ -295,7 +300,6 @@ JSON
 	pkill -KILL -f "dms-load --task dms --run [0-9a-f]* --report"
 	st=0
 	wait "$pid" || st=$?
-	kill "$locker" 2>/dev/null || true
 	pg_sql postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'kill_dst' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
 	[ "$st" -ne 0 ]
 	grep -q 'a rerun resumes this run and loads only what is missing' err

@@ -18,18 +18,6 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
-# wait_for WHAT COMMAND...: until COMMAND succeeds, at most 30 s.
-wait_for() {
-	local what=$1
-	shift
-	for _ in $(seq 1 300); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for $what" >&2
-	return 1
-}
-
 # pg_release DB: ends the sessions of DB that hold a lock in pg_sleep(60).
 pg_release() {
 	pg_sql "$1" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null

@@ -167,10 +167,9 @@ columns_of() { grep '"kind":"TABLE"' | head -n 1 | grep -o '"name":"[^"]*"' | se
 @test "every filter operator on change records" {
 	count() {
 		printf '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "a", "rule-action": "include", "object-locator": {"schema-name": "hr", "table-name": "people"}, "filters": [{"filter-type": "source", "column-name": "%s", "filter-conditions": [%s]}]}]}' "$1" "$2" >map.json
-		tx | grep -cE '"kind":"(ROW|INSERT|UPDATE|DELETE)","tid":0'
+		tx | awk '/"kind":"(ROW|INSERT|UPDATE|DELETE)","tid":0/ { n++ } END { print n + 0 }'
 	}
 	# rows: Ada 10, Alan 20; insert Grace 10; update Ada -> 30; delete Alan 20
-	expect() { [ "$2" = "$3" ] || { echo "$1: expected $2, got $3" >&2; return 1; }; }
 	expect eq 2 "$(count dept '{"filter-operator": "eq", "value": "10"}')"
 	expect noteq 3 "$(count dept '{"filter-operator": "noteq", "value": "10"}')"
 	expect lte 4 "$(count dept '{"filter-operator": "lte", "value": "20"}')"
@@ -178,7 +177,7 @@ columns_of() { grep '"kind":"TABLE"' | head -n 1 | grep -o '"name":"[^"]*"' | se
 	expect gte 3 "$(count dept '{"filter-operator": "gte", "value": "20"}')"
 	expect between 3 "$(count dept '{"filter-operator": "between", "start-value": "15", "end-value": "30"}')"
 	expect notbetween 3 "$(count dept '{"filter-operator": "notbetween", "start-value": "11", "end-value": "25"}')"
-	expect null 0 "$(count phone '{"filter-operator": "null"}' || true)"
+	expect null 0 "$(count phone '{"filter-operator": "null"}')"
 	expect notnull 5 "$(count phone '{"filter-operator": "notnull"}')"
 	expect "text comparison" 1 "$(count last_name '{"filter-operator": "lte", "value": "K"}')"
 	expect "numeric text as a number" 3 "$(count salary '{"filter-operator": "gte", "value": "1500"}')"

@@ -312,11 +312,12 @@ end() { printf '\x92\x0c\x80'; }
 	pid=$!
 	exec 5>in
 	cat part1 >&5
-	sleep 0.5
+	# TERM once its handler is set (SigCgt has bit 15), wherever it is in part1
+	term_caught() { (( 0x$(awk '/^SigCgt:/ { print $2 }' "/proc/$pid/status") & 0x4000 )); }
+	wait_for "dms-transform's TERM handler" term_caught
 	kill -TERM "$pid"
-	sleep 0.5
-	kill -0 "$pid" # still running: the transaction is open
-	cat part2 >&5 || true
+	# the transaction is open: it reads on (a write to a reader gone would fail)
+	cat part2 >&5
 	exec 5>&-
 	wait "$pid"
 	dms-transform --to-json <out >out.jsonl

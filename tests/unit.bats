@@ -33,3 +33,9 @@ load helpers/common
 	run dms-unit sha256
 	assert_status 0
 }
+
+@test "an unknown group runs nothing and is an error (exit 2), naming the groups" {
+	run --separate-stderr dms-unit nosuchgroup
+	assert_status 2
+	assert_match 'no group "nosuchgroup"; the groups are: positions uris' "$stderr"
+}

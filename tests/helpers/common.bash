@@ -33,6 +33,19 @@ expect() {
 	fi
 }
 
+# wait_for WHAT COMMAND...: until COMMAND succeeds, at most 30 s (a poll with
+# a deadline, never a fixed sleep).
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 1 300); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for $what" >&2
+	return 1
+}
+
 # assert_match REGEX TEXT
 assert_match() {
 	if ! [[ $2 =~ $1 ]]; then

@@ -199,10 +199,26 @@ main(int argc, char **argv)
 		{ "msgpack", msgpack_reader }, { "hexfloats", hexfloats }, { "sha256", sha256 },
 	};
 
+	size_t ran = 0;
+
 	log_init("dms-unit");
 	log_set_level(LOG_ERROR - 0);
+	if (argc > 2) {
+		fprintf(stderr, "usage: dms-unit [group]\n");
+		return 2;
+	}
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (argc < 2 || strcmp(argv[1], groups[i].name) == 0)
+		if (argc < 2 || strcmp(argv[1], groups[i].name) == 0) {
 			groups[i].fn();
+			ran++;
+		}
+	if (ran == 0) {
+		/* an unknown group runs nothing: never a pass */
+		fprintf(stderr, "dms-unit: no group \"%s\"; the groups are:", argv[1]);
+		for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+			fprintf(stderr, " %s", groups[i].name);
+		fprintf(stderr, "\n");
+		return 2;
+	}
 	return failures ? 1 : 0;
 }
