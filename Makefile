@@ -35,9 +35,16 @@ LIBS = $(PKG_LIBS) $(MARIADB_LIBS) -lm -pthread
 # B: where objects go (empty: beside their sources); BIN: where programs go.
 B ?=
 BIN ?= bin
-COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(patsubst %.c,$(B)%.o,$(COMMON_SRC))
+# The libraries, each linked after those that use it:
+#   common/map/libdmsmap.a   the mapping engine (SQLite): dms-transform, dms-validate
+#   common/db/libdmsdb.a     the source catalog (list, select, describe, read): dms-extract, dms-validate
+#   common/libdmscommon.a    stream, values, sessions, URIs, settings, logging: every program
+COMMON_OBJ := $(patsubst %.c,$(B)%.o,$(wildcard common/*.c))
+DB_OBJ := $(patsubst %.c,$(B)%.o,$(wildcard common/db/*.c))
+MAP_OBJ := $(patsubst %.c,$(B)%.o,$(wildcard common/map/*.c))
 LIB := $(B)common/libdmscommon.a
+LIBDB := $(B)common/db/libdmsdb.a
+LIBMAP := $(B)common/map/libdmsmap.a
 
 # One program per directory that has a main.c.
 PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
@@ -54,22 +61,38 @@ $(B)%.o: %.c
 
 $(LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
+$(LIBDB): $(DB_OBJ)
+	$(AR) rcs $@ $^
+$(LIBMAP): $(MAP_OBJ)
+	$(AR) rcs $@ $^
 
-# dms-validate describes tables as dms-extract does and maps them as dms-transform does.
-validate_EXTRA := extract/table.o extract/pg.o extract/my.o extract/convert.o transform/rules.o
+# The libraries each program links; its objects are those of its own directory.
+extract_LIBS := $(LIBDB)
+transform_LIBS := $(LIBMAP)
+validate_LIBS := $(LIBMAP) $(LIBDB)
+
+# A program links its own objects and libraries, never another program's
+# objects: the build stops when one would (check_links, for every link below).
+OWNERS := $(PROGRAM_DIRS) bench tests
+check_links = $(foreach o,$(filter %.o,$(2)),$(if $(filter $(foreach d,$(filter-out $(3),$(OWNERS)),$(B)$(d)/%),$(o)),$(error $(1) links $(o), an object of another program: move the code to a library under common/)))
 
 define program_rule
-$(BIN)/dms-$(1): $(patsubst %.c,$(B)%.o,$(wildcard $(1)/*.c)) $(addprefix $(B),$($(1)_EXTRA)) $(LIB)
+$(call check_links,dms-$(1),$(patsubst %.c,$(B)%.o,$(wildcard $(1)/*.c)) $($(1)_LIBS),$(1))
+$(BIN)/dms-$(1): $(patsubst %.c,$(B)%.o,$(wildcard $(1)/*.c)) $($(1)_LIBS) $(LIB)
 	@mkdir -p $(BIN)
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LIBS)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 
 # Helpers for the benchmarks and tests, in bin/tools; not installed.
+$(call check_links,dms-benchgen,$(B)bench/benchgen.o,bench)
+$(call check_links,dms-unit,$(B)tests/helpers/unit.o,tests)
+$(call check_links,dms-conncheck,$(B)tests/helpers/conncheck.o,tests)
+$(call check_links,dms-fuzz,$(B)tests/fuzz/fuzz.o,tests)
 $(BIN)/tools/dms-benchgen: $(B)bench/benchgen.o $(LIB)
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
-$(BIN)/tools/dms-unit: $(B)tests/helpers/unit.o $(B)load/ddl.o $(LIB)
+$(BIN)/tools/dms-unit: $(B)tests/helpers/unit.o $(LIB)
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/tools/dms-conncheck: $(B)tests/helpers/conncheck.o $(LIB)
@@ -142,8 +165,8 @@ install: all
 
 clean:
 	rm -rf bin build
-	rm -f */*.o */*.d */*/*.o */*/*.d $(LIB)
+	rm -f */*.o */*.d */*/*.o */*/*.d */*/*/*.o */*/*/*.d $(LIB) $(LIBDB) $(LIBMAP)
 
 .PHONY: all deps lint-man check test test-fast demo bench install clean fuzz fuzz-build fuzz-libfuzzer
 
--include $(wildcard $(B)*/*.d $(B)*/*/*.d)
+-include $(wildcard $(B)*/*.d $(B)*/*/*.d $(B)*/*/*/*.d)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "extract.h"
+#include "../common/db/catalog.h"
 #include "../common/uri.h"
 #include "../common/dms.h"
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../common/format.h"
 #include "../common/settings.h"
 #include "../common/stream.h"
 #include "../common/uri.h"
@@ -196,16 +197,5 @@ size_t lob_limit(const struct loader *l, const struct ttable *t, const struct tc
 size_t lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *c,
 		    const uint8_t *values, size_t values_len, const uint8_t *p, size_t len,
 		    size_t limit, bool text);
-
-/* Text of a float that reads back exactly (9 or 17 digits); returns its length. */
-int format_float(char *buf, size_t size, double v, bool single);
-/*
- * A finite float as a C99 hexadecimal constant (0x1.8p+1), exact and cheap;
- * PostgreSQL's float4in and float8in read it with strtod. Returns its length.
- */
-int format_hexfloat(char *buf, double v);
-/* Decimal text of an integer; returns its length. */
-int format_int(char *buf, int64_t v);
-int format_uint(char *buf, uint64_t v);
 
 #endif

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "rules.h"
+#include "../common/map/rules.h"
 #include "../common/settings.h"
 #include "../common/dms.h"
 

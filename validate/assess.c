@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "validate.h"
-#include "../extract/extract.h"
-#include "../transform/rules.h"
+#include "../common/db/catalog.h"
+#include "../common/map/rules.h"
 #include "../common/dms.h"
 
 enum sev { SEV_PASSED, SEV_WARNING, SEV_FAILED };

@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "validate.h"
-#include "../extract/extract.h"
-#include "../transform/rules.h"
+#include "../common/db/catalog.h"
+#include "../common/map/rules.h"
 #include "../common/dms.h"
 
 #define S 0			/* source side */

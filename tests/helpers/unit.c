@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/format.h"
 #include "../../common/position.h"
 #include "../../common/uri.h"
 #include "../../common/dms.h"
@@ -144,7 +145,6 @@ msgpack_reader(void)
 	CHECK(mp_next(&c, &it) == MP_INCOMPLETE);
 }
 
-int format_hexfloat(char *buf, double v);
 
 #include "../../common/sha256.h"
 

@@ -1,5 +1,6 @@
 /*
- * rules.c: the table-mapping engine of dms-transform (see rules.h).
+ * common/map/rules.c: the table-mapping engine (libdmsmap), used by dms-transform
+ * and dms-validate (see rules.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,9 +14,9 @@
 #include <sqlite3.h>
 
 #include "rules.h"
-#include "../common/settings.h"
-#include "../common/sha256.h"
-#include "../common/dms.h"
+#include "../settings.h"
+#include "../sha256.h"
+#include "../dms.h"
 
 enum ocol_kind { OC_COPY, OC_EXPR, OC_NULL, OC_BEFORE };
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
+#include "catalog.h"
 #include "convert.h"
-#include "../common/dms.h"
+#include "../dms.h"
 
 bool
 convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_column *c,

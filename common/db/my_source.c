@@ -1,5 +1,5 @@
 /*
- * extract/my.c: reading a MySQL or MariaDB source: information_schema for the
+ * common/db/my_source.c: the source catalog and reader of a MySQL or MariaDB database: information_schema for the
  * tables, columns, keys, indexes and foreign keys; rows with mysql_use_result,
  * one at a time, in a consistent-snapshot transaction whose binary log
  * position is recorded (MariaDB: binlog_snapshot_file/position, lock-free;
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
+#include "catalog.h"
 #include "convert.h"
-#include "../common/my.h"
-#include "../common/dms.h"
+#include "../my.h"
+#include "../dms.h"
 
 #define MY(s) ((struct my_conn *)(s)->conn)
 

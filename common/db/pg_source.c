@@ -1,5 +1,5 @@
 /*
- * extract/pg.c: reading a PostgreSQL source: the catalogs for the tables and
+ * common/db/pg_source.c: the source catalog and reader of a PostgreSQL database: the catalogs for the tables and
  * their columns, keys, indexes and foreign keys; COPY ... TO STDOUT (text
  * format) for the rows, in a REPEATABLE READ snapshot, exported or imported.
  */
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
+#include "catalog.h"
 #include "convert.h"
-#include "../common/pg.h"
-#include "../common/dms.h"
+#include "../pg.h"
+#include "../dms.h"
 
 #define PG(s) ((struct pg_conn *)(s)->conn)
 

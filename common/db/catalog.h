@@ -1,21 +1,23 @@
 /*
- * extract.h: what dms-extract knows of a source table, and the engine
- * interface that extract/pg.c and extract/my.c implement.
+ * catalog.h: the source catalog (libdmsdb): what is known of a source table,
+ * and the engine interface that common/db/pg_source.c and my_source.c
+ * implement. dms-extract and dms-validate (and next dms-capture) describe
+ * tables with it, so that a table reads the same to each.
  *
  * A struct src_table is filled by the engine's describe(); the main program
  * plans its parts and writes its TABLE record; the engine's read_part() writes
  * the ROW records of one part. The table owns everything it points to.
  */
-#ifndef DMS_EXTRACT_H
-#define DMS_EXTRACT_H
+#ifndef DMS_CATALOG_H
+#define DMS_CATALOG_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../common/mapping.h"
-#include "../common/stream.h"
-#include "../common/uri.h"
-#include "../common/util.h"
+#include "../mapping.h"
+#include "../stream.h"
+#include "../uri.h"
+#include "../util.h"
 
 /* How a column's text (from COPY or the MySQL client) becomes a value. */
 enum conv {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
-#include "../common/dms.h"
+#include "catalog.h"
+#include "../dms.h"
 
 void
 src_table_free(struct src_table *t)

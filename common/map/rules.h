@@ -13,9 +13,9 @@
 
 #include <stdbool.h>
 
-#include "../common/io.h"
-#include "../common/mapping.h"
-#include "../common/stream.h"
+#include "../io.h"
+#include "../mapping.h"
+#include "../stream.h"
 
 struct rules;
 
