@@ -164,6 +164,10 @@ struct loader {
 	size_t statement_overhead;	/* what the statement adds to them */
 };
 
+/* load/table.c: a TABLE record as the target's table (types chosen, attrs decoded). */
+struct ttable *ttable_new(const struct loader *l, const struct dms_table *s);
+void ttable_free(struct ttable *t);
+
 /* load/state.c: the task's progress in the control tables. */
 void ctl_result_free(struct ctl_result *r);
 /* ctl_query of fmt, whose %s is the quoted name of control table "table". */
