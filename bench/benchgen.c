@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../common/records.h"
 #include "../common/dms.h"
 
 static void
@@ -49,16 +50,8 @@ main(int argc, char **argv)
 	if (!stream_refuse_tty(STDOUT_FILENO) || !writer_init(&w, STDOUT_FILENO, "stdout", lz4))
 		return EXIT_USAGE;
 	sig_init();
-	msgpack_pack_array(pk, 3);
-	msgpack_pack_int(pk, K_HELLO);
-	msgpack_pack_int(pk, 1);
-	msgpack_pack_map(pk, 3);
-	pk_str(pk, "engine");
-	pk_str(pk, "postgresql");
-	pk_str(pk, "stream");
-	pk_str(pk, "snapshot");
-	pk_str(pk, "tool");
-	pk_str(pk, "dms-benchgen");
+	rec_hello(pk, &(const struct hello_attrs){ .engine = "postgresql", .stream = "snapshot",
+						   .tool = "dms-benchgen" });
 
 	msgpack_pack_array(pk, 7);
 	msgpack_pack_int(pk, K_TABLE);
@@ -78,12 +71,7 @@ main(int argc, char **argv)
 	msgpack_pack_int(pk, 0);
 	msgpack_pack_map(pk, 0);
 
-	msgpack_pack_array(pk, 3);
-	msgpack_pack_int(pk, K_PART_BEGIN);
-	msgpack_pack_int(pk, 0);
-	msgpack_pack_map(pk, 1);
-	pk_str(pk, "part");
-	pk_str(pk, "1/1");
+	rec_part_begin(pk, 0, &(const struct part_attrs){ .part = "1/1" });
 
 	for (uint64_t i = 1; i <= n && !w.out.failed && !sig_drain && !sig_stop; i++) {
 		static const char *const statuses[] = { "new", "paid", "shipped", "delivered", "returned" };
@@ -98,10 +86,7 @@ main(int argc, char **argv)
 		snprintf(ts, sizeof(ts), "2024-%02" PRIu64 "-%02" PRIu64 " %02" PRIu64 ":%02" PRIu64
 			 ":%02" PRIu64 ".%06" PRIu64, 1 + (r >> 8) % 12, 1 + (r >> 12) % 28,
 			 (r >> 16) % 24, (r >> 24) % 60, (r >> 30) % 60, (r >> 36) % 1000000);
-		msgpack_pack_array(pk, 3);
-		msgpack_pack_int(pk, K_ROW);
-		msgpack_pack_int(pk, 0);
-		msgpack_pack_array(pk, 8);
+		rec_row(pk, 0, 8);
 		msgpack_pack_uint64(pk, i);
 		msgpack_pack_uint32(pk, (uint32_t)(r % 1000000));
 		pk_str(pk, amount);
@@ -123,16 +108,8 @@ main(int argc, char **argv)
 			msgpack_pack_false(pk);
 	}
 
-	msgpack_pack_array(pk, 4);
-	msgpack_pack_int(pk, K_PART_END);
-	msgpack_pack_int(pk, 0);
-	msgpack_pack_uint64(pk, n);
-	msgpack_pack_map(pk, 0);
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_int(pk, K_END);
-	msgpack_pack_map(pk, 1);
-	pk_str(pk, "rows");
-	msgpack_pack_uint64(pk, n);
+	rec_part_end(pk, 0, n, "1/1");
+	rec_end(pk, &n, NULL, false);
 	if (!out_finish(&w.out))
 		return EXIT_OUTPUT;
 	return EXIT_OK;

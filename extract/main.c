@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../common/db/catalog.h"
+#include "../common/records.h"
 #include "../common/uri.h"
 #include "../common/dms.h"
 
@@ -399,31 +400,13 @@ plan_as_recorded(struct source *s, struct src_table *t, const struct planned *pl
 static void
 write_hello(struct dms_writer *w, struct source *s)
 {
-	msgpack_packer *pk = &w->pk;
-	int n = 5 + (s->snapshot != NULL) + (s->position != NULL);
+	const struct hello_attrs a = {
+		.engine = engine_name(s->engine), .stream = "snapshot", .tool = "dms-extract " DMS_VERSION,
+		.server = s->server, .database = s->database, .snapshot = s->snapshot,
+		.position = s->position,
+	};
 
-	msgpack_pack_array(pk, 3);
-	msgpack_pack_int(pk, K_HELLO);
-	msgpack_pack_int(pk, DMS_STREAM_VERSION);
-	msgpack_pack_map(pk, (size_t)n);
-	pk_str(pk, "engine");
-	pk_str(pk, engine_name(s->engine));
-	pk_str(pk, "stream");
-	pk_str(pk, "snapshot");
-	pk_str(pk, "tool");
-	pk_str(pk, "dms-extract " DMS_VERSION);
-	pk_str(pk, "server");
-	pk_str(pk, s->server);
-	pk_str(pk, "database");
-	pk_str(pk, s->database);
-	if (s->snapshot) {
-		pk_str(pk, "snapshot");
-		pk_str(pk, s->snapshot);
-	}
-	if (s->position) {
-		pk_str(pk, "position");
-		pk_str(pk, s->position);
-	}
+	rec_hello(&w->pk, &a);
 }
 
 static bool
@@ -435,36 +418,16 @@ write_part(struct dms_writer *w, struct source *s, int tid, const struct src_tab
 	char part[32];
 
 	snprintf(part, sizeof(part), "%d/%d", p->k, p->n);
-	msgpack_pack_array(pk, 3);
-	msgpack_pack_int(pk, K_PART_BEGIN);
-	msgpack_pack_int(pk, tid);
-	msgpack_pack_map(pk, 2 + (s->snapshot != NULL) + (s->position != NULL) + (t->filter != NULL));
-	pk_str(pk, "part");
-	pk_str(pk, part);
-	pk_str(pk, "range");
-	pk_str(pk, p->range);
-	if (t->filter != NULL) {
-		/* the source query applied the mapping's filters: no reader applies them again */
-		pk_str(pk, "filtered");
-		msgpack_pack_true(pk);
-	}
-	if (s->snapshot) {
-		pk_str(pk, "snapshot");
-		pk_str(pk, s->snapshot);
-	}
-	if (s->position) {
-		pk_str(pk, "position");
-		pk_str(pk, s->position);
+	{
+		/* filtered: the source query applied the mapping's filters, no reader applies them again */
+		const struct part_attrs a = { .part = part, .range = p->range, .snapshot = s->snapshot,
+					      .position = s->position, .filtered = t->filter != NULL };
+
+		rec_part_begin(pk, tid, &a);
 	}
 	if (!ops->read_part(s, t, p, w, tid, &rows))
 		return false;
-	msgpack_pack_array(pk, 4);
-	msgpack_pack_int(pk, K_PART_END);
-	msgpack_pack_int(pk, tid);
-	msgpack_pack_uint64(pk, rows);
-	msgpack_pack_map(pk, 1);
-	pk_str(pk, "part");
-	pk_str(pk, part);
+	rec_part_end(pk, tid, rows, part);
 	log_info("%s.%s part %s: %" PRIu64 " rows", t->schema, t->name, part, rows);
 	*total += rows;
 	return out_flush(&w->out);
@@ -696,15 +659,7 @@ run(struct options *o)
 		out_flush(&w.out);
 		goto out;
 	}
-	msgpack_pack_array(&w.pk, 2);
-	msgpack_pack_int(&w.pk, K_END);
-	msgpack_pack_map(&w.pk, (sig_drain || sig_stop) ? 2 : 1);
-	pk_str(&w.pk, "rows");
-	msgpack_pack_uint64(&w.pk, total);
-	if (sig_drain || sig_stop) {
-		pk_str(&w.pk, "stopped");
-		msgpack_pack_true(&w.pk);
-	}
+	rec_end(&w.pk, &total, NULL, sig_drain || sig_stop);
 	status = out_finish(&w.out) ? EXIT_OK : EXIT_OUTPUT;
 out:
 	out_release(&w.out);

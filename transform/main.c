@@ -14,6 +14,7 @@
 
 #include "json.h"
 #include "../common/map/rules.h"
+#include "../common/records.h"
 #include "../common/settings.h"
 #include "../common/dms.h"
 
@@ -61,13 +62,7 @@ write_stopped_end(struct dms_out *o, uint64_t records)
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, o, out_msgpack_write);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_int(&pk, K_END);
-	msgpack_pack_map(&pk, 2);
-	pk_str(&pk, "stopped");
-	msgpack_pack_true(&pk);
-	pk_str(&pk, "records");
-	msgpack_pack_uint64(&pk, records);
+	rec_end(&pk, NULL, &records, true);
 	return !o->failed;
 }
 

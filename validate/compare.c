@@ -27,6 +27,7 @@
 #include "validate.h"
 #include "../common/db/catalog.h"
 #include "../common/map/rules.h"
+#include "../common/records.h"
 #include "../common/dms.h"
 
 #define S 0			/* source side */
@@ -1330,16 +1331,12 @@ mapped_shape(struct rules *r, const struct src_table *t, enum dms_engine e, stru
 	memset(out, 0, sizeof(*out));
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_int(&pk, K_HELLO);
-	msgpack_pack_int(&pk, DMS_STREAM_VERSION);
-	msgpack_pack_map(&pk, 3);
-	pk_str(&pk, "engine");
-	pk_str(&pk, engine_name(e));
-	pk_str(&pk, "stream");
-	pk_str(&pk, "snapshot");
-	pk_str(&pk, "tool");
-	pk_str(&pk, "dms-validate " DMS_VERSION);
+	{
+		const struct hello_attrs a = { .engine = engine_name(e), .stream = "snapshot",
+					       .tool = "dms-validate " DMS_VERSION };
+
+		rec_hello(&pk, &a);
+	}
 	pack_table(&pk, 0, t);
 	stream_init(&st);
 	if (stream_check(&st, (const uint8_t *)sb.data, sb.size, &rec) == CHECK_OK &&

@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "convert.h"
 #include "../my.h"
+#include "../records.h"
 #include "../dms.h"
 
 #define MY(s) ((struct my_conn *)(s)->conn)
@@ -426,10 +427,7 @@ my_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		unsigned long *lens = mysql_fetch_lengths(res);
 
-		msgpack_pack_array(&w->pk, 3);
-		msgpack_pack_int(&w->pk, K_ROW);
-		msgpack_pack_int(&w->pk, tid);
-		msgpack_pack_array(&w->pk, (size_t)t->ncols);
+		rec_row(&w->pk, tid, (uint32_t)t->ncols);
 		for (int i = 0; ok && i < t->ncols; i++) {
 			if (row[i] == NULL)
 				msgpack_pack_nil(&w->pk);

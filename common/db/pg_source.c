@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "convert.h"
 #include "../pg.h"
+#include "../records.h"
 #include "../dms.h"
 
 #define PG(s) ((struct pg_conn *)(s)->conn)
@@ -426,10 +427,7 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 
 		if (end > line && end[-1] == '\n')
 			end--;
-		msgpack_pack_array(&w->pk, 3);
-		msgpack_pack_int(&w->pk, K_ROW);
-		msgpack_pack_int(&w->pk, tid);
-		msgpack_pack_array(&w->pk, (size_t)t->ncols);
+		rec_row(&w->pk, tid, (uint32_t)t->ncols);
 		while (ok && col < t->ncols) {
 			char *tab_at = memchr(f, '\t', (size_t)(end - f));
 			size_t flen = (size_t)((tab_at ? tab_at : end) - f);

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "rules.h"
+#include "../records.h"
 #include "../settings.h"
 #include "../sha256.h"
 #include "../dms.h"
@@ -1634,16 +1635,7 @@ reject(struct rules *r, const struct plan *p, const struct dms_record *rec, stru
 	values_key_text(p->in, rec->values, rec->values_len, key, sizeof(key));
 	values_text(p->in, rec->values, rec->values_len, values, sizeof(values));
 	msgpack_sbuffer_clear(&r->sbuf);
-	msgpack_pack_array(&r->pk, 3);
-	msgpack_pack_int(&r->pk, K_REJECT);
-	msgpack_pack_int64(&r->pk, rec->table->tid);
-	msgpack_pack_map(&r->pk, 3);
-	pk_str(&r->pk, "key");
-	pk_str(&r->pk, key);
-	pk_str(&r->pk, "values");
-	pk_str(&r->pk, values);
-	pk_str(&r->pk, "error");
-	pk_str(&r->pk, r->error[0] ? r->error : "refused by the mapping");
+	rec_reject(&r->pk, rec->table->tid, key, values, r->error[0] ? r->error : "refused by the mapping");
 	log_warn("record %" PRIu64 " (%s of %s.%s%s%s): refused, logged to the exceptions table: %s",
 		 rec->seq, dms_kind_name(rec->kind), p->in->schema, p->in->name, key[0] ? " key " : "",
 		 key, r->error);
@@ -1829,11 +1821,12 @@ record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		if (p->part_out == it.v.u)
 			break;
 		attrs = c.p;
-		msgpack_pack_array(&r->pk, 4);
-		msgpack_pack_int(&r->pk, K_PART_END);
-		msgpack_pack_int64(&r->pk, rec->table->tid);
-		msgpack_pack_uint64(&r->pk, p->part_out);
-		msgpack_pack_str_body(&r->pk, attrs, rec->len - (size_t)(attrs - rec->raw));
+		{
+			char *part = attrs_str(attrs, rec->len - (size_t)(attrs - rec->raw), "part");
+
+			rec_part_end(&r->pk, rec->table->tid, p->part_out, part);
+			free(part);
+		}
 		goto packed;
 	}
 	default:

@@ -1,0 +1,39 @@
+/*
+ * records.h: the record builders (common/records.c). Every writer of a
+ * stream packs its records with these, so that a record of a kind has one
+ * shape and its attributes the names dms-stream(5) documents. TABLE records
+ * come from the table model (pack_table in common/db/table.c, the mapping
+ * engine's own for a mapped table); a ROW's values follow rec_row().
+ */
+#ifndef DMS_RECORDS_H
+#define DMS_RECORDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+/* HELLO's attrs; a NULL member is left out. */
+struct hello_attrs {
+	const char *engine, *stream, *tool;
+	const char *server, *database;	/* the source's identity (dms-extract) */
+	const char *snapshot, *position;
+};
+
+/* PART_BEGIN's attrs; a NULL member is left out. */
+struct part_attrs {
+	const char *part, *range, *snapshot, *position;
+	bool filtered;		/* the source query applied the mapping's filters */
+};
+
+void rec_hello(msgpack_packer *pk, const struct hello_attrs *a);
+void rec_part_begin(msgpack_packer *pk, int64_t tid, const struct part_attrs *a);
+/* part: PART_END's "part" attribute, or NULL for none. */
+void rec_part_end(msgpack_packer *pk, int64_t tid, uint64_t rows, const char *part);
+/* The head of a ROW: its ncols values are to be packed next. */
+void rec_row(msgpack_packer *pk, int64_t tid, uint32_t ncols);
+void rec_reject(msgpack_packer *pk, int64_t tid, const char *key, const char *values, const char *error);
+/* END; rows and records: NULL to leave out. */
+void rec_end(msgpack_packer *pk, const uint64_t *rows, const uint64_t *records, bool stopped);
+
+#endif
