@@ -44,7 +44,10 @@ my_connect(struct my_conn *c, const char *text)
 	mysql_options(c->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(c->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(c->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
-	mysql_options(c->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	/* the session every program works in: UTC, and no timeout cutting a long load */
+	mysql_options(c->conn, MYSQL_INIT_COMMAND,
+		      "SET time_zone = '+00:00', SESSION net_read_timeout = 86400, "
+		      "SESSION net_write_timeout = 86400, SESSION wait_timeout = 86400");
 	snprintf(attr, sizeof(attr), "%s[%d]", log_progname(), (int)getpid());
 	mysql_optionsv(c->conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", attr);
 	password = u.password ? u.password : getenv("MYSQL_PWD");

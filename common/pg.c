@@ -65,7 +65,17 @@ pg_connect(struct pg_conn *c, const char *uri)
 	}
 	PQsetNoticeReceiver(c->conn, notice, c);
 	c->server_version = PQserverVersion(c->conn);
-	return true;
+	/*
+	 * The session every program works in: values in the canonical text forms
+	 * of dms-stream(5) (ISO dates, UTC, ISO 8601 intervals, hex bytea, floats
+	 * that read back), UTF-8, and no server-side timeout cutting a long load.
+	 */
+	return pg_command(c, "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+			     "SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
+			     "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
+			     "SET standard_conforming_strings = on; SET statement_timeout = 0; "
+			     "SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+			     "SET client_min_messages = warning");
 }
 
 PGresult *

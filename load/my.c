@@ -72,8 +72,7 @@ myt_connect(struct loader *l, const char *uri)
 	}
 	return my_command(MY(l), "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
 				 "NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES', "
-				 "SESSION foreign_key_checks = 0, SESSION net_read_timeout = 86400, "
-				 "SESSION wait_timeout = 86400, SESSION innodb_lock_wait_timeout = 600");
+				 "SESSION foreign_key_checks = 0, SESSION innodb_lock_wait_timeout = 600");
 }
 
 static bool

@@ -30,12 +30,7 @@ static bool
 pgt_connect(struct loader *l, const char *uri)
 {
 	l->conn = xcalloc(1, sizeof(struct pg_conn));
-	if (!pg_connect(PG(l), uri))
-		return false;
-	return pg_command(PG(l), "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO, YMD'; "
-				 "SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; "
-				 "SET statement_timeout = 0; SET lock_timeout = 0; "
-				 "SET client_min_messages = warning");
+	return pg_connect(PG(l), uri);
 }
 
 static bool

@@ -20,21 +20,15 @@ vconnect(struct vconn *c, const char *uri)
 		if (!pg_connect(&c->pg, uri))
 			return false;
 		c->label = c->pg.label;
-		return pg_command(&c->pg, "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
-					  "SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
-					  "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
-					  "SET standard_conforming_strings = on; SET statement_timeout = 0; "
-					  "SET client_min_messages = warning; "
-					  "SET enable_seqscan = off; SET enable_bitmapscan = off");
+		/* key ranges are read along the key's index, in key order */
+		return pg_command(&c->pg, "SET enable_seqscan = off; SET enable_bitmapscan = off");
 	}
 	if (c->engine == ENGINE_MYSQL) {
 		if (!my_connect(&c->my, uri))
 			return false;
 		c->label = c->my.label;
 		return my_command(&c->my, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES,"
-					  "NO_ENGINE_SUBSTITUTION', SESSION net_read_timeout = 3600, "
-					  "SESSION net_write_timeout = 3600, SESSION wait_timeout = 86400, "
-					  "SESSION group_concat_max_len = 268435456");
+					  "NO_ENGINE_SUBSTITUTION', SESSION group_concat_max_len = 268435456");
 	}
 	{
 		char *masked = uri_mask(uri);

@@ -28,8 +28,7 @@ my_src_connect(struct source *s, const char *uri)
 		log_error("%s: the URI names no database (mysql://host/database)", MY(s)->label);
 		return false;
 	}
-	return my_command(MY(s), "SET SESSION net_write_timeout = 86400, "
-				 "SESSION net_read_timeout = 86400, SESSION wait_timeout = 86400");
+	return true;
 }
 
 static char *

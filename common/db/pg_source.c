@@ -20,13 +20,7 @@ static bool
 pg_src_connect(struct source *s, const char *uri)
 {
 	s->conn = xcalloc(1, sizeof(struct pg_conn));
-	if (!pg_connect(PG(s), uri))
-		return false;
-	return pg_command(PG(s), "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
-				 "SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
-				 "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; "
-				 "SET statement_timeout = 0; SET lock_timeout = 0; "
-				 "SET idle_in_transaction_session_timeout = 0");
+	return pg_connect(PG(s), uri);
 }
 
 static bool
