@@ -433,57 +433,6 @@ write_part(struct dms_writer *w, struct source *s, int tid, const struct src_tab
 	return out_flush(&w->out);
 }
 
-static int
-by_load_order(const void *a, const void *b)
-{
-	const struct src_name *x = a, *y = b;
-	long ox = mapping_load_order(mapping.nrules ? &mapping : NULL, x->schema, x->name);
-	long oy = mapping_load_order(mapping.nrules ? &mapping : NULL, y->schema, y->name);
-	int c;
-
-	if (ox != oy)
-		return ox > oy ? -1 : 1;
-	c = strcmp(x->schema, y->schema);
-	return c ? c : strcmp(x->name, y->name);
-}
-
-/* The selected tables, higher load-order first, then by name. */
-static bool
-selected_tables(struct source *s, struct src_name **names, int *n)
-{
-	int kept = 0;
-
-	if (!ops->list(s, names, n))
-		return false;
-	for (int i = 0; i < *n; i++) {
-		if (mapping_selects(s->mapping, (*names)[i].schema, (*names)[i].name)) {
-			(*names)[kept++] = (*names)[i];
-		} else {
-			free((*names)[i].schema);
-			free((*names)[i].name);
-		}
-	}
-	*n = kept;
-	qsort(*names, (size_t)*n, sizeof(**names), by_load_order);
-	/* an explicit rule names one table: it must exist */
-	for (int r = 0; s->mapping && r < s->mapping->nrules; r++) {
-		const struct mapping_rule *rule = &s->mapping->rules[r];
-		bool found = false;
-
-		if (rule->type != RULE_SELECTION || rule->sel != SEL_EXPLICIT)
-			continue;
-		for (int i = 0; i < *n && !found; i++)
-			found = strcmp((*names)[i].schema, rule->schema) == 0 &&
-				strcmp((*names)[i].name, rule->table) == 0;
-		if (!found) {
-			log_error("selection rule %s: table %s.%s does not exist on the source (or an exclude rule removes it)",
-				  rule->id_text, rule->schema, rule->table);
-			return false;
-		}
-	}
-	return true;
-}
-
 static bool
 prepare_table(struct source *s, const struct src_name *nm, struct src_table *t, int64_t split_rows,
 	      bool parts)
@@ -562,7 +511,7 @@ run(struct options *o)
 		status = EXIT_RUNTIME;
 		goto done;
 	}
-	if (!selected_tables(&s, &names, &nnames))
+	if (!catalog_select(ops, &s, NULL, &names, &nnames))
 		goto done;
 
 	if (o->list) {

@@ -645,10 +645,18 @@ assess_run(const struct aopts *o)
 	a.full_load = strcmp(o->migration_type, "cdc") != 0;
 	a.ops = uri_engine(o->source_uri) == ENGINE_PG ? &pg_source_ops : &my_source_ops;
 	a.src.mapping = o->mapping;
-	if (!vconnect(&a.c[0], o->source_uri) || !a.ops->connect(&a.src, o->source_uri)) {
+	if (!vconnect(&a.c[0], o->source_uri)) {
 		status = EXIT_SOURCE;
 		goto done;
 	}
+	if (a.c[0].engine == ENGINE_MYSQL && a.c[0].my.dbname == NULL) {
+		log_error("%s: the URI names no database (mysql://host/database)", a.c[0].label);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	/* the catalog reads on the same connection */
+	a.src.engine = a.c[0].engine;
+	a.src.conn = a.c[0].engine == ENGINE_PG ? (void *)&a.c[0].pg : (void *)&a.c[0].my;
 	if (o->target_uri && !vconnect(&a.c[1], o->target_uri)) {
 		status = EXIT_TARGET;
 		goto done;
@@ -659,14 +667,12 @@ assess_run(const struct aopts *o)
 		status = EXIT_USAGE;
 		goto done;
 	}
-	if (!a.ops->list(&a.src, &names, &nnames)) {
+	if (!catalog_select(a.ops, &a.src, o->settings->control_schema, &names, &nnames)) {
 		status = EXIT_SOURCE;
 		goto done;
 	}
 	a.tables = xcalloc((size_t)nnames + 1, sizeof(*a.tables));
 	for (int i = 0; i < nnames; i++) {
-		if (o->mapping && !mapping_selects(o->mapping, names[i].schema, names[i].name))
-			continue;
 		if (!a.ops->describe(&a.src, &names[i], &a.tables[a.ntables])) {
 			status = EXIT_SOURCE;
 			goto done;
@@ -693,8 +699,8 @@ done:
 	for (int i = 0; i < a.nchecks; i++)
 		json_decref(a.checks[i].findings);
 	free(a.checks);
-	if (a.src.conn)
-		a.ops->disconnect(&a.src);
+	a.src.conn = NULL;	/* a.c[0]'s, closed below */
+	a.ops->disconnect(&a.src);
 	if (a.c[0].engine)
 		vdisconnect(&a.c[0]);
 	if (a.c[1].engine)

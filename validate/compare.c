@@ -1677,19 +1677,18 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 		run->status = EXIT_SOURCE;
 		return false;
 	}
-	/* no primary key: the first unique index, as DMS does */
-	for (int i = 0; st.nkey == 0 && i < st.nindexes; i++)
-		if (st.indexes[i].unique) {
-			bool notnull = true;
+	/* no primary key: the first unique index of NOT NULL columns, as DMS does */
+	if (st.nkey == 0) {
+		const int *cols;
+		int n = src_table_row_key(&st, &cols);
 
-			for (int c = 0; c < st.indexes[i].ncols; c++)
-				notnull &= !st.cols[st.indexes[i].cols[c]].nullable;
-			if (!notnull)
-				continue;
-			st.nkey = st.indexes[i].ncols;
-			st.key = xcalloc((size_t)st.nkey + 1, sizeof(int));
-			memcpy(st.key, st.indexes[i].cols, (size_t)st.nkey * sizeof(int));
-		}
+		int *key = xcalloc((size_t)n + 1, sizeof(int));
+
+		memcpy(key, cols, (size_t)n * sizeof(int));
+		free(st.key);
+		st.key = key;
+		st.nkey = n;
+	}
 	if (p->rules) {
 		if (mapped_shape(p->rules, &st, e[S], &shape) != EXIT_OK) {
 			run->status = EXIT_USAGE;
@@ -1898,15 +1897,6 @@ done:
 
 /* ---- the run ---- */
 
-static int
-by_name(const void *a, const void *b)
-{
-	const struct src_name *x = a, *y = b;
-	int c = strcmp(x->schema, y->schema);
-
-	return c ? c : strcmp(x->name, y->name);
-}
-
 static void
 summary(struct vrun *run)
 {
@@ -1983,20 +1973,16 @@ validate_run(const struct vopts *o)
 			goto done;
 		}
 	}
-	if (!p.ops[S]->list(&p.src[S], &names, &nnames)) {
+	/* a source that is also a target has dms's control tables: never data to validate */
+	p.src[S].mapping = o->mapping;
+	if (!catalog_select(p.ops[S], &p.src[S], o->settings->control_schema, &names, &nnames)) {
 		run.status = EXIT_SOURCE;
 		goto done;
 	}
-	qsort(names, (size_t)nnames, sizeof(*names), by_name);
 	run.tables = xcalloc((size_t)nnames + 1, sizeof(*run.tables));
 	for (int i = 0; i < nnames; i++) {
 		struct vtable *t;
 
-		if (o->mapping && !mapping_selects(o->mapping, names[i].schema, names[i].name))
-			continue;
-		/* a source that is also a target has dms's control tables: never data to validate */
-		if (strcmp(names[i].schema, o->settings->control_schema) == 0)
-			continue;
 		t = &run.tables[run.ntables++];
 		t->estimate = names[i].estimated_rows;
 		if (!prepare_table(&p, &names[i], t) || !start_table(&run, t)) {

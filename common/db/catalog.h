@@ -124,6 +124,19 @@ extern const struct source_ops pg_source_ops;
 extern const struct source_ops my_source_ops;
 
 void src_table_free(struct src_table *t);
+/*
+ * The source's tables that the mapping selects (all without one), those of
+ * skip_schema (a control schema; NULL: none) left out, higher load-order
+ * first, then by schema and name. An explicit rule whose table is not there
+ * is an error (logged).
+ */
+bool catalog_select(const struct source_ops *ops, struct source *s, const char *skip_schema,
+		    struct src_name **names, int *n);
+/*
+ * The columns that identify a row: the key (primary key or replica
+ * identity), else the first unique index of NOT NULL columns; 0 when none.
+ */
+int src_table_row_key(const struct src_table *t, const int **cols);
 /* The index of a column by name, or -1. */
 int src_column_index(const struct src_table *t, const char *name);
 /* "schema"."name" quoted by the engine's quote_ident; the caller frees it. */

@@ -191,3 +191,78 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 	}
 }
 
+static const struct mapping *sort_mapping;	/* catalog_select's, for its qsort */
+
+static int
+by_load_order(const void *a, const void *b)
+{
+	const struct src_name *x = a, *y = b;
+	long ox = mapping_load_order(sort_mapping, x->schema, x->name);
+	long oy = mapping_load_order(sort_mapping, y->schema, y->name);
+	int c;
+
+	if (ox != oy)
+		return ox > oy ? -1 : 1;
+	c = strcmp(x->schema, y->schema);
+	return c ? c : strcmp(x->name, y->name);
+}
+
+bool
+catalog_select(const struct source_ops *ops, struct source *s, const char *skip_schema,
+	       struct src_name **names, int *n)
+{
+	int kept = 0;
+
+	if (!ops->list(s, names, n))
+		return false;
+	for (int i = 0; i < *n; i++) {
+		if (mapping_selects(s->mapping, (*names)[i].schema, (*names)[i].name) &&
+		    (skip_schema == NULL || strcmp((*names)[i].schema, skip_schema) != 0)) {
+			(*names)[kept++] = (*names)[i];
+		} else {
+			free((*names)[i].schema);
+			free((*names)[i].name);
+		}
+	}
+	*n = kept;
+	sort_mapping = s->mapping;
+	qsort(*names, (size_t)*n, sizeof(**names), by_load_order);
+	/* an explicit rule names one table: it must exist */
+	for (int r = 0; s->mapping && r < s->mapping->nrules; r++) {
+		const struct mapping_rule *rule = &s->mapping->rules[r];
+		bool found = false;
+
+		if (rule->type != RULE_SELECTION || rule->sel != SEL_EXPLICIT)
+			continue;
+		for (int i = 0; i < *n && !found; i++)
+			found = strcmp((*names)[i].schema, rule->schema) == 0 &&
+				strcmp((*names)[i].name, rule->table) == 0;
+		if (!found) {
+			log_error("selection rule %s: table %s.%s does not exist on the source (or an exclude rule removes it)",
+				  rule->id_text, rule->schema, rule->table);
+			return false;
+		}
+	}
+	return true;
+}
+
+int
+src_table_row_key(const struct src_table *t, const int **cols)
+{
+	if (t->nkey > 0) {
+		*cols = t->key;
+		return t->nkey;
+	}
+	for (int i = 0; i < t->nindexes; i++) {
+		bool notnull = t->indexes[i].unique;
+
+		for (int c = 0; notnull && c < t->indexes[i].ncols; c++)
+			notnull = !t->cols[t->indexes[i].cols[c]].nullable;
+		if (notnull) {
+			*cols = t->indexes[i].cols;
+			return t->indexes[i].ncols;
+		}
+	}
+	*cols = NULL;
+	return 0;
+}
