@@ -760,30 +760,32 @@ mapping_table_settings(const struct mapping *m, const char *schema, const char *
 	return NULL;
 }
 
+/* The one operator table of source filters (dms-mapping(5)). */
+static const char *const cmp_sql[] = { [OP_LTE] = "<=", [OP_GTE] = ">=", [OP_EQ] = "=",
+				       [OP_NOTEQ] = "<>" };
+
 static void
-add_cond(struct strbuf *sb, const char *col, const struct filter_cond *c, quote_fn literal,
+add_cond(struct strbuf *sb, const char *column, const struct filter_cond *c, operand_fn operand,
 	 void *arg)
 {
-	static const char *const cmp[] = { [OP_LTE] = "<=", [OP_GTE] = ">=", [OP_EQ] = "=",
-					   [OP_NOTEQ] = "<>" };
-	char *a = NULL, *b = NULL;
+	char *col = operand(arg, column, NULL), *a = NULL, *b = NULL;
 
 	switch (c->op) {
 	case OP_LTE:
 	case OP_GTE:
 	case OP_EQ:
 	case OP_NOTEQ:
-		a = literal(arg, c->value);
-		sb_addf(sb, "%s %s %s", col, cmp[c->op], a);
+		a = operand(arg, column, c->value);
+		sb_addf(sb, "%s %s %s", col, cmp_sql[c->op], a);
 		break;
 	case OP_BETWEEN:
-		a = literal(arg, c->start);
-		b = literal(arg, c->end);
+		a = operand(arg, column, c->start);
+		b = operand(arg, column, c->end);
 		sb_addf(sb, "%s BETWEEN %s AND %s", col, a, b);
 		break;
 	case OP_NOTBETWEEN:
-		a = literal(arg, c->start);
-		b = literal(arg, c->end);
+		a = operand(arg, column, c->start);
+		b = operand(arg, column, c->end);
 		sb_addf(sb, "(%s < %s OR %s > %s)", col, a, col, b);
 		break;
 	case OP_NULL:
@@ -793,13 +795,14 @@ add_cond(struct strbuf *sb, const char *col, const struct filter_cond *c, quote_
 		sb_addf(sb, "%s IS NOT NULL", col);
 		break;
 	}
+	free(col);
 	free(a);
 	free(b);
 }
 
 char *
-mapping_filter_sql(const struct mapping *m, const char *schema, const char *table,
-		   quote_fn ident, quote_fn literal, void *arg)
+mapping_filter_expr(const struct mapping *m, const char *schema, const char *table,
+		    operand_fn operand, void *arg)
 {
 	struct strbuf sb = STRBUF_INIT;
 
@@ -810,17 +813,37 @@ mapping_filter_sql(const struct mapping *m, const char *schema, const char *tabl
 		    !rule_matches(r, schema, table))
 			continue;
 		for (int f = 0; f < r->nfilters; f++) {
-			char *col = ident(arg, r->filters[f].column);
-
 			sb_adds(&sb, sb.len ? " AND (" : "(");
 			for (int c = 0; c < r->filters[f].nconds; c++) {
 				if (c > 0)
 					sb_adds(&sb, " OR ");
-				add_cond(&sb, col, &r->filters[f].conds[c], literal, arg);
+				add_cond(&sb, r->filters[f].column, &r->filters[f].conds[c], operand, arg);
 			}
 			sb_adds(&sb, ")");
-			free(col);
 		}
 	}
 	return sb.buf;
+}
+
+/* mapping_filter_sql's callbacks, as one operand function. */
+struct quoting {
+	quote_fn ident, literal;
+	void *arg;
+};
+
+static char *
+quoted_operand(void *arg, const char *column, const char *value)
+{
+	const struct quoting *q = arg;
+
+	return value == NULL ? q->ident(q->arg, column) : q->literal(q->arg, value);
+}
+
+char *
+mapping_filter_sql(const struct mapping *m, const char *schema, const char *table,
+		   quote_fn ident, quote_fn literal, void *arg)
+{
+	struct quoting q = { ident, literal, arg };
+
+	return mapping_filter_expr(m, schema, table, quoted_operand, &q);
 }

@@ -102,5 +102,13 @@ typedef char *(*quote_fn)(void *arg, const char *text);
  */
 char *mapping_filter_sql(const struct mapping *m, const char *schema, const char *table,
 			 quote_fn ident, quote_fn literal, void *arg);
+/*
+ * The same predicate with each operand as operand() writes it: the column
+ * (value NULL) or a value compared with it. A caller that compares by type
+ * (the mapping engine) wraps both sides; the source wants them quoted.
+ */
+typedef char *(*operand_fn)(void *arg, const char *column, const char *value);
+char *mapping_filter_expr(const struct mapping *m, const char *schema, const char *table,
+			  operand_fn operand, void *arg);
 
 #endif

@@ -507,7 +507,6 @@ is_numeric_type(enum dms_type t)
 	return (t >= DT_INT1 && t <= DT_REAL8) || t == DT_NUMERIC;
 }
 
-static const char *const op_sql[] = { [OP_LTE] = "<=", [OP_GTE] = ">=", [OP_EQ] = "=", [OP_NOTEQ] = "<>" };
 
 /* How a filter compares a column's values: see "Source filters" in dms-mapping(5). */
 enum cmp { CMP_TEXT, CMP_NUMBER, CMP_INSTANT, CMP_NOCASE };
@@ -548,70 +547,48 @@ sql_operand(struct strbuf *sb, const char *v, int col, enum cmp k)
 	sb_adds(sb, close[k]);
 }
 
+/* mapping_filter_expr's operands over the input table's columns. */
+struct filter_ctx {
+	const struct dms_table *t;
+	const char *missing;	/* a filter column the table lacks */
+};
+
+static char *
+filter_operand(void *arg, const char *column, const char *value)
+{
+	struct filter_ctx *f = arg;
+	struct strbuf sb = STRBUF_INIT;
+	int col = in_index(f->t, column);
+
+	if (col < 0) {
+		f->missing = column;
+		return xstrdup("NULL");
+	}
+	sql_operand(&sb, value, col, filter_cmp(&f->t->cols[col]));
+	return sb.buf;
+}
+
 /* The source filters of the selection rules as one SQLite expression over ?N (column N-1). */
 static int
 build_filter(struct rules *r, struct plan *p)
 {
-	const struct dms_table *t = p->in;
+	struct filter_ctx f = { .t = p->in };
+	char *expr = mapping_filter_expr(r->m, p->in->schema, p->in->name, filter_operand, &f);
 	struct strbuf sql = STRBUF_INIT;
 	int status = EXIT_OK;
 
-	for (int i = 0; i < r->m->nrules; i++) {
-		const struct mapping_rule *rule = &r->m->rules[i];
-
-		if (rule->type != RULE_SELECTION || rule->sel == SEL_EXCLUDE ||
-		    !locator_matches(rule, t->schema, t->name) ||
-		    (rule->sel == SEL_EXPLICIT && (strcmp(rule->schema, t->schema) || strcmp(rule->table, t->name))))
-			continue;
-		for (int f = 0; f < rule->nfilters; f++) {
-			const struct filter *flt = &rule->filters[f];
-			int col = in_index(t, flt->column);
-			enum cmp k;
-
-			if (col < 0) {
-				log_error("selection rule %s: filter column \"%s\" is not a column of %s.%s",
-					  rule->id_text, flt->column, t->schema, t->name);
-				status = EXIT_USAGE;
-				goto done;
-			}
-			k = filter_cmp(&t->cols[col]);
-			sb_adds(&sql, sql.len ? " AND (" : "SELECT (");
-			for (int c = 0; c < flt->nconds; c++) {
-				const struct filter_cond *fc = &flt->conds[c];
-
-				if (c)
-					sb_adds(&sql, " OR ");
-				switch (fc->op) {
-				case OP_NULL:
-					sb_addf(&sql, "?%d IS NULL", col + 1);
-					break;
-				case OP_NOTNULL:
-					sb_addf(&sql, "?%d IS NOT NULL", col + 1);
-					break;
-				case OP_BETWEEN:
-				case OP_NOTBETWEEN:
-					sql_operand(&sql, NULL, col, k);
-					sb_addf(&sql, "%s BETWEEN ", fc->op == OP_NOTBETWEEN ? " NOT" : "");
-					sql_operand(&sql, fc->start, col, k);
-					sb_adds(&sql, " AND ");
-					sql_operand(&sql, fc->end, col, k);
-					break;
-				default:
-					sql_operand(&sql, NULL, col, k);
-					sb_addf(&sql, " %s ", op_sql[fc->op]);
-					sql_operand(&sql, fc->value, col, k);
-				}
-			}
-			sb_adds(&sql, ")");
-		}
-	}
-	if (sql.len) {
+	if (f.missing != NULL) {
+		log_error("source filter column \"%s\" is not a column of %s.%s", f.missing, p->in->schema,
+			  p->in->name);
+		status = EXIT_USAGE;
+	} else if (expr != NULL) {
+		sb_addf(&sql, "SELECT %s", expr);
 		if (!prepare(r, sql.buf, &p->filter.st, "source filter"))
 			status = EXIT_USAGE;
 		else
-			stmt_resolve(&p->filter, t);
+			stmt_resolve(&p->filter, p->in);
 	}
-done:
+	free(expr);
 	sb_release(&sql);
 	return status;
 }
