@@ -32,6 +32,7 @@ table_free(struct dms_table *t)
 {
 	if (t == NULL)
 		return;
+	table_decoded_free(t);
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i].name);
 		free(t->cols[i].type_name);
@@ -656,6 +657,7 @@ table_install(struct check *k, struct dms_table *t, const uint8_t *raw, size_t l
 		t->cols[i].attrs = t->raw + (t->cols[i].attrs - raw);
 	t->attrs = t->raw + (t->attrs - raw);
 	t->raw_len = len;
+	table_decode(t);
 	if ((uint64_t)t->tid >= st->ntables) {
 		size_t n = st->ntables ? st->ntables : 16;
 		struct dms_table **grown;

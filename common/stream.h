@@ -52,6 +52,28 @@ struct dms_column {
 	bool nullable;
 	const uint8_t *attrs;	/* msgpack map, inside the table's raw copy */
 	size_t attrs_len;
+	/* the attrs, decoded (common/tabledecode.c) */
+	int64_t length;		/* -1 when none */
+	int precision, scale;	/* -1 when none */
+	char *native, *collation;	/* NULL when none */
+	bool is_unsigned, identity;
+};
+
+/* An index or unique constraint of a TABLE's attrs: columns by index. */
+struct dms_index {
+	char *name;
+	bool unique;
+	int ncols;
+	int *cols;
+};
+
+/* A foreign key of a TABLE's attrs: columns by name. */
+struct dms_fkey {
+	char *name;
+	int ncols, nref;
+	char **cols, **ref_cols;
+	char *ref_schema, *ref_table;
+	char *on_delete, *on_update;
 };
 
 struct dms_table {
@@ -66,9 +88,19 @@ struct dms_table {
 	size_t attrs_len;
 	uint8_t *raw;		/* a copy of the TABLE record that defined it */
 	size_t raw_len;
+	/* the attrs, decoded once (common/tabledecode.c) */
+	int64_t estimated_rows;	/* -1 when none */
+	int nindexes, nfkeys;
+	struct dms_index *indexes;
+	struct dms_fkey *fkeys;
+	char *lob_mode;		/* table-settings lob-settings mode; NULL when none */
+	int64_t lob_bulk_max_size;	/* -1 when none */
 };
 
 void table_free(struct dms_table *t);
+/* Decodes t's attrs into its fields (the checker does, once per TABLE); freed by table_free. */
+void table_decode(struct dms_table *t);
+void table_decoded_free(struct dms_table *t);
 
 struct dms_stream {
 	struct dms_table **tables;	/* by tid; NULL where undefined */

@@ -26,7 +26,7 @@
 struct tcol {
 	char *name;
 	enum dms_type type;
-	char *native;		/* the source's type text, NULL when none */
+	const char *native;	/* the source's type text, NULL when none (the stream's) */
 	int64_t length;		/* -1 when none */
 	int precision, scale;	/* -1 when none */
 	bool is_unsigned, identity, nullable;
@@ -34,21 +34,6 @@ struct tcol {
 	bool skip;		/* a LOB column left out (SupportLobs false) */
 	char *sqltype;		/* the target's column type */
 	char *narrowed;		/* MySQL: the type it had before a key made it shorter */
-};
-
-struct tindex {
-	char *name;
-	bool unique;
-	int ncols;
-	int *cols;
-};
-
-struct tfkey {
-	char *name;
-	int ncols;
-	char **cols, **ref_cols;
-	char *ref_schema, *ref_table;
-	char *on_delete, *on_update;
 };
 
 struct ttable {
@@ -59,9 +44,9 @@ struct ttable {
 	int ncols;
 	struct tcol *cols;
 	int nindexes;
-	struct tindex *indexes;
+	const struct dms_index *indexes;	/* the stream's, decoded once */
 	int nfkeys;
-	struct tfkey *fkeys;
+	const struct dms_fkey *fkeys;
 	bool prepared;
 	int lob_mode;		/* table-settings lob-settings: 0 task's, 1 limited, 2 unlimited */
 	int64_t lob_kb;		/* its bulk-max-size */

@@ -616,7 +616,7 @@ myt_post_load(struct loader *l, struct ttable *t)
 	if (ok && t->nfkeys > 0)
 		ok = my_command(MY(l), "SET SESSION foreign_key_checks = 1");
 	for (int i = 0; ok && i < t->nfkeys; i++) {
-		struct tfkey *f = &t->fkeys[i];
+		const struct dms_fkey *f = &t->fkeys[i];
 		struct strbuf cols = STRBUF_INIT, refs = STRBUF_INIT;
 		char *fname = my_quote_ident(f->name), *fl = lit(l, f->name);
 		char *rs = my_quote_ident(l->settings->target_schema ? l->settings->target_schema

@@ -543,7 +543,7 @@ pgt_post_load(struct loader *l, struct ttable *t)
 		free(name);
 	}
 	for (int i = 0; ok && i < t->nfkeys; i++) {
-		struct tfkey *f = &t->fkeys[i];
+		const struct dms_fkey *f = &t->fkeys[i];
 		char *cols = name_list(f->cols, f->ncols), *refs = name_list(f->ref_cols, f->ncols);
 		char *name = pg_quote_ident(f->name);
 		char *rs = pg_quote_ident(l->settings->target_schema ? l->settings->target_schema

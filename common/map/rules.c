@@ -514,17 +514,16 @@ enum cmp { CMP_TEXT, CMP_NUMBER, CMP_INSTANT, CMP_NOCASE };
 static enum cmp
 filter_cmp(const struct dms_column *c)
 {
-	char *collation;
+	const char *collation;
 	enum cmp k = CMP_TEXT;
 
 	if (is_numeric_type(c->type))
 		return CMP_NUMBER;
 	if (c->type == DT_DATE || c->type == DT_DATETIME || c->type == DT_DATETIMETZ)
 		return CMP_INSTANT;
-	collation = attrs_str(c->attrs, c->attrs_len, "collation");
+	collation = c->collation;
 	if (collation != NULL && strlen(collation) > 3 && strcmp(collation + strlen(collation) - 3, "_ci") == 0)
 		k = CMP_NOCASE;
-	free(collation);
 	return k;
 }
 
@@ -616,24 +615,97 @@ pack_unique_index(msgpack_packer *pk, const struct plan *p)
 	msgpack_pack_true(pk);
 }
 
-/* Rebuilds the table attrs: index column positions and foreign key names follow the plan. */
+/* An index whose columns all stay, at their new positions; false when one goes. */
+static bool
+pack_index(msgpack_packer *pk, const struct dms_index *x, const int *map, bool dry_run)
+{
+	for (int k = 0; k < x->ncols; k++)
+		if (map[x->cols[k]] < 0)
+			return false;
+	if (dry_run)
+		return true;
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "name");
+	pk_str(pk, x->name);
+	pk_str(pk, "columns");
+	msgpack_pack_array(pk, (size_t)x->ncols);
+	for (int k = 0; k < x->ncols; k++)
+		msgpack_pack_int(pk, map[x->cols[k]]);
+	pk_str(pk, "unique");
+	if (x->unique)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	return true;
+}
+
+/* Column names of a foreign key as the rules rename them (in schema.table). */
+static void
+pack_fkey_columns(struct rules *r, msgpack_packer *pk, char *const *cols, int n, const char *schema,
+		  const char *table)
+{
+	msgpack_pack_array(pk, (size_t)n);
+	for (int q = 0; q < n; q++) {
+		const struct mapping_rule *cr = name_rule(r->m, "column", schema, table, cols[q], "");
+		char *renamed = cr && renames(cr) ? rename_with(cr, cols[q]) : xstrdup(cols[q]);
+
+		pk_str(pk, renamed);
+		free(renamed);
+	}
+}
+
+/* A foreign key whose names (its table's, the referenced table's) follow the rules. */
+static void
+pack_fkey(struct rules *r, msgpack_packer *pk, const struct dms_table *t, const struct dms_fkey *f)
+{
+	const char *ref_schema = f->ref_schema ? f->ref_schema : t->schema;
+	char *schema = new_schema(r->m, ref_schema), *table = new_table(r->m, ref_schema, f->ref_table);
+
+	msgpack_pack_map(pk, (size_t)(4 + (f->ref_schema != NULL) + (f->on_delete != NULL) +
+				      (f->on_update != NULL)));
+	pk_str(pk, "name");
+	pk_str(pk, f->name);
+	pk_str(pk, "columns");
+	pack_fkey_columns(r, pk, f->cols, f->ncols, t->schema, t->name);
+	if (f->ref_schema != NULL) {
+		pk_str(pk, "ref_schema");
+		pk_str(pk, schema);
+	}
+	pk_str(pk, "ref_table");
+	pk_str(pk, table);
+	pk_str(pk, "ref_columns");
+	pack_fkey_columns(r, pk, f->ref_cols, f->nref, ref_schema, f->ref_table);
+	if (f->on_delete != NULL) {
+		pk_str(pk, "on_delete");
+		pk_str(pk, f->on_delete);
+	}
+	if (f->on_update != NULL) {
+		pk_str(pk, "on_update");
+		pk_str(pk, f->on_update);
+	}
+	free(schema);
+	free(table);
+}
+
+/*
+ * Rebuilds the table attrs from the decoded table: index column positions
+ * and foreign key names follow the plan; other attributes pass as they are.
+ */
 static void
 pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 {
 	const struct dms_table *t = p->in;
+	const struct mapping_rule *lob = lob_rule(r->m, t);
+	bool has_indexes = attrs_find(t->attrs, t->attrs_len, "indexes", &(struct mp_cursor){ 0 });
 	struct mp_cursor c;
 	struct mp_item it;
 	msgpack_sbuffer s;
 	msgpack_packer pk;
 
-	const struct mapping_rule *lob = lob_rule(r->m, t);
-
 	msgpack_sbuffer_init(&s);
 	msgpack_packer_init(&pk, &s, msgpack_sbuffer_write);
 	mp_cursor_init(&c, t->attrs, t->attrs_len);
 	mp_next(&c, &it);
-	bool has_indexes = attrs_find(t->attrs, t->attrs_len, "indexes", &(struct mp_cursor){ 0 });
-
 	msgpack_pack_map(&pk, it.v.n + (lob != NULL) + (p->unique_rule != NULL && !has_indexes));
 	if (p->unique_rule != NULL && !has_indexes) {
 		pk_str(&pk, "indexes");
@@ -650,140 +722,29 @@ pack_table_attrs(struct rules *r, struct plan *p, const int *map)
 		msgpack_pack_int64(&pk, lob->lob_bulk_max_size);
 	}
 	for (uint32_t i = 0; i < it.v.n; i++) {
-		const uint8_t *kstart = c.p, *vstart;
+		const uint8_t *vstart;
 		struct mp_item k;
 
 		mp_next(&c, &k);
 		vstart = c.p;
+		mp_skip(&c);
 		msgpack_pack_str(&pk, k.v.s.len);
 		msgpack_pack_str_body(&pk, k.v.s.p, k.v.s.len);
-		(void)kstart;
 		if (mp_str_eq(&k, "indexes")) {
-			struct mp_item arr;
-			struct strbuf kept = STRBUF_INIT;
-			uint32_t nkept = 0;
+			size_t nkept = 0;
 
-			mp_next(&c, &arr);
-			for (uint32_t x = 0; x < arr.v.n; x++) {
-				const uint8_t *ix = c.p;
-				struct mp_cursor cols;
-				struct mp_item ci;
-				char *name;
-				bool unique = false, ok = true;
-				msgpack_sbuffer one;
-				msgpack_packer opk;
-
-				mp_skip(&c);
-				name = attrs_str(ix, (size_t)(c.p - ix), "name");
-				attrs_bool(ix, (size_t)(c.p - ix), "unique", &unique);
-				if (name == NULL || !attrs_find(ix, (size_t)(c.p - ix), "columns", &cols) ||
-				    mp_next(&cols, &ci) != MP_OK || ci.type != MP_ARRAY) {
-					free(name);
-					continue;
-				}
-				msgpack_sbuffer_init(&one);
-				msgpack_packer_init(&opk, &one, msgpack_sbuffer_write);
-				msgpack_pack_map(&opk, 3);
-				pk_str(&opk, "name");
-				pk_str(&opk, name);
-				pk_str(&opk, "columns");
-				msgpack_pack_array(&opk, ci.v.n);
-				for (uint32_t k2 = 0; k2 < ci.v.n; k2++) {
-					struct mp_item v;
-
-					mp_next(&cols, &v);
-					if (v.type != MP_UINT || v.v.u >= t->ncols || map[v.v.u] < 0)
-						ok = false;
-					else
-						msgpack_pack_int(&opk, map[v.v.u]);
-				}
-				pk_str(&opk, "unique");
-				if (unique)
-					msgpack_pack_true(&opk);
-				else
-					msgpack_pack_false(&opk);
-				if (ok) {
-					sb_add(&kept, one.data, one.size);
-					nkept++;
-				}
-				msgpack_sbuffer_destroy(&one);
-				free(name);
-			}
+			for (int x = 0; x < t->nindexes; x++)
+				nkept += pack_index(&pk, &t->indexes[x], map, true);
 			msgpack_pack_array(&pk, nkept + (p->unique_rule != NULL));
-			if (kept.len)
-				msgpack_pack_str_body(&pk, kept.buf, kept.len);
-			sb_release(&kept);
+			for (int x = 0; x < t->nindexes; x++)
+				pack_index(&pk, &t->indexes[x], map, false);
 			if (p->unique_rule != NULL)
 				pack_unique_index(&pk, p);
 		} else if (mp_str_eq(&k, "foreign_keys")) {
-			/* names follow the rules: the referenced table and columns too */
-			struct mp_item arr;
-
-			mp_next(&c, &arr);
-			msgpack_pack_array(&pk, arr.v.n);
-			for (uint32_t x = 0; x < arr.v.n; x++) {
-				const uint8_t *fk = c.p;
-				struct mp_item m;
-
-				mp_skip(&c);
-				{
-					struct mp_cursor fc;
-
-					mp_cursor_init(&fc, fk, (size_t)(c.p - fk));
-					mp_next(&fc, &m);
-					msgpack_pack_map(&pk, m.v.n);
-					for (uint32_t e = 0; e < m.v.n; e++) {
-						struct mp_item key, val;
-						char *ref_schema = attrs_str(fk, (size_t)(c.p - fk), "ref_schema");
-						char *ref_table = attrs_str(fk, (size_t)(c.p - fk), "ref_table");
-
-						mp_next(&fc, &key);
-						msgpack_pack_str(&pk, key.v.s.len);
-						msgpack_pack_str_body(&pk, key.v.s.p, key.v.s.len);
-						if (mp_str_eq(&key, "columns") || mp_str_eq(&key, "ref_columns")) {
-							bool ref = key.v.s.p[0] == 'r';
-
-							mp_next(&fc, &val);
-							msgpack_pack_array(&pk, val.v.n);
-							for (uint32_t q = 0; q < val.v.n; q++) {
-								struct mp_item cn;
-								char *cname, *renamed;
-								const struct mapping_rule *cr;
-
-								mp_next(&fc, &cn);
-								cname = xstrndup((const char *)cn.v.s.p, cn.v.s.len);
-								cr = name_rule(r->m, "column", ref ? ref_schema : t->schema,
-									       ref ? ref_table : t->name, cname, "");
-								renamed = cr && renames(cr) ? rename_with(cr, cname) : xstrdup(cname);
-								pk_str(&pk, renamed);
-								free(cname);
-								free(renamed);
-							}
-						} else if (mp_str_eq(&key, "ref_schema") && ref_schema) {
-							char *n = new_schema(r->m, ref_schema);
-
-							pk_str(&pk, n);
-							free(n);
-							mp_skip(&fc);
-						} else if (mp_str_eq(&key, "ref_table") && ref_table && ref_schema) {
-							char *n = new_table(r->m, ref_schema, ref_table);
-
-							pk_str(&pk, n);
-							free(n);
-							mp_skip(&fc);
-						} else {
-							const uint8_t *vs = fc.p;
-
-							mp_skip(&fc);
-							msgpack_pack_str_body(&pk, vs, (size_t)(fc.p - vs));
-						}
-						free(ref_schema);
-						free(ref_table);
-					}
-				}
-			}
+			msgpack_pack_array(&pk, (size_t)t->nfkeys);
+			for (int x = 0; x < t->nfkeys; x++)
+				pack_fkey(r, &pk, t, &t->fkeys[x]);
 		} else {
-			mp_skip(&c);
 			msgpack_pack_str_body(&pk, vstart, (size_t)(c.p - vstart));
 		}
 	}
@@ -910,12 +871,8 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 				status = EXIT_USAGE;
 				goto done;
 			}
-			if (o->mask == MASK_HASH && dt == NULL) {
-				int64_t len = -1;
-
-				attrs_int(ic->attrs, ic->attrs_len, "length", &len);
-				pack_attrs_dt(&o->attrs, NULL, len >= 0 && len < 64 ? 64 : (int)len);
-			}
+			if (o->mask == MASK_HASH && dt == NULL)
+				pack_attrs_dt(&o->attrs, NULL, ic->length >= 0 && ic->length < 64 ? 64 : (int)ic->length);
 		}
 		if (o->attrs.len == 0)
 			sb_add(&o->attrs, ic->attrs, ic->attrs_len);
