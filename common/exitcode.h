@@ -1,6 +1,11 @@
 /*
  * exitcode.h: the exit statuses every dms program uses (dms(7), EXIT STATUS).
- * Only main() picks one; everything below it logs once and returns false.
+ *
+ * The convention: a function that decides how the program ends (a program's
+ * run(), the handler of a record, a run holder) returns one of these. The
+ * functions below it log once and return false (or a tri-state their header
+ * names, such as enum load_result), and their caller picks the status; an
+ * error is never logged twice, nor turned into a status twice.
  */
 #ifndef DMS_EXITCODE_H
 #define DMS_EXITCODE_H

@@ -63,6 +63,13 @@ struct batch {
 
 struct loader;
 
+/* What became of rows sent to the target (load_rows, stream_end). */
+enum load_result {
+	LOAD_FAILED = -1,	/* the target failed (logged): the part cannot go on */
+	LOAD_REFUSED = 0,	/* refused for their data (err set); nothing of them kept */
+	LOAD_DONE = 1,		/* loaded (or, for a probe, would load) */
+};
+
 /* Rows of a control-table query, as text: v[row * ncols + col], NULL for SQL NULL. */
 struct ctl_result {
 	int nrows, ncols;
@@ -80,9 +87,8 @@ struct target_ops {
 	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
 			   size_t values_len, struct strbuf *out, char *err, size_t errsize);
 	/*
-	 * 1: loaded; 0: refused for its data (err, *truncation set; nothing of
-	 * it kept); -1: failed (logged). probe: whether the rows load, keeping
-	 * none of them.
+	 * An enum load_result; on LOAD_REFUSED err and *truncation are set.
+	 * probe: whether the rows load, keeping none of them.
 	 */
 	int (*load_rows)(struct loader *l, struct ttable *t, struct batch *b, size_t lo, size_t hi,
 			 bool probe, char *err, size_t errsize, bool *truncation);

@@ -253,9 +253,9 @@ load_range(struct ttable *t, struct batch *b, size_t lo, size_t hi)
 	if (lo >= hi || P.suspended)
 		return true;
 	rc = L.ops->load_rows(&L, t, b, lo, hi, false, err, sizeof(err), &truncation);
-	if (rc == 1)
+	if (rc == LOAD_DONE)
 		return true;
-	if (rc < 0)
+	if (rc == LOAD_FAILED)
 		return false;
 	if (hi - lo == 1)
 		return bad_row(t, batch_raw(b, lo), batch_raw_len(b, lo), err, truncation) != ROW_FATAL;
@@ -284,9 +284,9 @@ probe(struct ttable *t, size_t lo, size_t hi, struct refusal *why)
 	if (lo >= hi)
 		return true;
 	rc = L.ops->load_rows(&L, t, &B, lo, hi, true, err, sizeof(err), &truncation);
-	if (rc < 0)
+	if (rc == LOAD_FAILED)
 		return false;
-	if (rc == 1)
+	if (rc == LOAD_DONE)
 		return true;
 	if (hi - lo == 1) {
 		why[lo].error = xstrdup(err);
@@ -429,18 +429,18 @@ flush_batch(void)
 		if (B.data.len > B.sent && !L.ops->stream_send(&L, B.data.buf + B.sent, B.data.len - B.sent))
 			return false;
 		rc = L.ops->stream_end(&L, P.table, err, sizeof(err), &truncation);
-		if (rc < 0)
+		if (rc == LOAD_FAILED)
 			return false;
-		if (rc == 0)	/* the batch was rolled back */
+		if (rc == LOAD_REFUSED)	/* the batch was rolled back */
 			ok = isolate(P.table, err, truncation);
 	} else if (B.nrows > 0 && P.table != NULL && !P.suspended) {
 		char err[1024];
 		bool truncation = false;
 		int rc = L.ops->load_rows(&L, P.table, &B, 0, B.nrows, false, err, sizeof(err), &truncation);
 
-		if (rc < 0)
+		if (rc == LOAD_FAILED)
 			return false;
-		if (rc == 0)
+		if (rc == LOAD_REFUSED)
 			ok = isolate(P.table, err, truncation);
 	}
 	P.bytes += B.data.len;

@@ -485,10 +485,10 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 	      char *err, size_t errsize, bool *truncation)
 {
 	struct strbuf sql = STRBUF_INIT;
-	int rc = 1;
+	int rc = LOAD_DONE;
 
 	if (!my_command(MY(l), "SAVEPOINT dms_batch"))
-		return -1;
+		return LOAD_FAILED;
 	sb_addf(&sql, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);
 	for (size_t i = lo; i < hi; i++) {
 		size_t start = i ? b->ends[i - 1] : 0;
@@ -506,20 +506,20 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 			snprintf(err, errsize, "%s (error %u, SQLSTATE %s)", mysql_error(MY(l)->conn),
 				 errnum, state);
 			*truncation = errnum == 1406 || errnum == 1265;
-			rc = 0;
+			rc = LOAD_REFUSED;
 		} else {
 			my_failed(MY(l), "INSERT failed");
-			rc = -1;
+			rc = LOAD_FAILED;
 		}
 	} else if (first_warning(l, err, errsize, truncation)) {
-		rc = 0;
+		rc = LOAD_REFUSED;
 	}
 	sb_release(&sql);
-	if (rc < 0)
+	if (rc == LOAD_FAILED)
 		return rc;
-	if (rc == 0 || probe)
-		return my_command(MY(l), "ROLLBACK TO SAVEPOINT dms_batch") ? rc : -1;
-	return my_command(MY(l), "RELEASE SAVEPOINT dms_batch") ? rc : -1;
+	if (rc == LOAD_REFUSED || probe)
+		return my_command(MY(l), "ROLLBACK TO SAVEPOINT dms_batch") ? rc : LOAD_FAILED;
+	return my_command(MY(l), "RELEASE SAVEPOINT dms_batch") ? rc : LOAD_FAILED;
 }
 
 static bool

@@ -344,10 +344,10 @@ copy_result(struct loader *l, struct ttable *t, bool probe, char *err, size_t er
 	    bool *truncation)
 {
 	PGresult *res;
-	int rc = 1;
+	int rc = LOAD_DONE;
 
 	while ((res = PQgetResult(PG(l)->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 1) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == LOAD_DONE) {
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 			const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 			const char *col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
@@ -363,20 +363,20 @@ copy_result(struct loader *l, struct ttable *t, bool probe, char *err, size_t er
 			if (is_data_error(state)) {
 				snprintf(err, errsize, "%s%s (SQLSTATE %s)", column, msg ? msg : "", state);
 				*truncation = strcmp(state, "22001") == 0;
-				rc = 0;
+				rc = LOAD_REFUSED;
 			} else {
 				log_error("%s: COPY into %s.%s failed: %s (SQLSTATE %s)", PG(l)->label,
 					  t->schema, t->name, msg ? msg : "", state ? state : "");
-				rc = -1;
+				rc = LOAD_FAILED;
 			}
 		}
 		PQclear(res);
 	}
 	/* a probe keeps nothing: ROLLBACK TO ends its subtransaction and its locks */
-	if (rc == 0 || (rc == 1 && probe))
-		return pg_command(PG(l), "ROLLBACK TO SAVEPOINT dms_batch; RELEASE SAVEPOINT dms_batch") ? rc : -1;
-	if (rc == 1 && !pg_command(PG(l), "RELEASE SAVEPOINT dms_batch"))
-		return -1;
+	if (rc == LOAD_REFUSED || (rc == LOAD_DONE && probe))
+		return pg_command(PG(l), "ROLLBACK TO SAVEPOINT dms_batch; RELEASE SAVEPOINT dms_batch") ? rc : LOAD_FAILED;
+	if (rc == LOAD_DONE && !pg_command(PG(l), "RELEASE SAVEPOINT dms_batch"))
+		return LOAD_FAILED;
 	return rc;
 }
 
@@ -392,7 +392,7 @@ pgt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 	size_t start = lo ? b->ends[lo - 1] : 0, end = b->ends[hi - 1];
 
 	if (!pgt_stream_begin(l, t) || !pgt_stream_send(l, b->data.buf + start, end - start))
-		return -1;
+		return LOAD_FAILED;
 	return copy_end(l, t, probe, err, errsize, truncation);
 }
 
@@ -425,7 +425,7 @@ copy_end(struct loader *l, struct ttable *t, bool probe, char *err, size_t errsi
 	if (PQputCopyEnd(PG(l)->conn, NULL) != 1) {
 		log_error("%s: COPY into %s.%s failed: %s", PG(l)->label, t->schema, t->name,
 			  PQerrorMessage(PG(l)->conn));
-		return -1;
+		return LOAD_FAILED;
 	}
 	return copy_result(l, t, probe, err, errsize, truncation);
 }
