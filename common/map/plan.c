@@ -337,6 +337,103 @@ has_filters(const struct mapping *m, const struct dms_table *t)
 	return false;
 }
 
+/* add-column rules: columns computed by an expression (or NULL). EXIT_USAGE when one cannot be. */
+static int
+plan_added_columns(struct rules *r, struct plan *p)
+{
+	const struct mapping *m = r->m;
+	const struct dms_table *t = p->in;
+
+	for (int i = 0; i < m->nrules; i++) {
+		const struct mapping_rule *rule = &m->rules[i];
+		struct ocol *o;
+
+		if (rule->type != RULE_TRANSFORMATION || strcmp(rule->action, "add-column") != 0 ||
+		    !locator_matches(rule, t->schema, t->name))
+			continue;
+		for (int k = 0; k < p->nout; k++)
+			if (strcasecmp(p->out[k].name, rule->value) == 0) {
+				log_error("rule %s: add-column \"%s\": %s.%s has a column of that name already",
+					  rule->id_text, rule->value, t->schema, t->name);
+				return EXIT_USAGE;
+			}
+		o = &p->out[p->nout++];
+		o->name = xstrdup(rule->value);
+		o->type = xstrdup(rule->dt_type);
+		o->dtype = dms_type_from_name(o->type, strlen(o->type));
+		o->nullable = true;
+		o->src = -1;
+		o->kind = OC_NULL;
+		pack_attrs_dt(&o->attrs, rule, 0);
+		if (rule->expression) {
+			struct strbuf sql = STRBUF_INIT;
+			char what[128];
+
+			sb_addf(&sql, "SELECT %s", rule->expression);
+			snprintf(what, sizeof(what), "rule %s: expression", rule->id_text);
+			if (!map_prepare(r, sql.buf, &o->expr.st, what)) {
+				sb_release(&sql);
+				return EXIT_USAGE;
+			}
+			p->op_indicator |= strstr(rule->expression, "operation_indicator") != NULL;
+			sb_release(&sql);
+			o->kind = OC_EXPR;
+			/* every $name must be a column or a header variable */
+			stmt_resolve(&o->expr, t);
+			for (int q = 1; q <= o->expr.nparams; q++) {
+				const char *pn = sqlite3_bind_parameter_name(o->expr.st, q);
+
+				if (pn && pn[0] == '$' && strncmp(pn, "$AR_", 4) != 0 && in_index(t, pn + 1) < 0) {
+					log_error("rule %s: expression uses %s, which is not a column of %s.%s",
+						  rule->id_text, pn, t->schema, t->name);
+					return EXIT_USAGE;
+				}
+			}
+		}
+	}
+	return EXIT_OK;
+}
+
+/* add-before-image-columns rules: the old value of the chosen columns, for updates. */
+static void
+plan_before_image(const struct mapping *m, struct plan *p, const int *map)
+{
+	const struct dms_table *t = p->in;
+
+	for (int i = 0; i < m->nrules; i++) {
+		const struct mapping_rule *rule = &m->rules[i];
+
+		if (rule->type != RULE_TRANSFORMATION || strcmp(rule->action, "add-before-image-columns") != 0 ||
+		    !locator_matches(rule, t->schema, t->name))
+			continue;
+		for (uint32_t c = 0; c < t->ncols; c++) {
+			const struct dms_column *ic = &t->cols[c];
+			bool key = false;
+			struct ocol *o;
+			struct strbuf name = STRBUF_INIT;
+
+			for (uint32_t k = 0; k < t->nkey; k++)
+				key |= t->key[k] == c;
+			if (map[c] < 0 || (strcmp(rule->bi_filter, "pk-only") == 0 && !key) ||
+			    (strcmp(rule->bi_filter, "non-lob") == 0 && dms_type_is_lob(ic->type)))
+				continue;
+			sb_addf(&name, "%s%s%s", rule->bi_prefix, p->out[map[c]].name, rule->bi_suffix);
+			o = &p->out[p->nout++];
+			o->name = name.buf;
+			o->type = xstrdup(p->out[map[c]].type);
+			o->dtype = p->out[map[c]].dtype;
+			o->nullable = true;
+			o->kind = OC_BEFORE;
+			o->src = (int)c;
+			sb_add(&o->attrs, p->out[map[c]].attrs.buf, p->out[map[c]].attrs.len);
+		}
+	}
+}
+
+/*
+ * The plan of TABLE t: dropped (no selection rule takes it), passed through
+ * (no rule touches it), or its output columns, key, filter and attrs.
+ */
 int
 make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 {
@@ -427,86 +524,9 @@ make_plan(struct rules *r, const struct dms_table *t, struct plan **out)
 		if (o->attrs.len == 0)
 			sb_add(&o->attrs, ic->attrs, ic->attrs_len);
 	}
-	/* added columns */
-	for (int i = 0; i < m->nrules; i++) {
-		const struct mapping_rule *rule = &m->rules[i];
-		struct ocol *o;
-
-		if (rule->type != RULE_TRANSFORMATION || strcmp(rule->action, "add-column") != 0 ||
-		    !locator_matches(rule, t->schema, t->name))
-			continue;
-		for (int k = 0; k < p->nout; k++)
-			if (strcasecmp(p->out[k].name, rule->value) == 0) {
-				log_error("rule %s: add-column \"%s\": %s.%s has a column of that name already",
-					  rule->id_text, rule->value, t->schema, t->name);
-				status = EXIT_USAGE;
-				goto done;
-			}
-		o = &p->out[p->nout++];
-		o->name = xstrdup(rule->value);
-		o->type = xstrdup(rule->dt_type);
-		o->dtype = dms_type_from_name(o->type, strlen(o->type));
-		o->nullable = true;
-		o->src = -1;
-		o->kind = OC_NULL;
-		pack_attrs_dt(&o->attrs, rule, 0);
-		if (rule->expression) {
-			struct strbuf sql = STRBUF_INIT;
-			char what[128];
-
-			sb_addf(&sql, "SELECT %s", rule->expression);
-			snprintf(what, sizeof(what), "rule %s: expression", rule->id_text);
-			if (!map_prepare(r, sql.buf, &o->expr.st, what)) {
-				sb_release(&sql);
-				status = EXIT_USAGE;
-				goto done;
-			}
-			p->op_indicator |= strstr(rule->expression, "operation_indicator") != NULL;
-			sb_release(&sql);
-			o->kind = OC_EXPR;
-			/* every $name must be a column or a header variable */
-			stmt_resolve(&o->expr, t);
-			for (int q = 1; q <= o->expr.nparams; q++) {
-				const char *pn = sqlite3_bind_parameter_name(o->expr.st, q);
-
-				if (pn && pn[0] == '$' && strncmp(pn, "$AR_", 4) != 0 && in_index(t, pn + 1) < 0) {
-					log_error("rule %s: expression uses %s, which is not a column of %s.%s",
-						  rule->id_text, pn, t->schema, t->name);
-					status = EXIT_USAGE;
-					goto done;
-				}
-			}
-		}
-	}
-	/* before-image columns: the old value of a column, for updates */
-	for (int i = 0; i < m->nrules; i++) {
-		const struct mapping_rule *rule = &m->rules[i];
-
-		if (rule->type != RULE_TRANSFORMATION || strcmp(rule->action, "add-before-image-columns") != 0 ||
-		    !locator_matches(rule, t->schema, t->name))
-			continue;
-		for (uint32_t c = 0; c < t->ncols; c++) {
-			const struct dms_column *ic = &t->cols[c];
-			bool key = false;
-			struct ocol *o;
-			struct strbuf name = STRBUF_INIT;
-
-			for (uint32_t k = 0; k < t->nkey; k++)
-				key |= t->key[k] == c;
-			if (map[c] < 0 || (strcmp(rule->bi_filter, "pk-only") == 0 && !key) ||
-			    (strcmp(rule->bi_filter, "non-lob") == 0 && dms_type_is_lob(ic->type)))
-				continue;
-			sb_addf(&name, "%s%s%s", rule->bi_prefix, p->out[map[c]].name, rule->bi_suffix);
-			o = &p->out[p->nout++];
-			o->name = name.buf;
-			o->type = xstrdup(p->out[map[c]].type);
-			o->dtype = p->out[map[c]].dtype;
-			o->nullable = true;
-			o->kind = OC_BEFORE;
-			o->src = (int)c;
-			sb_add(&o->attrs, p->out[map[c]].attrs.buf, p->out[map[c]].attrs.len);
-		}
-	}
+	if ((status = plan_added_columns(r, p)) != EXIT_OK)
+		goto done;
+	plan_before_image(m, p, map);
 	/* names must stay distinct */
 	for (int a = 0; a < p->nout; a++)
 		for (int b = a + 1; b < p->nout; b++)

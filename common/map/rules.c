@@ -163,6 +163,94 @@ random_digit(void)
 }
 
 /* A masked or converted value; false (logged) when it cannot be converted. */
+/* A masked value (mask-digits, digits-randomize, hash): true when packed, false when the mask does not apply. */
+static bool
+pack_masked(msgpack_packer *pk, const struct ocol *o, const struct mp_item *it)
+{
+	char buf[64];
+
+	if (it->type == MP_STR) {
+		char *s = xstrndup((const char *)it->v.s.p, it->v.s.len);
+
+		if (o->mask == MASK_HASH) {
+			char hex[65];
+
+			sha256_hex(s, it->v.s.len, hex);
+			pk_str(pk, hex);
+		} else {
+			for (char *q = s; *q; q++)
+				if (*q >= '0' && *q <= '9')
+					*q = o->mask == MASK_DIGITS ? o->mask_char : (char)('0' + random_digit());
+			pk_strn(pk, s, it->v.s.len);
+		}
+		free(s);
+		return true;
+	}
+	if (o->mask == MASK_RANDOM && (it->type == MP_INT || it->type == MP_UINT)) {
+		int n = it->type == MP_INT ? snprintf(buf, sizeof(buf), "%" PRId64, it->v.i)
+					  : snprintf(buf, sizeof(buf), "%" PRIu64, it->v.u);
+
+		for (int i = buf[0] == '-'; i < n; i++)
+			buf[i] = (char)('0' + (i == (buf[0] == '-') ? 1 + random_digit() % 9 : random_digit()));
+		if (it->type == MP_INT)
+			msgpack_pack_int64(pk, strtoll(buf, NULL, 10));
+		else
+			msgpack_pack_uint64(pk, strtoull(buf, NULL, 10));
+		return true;
+	}
+	return false;
+}
+
+/* change-data-type to an integer type: true when packed, false when the value cannot become one. */
+static bool
+pack_as_integer(msgpack_packer *pk, const struct ocol *o, const struct mp_item *it, const uint8_t *v,
+		const uint8_t *vend)
+{
+	char buf[64];
+	int64_t iv;
+	const char *why;
+
+	if (it->type == MP_INT || it->type == MP_UINT) {
+		msgpack_pack_str_body(pk, v, (size_t)(vend - v));
+		if (dms_type_check(o->dtype, it, &why))
+			return true;
+		return false;
+	}
+	if (it->type == MP_BOOL) {
+		msgpack_pack_int(pk, it->v.b);
+		return true;
+	}
+	if (it->type == MP_FLOAT32 || it->type == MP_FLOAT64) {
+		double d = it->type == MP_FLOAT32 ? it->v.f32 : it->v.f64;
+
+		if (d != floor(d) || fabs(d) > 9.2e18)
+			return false;
+		msgpack_pack_int64(pk, (int64_t)d);
+		return true;
+	}
+	if (it->type == MP_STR && it->v.s.len > 0 && it->v.s.len < sizeof(buf)) {
+		char *end;
+
+		memcpy(buf, it->v.s.p, it->v.s.len);
+		buf[it->v.s.len] = '\0';
+		errno = 0;
+		iv = strtoll(buf, &end, 10);
+		if (errno == 0 && *end == '\0') {
+			struct mp_item chk = { .type = iv < 0 ? MP_INT : MP_UINT };
+
+			if (iv < 0)
+				chk.v.i = iv;
+			else
+				chk.v.u = (uint64_t)iv;
+			if (dms_type_check(o->dtype, &chk, &why)) {
+				msgpack_pack_int64(pk, iv);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 bool
 pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const uint8_t *v,
 	    const uint8_t *vend, const uint8_t *values, size_t values_len)
@@ -179,84 +267,16 @@ pack_column(struct rules *r, const struct plan *p, const struct ocol *o, const u
 		msgpack_pack_str_body(pk, v, (size_t)(c.p - v));
 		return true;
 	}
-	if (o->mask != MASK_NONE) {
-		if (it.type == MP_STR) {
-			char *s = xstrndup((const char *)it.v.s.p, it.v.s.len);
-
-			if (o->mask == MASK_HASH) {
-				char hex[65];
-
-				sha256_hex(s, it.v.s.len, hex);
-				pk_str(pk, hex);
-			} else {
-				for (char *q = s; *q; q++)
-					if (*q >= '0' && *q <= '9')
-						*q = o->mask == MASK_DIGITS ? o->mask_char : (char)('0' + random_digit());
-				pk_strn(pk, s, it.v.s.len);
-			}
-			free(s);
-			return true;
-		}
-		if (o->mask == MASK_RANDOM && (it.type == MP_INT || it.type == MP_UINT)) {
-			int n = it.type == MP_INT ? snprintf(buf, sizeof(buf), "%" PRId64, it.v.i)
-						  : snprintf(buf, sizeof(buf), "%" PRIu64, it.v.u);
-
-			for (int i = buf[0] == '-'; i < n; i++)
-				buf[i] = (char)('0' + (i == (buf[0] == '-') ? 1 + random_digit() % 9 : random_digit()));
-			if (it.type == MP_INT)
-				msgpack_pack_int64(pk, strtoll(buf, NULL, 10));
-			else
-				msgpack_pack_uint64(pk, strtoull(buf, NULL, 10));
-			return true;
-		}
-	}
+	if (o->mask != MASK_NONE && pack_masked(pk, o, &it))
+		return true;
 	if (!o->convert) {
 		msgpack_pack_str_body(pk, v, (size_t)(c.p - v));
 		return true;
 	}
 	/* change-data-type */
 	if (o->dtype >= DT_INT1 && o->dtype <= DT_UINT8) {
-		int64_t iv;
-		const char *why;
-
-		if (it.type == MP_INT || it.type == MP_UINT) {
-			msgpack_pack_str_body(pk, v, (size_t)(c.p - v));
-			if (dms_type_check(o->dtype, &it, &why))
-				return true;
-			goto bad;
-		}
-		if (it.type == MP_BOOL) {
-			msgpack_pack_int(pk, it.v.b);
+		if (pack_as_integer(pk, o, &it, v, c.p))
 			return true;
-		}
-		if (it.type == MP_FLOAT32 || it.type == MP_FLOAT64) {
-			double d = it.type == MP_FLOAT32 ? it.v.f32 : it.v.f64;
-
-			if (d != floor(d) || fabs(d) > 9.2e18)
-				goto bad;
-			msgpack_pack_int64(pk, (int64_t)d);
-			return true;
-		}
-		if (it.type == MP_STR && it.v.s.len > 0 && it.v.s.len < sizeof(buf)) {
-			char *end;
-
-			memcpy(buf, it.v.s.p, it.v.s.len);
-			buf[it.v.s.len] = '\0';
-			errno = 0;
-			iv = strtoll(buf, &end, 10);
-			if (errno == 0 && *end == '\0') {
-				struct mp_item chk = { .type = iv < 0 ? MP_INT : MP_UINT };
-
-				if (iv < 0)
-					chk.v.i = iv;
-				else
-					chk.v.u = (uint64_t)iv;
-				if (dms_type_check(o->dtype, &chk, &why)) {
-					msgpack_pack_int64(pk, iv);
-					return true;
-				}
-			}
-		}
 		goto bad;
 	}
 	if (o->dtype == DT_REAL4 || o->dtype == DT_REAL8) {
@@ -533,6 +553,45 @@ rules_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 	}
 }
 
+/* A TRUNCATE of dropped tables, or of some, and what became of it. */
+enum truncate_fate { TRUNCATE_DROPPED, TRUNCATE_AS_IS, TRUNCATE_REPACKED };
+
+/* The tables of a TRUNCATE that the mapping keeps; repacked in r->pk when only some are. */
+static enum truncate_fate
+map_truncate(struct rules *r, const struct dms_record *rec)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	const uint8_t *tids = record_element(rec, 1), *attrs;
+	int64_t kept[1024];
+	int nkept = 0;
+
+	mp_cursor_init(&c, tids, rec->len - (size_t)(tids - rec->raw));
+	mp_next(&c, &it);
+	for (uint32_t i = 0; i < it.v.n; i++) {
+		struct mp_item t;
+		struct plan *tp;
+
+		mp_next(&c, &t);
+		tp = map_plan_of(r, (int64_t)t.v.u);
+		if (tp && !tp->drop && nkept < 1024)
+			kept[nkept++] = (int64_t)t.v.u;
+	}
+	if (nkept == 0)
+		return TRUNCATE_DROPPED;
+	if ((uint32_t)nkept == it.v.n)
+		return TRUNCATE_AS_IS;
+	attrs = c.p;
+	msgpack_pack_array(&r->pk, 3);
+	msgpack_pack_int(&r->pk, K_TRUNCATE);
+	msgpack_pack_array(&r->pk, (size_t)nkept);
+	for (int i = 0; i < nkept; i++)
+		msgpack_pack_int64(&r->pk, kept[i]);
+	mp_skip(&c);
+	msgpack_pack_str_body(&r->pk, attrs, (size_t)(c.p - attrs));
+	return TRUNCATE_REPACKED;
+}
+
 int
 map_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 {
@@ -627,38 +686,16 @@ map_record(struct rules *r, const struct dms_record *rec, struct dms_out *out)
 		}
 		goto packed;
 	}
-	case K_TRUNCATE: {
-		struct mp_cursor c;
-		struct mp_item it;
-		const uint8_t *tids = record_element(rec, 1), *attrs;
-		int64_t kept[1024];
-		int nkept = 0;
-
-		mp_cursor_init(&c, tids, rec->len - (size_t)(tids - rec->raw));
-		mp_next(&c, &it);
-		for (uint32_t i = 0; i < it.v.n; i++) {
-			struct mp_item t;
-			struct plan *tp;
-
-			mp_next(&c, &t);
-			tp = map_plan_of(r, (int64_t)t.v.u);
-			if (tp && !tp->drop && nkept < 1024)
-				kept[nkept++] = (int64_t)t.v.u;
-		}
-		if (nkept == 0)
+	case K_TRUNCATE:
+		switch (map_truncate(r, rec)) {
+		case TRUNCATE_DROPPED:
 			return EXIT_OK;
-		if ((uint32_t)nkept == it.v.n)
+		case TRUNCATE_AS_IS:
 			break;
-		attrs = c.p;
-		msgpack_pack_array(&r->pk, 3);
-		msgpack_pack_int(&r->pk, K_TRUNCATE);
-		msgpack_pack_array(&r->pk, (size_t)nkept);
-		for (int i = 0; i < nkept; i++)
-			msgpack_pack_int64(&r->pk, kept[i]);
-		mp_skip(&c);
-		msgpack_pack_str_body(&r->pk, attrs, (size_t)(c.p - attrs));
-		goto packed;
-	}
+		case TRUNCATE_REPACKED:
+			goto packed;
+		}
+		break;
 	case K_PART_BEGIN:
 		if (p == NULL || p->drop)
 			return EXIT_OK;
