@@ -676,6 +676,44 @@ table_install(struct check *k, struct dms_table *t, const uint8_t *raw, size_t l
 	return true;
 }
 
+/* What a checked record changes in the stream's state (a TABLE is installed by the caller). */
+static void
+stream_advance(struct dms_stream *st, const struct check *k)
+{
+	switch (k->kind) {
+	case K_HELLO:
+		drop_tables(st);
+		st->hello = true;
+		st->ended = false;
+		st->in_txn = false;
+		st->part_open = false;
+		break;
+	case K_BEGIN:
+		st->in_txn = true;
+		break;
+	case K_COMMIT:
+		st->in_txn = false;
+		break;
+	case K_PART_BEGIN:
+		st->part_open = true;
+		st->part_tid = k->table->tid;
+		st->part_rows = 0;
+		break;
+	case K_ROW:
+		if (st->part_open && st->part_tid == k->table->tid)
+			st->part_rows++;
+		break;
+	case K_PART_END:
+		st->part_open = false;
+		break;
+	case K_END:
+		st->ended = true;
+		break;
+	default:
+		break;
+	}
+}
+
 int
 stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_record *rec)
 {
@@ -831,45 +869,14 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 	rec->raw = p;
 	rec->len = (size_t)(k.c.p - p);
 	rec->table = k.table;
-	switch (k.kind) {
-	case K_HELLO:
-		drop_tables(st);
-		st->hello = true;
-		st->ended = false;
-		st->in_txn = false;
-		st->part_open = false;
-		break;
-	case K_TABLE:
+	if (k.kind == K_TABLE) {
 		if (!table_install(&k, newtable, p, rec->len)) {
 			table_free(newtable);
 			return CHECK_BAD;
 		}
 		rec->table = newtable;
-		break;
-	case K_BEGIN:
-		st->in_txn = true;
-		break;
-	case K_COMMIT:
-		st->in_txn = false;
-		break;
-	case K_PART_BEGIN:
-		st->part_open = true;
-		st->part_tid = k.table->tid;
-		st->part_rows = 0;
-		break;
-	case K_ROW:
-		if (st->part_open && st->part_tid == k.table->tid)
-			st->part_rows++;
-		break;
-	case K_PART_END:
-		st->part_open = false;
-		break;
-	case K_END:
-		st->ended = true;
-		break;
-	default:
-		break;
 	}
+	stream_advance(st, &k);
 	st->seq++;
 	return CHECK_OK;
 }
