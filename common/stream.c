@@ -881,6 +881,23 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 	return CHECK_OK;
 }
 
+struct dms_table *
+table_from_record(const uint8_t *p, size_t len)
+{
+	struct dms_stream st;
+	struct dms_record rec;
+	struct dms_table *t = NULL;
+
+	stream_init(&st);
+	st.hello = true;	/* a TABLE on its own, of no stream */
+	if (stream_check(&st, p, len, &rec) == CHECK_OK && rec.kind == K_TABLE) {
+		t = st.tables[rec.table->tid];
+		st.tables[rec.table->tid] = NULL;
+	}
+	stream_release(&st);
+	return t;
+}
+
 bool
 reader_init(struct dms_reader *r, int fd, const char *name)
 {

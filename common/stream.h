@@ -101,6 +101,11 @@ void table_free(struct dms_table *t);
 /* Decodes t's attrs into its fields (the checker does, once per TABLE); freed by table_free. */
 void table_decode(struct dms_table *t);
 void table_decoded_free(struct dms_table *t);
+/* The table of a lone TABLE record, checked and decoded as in a stream; NULL (logged) when it is not one. */
+struct dms_table *table_from_record(const uint8_t *p, size_t len);
+/* Frees what an index or a foreign key points to (the catalog's too). */
+void dms_index_free(struct dms_index *x);
+void dms_fkey_free(struct dms_fkey *f);
 
 struct dms_stream {
 	struct dms_table **tables;	/* by tid; NULL where undefined */

@@ -31,6 +31,14 @@ str_array(struct mp_cursor *c, int *n)
 	return a;
 }
 
+void
+dms_index_free(struct dms_index *x)
+{
+	free(x->name);
+	free(x->cols);
+	memset(x, 0, sizeof(*x));
+}
+
 static void
 decode_indexes(struct dms_table *t)
 {
@@ -67,14 +75,12 @@ decode_indexes(struct dms_table *t)
 				continue;
 			}
 		}
-		free(x->name);
-		free(x->cols);
-		memset(x, 0, sizeof(*x));
+		dms_index_free(x);
 	}
 }
 
-static void
-fkey_free(struct dms_fkey *f)
+void
+dms_fkey_free(struct dms_fkey *f)
 {
 	for (int c = 0; f->cols && c < f->ncols; c++)
 		free(f->cols[c]);
@@ -121,7 +127,7 @@ decode_fkeys(struct dms_table *t)
 		if (f->name && f->ref_table && f->cols && f->ref_cols && f->nref == f->ncols)
 			t->nfkeys++;
 		else
-			fkey_free(f);
+			dms_fkey_free(f);
 	}
 }
 
@@ -164,13 +170,11 @@ table_decoded_free(struct dms_table *t)
 		free(t->cols[i].native);
 		free(t->cols[i].collation);
 	}
-	for (int i = 0; i < t->nindexes; i++) {
-		free(t->indexes[i].name);
-		free(t->indexes[i].cols);
-	}
+	for (int i = 0; i < t->nindexes; i++)
+		dms_index_free(&t->indexes[i]);
 	free(t->indexes);
 	for (int i = 0; i < t->nfkeys; i++)
-		fkey_free(&t->fkeys[i]);
+		dms_fkey_free(&t->fkeys[i]);
 	free(t->fkeys);
 	free(t->lob_mode);
 }

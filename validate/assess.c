@@ -495,7 +495,7 @@ target_checks(struct assess *a)
 		bool exists = false;
 
 		if (rules) {
-			if (mapped_shape(rules, t, a->c[0].engine, &shape) != EXIT_OK) {
+			if (mapped_shape(rules, t, &shape) != EXIT_OK) {
 				a->status = EXIT_USAGE;
 				free(name);
 				break;

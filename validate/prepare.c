@@ -20,32 +20,17 @@ src_literal_cb(void *arg, const char *text)
 	return p->ops[S]->quote_literal(&p->src[S], text);
 }
 
-/* What the mapping makes of a described source table (rules_shape of its TABLE record). */
+/* What the mapping makes of a described source table: rules_shape of its model. */
 int
-mapped_shape(struct rules *r, const struct src_table *t, enum dms_engine e, struct rules_shape *out)
+mapped_shape(struct rules *r, const struct src_table *t, struct rules_shape *out)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	struct dms_record rec;
-	struct dms_stream st;
+	struct dms_table *model = src_table_model(t);
 	int status = EXIT_USAGE;
 
 	memset(out, 0, sizeof(*out));
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	{
-		const struct hello_attrs a = { .engine = engine_name(e), .stream = "snapshot",
-					       .tool = "dms-validate " DMS_VERSION };
-
-		rec_hello(&pk, &a);
-	}
-	pack_table(&pk, 0, t);
-	stream_init(&st);
-	if (stream_check(&st, (const uint8_t *)sb.data, sb.size, &rec) == CHECK_OK &&
-	    stream_check(&st, (const uint8_t *)sb.data + rec.len, sb.size - rec.len, &rec) == CHECK_OK)
-		status = rules_shape(r, rec.table, out);
-	stream_release(&st);
-	msgpack_sbuffer_destroy(&sb);
+	if (model != NULL)
+		status = rules_shape(r, model, out);
+	table_free(model);
 	return status;
 }
 
@@ -501,7 +486,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 		st.nkey = n;
 	}
 	if (p->rules) {
-		if (mapped_shape(p->rules, &st, e[S], &shape) != EXIT_OK) {
+		if (mapped_shape(p->rules, &st, &shape) != EXIT_OK) {
 			run->status = EXIT_USAGE;
 			src_table_free(&st);
 			return false;

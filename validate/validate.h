@@ -124,7 +124,7 @@ struct rules;
 struct rules_shape;
 struct src_table;
 /* What the mapping makes of a described source table: EXIT_OK or EXIT_USAGE (logged). */
-int mapped_shape(struct rules *r, const struct src_table *t, enum dms_engine e, struct rules_shape *out);
+int mapped_shape(struct rules *r, const struct src_table *t, struct rules_shape *out);
 
 /* ---- assess.c ---- */
 

@@ -46,22 +46,6 @@ struct src_column {
 	char *select;		/* the select-list expression */
 };
 
-struct src_index {
-	char *name;
-	bool unique;
-	int ncols;
-	int *cols;
-};
-
-struct src_fkey {
-	char *name;
-	int ncols;
-	char **cols;
-	char *ref_schema, *ref_table;
-	char **ref_cols;
-	char *on_delete, *on_update;
-};
-
 struct src_part {
 	int k, n;		/* part k of n, from 1 */
 	char *where;		/* predicate of the part; NULL for the whole table */
@@ -78,9 +62,9 @@ struct src_table {
 	int nkey;
 	int *key;
 	int nindexes;
-	struct src_index *indexes;
+	struct dms_index *indexes;	/* the stream's model of an index (stream.h) */
 	int nfkeys;
-	struct src_fkey *fkeys;
+	struct dms_fkey *fkeys;	/* and of a foreign key */
 	char *filter;		/* WHERE from the mapping's source filters; NULL when none */
 	const struct mapping_rule *settings;	/* table-settings rule, if any */
 	int nparts;
@@ -137,6 +121,13 @@ bool catalog_select(const struct source_ops *ops, struct source *s, const char *
  * identity), else the first unique index of NOT NULL columns; 0 when none.
  */
 int src_table_row_key(const struct src_table *t, const int **cols);
+/*
+ * The stream's model of a described table (struct dms_table, its attrs
+ * decoded), as a reader of its TABLE record has it: the one encoder
+ * (pack_table) and the one decoder (the stream checker). The caller frees
+ * it with table_free.
+ */
+struct dms_table *src_table_model(const struct src_table *t);
 /* The index of a column by name, or -1. */
 int src_column_index(const struct src_table *t, const char *name);
 /* "schema"."name" quoted by the engine's quote_ident; the caller frees it. */

@@ -286,7 +286,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 	t->indexes = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->indexes));
 	{
 		char *current = NULL;
-		struct src_index *x = NULL;
+		struct dms_index *x = NULL;
 		bool skip = false;
 
 		while ((row = mysql_fetch_row(res)) != NULL) {
@@ -344,7 +344,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		goto done;
 	t->fkeys = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->fkeys));
 	{
-		struct src_fkey *f = NULL;
+		struct dms_fkey *f = NULL;
 
 		while ((row = mysql_fetch_row(res)) != NULL) {
 			if (f == NULL || strcmp(f->name, row[0]) != 0) {
@@ -360,6 +360,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 			f->cols[f->ncols] = xstrdup(row[1]);
 			f->ref_cols[f->ncols] = xstrdup(row[4]);
 			f->ncols++;
+			f->nref = f->ncols;
 		}
 	}
 	mysql_free_result(res);

@@ -235,7 +235,7 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 				continue;
 		}
 		{
-			struct src_index *x = &t->indexes[t->nindexes++];
+			struct dms_index *x = &t->indexes[t->nindexes++];
 
 			x->name = xstrdup(PQgetvalue(res, r, 3));
 			x->unique = PQgetvalue(res, r, 1)[0] == 't';
@@ -261,7 +261,7 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		return false;
 	t->fkeys = xcalloc((size_t)PQntuples(res) + 1, sizeof(*t->fkeys));
 	for (int r = 0; r < PQntuples(res); r++) {
-		struct src_fkey *f = &t->fkeys[t->nfkeys++];
+		struct dms_fkey *f = &t->fkeys[t->nfkeys++];
 		static const char *const actions[] = { "a", "NO ACTION", "r", "RESTRICT", "c", "CASCADE",
 						       "n", "SET NULL", "d", "SET DEFAULT" };
 		PGresult *arr;
@@ -269,7 +269,7 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		f->name = xstrdup(PQgetvalue(res, r, 0));
 		f->ref_schema = xstrdup(PQgetvalue(res, r, 1));
 		f->ref_table = xstrdup(PQgetvalue(res, r, 2));
-		f->ncols = atoi(PQgetvalue(res, r, 7));
+		f->ncols = f->nref = atoi(PQgetvalue(res, r, 7));
 		f->cols = xcalloc((size_t)f->ncols, sizeof(char *));
 		f->ref_cols = xcalloc((size_t)f->ncols, sizeof(char *));
 		for (int side = 0; side < 2; side++) {

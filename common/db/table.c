@@ -19,26 +19,11 @@ src_table_free(struct src_table *t)
 	}
 	free(t->cols);
 	free(t->key);
-	for (int i = 0; i < t->nindexes; i++) {
-		free(t->indexes[i].name);
-		free(t->indexes[i].cols);
-	}
+	for (int i = 0; i < t->nindexes; i++)
+		dms_index_free(&t->indexes[i]);
 	free(t->indexes);
-	for (int i = 0; i < t->nfkeys; i++) {
-		struct src_fkey *f = &t->fkeys[i];
-
-		for (int c = 0; c < f->ncols; c++) {
-			free(f->cols[c]);
-			free(f->ref_cols[c]);
-		}
-		free(f->cols);
-		free(f->ref_cols);
-		free(f->name);
-		free(f->ref_schema);
-		free(f->ref_table);
-		free(f->on_delete);
-		free(f->on_update);
-	}
+	for (int i = 0; i < t->nfkeys; i++)
+		dms_fkey_free(&t->fkeys[i]);
 	free(t->fkeys);
 	for (int i = 0; i < t->nparts; i++) {
 		free(t->parts[i].where);
@@ -153,7 +138,7 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 	pk_str(pk, "indexes");
 	msgpack_pack_array(pk, (size_t)t->nindexes);
 	for (int i = 0; i < t->nindexes; i++) {
-		const struct src_index *x = &t->indexes[i];
+		const struct dms_index *x = &t->indexes[i];
 
 		msgpack_pack_map(pk, 3);
 		pk_str(pk, "name");
@@ -171,7 +156,7 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 	pk_str(pk, "foreign_keys");
 	msgpack_pack_array(pk, (size_t)t->nfkeys);
 	for (int i = 0; i < t->nfkeys; i++) {
-		const struct src_fkey *f = &t->fkeys[i];
+		const struct dms_fkey *f = &t->fkeys[i];
 
 		msgpack_pack_map(pk, 7);
 		pk_str(pk, "name");
@@ -244,6 +229,21 @@ catalog_select(const struct source_ops *ops, struct source *s, const char *skip_
 		}
 	}
 	return true;
+}
+
+struct dms_table *
+src_table_model(const struct src_table *t)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct dms_table *model;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_table(&pk, 0, t);
+	model = table_from_record((const uint8_t *)sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	return model;
 }
 
 int
