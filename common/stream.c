@@ -676,6 +676,45 @@ table_install(struct check *k, struct dms_table *t, const uint8_t *raw, size_t l
 	return true;
 }
 
+/* A record's array, its kind, its arity and its place in the stream; sets k->kind and rec->nelem. */
+static bool
+check_head(struct check *k, struct dms_record *rec)
+{
+	struct dms_stream *st = k->st;
+	struct mp_item it;
+	unsigned arity;
+
+	if (!next(k, &it, "record"))
+		return false;
+	if (it.type != MP_ARRAY)
+		return bad(k, "expected a record (a MessagePack array), got %s (byte 0x%02x)",
+			   mp_type_name(it.type), k->start[0]);
+	rec->nelem = it.v.n;
+	if (rec->nelem == 0)
+		return bad(k, "empty array: a record starts with its kind");
+	if (!next(k, &it, "kind"))
+		return false;
+	if (it.type != MP_UINT || it.v.u >= K_COUNT) {
+		char text[64];
+
+		value_text(&it, text, sizeof(text));
+		return bad(k, "unknown record kind %s", text);
+	}
+	k->kind = (enum dms_kind)it.v.u;
+	arity = dms_kind_arity(k->kind);
+	if (rec->nelem < arity)
+		return bad(k, "%u elements, a %s record has %u", rec->nelem, dms_kind_name(k->kind), arity);
+	if (k->kind == K_HELLO) {
+		if (st->hello && !st->ended)
+			return bad(k, "HELLO in the middle of a stream (the previous one has no END)");
+	} else if (!st->hello) {
+		return bad(k, "the stream does not start with a HELLO record: is this a dms stream?");
+	} else if (st->ended) {
+		return bad(k, "record after the END of the stream");
+	}
+	return true;
+}
+
 /* What a checked record changes in the stream's state (a TABLE is installed by the caller). */
 static void
 stream_advance(struct dms_stream *st, const struct check *k)
@@ -725,45 +764,9 @@ stream_check(struct dms_stream *st, const uint8_t *p, size_t avail, struct dms_r
 
 	mp_cursor_init(&k.c, p, avail);
 	memset(rec, 0, sizeof(*rec));
-	if (!next(&k, &it, "record"))
+	if (!check_head(&k, rec))
 		return k.rc;
-	if (it.type != MP_ARRAY) {
-		bad(&k, "expected a record (a MessagePack array), got %s (byte 0x%02x)",
-		    mp_type_name(it.type), p[0]);
-		return k.rc;
-	}
-	rec->nelem = it.v.n;
-	if (rec->nelem == 0) {
-		bad(&k, "empty array: a record starts with its kind");
-		return k.rc;
-	}
-	if (!next(&k, &it, "kind"))
-		return k.rc;
-	if (it.type != MP_UINT || it.v.u >= K_COUNT) {
-		char text[64];
-
-		value_text(&it, text, sizeof(text));
-		bad(&k, "unknown record kind %s", text);
-		return k.rc;
-	}
-	k.kind = (enum dms_kind)it.v.u;
 	arity = dms_kind_arity(k.kind);
-	if (rec->nelem < arity) {
-		bad(&k, "%u elements, a %s record has %u", rec->nelem, dms_kind_name(k.kind), arity);
-		return k.rc;
-	}
-	if (k.kind == K_HELLO) {
-		if (st->hello && !st->ended) {
-			bad(&k, "HELLO in the middle of a stream (the previous one has no END)");
-			return k.rc;
-		}
-	} else if (!st->hello) {
-		bad(&k, "the stream does not start with a HELLO record: is this a dms stream?");
-		return k.rc;
-	} else if (st->ended) {
-		bad(&k, "record after the END of the stream");
-		return k.rc;
-	}
 
 	switch (k.kind) {
 	case K_HELLO:

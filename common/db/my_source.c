@@ -207,6 +207,48 @@ my_type(struct src_column *c, const char *data_type, const char *column_type, co
 	}
 }
 
+/* The table's foreign keys, from information_schema (sch, tab: its quoted schema and name). */
+static bool
+my_describe_fkeys(struct source *s, struct src_table *t, const char *sch, const char *tab)
+{
+	struct strbuf sql = STRBUF_INIT;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	struct dms_fkey *f = NULL;
+
+	sb_addf(&sql, "SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, "
+		      "k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, r.UPDATE_RULE "
+		      "FROM information_schema.KEY_COLUMN_USAGE k "
+		      "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+		      "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+		      "AND r.TABLE_NAME = k.TABLE_NAME "
+		      "WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME = %s AND k.REFERENCED_TABLE_NAME IS NOT NULL "
+		      "ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION", sch, tab);
+	res = my_query(MY(s), sql.buf);
+	sb_release(&sql);
+	if (res == NULL)
+		return false;
+	t->fkeys = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->fkeys));
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (f == NULL || strcmp(f->name, row[0]) != 0) {
+			f = &t->fkeys[t->nfkeys++];
+			f->name = xstrdup(row[0]);
+			f->ref_schema = xstrdup(row[2]);
+			f->ref_table = xstrdup(row[3]);
+			f->on_delete = xstrdup(row[5]);
+			f->on_update = xstrdup(row[6]);
+		}
+		f->cols = xrealloc(f->cols, (size_t)(f->ncols + 1) * sizeof(char *));
+		f->ref_cols = xrealloc(f->ref_cols, (size_t)(f->ncols + 1) * sizeof(char *));
+		f->cols[f->ncols] = xstrdup(row[1]);
+		f->ref_cols[f->ncols] = xstrdup(row[4]);
+		f->ncols++;
+		f->nref = f->ncols;
+	}
+	mysql_free_result(res);
+	return true;
+}
+
 static bool
 my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
 {
@@ -331,40 +373,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 	}
 	mysql_free_result(res);
 
-	sb_reset(&sql);
-	sb_addf(&sql, "SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, "
-		      "k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, r.UPDATE_RULE "
-		      "FROM information_schema.KEY_COLUMN_USAGE k "
-		      "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
-		      "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
-		      "AND r.TABLE_NAME = k.TABLE_NAME "
-		      "WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME = %s AND k.REFERENCED_TABLE_NAME IS NOT NULL "
-		      "ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION", sch, tab);
-	if ((res = my_query(MY(s), sql.buf)) == NULL)
-		goto done;
-	t->fkeys = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->fkeys));
-	{
-		struct dms_fkey *f = NULL;
-
-		while ((row = mysql_fetch_row(res)) != NULL) {
-			if (f == NULL || strcmp(f->name, row[0]) != 0) {
-				f = &t->fkeys[t->nfkeys++];
-				f->name = xstrdup(row[0]);
-				f->ref_schema = xstrdup(row[2]);
-				f->ref_table = xstrdup(row[3]);
-				f->on_delete = xstrdup(row[5]);
-				f->on_update = xstrdup(row[6]);
-			}
-			f->cols = xrealloc(f->cols, (size_t)(f->ncols + 1) * sizeof(char *));
-			f->ref_cols = xrealloc(f->ref_cols, (size_t)(f->ncols + 1) * sizeof(char *));
-			f->cols[f->ncols] = xstrdup(row[1]);
-			f->ref_cols[f->ncols] = xstrdup(row[4]);
-			f->ncols++;
-			f->nref = f->ncols;
-		}
-	}
-	mysql_free_result(res);
-	ok = true;
+	ok = my_describe_fkeys(s, t, sch, tab);
 done:
 	free(sch);
 	free(tab);
