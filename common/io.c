@@ -1,3 +1,8 @@
+/*
+ * io.c: byte input and output of streams: buffered writes to a file descriptor,
+ * optionally in LZ4 frames with block checksums, and reads that recognise and
+ * check LZ4 input (see io.h).
+ */
 #include <errno.h>
 #include <lz4frame.h>
 #include <stdlib.h>

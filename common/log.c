@@ -1,3 +1,7 @@
+/*
+ * log.c: messages for people, on stderr only, prefixed with the program and
+ * its pid, at the level -q and -v set (see log.h).
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,7 @@
+/*
+ * mapping.c: AWS DMS table mappings read, checked and queried: selection,
+ * load order, table-settings, and the source filters as SQL (see mapping.h).
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,7 @@
+/*
+ * mp.c: a zero-copy MessagePack reader over a byte range, bounded so that no
+ * length read from the input takes it past the range (see mp.h).
+ */
 #include <string.h>
 
 #include "mp.h"

@@ -1,3 +1,7 @@
+/*
+ * my.c: the one module that speaks the MySQL / MariaDB client library:
+ * connecting with the session every program uses, queries, errors (see my.h).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

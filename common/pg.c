@@ -1,3 +1,7 @@
+/*
+ * pg.c: the one module that speaks libpq: connecting with the session every
+ * program uses, queries, errors (see pg.h).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

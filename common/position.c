@@ -1,3 +1,7 @@
+/*
+ * position.c: source positions in the engines' own notation, parsed and
+ * compared (PostgreSQL LSNs, MySQL binlog file:pos; see position.h).
+ */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,7 @@
+/*
+ * settings.c: AWS DMS task settings read and checked, with the defaults of
+ * dms-inventory (see settings.h).
+ */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,3 +1,6 @@
+/*
+ * sha256.c: SHA-256 (FIPS 180-4), for the hash_sha256() mapping function.
+ */
 #include <string.h>
 
 #include "sha256.h"

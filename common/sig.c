@@ -1,3 +1,7 @@
+/*
+ * sig.c: signal flags: TERM and INT ask for a drain, QUIT for a stop; the
+ * handlers only set the flags (see sig.h).
+ */
 #include <signal.h>
 #include <string.h>
 

@@ -1,3 +1,7 @@
+/*
+ * stream.c: the record stream, format version 1 (dms-stream(5)): the checker
+ * every reader runs on every record, tables by tid, and the stream reader.
+ */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>

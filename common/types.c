@@ -1,3 +1,7 @@
+/*
+ * types.c: the value types of the stream: names, checks of a value against
+ * its type (see types.h).
+ */
 #include <stdint.h>
 #include <string.h>
 

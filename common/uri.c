@@ -1,3 +1,6 @@
+/*
+ * uri.c: database URIs: parsing, masking passwords, @file arguments (see uri.h).
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

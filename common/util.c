@@ -1,3 +1,7 @@
+/*
+ * util.c: small helpers: base64, checked allocation, growing strings, TSV
+ * escapes (see util.h).
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,7 @@
+/*
+ * json.c: the readable form of the stream, one JSON object per record per
+ * line, both ways (dms-transform(1), JSON FORM; see json.h).
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
