@@ -90,6 +90,23 @@ rec_reject(msgpack_packer *pk, int64_t tid, const char *key, const char *values,
 }
 
 void
+rec_index(msgpack_packer *pk, const struct dms_index *x, const int *map)
+{
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "name");
+	pk_str(pk, x->name);
+	pk_str(pk, "columns");
+	msgpack_pack_array(pk, (size_t)x->ncols);
+	for (int k = 0; k < x->ncols; k++)
+		msgpack_pack_int(pk, map ? map[x->cols[k]] : x->cols[k]);
+	pk_str(pk, "unique");
+	if (x->unique)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+void
 rec_end(msgpack_packer *pk, const uint64_t *rows, const uint64_t *records, bool stopped)
 {
 	msgpack_pack_array(pk, 2);

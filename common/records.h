@@ -13,6 +13,8 @@
 
 #include <msgpack.h>
 
+#include "stream.h"
+
 /* HELLO's attrs; a NULL member is left out. */
 struct hello_attrs {
 	const char *engine, *stream, *tool;
@@ -33,6 +35,11 @@ void rec_part_end(msgpack_packer *pk, int64_t tid, uint64_t rows, const char *pa
 /* The head of a ROW: its ncols values are to be packed next. */
 void rec_row(msgpack_packer *pk, int64_t tid, uint32_t ncols);
 void rec_reject(msgpack_packer *pk, int64_t tid, const char *key, const char *values, const char *error);
+/*
+ * An index of a TABLE's attrs ({name, columns, unique}); map: the output
+ * position of each input column (NULL: as they are).
+ */
+void rec_index(msgpack_packer *pk, const struct dms_index *x, const int *map);
 /* END; rows and records: NULL to leave out. */
 void rec_end(msgpack_packer *pk, const uint64_t *rows, const uint64_t *records, bool stopped);
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mp.h"
 
@@ -35,5 +36,8 @@ bool dms_type_is_lob(enum dms_type t);
  * The item must come from mp_next (arrays and maps are never values).
  */
 bool dms_type_check(enum dms_type t, const struct mp_item *it, const char **why);
+/* Days since 1970-01-01 from a civil date, and back (proleptic Gregorian). */
+int64_t dms_days_from_civil(int64_t y, unsigned m, unsigned d);
+void dms_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 #endif

@@ -264,13 +264,6 @@ sb_add_tsv_field(struct strbuf *sb, const char *name)
 	}
 }
 
-static int
-hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Undoes sb_add_tsv_field in place; false when s holds an escape it never writes. */
 bool
 tsv_unescape(char *s)
@@ -288,7 +281,7 @@ tsv_unescape(char *s)
 		case 'n': *w++ = '\n'; break;
 		case 'r': *w++ = '\r'; break;
 		case 'x': {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
 
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return false;

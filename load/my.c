@@ -299,12 +299,12 @@ quoted(struct strbuf *out, const uint8_t *p, size_t n)
 static bool
 decimal_fits(const struct tcol *col, const uint8_t *p, size_t n, char *err, size_t errsize)
 {
-	int prec, scale, ints = 0, fracs = 0, lead = 1;
+	int prec = col->dec_prec, scale = col->dec_scale, ints = 0, fracs = 0, lead = 1;
 	long exp = 0;
 	size_t i = 0, last_nonzero_frac = 0, nfrac = 0;
 	bool point = false, any = false;
 
-	if (sscanf(col->sqltype, "decimal(%d,%d)", &prec, &scale) != 2)
+	if (prec < 0)
 		return true;
 	if (i < n && (p[i] == '-' || p[i] == '+'))
 		i++;

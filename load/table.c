@@ -3,6 +3,7 @@
  * columns with the target's types, its indexes and foreign keys from the
  * attrs, its LOB settings) to struct ttable, and back to nothing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,9 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 			continue;
 		}
 		c->sqltype = l->engine == ENGINE_PG ? pg_column_type(l, c) : my_column_type(l, c);
+		/* read once here, not for every value that is checked against it */
+		if (sscanf(c->sqltype, "decimal(%d,%d)", &c->dec_prec, &c->dec_scale) != 2)
+			c->dec_prec = c->dec_scale = -1;
 		q = l->engine == ENGINE_PG ? pg_quote_ident(c->name) : my_quote_ident(c->name);
 		sb_addf(&sb, "%s%s", first ? "" : ", ", q);
 		first = false;

@@ -34,35 +34,6 @@ static const char *const fields[K_COUNT][6] = {
 	[K_REJECT] = { "tid", "attrs" },
 };
 
-/* ---- dates: days since 1970-01-01 <-> civil dates, for any int64 second ---- */
-
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* 2024-01-02T03:04:05.123456789Z; the fraction without trailing zeros. */
 static void
 format_timestamp(int64_t sec, uint32_t nsec, char *buf, size_t size)
@@ -75,7 +46,7 @@ format_timestamp(int64_t sec, uint32_t nsec, char *buf, size_t size)
 		rem += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	dms_civil_from_days(days, &y, &m, &d);
 	if (y >= 0 && y <= 9999)
 		n = snprintf(buf, size, "%04" PRId64, y);
 	else
@@ -126,7 +97,7 @@ parse_timestamp(const char *s, int64_t *sec, uint32_t *nsec)
 	}
 	if (strcmp(end, "Z") != 0)
 		return false;
-	*sec = days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+	*sec = dms_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
 	return true;
 }
 

@@ -2,10 +2,12 @@
  * table.c: struct src_table: freeing, lookups, SQL pieces, and its TABLE
  * record (shared by dms-extract and dms-validate).
  */
+#define _GNU_SOURCE	/* qsort_r */
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog.h"
+#include "../records.h"
 #include "../dms.h"
 
 void
@@ -137,22 +139,8 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 	msgpack_pack_int64(pk, t->estimated_rows);
 	pk_str(pk, "indexes");
 	msgpack_pack_array(pk, (size_t)t->nindexes);
-	for (int i = 0; i < t->nindexes; i++) {
-		const struct dms_index *x = &t->indexes[i];
-
-		msgpack_pack_map(pk, 3);
-		pk_str(pk, "name");
-		pk_str(pk, x->name);
-		pk_str(pk, "columns");
-		msgpack_pack_array(pk, (size_t)x->ncols);
-		for (int c = 0; c < x->ncols; c++)
-			msgpack_pack_int(pk, x->cols[c]);
-		pk_str(pk, "unique");
-		if (x->unique)
-			msgpack_pack_true(pk);
-		else
-			msgpack_pack_false(pk);
-	}
+	for (int i = 0; i < t->nindexes; i++)
+		rec_index(pk, &t->indexes[i], NULL);
 	pk_str(pk, "foreign_keys");
 	msgpack_pack_array(pk, (size_t)t->nfkeys);
 	for (int i = 0; i < t->nfkeys; i++) {
@@ -176,14 +164,12 @@ pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
 	}
 }
 
-static const struct mapping *sort_mapping;	/* catalog_select's, for its qsort */
-
 static int
-by_load_order(const void *a, const void *b)
+by_load_order(const void *a, const void *b, void *mapping)
 {
 	const struct src_name *x = a, *y = b;
-	long ox = mapping_load_order(sort_mapping, x->schema, x->name);
-	long oy = mapping_load_order(sort_mapping, y->schema, y->name);
+	long ox = mapping_load_order(mapping, x->schema, x->name);
+	long oy = mapping_load_order(mapping, y->schema, y->name);
 	int c;
 
 	if (ox != oy)
@@ -210,8 +196,7 @@ catalog_select(const struct source_ops *ops, struct source *s, const char *skip_
 		}
 	}
 	*n = kept;
-	sort_mapping = s->mapping;
-	qsort(*names, (size_t)*n, sizeof(**names), by_load_order);
+	qsort_r(*names, (size_t)*n, sizeof(**names), by_load_order, (void *)s->mapping);
 	/* an explicit rule names one table: it must exist */
 	for (int r = 0; s->mapping && r < s->mapping->nrules; r++) {
 		const struct mapping_rule *rule = &s->mapping->rules[r];

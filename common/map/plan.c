@@ -172,20 +172,8 @@ pack_index(msgpack_packer *pk, const struct dms_index *x, const int *map, bool d
 	for (int k = 0; k < x->ncols; k++)
 		if (map[x->cols[k]] < 0)
 			return false;
-	if (dry_run)
-		return true;
-	msgpack_pack_map(pk, 3);
-	pk_str(pk, "name");
-	pk_str(pk, x->name);
-	pk_str(pk, "columns");
-	msgpack_pack_array(pk, (size_t)x->ncols);
-	for (int k = 0; k < x->ncols; k++)
-		msgpack_pack_int(pk, map[x->cols[k]]);
-	pk_str(pk, "unique");
-	if (x->unique)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	if (!dry_run)
+		rec_index(pk, x, map);
 	return true;
 }
 

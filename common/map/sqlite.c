@@ -67,16 +67,7 @@ fn_dms_instant(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_null(ctx);
 		return;
 	}
-	/* days from civil (Howard Hinnant's algorithm) */
-	{
-		int64_t yy = y - (mo <= 2);
-		int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-		int64_t yoe = yy - era * 400;
-		int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-		int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-		days = era * 146097 + doe - 719468;
-	}
+	days = dms_days_from_civil(y, (unsigned)mo, (unsigned)d);
 	t = ((days * 24 + h - oh) * 60 + mi - om) * 60 + sec;
 	sqlite3_result_int64(ctx, t * 1000000 + usec);
 }
