@@ -63,6 +63,97 @@ sint(struct mp_cursor *c, const uint8_t *p, int64_t v, struct mp_item *it)
 	return MP_OK;
 }
 
+/* n (1, 2, 4 or 8) bytes big-endian. */
+static inline uint64_t
+be_n(const uint8_t *p, unsigned n)
+{
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2:
+		return be16(p);
+	case 4:
+		return be32(p);
+	default:
+		return be64(p);
+	}
+}
+
+/* An item of a marker byte 0xc0..0xdf, whose data starts at p (the fixed forms are mp_next's). */
+static int
+marker(struct mp_cursor *c, const uint8_t *p, uint8_t b, struct mp_item *it)
+{
+	unsigned w;		/* the width of the length or the number after the marker */
+
+	switch (b) {
+	case 0xc0:
+		it->type = MP_NIL;
+		c->p = p;
+		return MP_OK;
+	case 0xc2:
+	case 0xc3:
+		it->type = MP_BOOL;
+		it->v.b = b == 0xc3;
+		c->p = p;
+		return MP_OK;
+	case 0xc4 ... 0xc6:	/* bin 8, 16, 32 */
+	case 0xd9 ... 0xdb:	/* str 8, 16, 32 */
+		w = 1u << (b <= 0xc6 ? b - 0xc4 : b - 0xd9);
+		NEED(w);
+		it->type = b <= 0xc6 ? MP_BIN : MP_STR;
+		return payload(c, p + w, (uint32_t)be_n(p, w), it);
+	case 0xc7 ... 0xc9:	/* ext 8, 16, 32 */
+		w = 1u << (b - 0xc7);
+		NEED(w);
+		return ext(c, p + w, (uint32_t)be_n(p, w), it);
+	case 0xd4 ... 0xd8:	/* fixext 1 to 16 */
+		return ext(c, p, 1u << (b - 0xd4), it);
+	case 0xca:
+	case 0xcb: {
+		uint64_t u;
+		uint32_t u32;
+
+		w = b == 0xca ? 4 : 8;
+		NEED(w);
+		u = be_n(p, w);
+		it->type = w == 4 ? MP_FLOAT32 : MP_FLOAT64;
+		if (w == 4) {
+			u32 = (uint32_t)u;
+			memcpy(&it->v.f32, &u32, 4);
+		} else {
+			memcpy(&it->v.f64, &u, 8);
+		}
+		c->p = p + w;
+		return MP_OK;
+	}
+	case 0xcc ... 0xcf:	/* uint 8 to 64 */
+		w = 1u << (b - 0xcc);
+		NEED(w);
+		it->type = MP_UINT;
+		it->v.u = be_n(p, w);
+		c->p = p + w;
+		return MP_OK;
+	case 0xd0 ... 0xd3: {	/* int 8 to 64 */
+		uint64_t u;
+
+		w = 1u << (b - 0xd0);
+		NEED(w);
+		u = be_n(p, w);
+		return sint(c, p + w, w == 1 ? (int8_t)u : w == 2 ? (int16_t)u : w == 4 ? (int32_t)u : (int64_t)u,
+			    it);
+	}
+	case 0xdc ... 0xdf:	/* array 16, 32; map 16, 32 */
+		w = b == 0xdc || b == 0xde ? 2 : 4;
+		NEED(w);
+		it->type = b <= 0xdd ? MP_ARRAY : MP_MAP;
+		it->v.n = (uint32_t)be_n(p, w);
+		c->p = p + w;
+		return MP_OK;
+	default:		/* 0xc1: never used */
+		return MP_INVALID;
+	}
+}
+
 int
 mp_next(struct mp_cursor *c, struct mp_item *it)
 {
@@ -87,155 +178,13 @@ mp_next(struct mp_cursor *c, struct mp_item *it)
 		it->type = MP_STR;
 		return payload(c, p, b & 0x1f, it);
 	}
-	if ((b & 0xf0) == 0x90) {
-		it->type = MP_ARRAY;
+	if ((b & 0xe0) == 0x80) {	/* fixarray 0x90, fixmap 0x80 */
+		it->type = (b & 0xf0) == 0x90 ? MP_ARRAY : MP_MAP;
 		it->v.n = b & 0x0f;
 		c->p = p;
 		return MP_OK;
 	}
-	if ((b & 0xf0) == 0x80) {
-		it->type = MP_MAP;
-		it->v.n = b & 0x0f;
-		c->p = p;
-		return MP_OK;
-	}
-	switch (b) {
-	case 0xc0:
-		it->type = MP_NIL;
-		c->p = p;
-		return MP_OK;
-	case 0xc2:
-	case 0xc3:
-		it->type = MP_BOOL;
-		it->v.b = b == 0xc3;
-		c->p = p;
-		return MP_OK;
-	case 0xc4:
-		NEED(1);
-		it->type = MP_BIN;
-		return payload(c, p + 1, p[0], it);
-	case 0xc5:
-		NEED(2);
-		it->type = MP_BIN;
-		return payload(c, p + 2, be16(p), it);
-	case 0xc6:
-		NEED(4);
-		it->type = MP_BIN;
-		return payload(c, p + 4, be32(p), it);
-	case 0xc7:
-		NEED(1);
-		return ext(c, p + 1, p[0], it);
-	case 0xc8:
-		NEED(2);
-		return ext(c, p + 2, be16(p), it);
-	case 0xc9:
-		NEED(4);
-		return ext(c, p + 4, be32(p), it);
-	case 0xca: {
-		uint32_t u;
-
-		NEED(4);
-		u = be32(p);
-		it->type = MP_FLOAT32;
-		memcpy(&it->v.f32, &u, 4);
-		c->p = p + 4;
-		return MP_OK;
-	}
-	case 0xcb: {
-		uint64_t u;
-
-		NEED(8);
-		u = be64(p);
-		it->type = MP_FLOAT64;
-		memcpy(&it->v.f64, &u, 8);
-		c->p = p + 8;
-		return MP_OK;
-	}
-	case 0xcc:
-		NEED(1);
-		it->type = MP_UINT;
-		it->v.u = p[0];
-		c->p = p + 1;
-		return MP_OK;
-	case 0xcd:
-		NEED(2);
-		it->type = MP_UINT;
-		it->v.u = be16(p);
-		c->p = p + 2;
-		return MP_OK;
-	case 0xce:
-		NEED(4);
-		it->type = MP_UINT;
-		it->v.u = be32(p);
-		c->p = p + 4;
-		return MP_OK;
-	case 0xcf:
-		NEED(8);
-		it->type = MP_UINT;
-		it->v.u = be64(p);
-		c->p = p + 8;
-		return MP_OK;
-	case 0xd0:
-		NEED(1);
-		return sint(c, p + 1, (int8_t)p[0], it);
-	case 0xd1:
-		NEED(2);
-		return sint(c, p + 2, (int16_t)be16(p), it);
-	case 0xd2:
-		NEED(4);
-		return sint(c, p + 4, (int32_t)be32(p), it);
-	case 0xd3:
-		NEED(8);
-		return sint(c, p + 8, (int64_t)be64(p), it);
-	case 0xd4:
-		return ext(c, p, 1, it);
-	case 0xd5:
-		return ext(c, p, 2, it);
-	case 0xd6:
-		return ext(c, p, 4, it);
-	case 0xd7:
-		return ext(c, p, 8, it);
-	case 0xd8:
-		return ext(c, p, 16, it);
-	case 0xd9:
-		NEED(1);
-		it->type = MP_STR;
-		return payload(c, p + 1, p[0], it);
-	case 0xda:
-		NEED(2);
-		it->type = MP_STR;
-		return payload(c, p + 2, be16(p), it);
-	case 0xdb:
-		NEED(4);
-		it->type = MP_STR;
-		return payload(c, p + 4, be32(p), it);
-	case 0xdc:
-		NEED(2);
-		it->type = MP_ARRAY;
-		it->v.n = be16(p);
-		c->p = p + 2;
-		return MP_OK;
-	case 0xdd:
-		NEED(4);
-		it->type = MP_ARRAY;
-		it->v.n = be32(p);
-		c->p = p + 4;
-		return MP_OK;
-	case 0xde:
-		NEED(2);
-		it->type = MP_MAP;
-		it->v.n = be16(p);
-		c->p = p + 2;
-		return MP_OK;
-	case 0xdf:
-		NEED(4);
-		it->type = MP_MAP;
-		it->v.n = be32(p);
-		c->p = p + 4;
-		return MP_OK;
-	default:		/* 0xc1: never used */
-		return MP_INVALID;
-	}
+	return marker(c, p, b, it);
 }
 
 int

@@ -125,3 +125,95 @@ rec_end(msgpack_packer *pk, const uint64_t *rows, const uint64_t *records, bool 
 		msgpack_pack_uint64(pk, *records);
 	}
 }
+
+static void
+pack_str_array(msgpack_packer *pk, char **a, int n)
+{
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < n; i++)
+		pk_str(pk, a[i]);
+}
+
+void
+rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
+{
+	msgpack_pack_array(pk, 7);
+	msgpack_pack_int(pk, K_TABLE);
+	msgpack_pack_int64(pk, tid);
+	pk_str(pk, t->schema);
+	pk_str(pk, t->name);
+	msgpack_pack_array(pk, (size_t)t->ncols);
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		const struct dms_column *c = &t->cols[i];
+		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) + (c->collation != NULL) +
+			     (c->native != NULL) + c->is_unsigned + c->identity;
+
+		msgpack_pack_array(pk, 4);
+		pk_str(pk, c->name);
+		pk_str(pk, c->type_name ? c->type_name : dms_type_name(c->type));
+		if (c->nullable)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		msgpack_pack_map(pk, (size_t)nattrs);
+		if (c->length >= 0) {
+			pk_str(pk, "length");
+			msgpack_pack_int64(pk, c->length);
+		}
+		if (c->precision >= 0) {
+			pk_str(pk, "precision");
+			msgpack_pack_int(pk, c->precision);
+		}
+		if (c->scale >= 0) {
+			pk_str(pk, "scale");
+			msgpack_pack_int(pk, c->scale);
+		}
+		if (c->native != NULL) {
+			pk_str(pk, "native");
+			pk_str(pk, c->native);
+		}
+		if (c->is_unsigned) {
+			pk_str(pk, "unsigned");
+			msgpack_pack_true(pk);
+		}
+		if (c->identity) {
+			pk_str(pk, "identity");
+			msgpack_pack_true(pk);
+		}
+		if (c->collation != NULL) {
+			pk_str(pk, "collation");
+			pk_str(pk, c->collation);
+		}
+	}
+	msgpack_pack_array(pk, (size_t)t->nkey);
+	for (uint32_t i = 0; i < t->nkey; i++)
+		msgpack_pack_uint32(pk, t->key[i]);
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "estimated_rows");
+	msgpack_pack_int64(pk, t->estimated_rows);
+	pk_str(pk, "indexes");
+	msgpack_pack_array(pk, (size_t)t->nindexes);
+	for (int i = 0; i < t->nindexes; i++)
+		rec_index(pk, &t->indexes[i], NULL);
+	pk_str(pk, "foreign_keys");
+	msgpack_pack_array(pk, (size_t)t->nfkeys);
+	for (int i = 0; i < t->nfkeys; i++) {
+		const struct dms_fkey *f = &t->fkeys[i];
+
+		msgpack_pack_map(pk, 7);
+		pk_str(pk, "name");
+		pk_str(pk, f->name);
+		pk_str(pk, "columns");
+		pack_str_array(pk, f->cols, f->ncols);
+		pk_str(pk, "ref_schema");
+		pk_str(pk, f->ref_schema);
+		pk_str(pk, "ref_table");
+		pk_str(pk, f->ref_table);
+		pk_str(pk, "ref_columns");
+		pack_str_array(pk, f->ref_cols, f->ncols);
+		pk_str(pk, "on_delete");
+		pk_str(pk, f->on_delete);
+		pk_str(pk, "on_update");
+		pk_str(pk, f->on_update);
+	}
+}

@@ -2,8 +2,9 @@
  * records.h: the record builders (common/records.c). Every writer of a
  * stream packs its records with these, so that a record of a kind has one
  * shape and its attributes the names dms-stream(5) documents. TABLE records
- * come from the table model (pack_table in common/db/table.c, the mapping
- * engine's own for a mapped table); a ROW's values follow rec_row().
+ * come from the table model (rec_table, from a struct dms_table's decoded
+ * fields; the mapping engine rewrites a TABLE's attrs as they come); a ROW's
+ * values follow rec_row().
  */
 #ifndef DMS_RECORDS_H
 #define DMS_RECORDS_H
@@ -34,6 +35,8 @@ void rec_part_begin(msgpack_packer *pk, int64_t tid, const struct part_attrs *a)
 void rec_part_end(msgpack_packer *pk, int64_t tid, uint64_t rows, const char *part);
 /* The head of a ROW: its ncols values are to be packed next. */
 void rec_row(msgpack_packer *pk, int64_t tid, uint32_t ncols);
+/* A TABLE record from the table model's decoded fields (its raw and attrs are not read). */
+void rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t);
 void rec_reject(msgpack_packer *pk, int64_t tid, const char *key, const char *values, const char *error);
 /*
  * An index of a TABLE's attrs ({name, columns, unique}); map: the output

@@ -32,10 +32,8 @@ dms_kind_arity(enum dms_kind k)
 }
 
 void
-table_free(struct dms_table *t)
+table_release(struct dms_table *t)
 {
-	if (t == NULL)
-		return;
 	table_decoded_free(t);
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i].name);
@@ -46,6 +44,15 @@ table_free(struct dms_table *t)
 	free(t->schema);
 	free(t->name);
 	free(t->raw);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+table_free(struct dms_table *t)
+{
+	if (t == NULL)
+		return;
+	table_release(t);
 	free(t);
 }
 

@@ -97,6 +97,8 @@ struct dms_table {
 	int64_t lob_bulk_max_size;	/* -1 when none */
 };
 
+/* The one free of the table model: table_release frees what t points to, table_free t too. */
+void table_release(struct dms_table *t);
 void table_free(struct dms_table *t);
 /* Decodes t's attrs into its fields (the checker does, once per TABLE); freed by table_free. */
 void table_decode(struct dms_table *t);

@@ -106,11 +106,11 @@ plan_ranges(struct source *s, struct src_table *t, const struct mapping_rule *r)
 
 		if (idx < 0) {
 			log_error("table-settings rule %s: %s.%s has no column \"%s\"", r->id_text,
-				  t->schema, t->name, r->pl_columns[c]);
+				  t->d.schema, t->d.name, r->pl_columns[c]);
 			return false;
 		}
 		qcols[c] = ops->quote_ident(r->pl_columns[c]);
-		any_nullable |= t->cols[idx].nullable;
+		any_nullable |= t->d.cols[idx].nullable;
 		sb_addf(&notnull, "%s%s IS NOT NULL", c ? " AND " : "", qcols[c]);
 	}
 	for (int b = 0; b < r->nbounds; b++) {
@@ -186,7 +186,7 @@ is_integer_type(enum dms_type t)
 static void
 add_auto_part(struct src_table *t, const int64_t *lo, const int64_t *hi)
 {
-	char *col = ops->quote_ident(t->cols[t->key[0]].name);
+	char *col = ops->quote_ident(t->d.cols[t->d.key[0]].name);
 	struct strbuf where = STRBUF_INIT, bounds = STRBUF_INIT;
 
 	if (lo != NULL && hi != NULL)
@@ -208,7 +208,7 @@ add_auto_part(struct src_table *t, const int64_t *lo, const int64_t *hi)
 static bool
 has_integer_key(const struct src_table *t)
 {
-	return t->nkey == 1 && is_integer_type(t->cols[t->key[0]].type);
+	return t->d.nkey == 1 && is_integer_type(t->d.cols[t->d.key[0]].type);
 }
 
 /* Parts by ranges of a single-column integer key, of about split_rows rows each. */
@@ -217,13 +217,13 @@ plan_auto(struct source *s, struct src_table *t, int64_t split_rows)
 {
 	int64_t min, max, n;
 
-	if (split_rows <= 0 || !has_integer_key(t) || t->estimated_rows <= split_rows)
+	if (split_rows <= 0 || !has_integer_key(t) || t->d.estimated_rows <= split_rows)
 		return true;
 	if (!ops->key_range(s, t, &min, &max))
 		return false;
 	if (max <= min)
 		return true;
-	n = (t->estimated_rows + split_rows - 1) / split_rows;
+	n = (t->d.estimated_rows + split_rows - 1) / split_rows;
 	if (n > 64)
 		n = 64;
 	if ((uint64_t)(max - min) < (uint64_t)n)
@@ -244,14 +244,14 @@ plan_auto(struct source *s, struct src_table *t, int64_t split_rows)
 static bool
 plan_parts(struct source *s, struct src_table *t, int64_t split_rows)
 {
-	const struct mapping_rule *r = mapping_table_settings(s->mapping, t->schema, t->name);
+	const struct mapping_rule *r = mapping_table_settings(s->mapping, t->d.schema, t->d.name);
 
 	if (r != NULL && r->pl_type != NULL && strcmp(r->pl_type, "ranges") == 0) {
 		if (!plan_ranges(s, t, r))
 			return false;
 	} else if (r != NULL && r->pl_type != NULL && strcmp(r->pl_type, "none") != 0) {
 		log_warn("table-settings rule %s: parallel-load type \"%s\" is not supported for this source; %s.%s loads as one part",
-			 r->id_text, r->pl_type, t->schema, t->name);
+			 r->id_text, r->pl_type, t->d.schema, t->d.name);
 	} else if (r == NULL || r->pl_type == NULL) {
 		if (!plan_auto(s, t, split_rows))
 			return false;
@@ -363,7 +363,7 @@ plan_as_recorded(struct source *s, struct src_table *t, const struct planned *pl
 
 		if (!has_integer_key(t)) {
 			log_error("%s.%s: the recorded plan splits it by an integer key it no longer has; start afresh (dms-full-load --restart)",
-				  t->schema, t->name);
+				  t->d.schema, t->d.name);
 			return false;
 		}
 		errno = 0;
@@ -372,7 +372,7 @@ plan_as_recorded(struct source *s, struct src_table *t, const struct planned *pl
 		if (has_hi)
 			hi = strtoll(colon + 1, &end, 10);
 		if (errno != 0) {
-			log_error("%s.%s: the recorded bounds %s are out of range", t->schema, t->name,
+			log_error("%s.%s: the recorded bounds %s are out of range", t->d.schema, t->d.name,
 				  pl->bounds);
 			return false;
 		}
@@ -391,7 +391,7 @@ plan_as_recorded(struct source *s, struct src_table *t, const struct planned *pl
 		return false;
 	if (t->nparts != pl->n) {
 		log_error("%s.%s: the recorded plan has %d parts, the table mappings now give %d; start afresh (dms-full-load --restart)",
-			  t->schema, t->name, pl->n, t->nparts);
+			  t->d.schema, t->d.name, pl->n, t->nparts);
 		return false;
 	}
 	return true;
@@ -428,7 +428,7 @@ write_part(struct dms_writer *w, struct source *s, int tid, const struct src_tab
 	if (!ops->read_part(s, t, p, w, tid, &rows))
 		return false;
 	rec_part_end(pk, tid, rows, part);
-	log_info("%s.%s part %s: %" PRIu64 " rows", t->schema, t->name, part, rows);
+	log_info("%s.%s part %s: %" PRIu64 " rows", t->d.schema, t->d.name, part, rows);
 	*total += rows;
 	return out_flush(&w->out);
 }
@@ -440,17 +440,17 @@ prepare_table(struct source *s, const struct src_name *nm, struct src_table *t, 
 	memset(t, 0, sizeof(*t));
 	if (!ops->describe(s, nm, t))
 		return false;
-	t->filter = mapping_filter_sql(s->mapping, t->schema, t->name, ident_cb, literal_cb, s);
+	t->filter = mapping_filter_sql(s->mapping, t->d.schema, t->d.name, ident_cb, literal_cb, s);
 	if (t->filter != NULL) {
 		for (int f = 0; s->mapping && f < s->mapping->nrules; f++) {
 			const struct mapping_rule *r = &s->mapping->rules[f];
 
 			for (int i = 0; r->type == RULE_SELECTION && i < r->nfilters; i++)
-				if (mapping_selects(s->mapping, t->schema, t->name) &&
-				    wildcard_match(r->schema, t->schema) && wildcard_match(r->table, t->name) &&
+				if (mapping_selects(s->mapping, t->d.schema, t->d.name) &&
+				    wildcard_match(r->schema, t->d.schema) && wildcard_match(r->table, t->d.name) &&
 				    src_column_index(t, r->filters[i].column) < 0) {
 					log_error("selection rule %s: filter column \"%s\" is not a column of %s.%s",
-						  r->id_text, r->filters[i].column, t->schema, t->name);
+						  r->id_text, r->filters[i].column, t->d.schema, t->d.name);
 					return false;
 				}
 		}
@@ -522,13 +522,13 @@ run(struct options *o)
 
 			ok = prepare_table(&s, &names[i], &t, o->split_rows, true);
 			if (ok) {
-				sb_add_tsv_field(&names_tsv, t.schema);
+				sb_add_tsv_field(&names_tsv, t.d.schema);
 				sb_adds(&names_tsv, "\t");
-				sb_add_tsv_field(&names_tsv, t.name);
+				sb_add_tsv_field(&names_tsv, t.d.name);
 			}
 			for (int k = 0; ok && k < t.nparts; k++)
 				printf("%d.%d\t%s\t%d/%d\t%" PRId64 "\t%s\n", i + 1, k + 1, names_tsv.buf,
-				       k + 1, t.nparts, t.estimated_rows / t.nparts,
+				       k + 1, t.nparts, t.d.estimated_rows / t.nparts,
 				       t.parts[k].bounds ? t.parts[k].bounds : "-");
 			sb_release(&names_tsv);
 			src_table_free(&t);
@@ -565,7 +565,7 @@ run(struct options *o)
 		}
 		ok = prepare_table(&s, &names[i], &t, 0, false) && plan_as_recorded(&s, &t, &pl);
 		if (ok) {
-			pack_table(&w.pk, 0, &t);
+			rec_table(&w.pk, 0, &t.d);
 			ok = write_part(&w, &s, 0, &t, &t.parts[pl.k - 1], &total);
 		}
 		src_table_free(&t);
@@ -580,13 +580,13 @@ run(struct options *o)
 		}
 		ok = prepare_table(&s, &names[want_t - 1], &t, o->split_rows, true);
 		if (ok && want_k > t.nparts) {
-			log_error("--part %s: %s.%s has %d parts", o->part, t.schema, t.name, t.nparts);
+			log_error("--part %s: %s.%s has %d parts", o->part, t.d.schema, t.d.name, t.nparts);
 			src_table_free(&t);
 			status = EXIT_USAGE;
 			goto out;
 		}
 		if (ok) {
-			pack_table(&w.pk, 0, &t);
+			rec_table(&w.pk, 0, &t.d);
 			ok = write_part(&w, &s, 0, &t, &t.parts[want_k - 1], &total);
 		}
 		src_table_free(&t);
@@ -597,7 +597,7 @@ run(struct options *o)
 			ok = prepare_table(&s, &names[i], &t, o->tables_only ? 0 : o->split_rows,
 					   !o->tables_only);
 			if (ok)
-				pack_table(&w.pk, i, &t);
+				rec_table(&w.pk, i, &t.d);
 			for (int k = 0; ok && !o->tables_only && k < t.nparts; k++)
 				ok = write_part(&w, &s, i, &t, &t.parts[k], &total);
 			src_table_free(&t);

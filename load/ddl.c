@@ -35,17 +35,17 @@ fmt(const char *f, ...)
 static bool
 native_is(const struct tcol *c, const char *prefix)
 {
-	return c->native != NULL && strncmp(c->native, prefix, strlen(prefix)) == 0;
+	return c->src->native != NULL && strncmp(c->src->native, prefix, strlen(prefix)) == 0;
 }
 
 char *
 pg_column_type(const struct loader *l, const struct tcol *c)
 {
-	int scale = c->scale >= 0 && c->scale <= 6 ? c->scale : 6;
+	int scale = c->src->scale >= 0 && c->src->scale <= 6 ? c->src->scale : 6;
 
-	if (l->source == ENGINE_PG && c->native != NULL)
-		return xstrdup(c->native);
-	switch (c->type) {
+	if (l->source == ENGINE_PG && c->src->native != NULL)
+		return xstrdup(c->src->native);
+	switch (c->src->type) {
 	case DT_BOOLEAN: return xstrdup("boolean");
 	case DT_INT1: case DT_INT2: case DT_UINT1: return xstrdup("smallint");
 	case DT_INT4: case DT_UINT2: return xstrdup("integer");
@@ -54,14 +54,14 @@ pg_column_type(const struct loader *l, const struct tcol *c)
 	case DT_REAL4: return xstrdup("real");
 	case DT_REAL8: return xstrdup("double precision");
 	case DT_NUMERIC:
-		if (c->precision > 0 && c->precision <= 1000 && c->scale >= 0 && c->scale <= c->precision)
-			return fmt("numeric(%d,%d)", c->precision, c->scale);
+		if (c->src->precision > 0 && c->src->precision <= 1000 && c->src->scale >= 0 && c->src->scale <= c->src->precision)
+			return fmt("numeric(%d,%d)", c->src->precision, c->src->scale);
 		return xstrdup("numeric");
 	case DT_STRING: case DT_WSTRING:
 		if (native_is(c, "enum") || native_is(c, "set"))
 			return xstrdup("text");
-		if (c->length > 0 && c->length <= 10485760)
-			return fmt("varchar(%" PRId64 ")", c->length);
+		if (c->src->length > 0 && c->src->length <= 10485760)
+			return fmt("varchar(%" PRId64 ")", c->src->length);
 		return xstrdup("text");
 	case DT_CLOB: case DT_NCLOB: return xstrdup("text");
 	case DT_BYTES: case DT_BLOB: return xstrdup("bytea");
@@ -79,14 +79,14 @@ pg_column_type(const struct loader *l, const struct tcol *c)
 char *
 my_column_type(const struct loader *l, const struct tcol *c)
 {
-	int scale = c->scale >= 0 && c->scale <= 6 ? c->scale : 6;
+	int scale = c->src->scale >= 0 && c->src->scale <= 6 ? c->src->scale : 6;
 
-	if (l->source == ENGINE_MYSQL && c->native != NULL) {
-		if (c->type == DT_JSON)
+	if (l->source == ENGINE_MYSQL && c->src->native != NULL) {
+		if (c->src->type == DT_JSON)
 			return xstrdup("json");
-		return xstrdup(c->native);
+		return xstrdup(c->src->native);
 	}
-	switch (c->type) {
+	switch (c->src->type) {
 	case DT_BOOLEAN: return xstrdup("tinyint(1)");
 	case DT_INT1: return xstrdup("tinyint");
 	case DT_INT2: return xstrdup("smallint");
@@ -99,19 +99,19 @@ my_column_type(const struct loader *l, const struct tcol *c)
 	case DT_REAL4: return xstrdup("float");
 	case DT_REAL8: return xstrdup("double");
 	case DT_NUMERIC:
-		if (c->precision > 0 && c->precision <= 65 && c->scale >= 0 && c->scale <= 30 &&
-		    c->scale <= c->precision)
-			return fmt("decimal(%d,%d)", c->precision, c->scale);
+		if (c->src->precision > 0 && c->src->precision <= 65 && c->src->scale >= 0 && c->src->scale <= 30 &&
+		    c->src->scale <= c->src->precision)
+			return fmt("decimal(%d,%d)", c->src->precision, c->src->scale);
 		return xstrdup("decimal(65,30)");
 	case DT_STRING: case DT_WSTRING:
-		if (c->length > 0 && c->length <= (c->indexed ? 768 : 16383))
-			return fmt("varchar(%" PRId64 ")", c->length);
+		if (c->src->length > 0 && c->src->length <= (c->indexed ? 768 : 16383))
+			return fmt("varchar(%" PRId64 ")", c->src->length);
 		return xstrdup(c->indexed ? "varchar(768)" : "longtext");
 	case DT_CLOB: case DT_NCLOB:
 		return xstrdup(c->indexed ? "varchar(768)" : "longtext");
 	case DT_BYTES:
-		if (c->length > 0 && c->length <= (c->indexed ? 3072 : 65535))
-			return fmt("varbinary(%" PRId64 ")", c->length);
+		if (c->src->length > 0 && c->src->length <= (c->indexed ? 3072 : 65535))
+			return fmt("varbinary(%" PRId64 ")", c->src->length);
 		return xstrdup(c->indexed ? "varbinary(3072)" : "longblob");
 	case DT_BLOB:
 		return xstrdup(c->indexed ? "varbinary(3072)" : "longblob");
@@ -130,9 +130,9 @@ lob_limit(const struct loader *l, const struct ttable *t, const struct tcol *c)
 {
 	const struct task_settings *s = l->settings;
 
-	if (dms_type_is_lob(c->type) && t->lob_mode == 1 && t->lob_kb > 0)
+	if (dms_type_is_lob(c->src->type) && t->lob_mode == 1 && t->lob_kb > 0)
 		return (size_t)t->lob_kb * 1024;
-	if (!dms_type_is_lob(c->type) || t->lob_mode == 2 || !s->from_file || s->full_lob_mode || !s->limited_lob_mode ||
+	if (!dms_type_is_lob(c->src->type) || t->lob_mode == 2 || !s->from_file || s->full_lob_mode || !s->limited_lob_mode ||
 	    s->lob_max_size_kb <= 0)
 		return 0;
 	return (size_t)s->lob_max_size_kb * 1024;
@@ -154,7 +154,7 @@ lob_truncate(const struct loader *l, const struct ttable *t, const struct tcol *
 			n--;
 	values_key_text(t->src, values, values_len, key, sizeof(key));
 	log_warn("%s.%s column %s: LOB of %zu bytes truncated to %zu (LimitedSizeLobMode, LobMaxSize %zu KB)%s%s",
-		 t->schema, t->name, c->name, len, n, limit / 1024, key[0] ? ", key " : "", key);
+		 t->schema, t->name, c->src->name, len, n, limit / 1024, key[0] ? ", key " : "", key);
 	return n;
 }
 

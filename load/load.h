@@ -17,19 +17,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../common/exitcode.h"
 #include "../common/format.h"
 #include "../common/settings.h"
 #include "../common/stream.h"
 #include "../common/uri.h"
 #include "../common/util.h"
 
+/* A column on the target: the stream's column (the table model) and what the target makes of it. */
 struct tcol {
-	char *name;
-	enum dms_type type;
-	const char *native;	/* the source's type text, NULL when none (the stream's) */
-	int64_t length;		/* -1 when none */
-	int precision, scale;	/* -1 when none */
-	bool is_unsigned, identity, nullable;
+	const struct dms_column *src;	/* name, type, native, length, precision, scale, ...; the reader's */
 	bool indexed;		/* in the key or an index: needs an indexable type */
 	bool skip;		/* a LOB column left out (SupportLobs false) */
 	char *sqltype;		/* the target's column type */
@@ -120,10 +117,10 @@ struct target_ops {
 	/*
 	 * The task's lock. exclusive: the run holder's, tried without waiting,
 	 * held until disconnect. Otherwise a lone loader's: it may run beside
-	 * others of its task, never beside a run. 1: taken; 0: a run holds it;
-	 * -1: error (logged).
+	 * others of its task, never beside a run. ANSWER_YES: taken; ANSWER_NO:
+	 * a run holds it; ANSWER_ERROR: failed (logged).
 	 */
-	int (*task_lock)(struct loader *l, bool exclusive);
+	enum answer (*task_lock)(struct loader *l, bool exclusive);
 	/* The server's identity and the database of schema (as pg_identity / my_identity). */
 	bool (*identity)(struct loader *l, char **server, char **database);
 	/* Longest identifier in bytes (PostgreSQL) or characters (MySQL). */
@@ -165,11 +162,11 @@ void ctl_result_free(struct ctl_result *r);
 /* ctl_query of fmt, whose %s is the quoted name of control table "table". */
 bool ctl_sql(struct loader *l, const char *fmt, const char *table, int n, const char *const *params,
 	     struct ctl_result *res);
-/* 1: the table was prepared by this task and is still that table; 0: not (or no longer: warned, its progress forgotten); -1: error. */
-int state_prepared(struct loader *l, struct ttable *t);
+/* YES: the table was prepared by this task and is still that table; NO: not (or no longer: warned, its progress forgotten). */
+enum answer state_prepared(struct loader *l, struct ttable *t);
 bool state_mark_prepared(struct loader *l, struct ttable *t);
-/* 1: the part is loaded already (into this very table); 0: not; -1: error (logged). */
-int state_part_done(struct loader *l, struct ttable *t, const char *part, const char *range);
+/* YES: the part is loaded already (into this very table); NO: not. */
+enum answer state_part_done(struct loader *l, struct ttable *t, const char *part, const char *range);
 /* Records the part and commits its transaction (rolled back on failure). */
 bool state_commit_part(struct loader *l, struct ttable *t, const char *part, const char *range,
 		       const char *state, uint64_t rows, const char *error);

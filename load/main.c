@@ -475,7 +475,7 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 {
 	const uint8_t *attrs = record_element(rec, 2);
 	size_t len = rec->len - (size_t)(attrs - rec->raw);
-	int done;
+	enum answer done;
 
 	memset(&P, 0, sizeof(P));
 	P.table = t;
@@ -487,9 +487,9 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 		P.range = xstrdup("");
 	clock_gettime(CLOCK_MONOTONIC, &P.started);
 	done = state_part_done(&L, t, P.part, P.range);
-	if (done < 0)
+	if (done == ANSWER_ERROR)
 		return false;
-	if (done) {
+	if (done == ANSWER_YES) {
 		log_info("%s.%s part %s is loaded already: skipped", t->schema, t->name, P.part);
 		P.skip = true;
 		return true;

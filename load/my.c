@@ -145,21 +145,21 @@ create_table_sql(struct loader *l, struct ttable *t, struct strbuf *sql)
 	for (int i = 0; i < t->ncols; i++) {
 		struct tcol *c = &t->cols[i];
 		char *q;
-		bool autoinc = c->identity && pk && s->key[0] == (uint32_t)i &&
-			       c->type >= DT_INT1 && c->type <= DT_UINT8;
+		bool autoinc = c->src->identity && pk && s->key[0] == (uint32_t)i &&
+			       c->src->type >= DT_INT1 && c->src->type <= DT_UINT8;
 
 		if (c->skip)
 			continue;
-		q = my_quote_ident(c->name);
+		q = my_quote_ident(c->src->name);
 		sb_addf(sql, "%s%s %s%s%s", first ? "" : ", ", q, c->sqltype,
-			c->nullable ? " NULL" : " NOT NULL", autoinc ? " AUTO_INCREMENT" : "");
+			c->src->nullable ? " NULL" : " NOT NULL", autoinc ? " AUTO_INCREMENT" : "");
 		free(q);
 		first = false;
 	}
 	if (pk) {
 		sb_adds(sql, ", PRIMARY KEY (");
 		for (uint32_t k = 0; k < s->nkey; k++) {
-			char *q = my_quote_ident(t->cols[s->key[k]].name);
+			char *q = my_quote_ident(t->cols[s->key[k]].src->name);
 
 			sb_addf(sql, "%s%s", k ? ", " : "", q);
 			free(q);
@@ -179,7 +179,7 @@ myt_prepare(struct loader *l, struct ttable *t)
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	bool ok = false;
-	int prepared;
+	enum answer prepared;
 
 	sb_addf(&lockname, "dms/%s/%s/%s", l->task, t->schema, t->name);
 	if (lockname.len > 64)
@@ -195,8 +195,8 @@ myt_prepare(struct loader *l, struct ttable *t)
 	}
 	mysql_free_result(res);
 	sb_reset(&sql);
-	if ((prepared = state_prepared(l, t)) != 0) {
-		ok = prepared > 0;
+	if ((prepared = state_prepared(l, t)) != ANSWER_NO) {
+		ok = prepared == ANSWER_YES;
 		goto unlock;
 	}
 	sb_reset(&sql);
@@ -227,7 +227,7 @@ myt_prepare(struct loader *l, struct ttable *t)
 	for (int i = 0; ok && i < t->ncols; i++)
 		if (t->cols[i].narrowed != NULL)
 			log_warn("%s.%s column %s: %s would make a key longer than InnoDB's 3072 bytes: it is %s, and a longer value is refused as a row the target cannot hold",
-				 t->schema, t->name, t->cols[i].name, t->cols[i].narrowed, t->cols[i].sqltype);
+				 t->schema, t->name, t->cols[i].src->name, t->cols[i].narrowed, t->cols[i].sqltype);
 unlock:
 	sb_reset(&sql);
 	sb_addf(&sql, "DO RELEASE_LOCK(%s)", lock);
@@ -337,7 +337,7 @@ decimal_fits(const struct tcol *col, const uint8_t *p, size_t n, char *err, size
 		i = n;
 	}
 	if (!any || i != n) {
-		snprintf(err, errsize, "column %s: \"%.*s\" is not a number %s can hold", col->name,
+		snprintf(err, errsize, "column %s: \"%.*s\" is not a number %s can hold", col->src->name,
 			 (int)(n < 40 ? n : 40), (const char *)p, col->sqltype);
 		return false;
 	}
@@ -354,7 +354,7 @@ decimal_fits(const struct tcol *col, const uint8_t *p, size_t n, char *err, size
 	}
 	if (fracs > scale || ints > prec - scale) {
 		snprintf(err, errsize, "column %s: %.*s%s has %d digits before the point and %d after; %s keeps %d and %d (MySQL would alter it)",
-			 col->name, (int)(n < 48 ? n : 48), (const char *)p, n > 48 ? "..." : "", ints, fracs,
+			 col->src->name, (int)(n < 48 ? n : 48), (const char *)p, n > 48 ? "..." : "", ints, fracs,
 			 col->sqltype, prec - scale, scale);
 		return false;
 	}
@@ -403,7 +403,7 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 			double v = it.type == MP_FLOAT32 ? (double)it.v.f32 : it.v.f64;
 
 			if (isnan(v) || isinf(v)) {
-				snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->name,
+				snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->src->name,
 					 isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
 				return false;
 			}
@@ -414,16 +414,16 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 		case MP_STR: {
 			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
 
-			if (col->type == DT_NUMERIC && !decimal_fits(col, it.v.s.p, len, err, errsize)) {
+			if (col->src->type == DT_NUMERIC && !decimal_fits(col, it.v.s.p, len, err, errsize)) {
 				l->format_truncation = true;
 				return false;
 			}
 			if (limit)
 				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, true);
 			/* timestamps with a zone are UTC: MySQL takes them without the suffix */
-			if (col->type == DT_DATETIMETZ && len > 3 && memcmp(it.v.s.p + len - 3, "+00", 3) == 0)
+			if (col->src->type == DT_DATETIMETZ && len > 3 && memcmp(it.v.s.p + len - 3, "+00", 3) == 0)
 				len -= 3;
-			if (col->type == DT_BYTES || col->type == DT_BLOB)
+			if (col->src->type == DT_BYTES || col->src->type == DT_BLOB)
 				hex_literal(out, it.v.s.p, len);
 			else
 				quoted(out, it.v.s.p, len);
@@ -438,7 +438,7 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 			break;
 		}
 		default:
-			snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->name,
+			snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->src->name,
 				 mp_type_name(it.type));
 			return false;
 		}
@@ -553,7 +553,7 @@ col_list(struct ttable *t, const int *cols, int n)
 
 	for (int i = 0; i < n; i++) {
 		const struct tcol *c = &t->cols[cols[i]];
-		char *q = my_quote_ident(c->name);
+		char *q = my_quote_ident(c->src->name);
 		bool lob = strstr(c->sqltype, "text") || strstr(c->sqltype, "blob");
 
 		sb_addf(&sb, "%s%s%s", i ? ", " : "", q, lob ? "(191)" : "");
@@ -767,14 +767,14 @@ myt_table_id(struct loader *l, const struct ttable *t)
  * MySQL has no shared named locks: the run holder takes the task's lock,
  * and a lone loader only checks that no run holds it.
  */
-static int
+static enum answer
 myt_task_lock(struct loader *l, bool exclusive)
 {
 	struct strbuf sql = STRBUF_INIT, key = STRBUF_INIT;
 	char *name;
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	int taken = -1;
+	enum answer taken = ANSWER_ERROR;
 	uint64_t h = 1469598103934665603ULL;
 
 	/* lock names are at most 64 characters: the task's name is hashed */
@@ -787,7 +787,7 @@ myt_task_lock(struct loader *l, bool exclusive)
 	sb_addf(&sql, exclusive ? "SELECT GET_LOCK(%s, 0)" : "SELECT IS_FREE_LOCK(%s)", name);
 	if ((res = my_query(MY(l), sql.buf)) != NULL) {
 		row = mysql_fetch_row(res);
-		taken = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+		taken = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0 ? ANSWER_YES : ANSWER_NO;
 		mysql_free_result(res);
 	}
 	free(name);

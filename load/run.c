@@ -74,7 +74,8 @@ run_holder(struct loader *l, const char *source, bool restart)
 	const char *task[] = { l->task };
 	struct ctl_result r = { 0 };
 	size_t cap = 0;
-	int status = EXIT_TARGET, lock;
+	int status = EXIT_TARGET;
+	enum answer lock;
 
 	for (int i = 0; i < 3; i++) {
 		field[i] = p;
@@ -86,8 +87,8 @@ run_holder(struct loader *l, const char *source, bool restart)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if ((lock = l->ops->task_lock(l, true)) <= 0) {
-		if (lock == 0) {
+	if ((lock = l->ops->task_lock(l, true)) != ANSWER_YES) {
+		if (lock == ANSWER_NO) {
 			log_error("task %s is running on this target already (another dms-full-load holds its lock): wait for it to end, or give this copy its own --task",
 				  l->task);
 			status = EXIT_USAGE;
@@ -205,13 +206,13 @@ run_join(struct loader *l)
 	struct ctl_result r = { 0 };
 	const char *task[] = { l->task };
 	bool ok;
-	int lock;
+	enum answer lock;
 
 	if (l->run == NULL) {
-		if ((lock = l->ops->task_lock(l, false)) == 0)
+		if ((lock = l->ops->task_lock(l, false)) == ANSWER_NO)
 			log_error("task %s is being run by dms-full-load on this target (it holds the task's lock): wait for it to end, or give this load its own --task",
 				  l->task);
-		return lock > 0;
+		return lock == ANSWER_YES;
 	}
 	if (!ctl_sql(l, "SELECT run_id, state FROM %s WHERE task_name = $1", "load_runs", 1, task, &r))
 		return false;
@@ -290,12 +291,12 @@ run_check_tables(struct loader *l, struct ttable **tables, size_t n)
 		for (int c = 0; c < t->ncols; c++) {
 			if (t->cols[c].skip)
 				continue;
-			ok &= fits(l, "the column name", t->cols[c].name, label, "column");
+			ok &= fits(l, "the column name", t->cols[c].src->name, label, "column");
 			for (int d = 0; d < c; d++) {
-				if (t->cols[d].skip || !same_name(l->ops->names_fold, t->cols[c].name, t->cols[d].name))
+				if (t->cols[d].skip || !same_name(l->ops->names_fold, t->cols[c].src->name, t->cols[d].src->name))
 					continue;
 				log_error("%s: columns \"%s\" and \"%s\" would be one column on the target%s: add a rename rule (rule-target column) for one of them",
-					  label, t->cols[d].name, t->cols[c].name,
+					  label, t->cols[d].src->name, t->cols[c].src->name,
 					  l->ops->names_fold ? " (MySQL column names ignore case)" : "");
 				ok = false;
 			}

@@ -48,33 +48,33 @@ forget_table(struct loader *l, const struct ttable *t)
 		       "load_parts", 3, params, NULL);
 }
 
-int
+enum answer
 state_prepared(struct loader *l, struct ttable *t)
 {
 	const char *params[] = { l->task, t->schema, t->name };
 	struct ctl_result r = { 0 };
 	char *now;
-	int done;
+	enum answer done;
 
 	if (l->restart)
-		return forget_table(l, t) ? 0 : -1;
+		return forget_table(l, t) ? ANSWER_NO : ANSWER_ERROR;
 	if (!ctl_sql(l, "SELECT target_id FROM %s WHERE task_name = $1 AND table_owner = $2 "
 			"AND table_name = $3 AND part = 'prepared'", "load_parts", 3, params, &r))
-		return -1;
+		return ANSWER_ERROR;
 	if (r.nrows == 0) {
 		ctl_result_free(&r);
-		return 0;
+		return ANSWER_NO;
 	}
 	if ((now = l->ops->table_id(l, t)) == NULL) {
 		ctl_result_free(&r);
-		return -1;
+		return ANSWER_ERROR;
 	}
-	done = r.v[0] != NULL && now[0] != '\0' && strcmp(r.v[0], now) == 0;
-	if (!done) {
+	done = r.v[0] != NULL && now[0] != '\0' && strcmp(r.v[0], now) == 0 ? ANSWER_YES : ANSWER_NO;
+	if (done == ANSWER_NO) {
 		log_warn("%s.%s: %s since this task prepared it: preparing it again, and loading its parts again",
 			 t->schema, t->name, now[0] ? "the table was dropped and created again" : "the table was dropped");
 		if (!forget_table(l, t))
-			done = -1;
+			done = ANSWER_ERROR;
 	}
 	free(now);
 	ctl_result_free(&r);
@@ -96,30 +96,30 @@ state_mark_prepared(struct loader *l, struct ttable *t)
 	return ok;
 }
 
-int
+enum answer
 state_part_done(struct loader *l, struct ttable *t, const char *part, const char *range)
 {
 	const char *params[] = { l->task, t->schema, t->name, part };
 	struct ctl_result r = { 0 };
 	char *now = NULL;
-	int done = 0;
+	enum answer done = ANSWER_NO;
 
 	if (!ctl_sql(l, "SELECT state, coalesce(part_range, ''), target_id FROM %s WHERE task_name = $1 "
 			"AND table_owner = $2 AND table_name = $3 AND part = $4", "load_parts", 4, params, &r))
-		return -1;
+		return ANSWER_ERROR;
 	if (r.nrows == 0 || strcmp(r.v[0], "loaded") != 0)
 		goto out;
 	if ((now = l->ops->table_id(l, t)) == NULL) {
-		done = -1;
+		done = ANSWER_ERROR;
 	} else if (r.v[2] == NULL || strcmp(r.v[2], now) != 0) {
 		log_warn("%s.%s part %s was loaded into a table that has since been dropped%s: loading it again",
 			 t->schema, t->name, part, now[0] ? " and created again" : "");
 	} else if (strcmp(r.v[1], range) != 0) {
 		log_error("%s.%s part %s was loaded for the range \"%s\", now it is \"%s\": the source changed; reload the table with --restart",
 			  t->schema, t->name, part, r.v[1], range);
-		done = -1;
+		done = ANSWER_ERROR;
 	} else {
-		done = 1;
+		done = ANSWER_YES;
 	}
 out:
 	free(now);

@@ -18,7 +18,6 @@ ttable_free(struct ttable *t)
 	if (t == NULL)
 		return;
 	for (int i = 0; i < t->ncols; i++) {
-		free(t->cols[i].name);
 		free(t->cols[i].sqltype);
 		free(t->cols[i].narrowed);
 	}
@@ -53,16 +52,8 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 		const struct dms_column *sc = &s->cols[i];
 		struct tcol *c = &t->cols[i];
 
-		c->name = xstrdup(sc->name);
-		c->type = sc->type;
-		c->nullable = sc->nullable;
-		c->native = sc->native;
-		c->length = sc->length;
-		c->precision = sc->precision;
-		c->scale = sc->scale;
-		c->is_unsigned = sc->is_unsigned;
-		c->identity = sc->identity;
-		c->skip = !l->settings->support_lobs && dms_type_is_lob(c->type);
+		c->src = sc;
+		c->skip = !l->settings->support_lobs && dms_type_is_lob(sc->type);
 	}
 	for (uint32_t k = 0; k < s->nkey; k++)
 		t->cols[s->key[k]].indexed = true;
@@ -83,14 +74,14 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 
 		if (c->skip) {
 			log_warn("%s.%s column %s (%s): left out, SupportLobs is false", s->schema, s->name,
-				 c->name, dms_type_name(c->type));
+				 c->src->name, dms_type_name(c->src->type));
 			continue;
 		}
 		c->sqltype = l->engine == ENGINE_PG ? pg_column_type(l, c) : my_column_type(l, c);
 		/* read once here, not for every value that is checked against it */
 		if (sscanf(c->sqltype, "decimal(%d,%d)", &c->dec_prec, &c->dec_scale) != 2)
 			c->dec_prec = c->dec_scale = -1;
-		q = l->engine == ENGINE_PG ? pg_quote_ident(c->name) : my_quote_ident(c->name);
+		q = l->engine == ENGINE_PG ? pg_quote_ident(c->src->name) : my_quote_ident(c->src->name);
 		sb_addf(&sb, "%s%s", first ? "" : ", ", q);
 		first = false;
 		free(q);

@@ -76,7 +76,7 @@ finding(struct assess *a, const char *name, enum sev sev, const char *object, co
 static char *
 label(const struct src_table *t)
 {
-	return xprintf("%s.%s", t->schema, t->name);
+	return xprintf("%s.%s", t->d.schema, t->d.name);
 }
 
 /* One value of a query, as text (NULL when the query fails or returns nothing; logged). */
@@ -275,14 +275,90 @@ my_source_checks(struct assess *a)
 	vrows_free(&grants);
 }
 
-/* Per table of the source: keys, privileges, storage engines, LOB sizes, types. */
+/* Per column of a source table: LOB sizes, and types the target cannot hold as they are. */
 static void
-table_checks(struct assess *a)
+column_checks(struct assess *a, const struct src_table *t, const char *name, const char *qt)
 {
 	struct vconn *c = &a->c[0];
 	enum dms_engine se = c->engine, te = a->c[1].engine;
 	bool limited = a->o->settings->support_lobs && !a->o->settings->full_lob_mode &&
 		       a->o->settings->limited_lob_mode;
+	struct strbuf sql = STRBUF_INIT;
+	char *v;
+
+	for (uint32_t k = 0; k < t->d.ncols; k++) {
+		const struct dms_column *col = &t->d.cols[k];
+		char *q = a->ops->quote_ident(col->name), *obj = xprintf("%s.%s", name, col->name);
+
+		if (dms_type_is_lob(col->type) && limited && a->full_load) {
+			sb_addf(&sql, se == ENGINE_PG ? "SELECT max(octet_length(%s)) FROM %s"
+						      : "SELECT MAX(LENGTH(%s)) FROM %s", q, qt);
+			v = value(c, sql.buf);
+			sb_reset(&sql);
+			if (v && atoll(v) > a->o->settings->lob_max_size_kb * 1024)
+				finding(a, "limited-lob-size", SEV_WARNING, obj,
+					"set TargetMetadata.LobMaxSize to at least the largest value (in KB), "
+					"or use FullLobMode",
+					"the largest value is %s bytes; limited LOB mode keeps %" PRId64
+					" KB and truncates the rest", v, a->o->settings->lob_max_size_kb);
+			free(v);
+		}
+		if (!a->o->settings->support_lobs && dms_type_is_lob(col->type))
+			finding(a, "limited-lob-size", SEV_WARNING, obj, "set TargetMetadata.SupportLobs true",
+				"SupportLobs is false: this LOB column is not migrated");
+		if (te == ENGINE_MYSQL && se == ENGINE_PG) {
+			const char *n = col->native ? col->native : "";
+
+			if (col->native == NULL || strchr(n, '[') != NULL)
+				finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
+					"accept the text form, or change the column's type with a change-data-type rule",
+					"type %s has no MySQL equivalent: it is stored as text", col->native ? n : "(user-defined)");
+			else if (col->type == DT_INTERVAL || strncmp(n, "time with time zone", 19) == 0)
+				finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
+					"accept the text form", "%s has no MySQL equivalent: it is stored as text", n);
+			else if (col->type == DT_DATETIMETZ)
+				finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
+					"accept UTC wall-clock times, or keep the zone in another column",
+					"%s becomes datetime: the instant is kept in UTC, the zone is not", n);
+			else if (col->type == DT_NUMERIC && (col->precision > 65 || col->scale > 30 || col->precision < 0))
+				finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
+					"give the column a precision of at most 65 and a scale of at most 30",
+					"%s becomes decimal(65,30): digits beyond those (and NaN) cannot be held", n);
+			else if (col->type == DT_REAL4 || col->type == DT_REAL8)
+				finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
+					"make sure the column holds no NaN or Infinity",
+					"%s: MySQL cannot hold NaN or Infinity; such rows would be refused", n);
+		} else if (te == ENGINE_PG && se == ENGINE_MYSQL) {
+			const char *n = col->native ? col->native : "";
+
+			if (strncmp(n, "set", 3) == 0 || strncmp(n, "enum", 4) == 0 || strncmp(n, "bit", 3) == 0 ||
+			    strstr(n, "geometry") || strstr(n, "point") || strstr(n, "polygon"))
+				finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
+					"accept the text form, or map the type with a change-data-type rule",
+					"%s has no PostgreSQL equivalent: it is stored as text", n);
+			else if (col->type == DT_DATE || col->type == DT_DATETIME) {
+				sb_addf(&sql, "SELECT COUNT(*) FROM %s WHERE %s < '0001-01-01'", qt, q);
+				v = value(c, sql.buf);
+				sb_reset(&sql);
+				if (v && atoll(v) > 0)
+					finding(a, "unsupported-or-lossy-data-types", SEV_FAILED, obj,
+						"replace the zero dates (with NULL, say) before the migration",
+						"%s rows hold zero dates ('0000-00-00'), which PostgreSQL cannot hold", v);
+				free(v);
+			}
+		}
+		free(q);
+		free(obj);
+	}
+	sb_release(&sql);
+}
+
+/* Per table of the source: keys, privileges, storage engines, then its columns. */
+static void
+table_checks(struct assess *a)
+{
+	struct vconn *c = &a->c[0];
+	enum dms_engine se = c->engine, te = a->c[1].engine;
 
 	check(a, "all-check-source-selection-rules");
 	if (a->ntables == 0)
@@ -301,11 +377,11 @@ table_checks(struct assess *a)
 		char *name = label(t), *qt = src_table_qualified(t, a->ops->quote_ident);
 		struct strbuf sql = STRBUF_INIT;
 		char *v;
-		bool unique = t->nkey > 0;
+		bool unique = t->d.nkey > 0;
 		char *ident = NULL;	/* PostgreSQL: REPLICA IDENTITY, d n f i */
 
-		for (int x = 0; x < t->nindexes; x++)
-			unique |= t->indexes[x].unique;
+		for (int x = 0; x < t->d.nindexes; x++)
+			unique |= t->d.indexes[x].unique;
 		if (se == ENGINE_PG) {
 			sb_addf(&sql, "SELECT relreplident FROM pg_class WHERE oid = %" PRId64, t->oid);
 			ident = value(c, sql.buf);
@@ -323,7 +399,7 @@ table_checks(struct assess *a)
 					"add a primary key or a unique index, or leave the table out of validation",
 					"no primary key or unique index: the table cannot be validated");
 		}
-		if (a->cdc && t->nkey > 0 && ident && strcmp(ident, "n") == 0)
+		if (a->cdc && t->d.nkey > 0 && ident && strcmp(ident, "n") == 0)
 			finding(a, "table-with-no-primary-key-or-unique-constraint", SEV_FAILED, name,
 				"ALTER TABLE ... REPLICA IDENTITY DEFAULT",
 				"REPLICA IDENTITY NOTHING: its updates and deletes carry no key");
@@ -350,9 +426,9 @@ table_checks(struct assess *a)
 			}
 			sb_reset(&sql);
 			sb_adds(&sql, "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
-			vliteral(&sql, t->schema);
+			vliteral(&sql, t->d.schema);
 			sb_adds(&sql, " AND TABLE_NAME = ");
-			vliteral(&sql, t->name);
+			vliteral(&sql, t->d.name);
 			v = value(c, sql.buf);
 			sb_reset(&sql);
 			if (v && strcasecmp(v, "InnoDB") != 0)
@@ -362,71 +438,7 @@ table_checks(struct assess *a)
 					"are not consistent for it", v);
 			free(v);
 		}
-		/* columns */
-		for (int k = 0; k < t->ncols; k++) {
-			const struct src_column *col = &t->cols[k];
-			char *q = a->ops->quote_ident(col->name), *obj = xprintf("%s.%s", name, col->name);
-
-			if (dms_type_is_lob(col->type) && limited && a->full_load) {
-				sb_addf(&sql, se == ENGINE_PG ? "SELECT max(octet_length(%s)) FROM %s"
-							      : "SELECT MAX(LENGTH(%s)) FROM %s", q, qt);
-				v = value(c, sql.buf);
-				sb_reset(&sql);
-				if (v && atoll(v) > a->o->settings->lob_max_size_kb * 1024)
-					finding(a, "limited-lob-size", SEV_WARNING, obj,
-						"set TargetMetadata.LobMaxSize to at least the largest value (in KB), "
-						"or use FullLobMode",
-						"the largest value is %s bytes; limited LOB mode keeps %" PRId64
-						" KB and truncates the rest", v, a->o->settings->lob_max_size_kb);
-				free(v);
-			}
-			if (!a->o->settings->support_lobs && dms_type_is_lob(col->type))
-				finding(a, "limited-lob-size", SEV_WARNING, obj, "set TargetMetadata.SupportLobs true",
-					"SupportLobs is false: this LOB column is not migrated");
-			if (te == ENGINE_MYSQL && se == ENGINE_PG) {
-				const char *n = col->native ? col->native : "";
-
-				if (col->native == NULL || strchr(n, '[') != NULL)
-					finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
-						"accept the text form, or change the column's type with a change-data-type rule",
-						"type %s has no MySQL equivalent: it is stored as text", col->native ? n : "(user-defined)");
-				else if (col->type == DT_INTERVAL || strncmp(n, "time with time zone", 19) == 0)
-					finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
-						"accept the text form", "%s has no MySQL equivalent: it is stored as text", n);
-				else if (col->type == DT_DATETIMETZ)
-					finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
-						"accept UTC wall-clock times, or keep the zone in another column",
-						"%s becomes datetime: the instant is kept in UTC, the zone is not", n);
-				else if (col->type == DT_NUMERIC && (col->precision > 65 || col->scale > 30 || col->precision < 0))
-					finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
-						"give the column a precision of at most 65 and a scale of at most 30",
-						"%s becomes decimal(65,30): digits beyond those (and NaN) cannot be held", n);
-				else if (col->type == DT_REAL4 || col->type == DT_REAL8)
-					finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
-						"make sure the column holds no NaN or Infinity",
-						"%s: MySQL cannot hold NaN or Infinity; such rows would be refused", n);
-			} else if (te == ENGINE_PG && se == ENGINE_MYSQL) {
-				const char *n = col->native ? col->native : "";
-
-				if (strncmp(n, "set", 3) == 0 || strncmp(n, "enum", 4) == 0 || strncmp(n, "bit", 3) == 0 ||
-				    strstr(n, "geometry") || strstr(n, "point") || strstr(n, "polygon"))
-					finding(a, "unsupported-or-lossy-data-types", SEV_WARNING, obj,
-						"accept the text form, or map the type with a change-data-type rule",
-						"%s has no PostgreSQL equivalent: it is stored as text", n);
-				else if (col->type == DT_DATE || col->type == DT_DATETIME) {
-					sb_addf(&sql, "SELECT COUNT(*) FROM %s WHERE %s < '0001-01-01'", qt, q);
-					v = value(c, sql.buf);
-					sb_reset(&sql);
-					if (v && atoll(v) > 0)
-						finding(a, "unsupported-or-lossy-data-types", SEV_FAILED, obj,
-							"replace the zero dates (with NULL, say) before the migration",
-							"%s rows hold zero dates ('0000-00-00'), which PostgreSQL cannot hold", v);
-					free(v);
-				}
-			}
-			free(q);
-			free(obj);
-		}
+		column_checks(a, t, name, qt);
 		sb_release(&sql);
 		free(name);
 		free(qt);
@@ -455,8 +467,8 @@ target_checks(struct assess *a)
 	check(a, "target-character-set");
 	check(a, c->engine == ENGINE_PG ? "postgres-check-target-privileges" : "mysql-check-target-privileges");
 	for (int i = 0; i < a->ntables; i++)
-		for (int k = 0; k < a->tables[i].ncols; k++)
-			source_text |= vclass_of(a->tables[i].cols[k].type) == VC_TEXT;
+		for (uint32_t k = 0; k < a->tables[i].d.ncols; k++)
+			source_text |= vclass_of(a->tables[i].d.cols[k].type) == VC_TEXT;
 	/* the database as a whole */
 	if (c->engine == ENGINE_PG) {
 		char *enc = value(c, "SELECT pg_encoding_to_char(encoding) FROM pg_database "
@@ -503,8 +515,8 @@ target_checks(struct assess *a)
 			tschema = shape.schema;
 			tname = shape.name;
 		} else {
-			tschema = t->schema;
-			tname = t->name;
+			tschema = t->d.schema;
+			tname = t->d.name;
 		}
 		if (s->target_schema)
 			tschema = s->target_schema;
@@ -515,13 +527,13 @@ target_checks(struct assess *a)
 			if (targets[j] && strcmp(targets[j], targets[i]) == 0)
 				finding(a, "target-name-collisions", SEV_FAILED, name,
 					"rename one of the two with a transformation rule",
-					"%s.%s and this table both become %s on the target", a->tables[j].schema,
-					a->tables[j].name, targets[i]);
+					"%s.%s and this table both become %s on the target", a->tables[j].d.schema,
+					a->tables[j].d.name, targets[i]);
 			else if (targets[j] && strcasecmp(targets[j], targets[i]) == 0)
 				finding(a, "target-name-collisions", SEV_WARNING, name,
 					"rename one of the two, or convert the names to one case",
 					"%s.%s becomes %s, which differs from this table's target %s only in case",
-					a->tables[j].schema, a->tables[j].name, targets[j], targets[i]);
+					a->tables[j].d.schema, a->tables[j].d.name, targets[j], targets[i]);
 		}
 		/* the table on the target, against the prep mode */
 		sb_reset(&sql);

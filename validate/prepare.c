@@ -120,9 +120,9 @@ target_column(const struct src_table *tt, const char *name)
 {
 	int i = src_column_index(tt, name);
 
-	for (int c = 0; i < 0 && c < tt->ncols; c++)
-		if (strcasecmp(tt->cols[c].name, name) == 0)
-			i = c;
+	for (uint32_t c = 0; i < 0 && c < tt->d.ncols; c++)
+		if (strcasecmp(tt->d.cols[c].name, name) == 0)
+			i = (int)c;
 	return i;
 }
 
@@ -354,7 +354,7 @@ add_column(struct prep *p, struct vtable *t, const struct src_table *st, const s
 	struct vrun *run = p->run;
 	const struct vopts *o = run->o;
 	enum dms_engine e[2] = { run->eng[S], run->eng[T] };
-	const struct src_column *s, *d;
+	const struct dms_column *s, *d;
 	struct vcol *c;
 	const struct mapping_rule *vr;
 	int ti;
@@ -366,7 +366,7 @@ add_column(struct prep *p, struct vtable *t, const struct src_table *st, const s
 		log_info("%s: column %s is not compared: %s", t->label, sc->name, sc->why);
 		return -1;
 	}
-	s = &st->cols[sc->src];
+	s = &st->d.cols[sc->src];
 	if (o->settings->skip_lob_columns && dms_type_is_lob(s->type)) {
 		log_info("%s: LOB column %s is not compared (SkipLobColumns)", t->label, sc->name);
 		return -1;
@@ -378,13 +378,13 @@ add_column(struct prep *p, struct vtable *t, const struct src_table *st, const s
 		t->missing = true;
 		return -2;
 	}
-	d = &tt->cols[ti];
+	d = &tt->d.cols[ti];
 	c = &t->cols[t->ncols++];
 	c->name = xstrdup(sc->name);
 	c->cls = vclass_of(s->type);
 	qs = p->ops[S]->quote_ident(s->name);
 	qt = p->ops[T]->quote_ident(d->name);
-	vr = validation_rule(o->mapping, st->schema, st->name, s->name, dms_type_name(s->type));
+	vr = validation_rule(o->mapping, st->d.schema, st->d.name, s->name, dms_type_name(s->type));
 	if (vr && vr->source_fn)
 		override_expr(&x, e[S], vr->source_fn, qs);
 	else
@@ -474,17 +474,7 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 		return false;
 	}
 	/* no primary key: the first unique index of NOT NULL columns, as DMS does */
-	if (st.nkey == 0) {
-		const int *cols;
-		int n = src_table_row_key(&st, &cols);
-
-		int *key = xcalloc((size_t)n + 1, sizeof(int));
-
-		memcpy(key, cols, (size_t)n * sizeof(int));
-		free(st.key);
-		st.key = key;
-		st.nkey = n;
-	}
+	src_table_key_fallback(&st);
 	if (p->rules) {
 		if (mapped_shape(p->rules, &st, &shape) != EXIT_OK) {
 			run->status = EXIT_USAGE;
@@ -492,17 +482,18 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 			return false;
 		}
 	} else {
-		shape.schema = xstrdup(st.schema);
-		shape.name = xstrdup(st.name);
-		shape.ncols = st.ncols;
-		shape.cols = xcalloc((size_t)st.ncols + 1, sizeof(*shape.cols));
-		for (int i = 0; i < st.ncols; i++) {
-			shape.cols[i].name = xstrdup(st.cols[i].name);
+		shape.schema = xstrdup(st.d.schema);
+		shape.name = xstrdup(st.d.name);
+		shape.ncols = (int)st.d.ncols;
+		shape.cols = xcalloc((size_t)st.d.ncols + 1, sizeof(*shape.cols));
+		for (int i = 0; i < shape.ncols; i++) {
+			shape.cols[i].name = xstrdup(st.d.cols[i].name);
 			shape.cols[i].src = i;
 		}
-		shape.nkey = st.nkey;
-		shape.key = xcalloc((size_t)st.nkey + 1, sizeof(int));
-		memcpy(shape.key, st.key, (size_t)st.nkey * sizeof(int));
+		shape.nkey = (int)st.d.nkey;
+		shape.key = xcalloc((size_t)st.d.nkey + 1, sizeof(int));
+		for (int k = 0; k < shape.nkey; k++)
+			shape.key[k] = (int)st.d.key[k];
 	}
 	if (o->settings->target_schema)
 		t->tschema = xstrdup(o->settings->target_schema);
@@ -535,12 +526,12 @@ prepare_table(struct prep *p, const struct src_name *nm, struct vtable *t)
 		ok = false;
 		goto done;
 	}
-	t->filter = mapping_filter_sql(o->mapping, st.schema, st.name, src_ident_cb, src_literal_cb, p);
+	t->filter = mapping_filter_sql(o->mapping, st.d.schema, st.d.name, src_ident_cb, src_literal_cb, p);
 	t->from[S] = src_table_qualified(&st, p->ops[S]->quote_ident);
 	t->from[T] = qualified(&run->ctl, t->tschema, t->tname);
 	t->cols = xcalloc((size_t)shape.ncols + 1, sizeof(*t->cols));
 	t->key = xcalloc((size_t)shape.nkey + 1, sizeof(int));
-	if ((e[S] == ENGINE_MYSQL && !utf8_columns(p->src[S].conn, st.schema, st.name, &utf8[S])) ||
+	if ((e[S] == ENGINE_MYSQL && !utf8_columns(p->src[S].conn, st.d.schema, st.d.name, &utf8[S])) ||
 	    (e[T] == ENGINE_MYSQL && !utf8_columns(p->src[T].conn, t->tschema, t->tname, &utf8[T]))) {
 		run->status = e[S] == ENGINE_MYSQL && utf8[S].off == NULL ? EXIT_SOURCE : EXIT_TARGET;
 		ok = false;

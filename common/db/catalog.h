@@ -4,7 +4,8 @@
  * implement. dms-extract and dms-validate (and next dms-capture) describe
  * tables with it, so that a table reads the same to each.
  *
- * A struct src_table is filled by the engine's describe(); the main program
+ * A struct src_table is filled by the engine's describe() in the stream's
+ * table model (struct dms_table, one model for every program); the main program
  * plans its parts and writes its TABLE record; the engine's read_part() writes
  * the ROW records of one part. The table owns everything it points to.
  */
@@ -32,18 +33,10 @@ enum conv {
 	CONV_TIMESTAMP_UTC,	/* MySQL TIMESTAMP: append +00 */
 };
 
-struct src_column {
-	char *name;
-	enum dms_type type;
-	char *native;		/* the source's own type text; NULL for a type the target cannot have */
-	bool nullable;
-	int64_t length;		/* -1 when none */
-	int precision, scale;	/* -1 when none */
-	bool is_unsigned;
-	bool identity;		/* serial, identity, auto_increment */
-	char *collation;	/* MySQL strings: the column's collation; NULL otherwise */
+/* How the catalog reads a column of the model: its conversion and select-list expression. */
+struct src_read {
 	enum conv conv;
-	char *select;		/* the select-list expression */
+	char *select;
 };
 
 struct src_part {
@@ -54,17 +47,14 @@ struct src_part {
 				 * empty), as --list records it; NULL otherwise */
 };
 
+/*
+ * A described table: the stream's model of it (struct dms_table, the same a
+ * reader of its TABLE record decodes; raw and attrs stay NULL here) and what
+ * reading it takes.
+ */
 struct src_table {
-	char *schema, *name;
-	int64_t estimated_rows;
-	int ncols;
-	struct src_column *cols;
-	int nkey;
-	int *key;
-	int nindexes;
-	struct dms_index *indexes;	/* the stream's model of an index (stream.h) */
-	int nfkeys;
-	struct dms_fkey *fkeys;	/* and of a foreign key */
+	struct dms_table d;	/* schema, name, columns, key, indexes, foreign keys, estimate */
+	struct src_read *read;	/* per column of d */
 	char *filter;		/* WHERE from the mapping's source filters; NULL when none */
 	const struct mapping_rule *settings;	/* table-settings rule, if any */
 	int nparts;
@@ -117,14 +107,18 @@ void src_table_free(struct src_table *t);
 bool catalog_select(const struct source_ops *ops, struct source *s, const char *skip_schema,
 		    struct src_name **names, int *n);
 /*
- * The columns that identify a row: the key (primary key or replica
- * identity), else the first unique index of NOT NULL columns; 0 when none.
+ * A table without a key (primary key or replica identity) takes the first
+ * unique index of NOT NULL columns as its key, as DMS does; false when it has
+ * none.
  */
-int src_table_row_key(const struct src_table *t, const int **cols);
+bool src_table_key_fallback(struct src_table *t);
+/* Adds a column to the described table; the caller fills what is not NULL/-1/false. */
+struct dms_column *src_add_column(struct src_table *t, const char *name, enum dms_type type,
+				  enum conv conv, char *select);
 /*
  * The stream's model of a described table (struct dms_table, its attrs
  * decoded), as a reader of its TABLE record has it: the one encoder
- * (pack_table) and the one decoder (the stream checker). The caller frees
+ * (rec_table) and the one decoder (the stream checker). The caller frees
  * it with table_free.
  */
 struct dms_table *src_table_model(const struct src_table *t);
@@ -134,7 +128,5 @@ int src_column_index(const struct src_table *t, const char *name);
 char *src_table_qualified(const struct src_table *t, char *(*quote_ident)(const char *));
 /* Appends " WHERE ..." for the mapping's filters and the part's range (p may be NULL). */
 void src_part_where(struct strbuf *sql, const struct src_table *t, const struct src_part *p);
-/* Packs the table's TABLE record (dms-stream(5)) as table tid. */
-void pack_table(msgpack_packer *pk, int tid, const struct src_table *t);
 
 #endif

@@ -12,12 +12,13 @@
 #include "../dms.h"
 
 bool
-convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_column *c,
-	      char *text, size_t len)
+convert_value(msgpack_packer *pk, const struct src_table *t, uint32_t col, char *text, size_t len)
 {
+	const struct dms_column *c = &t->d.cols[col];
+	enum conv conv = t->read[col].conv;
 	char *end;
 
-	switch (c->conv) {
+	switch (conv) {
 	case CONV_TEXT:
 		pk_strn(pk, text, len);
 		return true;
@@ -57,7 +58,7 @@ convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_co
 		v = strtod(text, &end);
 		if (end != text + len || len == 0)
 			break;
-		if (c->conv == CONV_FLOAT4)
+		if (conv == CONV_FLOAT4)
 			msgpack_pack_float(pk, (float)v);
 		else
 			msgpack_pack_double(pk, v);
@@ -90,7 +91,7 @@ convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_co
 		return true;
 	}
 bad:
-	log_error("%s.%s column %s (%s): cannot read the value '%.*s'", t->schema, t->name, c->name,
+	log_error("%s.%s column %s (%s): cannot read the value '%.*s'", t->d.schema, t->d.name, c->name,
 		  c->native ? c->native : dms_type_name(c->type), (int)(len > 60 ? 60 : len), text);
 	return false;
 }

@@ -12,8 +12,7 @@
 
 #include "catalog.h"
 
-/* Packs the value of column c whose text is text[0..len) (modified in place). */
-bool convert_value(msgpack_packer *pk, const struct src_table *t, const struct src_column *c,
-		   char *text, size_t len);
+/* Packs the value of column col whose text is text[0..len) (modified in place). */
+bool convert_value(msgpack_packer *pk, const struct src_table *t, uint32_t col, char *text, size_t len);
 
 #endif

@@ -137,45 +137,45 @@ my_src_list(struct source *s, struct src_name **names, int *n)
 }
 
 static void
-my_type(struct src_column *c, const char *data_type, const char *column_type, const char *charlen,
+my_type(struct dms_column *c, enum conv *conv, const char *data_type, const char *column_type, const char *charlen,
 	const char *prec, const char *scale, const char *dtprec, bool json)
 {
 	bool is_unsigned = strstr(column_type, "unsigned") != NULL;
 
-	c->conv = CONV_TEXT;
+	*conv = CONV_TEXT;
 	c->type = DT_STRING;
 	c->is_unsigned = is_unsigned;
 	if (strcmp(data_type, "tinyint") == 0) {
 		c->type = is_unsigned ? DT_UINT1 : DT_INT1;
-		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+		*conv = is_unsigned ? CONV_UINT : CONV_INT;
 	} else if (strcmp(data_type, "smallint") == 0 || strcmp(data_type, "year") == 0) {
 		c->type = is_unsigned ? DT_UINT2 : DT_INT2;
-		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+		*conv = is_unsigned ? CONV_UINT : CONV_INT;
 	} else if (strcmp(data_type, "mediumint") == 0 || strcmp(data_type, "int") == 0) {
 		c->type = is_unsigned ? DT_UINT4 : DT_INT4;
-		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+		*conv = is_unsigned ? CONV_UINT : CONV_INT;
 	} else if (strcmp(data_type, "bigint") == 0) {
 		c->type = is_unsigned ? DT_UINT8 : DT_INT8;
-		c->conv = is_unsigned ? CONV_UINT : CONV_INT;
+		*conv = is_unsigned ? CONV_UINT : CONV_INT;
 	} else if (strcmp(data_type, "bit") == 0) {
 		c->type = DT_UINT8;
-		c->conv = CONV_UINT;
+		*conv = CONV_UINT;
 	} else if (strcmp(data_type, "decimal") == 0) {
 		c->type = DT_NUMERIC;
 		c->precision = prec ? atoi(prec) : -1;
 		c->scale = scale ? atoi(scale) : -1;
 	} else if (strcmp(data_type, "float") == 0) {
 		c->type = DT_REAL4;
-		c->conv = CONV_FLOAT4;
+		*conv = CONV_FLOAT4;
 	} else if (strcmp(data_type, "double") == 0) {
 		c->type = DT_REAL8;
-		c->conv = CONV_FLOAT8;
+		*conv = CONV_FLOAT8;
 	} else if (strcmp(data_type, "char") == 0 || strcmp(data_type, "varchar") == 0) {
 		c->type = DT_STRING;
 		c->length = charlen ? strtoll(charlen, NULL, 10) : -1;
 	} else if (strcmp(data_type, "binary") == 0 || strcmp(data_type, "varbinary") == 0) {
 		c->type = DT_BYTES;
-		c->conv = CONV_BINARY;
+		*conv = CONV_BINARY;
 		c->length = charlen ? strtoll(charlen, NULL, 10) : -1;
 	} else if (strstr(data_type, "text") != NULL) {
 		c->type = json ? DT_JSON : DT_CLOB;
@@ -183,7 +183,7 @@ my_type(struct src_column *c, const char *data_type, const char *column_type, co
 		c->type = DT_JSON;
 	} else if (strstr(data_type, "blob") != NULL) {
 		c->type = DT_BLOB;
-		c->conv = CONV_BINARY;
+		*conv = CONV_BINARY;
 	} else if (strcmp(data_type, "date") == 0) {
 		c->type = DT_DATE;
 	} else if (strcmp(data_type, "datetime") == 0) {
@@ -191,7 +191,7 @@ my_type(struct src_column *c, const char *data_type, const char *column_type, co
 		c->scale = dtprec ? atoi(dtprec) : 0;
 	} else if (strcmp(data_type, "timestamp") == 0) {
 		c->type = DT_DATETIMETZ;
-		c->conv = CONV_TIMESTAMP_UTC;
+		*conv = CONV_TIMESTAMP_UTC;
 		c->scale = dtprec ? atoi(dtprec) : 0;
 	} else if (strcmp(data_type, "time") == 0) {
 		c->type = DT_TIME;
@@ -203,7 +203,7 @@ my_type(struct src_column *c, const char *data_type, const char *column_type, co
 	} else if (strstr(data_type, "point") || strstr(data_type, "geometry") ||
 		   strstr(data_type, "linestring") || strstr(data_type, "polygon")) {
 		c->type = DT_BLOB;
-		c->conv = CONV_BINARY;
+		*conv = CONV_BINARY;
 	}
 }
 
@@ -228,10 +228,10 @@ my_describe_fkeys(struct source *s, struct src_table *t, const char *sch, const 
 	sb_release(&sql);
 	if (res == NULL)
 		return false;
-	t->fkeys = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->fkeys));
+	t->d.fkeys = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->d.fkeys));
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		if (f == NULL || strcmp(f->name, row[0]) != 0) {
-			f = &t->fkeys[t->nfkeys++];
+			f = &t->d.fkeys[t->d.nfkeys++];
 			f->name = xstrdup(row[0]);
 			f->ref_schema = xstrdup(row[2]);
 			f->ref_table = xstrdup(row[3]);
@@ -259,9 +259,9 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 	MYSQL_ROW row;
 	bool ok = false;
 
-	t->schema = xstrdup(nm->schema);
-	t->name = xstrdup(nm->name);
-	t->estimated_rows = nm->estimated_rows;
+	t->d.schema = xstrdup(nm->schema);
+	t->d.name = xstrdup(nm->name);
+	t->d.estimated_rows = nm->estimated_rows;
 
 	/* MariaDB's JSON is LONGTEXT with a json_valid() check */
 	sb_addf(&sql, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
@@ -279,43 +279,31 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		      "ORDER BY ORDINAL_POSITION", sch, tab);
 	if ((res = my_query(MY(s), sql.buf)) == NULL)
 		goto done;
-	t->cols = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->cols));
 	while ((row = mysql_fetch_row(res)) != NULL) {
-		struct src_column *c;
-		char probe[300];
+		struct dms_column *c;
+		struct src_read *rd;
+		char probe[300], *q;
+		struct strbuf select = STRBUF_INIT;
 
 		if (row[8] && (strstr(row[8], "VIRTUAL") || strstr(row[8], "STORED")))
 			continue;	/* generated columns are computed on the target */
-		c = &t->cols[t->ncols++];
-		c->name = xstrdup(row[0]);
+		q = my_quote_ident(row[0]);
+		if (strcmp(row[1], "bit") == 0)
+			sb_addf(&select, "%s + 0", q);
+		else if (strcmp(row[1], "float") == 0)
+			sb_addf(&select, "CAST(%s AS DOUBLE)", q);	/* its text has too few digits */
+		else
+			sb_adds(&select, q);
+		free(q);
+		c = src_add_column(t, row[0], DT_STRING, CONV_TEXT, select.buf);
+		rd = &t->read[t->d.ncols - 1];
 		c->native = xstrdup(row[2]);
 		c->nullable = strcmp(row[3], "YES") == 0;
-		c->length = -1;
-		c->precision = c->scale = -1;
 		snprintf(probe, sizeof(probe), "json_valid(`%s`)", c->name);
-		my_type(c, row[1], row[2], row[4], row[5], row[6], row[7],
+		my_type(c, &rd->conv, row[1], row[2], row[4], row[5], row[6], row[7],
 			json_cols.buf && strstr(json_cols.buf, probe));
 		c->identity = row[8] && strstr(row[8], "auto_increment") != NULL;
 		c->collation = row[9] ? xstrdup(row[9]) : NULL;
-		c->select = my_quote_ident(c->name);
-		if (strcmp(row[1], "bit") == 0) {
-			char *q = my_quote_ident(c->name);
-			struct strbuf e = STRBUF_INIT;
-
-			sb_addf(&e, "%s + 0", q);
-			free(q);
-			free(c->select);
-			c->select = e.buf;
-		} else if (strcmp(row[1], "float") == 0) {
-			/* the float's exact value: its text has too few digits */
-			char *q = my_quote_ident(c->name);
-			struct strbuf e = STRBUF_INIT;
-
-			sb_addf(&e, "CAST(%s AS DOUBLE)", q);
-			free(q);
-			free(c->select);
-			c->select = e.buf;
-		}
 	}
 	mysql_free_result(res);
 
@@ -325,7 +313,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		      "ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX", sch, tab);
 	if ((res = my_query(MY(s), sql.buf)) == NULL)
 		goto done;
-	t->indexes = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->indexes));
+	t->d.indexes = xcalloc(mysql_num_rows(res) + 1, sizeof(*t->d.indexes));
 	{
 		char *current = NULL;
 		struct dms_index *x = NULL;
@@ -341,10 +329,10 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 				if (strcmp(row[0], "PRIMARY") == 0) {
 					x = NULL;
 				} else {
-					x = &t->indexes[t->nindexes++];
+					x = &t->d.indexes[t->d.nindexes++];
 					x->name = xstrdup(row[0]);
 					x->unique = strcmp(row[1], "0") == 0;
-					x->cols = xcalloc((size_t)t->ncols + 1, sizeof(int));
+					x->cols = xcalloc((size_t)t->d.ncols + 1, sizeof(int));
 				}
 			}
 			if (idx < 0 || row[3] != NULL)
@@ -356,19 +344,19 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 				continue;
 			}
 			if (x == NULL) {
-				t->key = xrealloc(t->key, (size_t)(t->nkey + 1) * sizeof(int));
-				t->key[t->nkey++] = idx;
+				t->d.key = xrealloc(t->d.key, (size_t)(t->d.nkey + 1) * sizeof(*t->d.key));
+				t->d.key[t->d.nkey++] = (uint32_t)idx;
 			} else {
 				x->cols[x->ncols++] = idx;
 			}
 		}
 		free(current);
 		/* drop indexes that could not be described */
-		for (int i = 0; i < t->nindexes; i++)
-			if (t->indexes[i].ncols == 0) {
-				free(t->indexes[i].name);
-				free(t->indexes[i].cols);
-				t->indexes[i--] = t->indexes[--t->nindexes];
+		for (int i = 0; i < t->d.nindexes; i++)
+			if (t->d.indexes[i].ncols == 0) {
+				free(t->d.indexes[i].name);
+				free(t->d.indexes[i].cols);
+				t->d.indexes[i--] = t->d.indexes[--t->d.nindexes];
 			}
 	}
 	mysql_free_result(res);
@@ -392,7 +380,7 @@ static bool
 my_src_key_range(struct source *s, const struct src_table *t, int64_t *min, int64_t *max)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *tab = src_table_qualified(t, my_quote_ident), *col = my_quote_ident(t->cols[t->key[0]].name);
+	char *tab = src_table_qualified(t, my_quote_ident), *col = my_quote_ident(t->d.cols[t->d.key[0]].name);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 
@@ -424,8 +412,8 @@ my_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	bool ok = true;
 
 	sb_adds(&sql, "SELECT ");
-	for (int i = 0; i < t->ncols; i++)
-		sb_addf(&sql, "%s%s", i ? ", " : "", t->cols[i].select);
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		sb_addf(&sql, "%s%s", i ? ", " : "", t->read[i].select);
 	sb_addf(&sql, " FROM %s", tab);
 	src_part_where(&sql, t, p);
 	free(tab);
@@ -436,12 +424,12 @@ my_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		unsigned long *lens = mysql_fetch_lengths(res);
 
-		rec_row(&w->pk, tid, (uint32_t)t->ncols);
-		for (int i = 0; ok && i < t->ncols; i++) {
+		rec_row(&w->pk, tid, t->d.ncols);
+		for (uint32_t i = 0; ok && i < t->d.ncols; i++) {
 			if (row[i] == NULL)
 				msgpack_pack_nil(&w->pk);
 			else
-				ok = convert_value(&w->pk, t, &t->cols[i], row[i], lens[i]);
+				ok = convert_value(&w->pk, t, i, row[i], lens[i]);
 		}
 		if (!ok || w->out.failed) {
 			ok = false;

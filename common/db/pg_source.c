@@ -79,10 +79,10 @@ pg_src_list(struct source *s, struct src_name **names, int *n)
 
 /* The DMS type of a column and how to read its text. */
 static void
-pg_type(struct src_column *c, const char *typname, char typtype, char typcategory, int typmod,
+pg_type(struct dms_column *c, enum conv *conv, const char *typname, char typtype, char typcategory, int typmod,
 	bool builtin)
 {
-	c->conv = CONV_TEXT;
+	*conv = CONV_TEXT;
 	c->type = DT_STRING;
 	if (typcategory == 'A' || typtype != 'b') {
 		/* arrays, enums, domains, composites, ranges: their text form */
@@ -94,22 +94,22 @@ pg_type(struct src_column *c, const char *typname, char typtype, char typcategor
 	}
 	if (strcmp(typname, "bool") == 0) {
 		c->type = DT_BOOLEAN;
-		c->conv = CONV_BOOL;
+		*conv = CONV_BOOL;
 	} else if (strcmp(typname, "int2") == 0) {
 		c->type = DT_INT2;
-		c->conv = CONV_INT;
+		*conv = CONV_INT;
 	} else if (strcmp(typname, "int4") == 0) {
 		c->type = DT_INT4;
-		c->conv = CONV_INT;
+		*conv = CONV_INT;
 	} else if (strcmp(typname, "int8") == 0) {
 		c->type = DT_INT8;
-		c->conv = CONV_INT;
+		*conv = CONV_INT;
 	} else if (strcmp(typname, "float4") == 0) {
 		c->type = DT_REAL4;
-		c->conv = CONV_FLOAT4;
+		*conv = CONV_FLOAT4;
 	} else if (strcmp(typname, "float8") == 0) {
 		c->type = DT_REAL8;
-		c->conv = CONV_FLOAT8;
+		*conv = CONV_FLOAT8;
 	} else if (strcmp(typname, "numeric") == 0) {
 		c->type = DT_NUMERIC;
 		if (typmod >= 4) {
@@ -124,7 +124,7 @@ pg_type(struct src_column *c, const char *typname, char typtype, char typcategor
 		c->type = DT_NCLOB;
 	} else if (strcmp(typname, "bytea") == 0) {
 		c->type = DT_BLOB;
-		c->conv = CONV_BYTEA_HEX;
+		*conv = CONV_BYTEA_HEX;
 	} else if (strcmp(typname, "date") == 0) {
 		c->type = DT_DATE;
 	} else if (strcmp(typname, "time") == 0) {
@@ -157,15 +157,16 @@ col_by_attnum(const int *attnums, int n, int attnum)
 static bool
 pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
 {
+	struct dms_table *d = &t->d;
 	char oid[32];
 	const char *params[] = { oid };
 	PGresult *res;
 	int *attnums;
 
 	snprintf(oid, sizeof(oid), "%" PRId64, nm->oid);
-	t->schema = xstrdup(nm->schema);
-	t->name = xstrdup(nm->name);
-	t->estimated_rows = nm->estimated_rows;
+	d->schema = xstrdup(nm->schema);
+	d->name = xstrdup(nm->name);
+	d->estimated_rows = nm->estimated_rows;
 	t->oid = nm->oid;
 	res = pg_query(PG(s),
 		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, t.typname, "
@@ -178,23 +179,18 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		"AND a.attgenerated = '' ORDER BY a.attnum", 1, params);
 	if (res == NULL)
 		return false;
-	t->ncols = PQntuples(res);
-	t->cols = xcalloc((size_t)t->ncols + 1, sizeof(*t->cols));
-	attnums = xcalloc((size_t)t->ncols + 1, sizeof(int));
-	for (int i = 0; i < t->ncols; i++) {
-		struct src_column *c = &t->cols[i];
+	attnums = xcalloc((size_t)PQntuples(res) + 1, sizeof(int));
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		struct dms_column *c = src_add_column(t, name, DT_STRING, CONV_TEXT, pg_quote_ident(name));
 		bool builtin = PQgetvalue(res, i, 7)[0] == 't';
 
-		c->name = xstrdup(PQgetvalue(res, i, 0));
 		c->native = builtin ? xstrdup(PQgetvalue(res, i, 1)) : NULL;
 		c->nullable = PQgetvalue(res, i, 2)[0] != 't';
-		c->length = -1;
-		c->precision = c->scale = -1;
-		pg_type(c, PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)[0], PQgetvalue(res, i, 5)[0],
-			atoi(PQgetvalue(res, i, 6)), builtin);
+		pg_type(c, &t->read[i].conv, PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)[0],
+			PQgetvalue(res, i, 5)[0], atoi(PQgetvalue(res, i, 6)), builtin);
 		attnums[i] = atoi(PQgetvalue(res, i, 8));
 		c->identity = PQgetvalue(res, i, 9)[0] == 't';
-		c->select = pg_quote_ident(c->name);
 	}
 	PQclear(res);
 
@@ -209,7 +205,7 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		free(attnums);
 		return false;
 	}
-	t->indexes = xcalloc((size_t)PQntuples(res) + 1, sizeof(*t->indexes));
+	d->indexes = xcalloc((size_t)PQntuples(res) + 1, sizeof(*d->indexes));
 	for (int r = 0; r < PQntuples(res); r++) {
 		bool primary = PQgetvalue(res, r, 0)[0] == 't';
 		bool replident = PQgetvalue(res, r, 2)[0] == 't';
@@ -219,7 +215,7 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 
 		while (*p && n < 64) {
 			int attnum = (int)strtol(p, &p, 10);
-			int idx = col_by_attnum(attnums, t->ncols, attnum);
+			int idx = col_by_attnum(attnums, (int)d->ncols, attnum);
 
 			if (idx < 0)
 				simple = false;
@@ -227,15 +223,16 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		}
 		if (!simple)
 			continue;
-		if ((primary || (replident && t->nkey == 0)) && t->nkey == 0) {
-			t->nkey = n;
-			t->key = xcalloc((size_t)n, sizeof(int));
-			memcpy(t->key, cols, (size_t)n * sizeof(int));
+		if ((primary || replident) && d->nkey == 0) {
+			d->nkey = (uint32_t)n;
+			d->key = xcalloc((size_t)n, sizeof(*d->key));
+			for (int k = 0; k < n; k++)
+				d->key[k] = (uint32_t)cols[k];
 			if (primary)
 				continue;
 		}
 		{
-			struct dms_index *x = &t->indexes[t->nindexes++];
+			struct dms_index *x = &d->indexes[d->nindexes++];
 
 			x->name = xstrdup(PQgetvalue(res, r, 3));
 			x->unique = PQgetvalue(res, r, 1)[0] == 't';
@@ -259,9 +256,9 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		"WHERE con.conrelid = $1::oid AND con.contype = 'f' ORDER BY con.conname", 1, params);
 	if (res == NULL)
 		return false;
-	t->fkeys = xcalloc((size_t)PQntuples(res) + 1, sizeof(*t->fkeys));
+	d->fkeys = xcalloc((size_t)PQntuples(res) + 1, sizeof(*d->fkeys));
 	for (int r = 0; r < PQntuples(res); r++) {
-		struct dms_fkey *f = &t->fkeys[t->nfkeys++];
+		struct dms_fkey *f = &d->fkeys[d->nfkeys++];
 		static const char *const actions[] = { "a", "NO ACTION", "r", "RESTRICT", "c", "CASCADE",
 						       "n", "SET NULL", "d", "SET DEFAULT" };
 		PGresult *arr;
@@ -319,7 +316,7 @@ static bool
 pg_src_key_range(struct source *s, const struct src_table *t, int64_t *min, int64_t *max)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *tab = src_table_qualified(t, pg_quote_ident), *col = pg_quote_ident(t->cols[t->key[0]].name);
+	char *tab = src_table_qualified(t, pg_quote_ident), *col = pg_quote_ident(t->d.cols[t->d.key[0]].name);
 	PGresult *res;
 	bool ok = false;
 
@@ -404,8 +401,8 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	bool ok = true;
 
 	sb_adds(&sql, "COPY (SELECT ");
-	for (int i = 0; i < t->ncols; i++)
-		sb_addf(&sql, "%s%s", i ? ", " : "", t->cols[i].select);
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		sb_addf(&sql, "%s%s", i ? ", " : "", t->read[i].select);
 	sb_addf(&sql, " FROM ONLY %s", tab);
 	src_part_where(&sql, t, p);
 	sb_adds(&sql, ") TO STDOUT");
@@ -417,19 +414,19 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	PQclear(res);
 	while ((len = PQgetCopyData(PG(s)->conn, &line, 0)) > 0) {
 		char *f = line, *end = line + len;
-		int col = 0;
+		uint32_t col = 0;
 
 		if (end > line && end[-1] == '\n')
 			end--;
-		rec_row(&w->pk, tid, (uint32_t)t->ncols);
-		while (ok && col < t->ncols) {
+		rec_row(&w->pk, tid, t->d.ncols);
+		while (ok && col < t->d.ncols) {
 			char *tab_at = memchr(f, '\t', (size_t)(end - f));
 			size_t flen = (size_t)((tab_at ? tab_at : end) - f);
 
 			if (flen == 2 && f[0] == '\\' && f[1] == 'N')
 				msgpack_pack_nil(&w->pk);
 			else
-				ok = convert_value(&w->pk, t, &t->cols[col], f, unescape(f, flen));
+				ok = convert_value(&w->pk, t, col, f, unescape(f, flen));
 			col++;
 			f = tab_at ? tab_at + 1 : end;
 		}
@@ -461,8 +458,8 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	}
 	while ((res = PQgetResult(PG(s)->conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			log_error("%s: reading %s.%s failed: %s (SQLSTATE %s)", PG(s)->label, t->schema,
-				  t->name, PQresultErrorMessage(res),
+			log_error("%s: reading %s.%s failed: %s (SQLSTATE %s)", PG(s)->label, t->d.schema,
+				  t->d.name, PQresultErrorMessage(res),
 				  PQresultErrorField(res, PG_DIAG_SQLSTATE));
 			ok = false;
 		}

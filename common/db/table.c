@@ -13,20 +13,10 @@
 void
 src_table_free(struct src_table *t)
 {
-	for (int i = 0; i < t->ncols; i++) {
-		free(t->cols[i].name);
-		free(t->cols[i].native);
-		free(t->cols[i].collation);
-		free(t->cols[i].select);
-	}
-	free(t->cols);
-	free(t->key);
-	for (int i = 0; i < t->nindexes; i++)
-		dms_index_free(&t->indexes[i]);
-	free(t->indexes);
-	for (int i = 0; i < t->nfkeys; i++)
-		dms_fkey_free(&t->fkeys[i]);
-	free(t->fkeys);
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		free(t->read[i].select);
+	free(t->read);
+	table_release(&t->d);
 	for (int i = 0; i < t->nparts; i++) {
 		free(t->parts[i].where);
 		free(t->parts[i].range);
@@ -34,24 +24,41 @@ src_table_free(struct src_table *t)
 	}
 	free(t->parts);
 	free(t->filter);
-	free(t->schema);
-	free(t->name);
 	memset(t, 0, sizeof(*t));
+}
+
+struct dms_column *
+src_add_column(struct src_table *t, const char *name, enum dms_type type, enum conv conv, char *select)
+{
+	uint32_t n = t->d.ncols++;
+	struct dms_column *c;
+
+	t->d.cols = xrealloc(t->d.cols, (size_t)t->d.ncols * sizeof(*t->d.cols));
+	t->read = xrealloc(t->read, (size_t)t->d.ncols * sizeof(*t->read));
+	c = &t->d.cols[n];
+	memset(c, 0, sizeof(*c));
+	c->name = xstrdup(name);
+	c->type = type;
+	c->length = -1;
+	c->precision = c->scale = -1;
+	t->read[n].conv = conv;
+	t->read[n].select = select;
+	return c;
 }
 
 int
 src_column_index(const struct src_table *t, const char *name)
 {
-	for (int i = 0; i < t->ncols; i++)
-		if (strcmp(t->cols[i].name, name) == 0)
-			return i;
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		if (strcmp(t->d.cols[i].name, name) == 0)
+			return (int)i;
 	return -1;
 }
 
 char *
 src_table_qualified(const struct src_table *t, char *(*quote_ident)(const char *))
 {
-	char *schema = quote_ident(t->schema), *name = quote_ident(t->name);
+	char *schema = quote_ident(t->d.schema), *name = quote_ident(t->d.name);
 	struct strbuf sb = STRBUF_INIT;
 
 	sb_addf(&sb, "%s.%s", schema, name);
@@ -69,99 +76,6 @@ src_part_where(struct strbuf *sql, const struct src_table *t, const struct src_p
 		sb_addf(sql, " WHERE %s", t->filter);
 	else if (p && p->where)
 		sb_addf(sql, " WHERE %s", p->where);
-}
-
-static void
-pack_str_array(msgpack_packer *pk, char **a, int n)
-{
-	msgpack_pack_array(pk, (size_t)n);
-	for (int i = 0; i < n; i++)
-		pk_str(pk, a[i]);
-}
-
-void
-pack_table(msgpack_packer *pk, int tid, const struct src_table *t)
-{
-
-	msgpack_pack_array(pk, 7);
-	msgpack_pack_int(pk, K_TABLE);
-	msgpack_pack_int(pk, tid);
-	pk_str(pk, t->schema);
-	pk_str(pk, t->name);
-	msgpack_pack_array(pk, (size_t)t->ncols);
-	for (int i = 0; i < t->ncols; i++) {
-		const struct src_column *c = &t->cols[i];
-		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) + (c->collation != NULL) +
-			     (c->native != NULL) + c->is_unsigned + c->identity;
-
-		msgpack_pack_array(pk, 4);
-		pk_str(pk, c->name);
-		pk_str(pk, dms_type_name(c->type));
-		if (c->nullable)
-			msgpack_pack_true(pk);
-		else
-			msgpack_pack_false(pk);
-		msgpack_pack_map(pk, (size_t)nattrs);
-		if (c->length >= 0) {
-			pk_str(pk, "length");
-			msgpack_pack_int64(pk, c->length);
-		}
-		if (c->precision >= 0) {
-			pk_str(pk, "precision");
-			msgpack_pack_int(pk, c->precision);
-		}
-		if (c->scale >= 0) {
-			pk_str(pk, "scale");
-			msgpack_pack_int(pk, c->scale);
-		}
-		if (c->native != NULL) {
-			pk_str(pk, "native");
-			pk_str(pk, c->native);
-		}
-		if (c->is_unsigned) {
-			pk_str(pk, "unsigned");
-			msgpack_pack_true(pk);
-		}
-		if (c->identity) {
-			pk_str(pk, "identity");
-			msgpack_pack_true(pk);
-		}
-		if (c->collation != NULL) {
-			pk_str(pk, "collation");
-			pk_str(pk, c->collation);
-		}
-	}
-	msgpack_pack_array(pk, (size_t)t->nkey);
-	for (int i = 0; i < t->nkey; i++)
-		msgpack_pack_int(pk, t->key[i]);
-	msgpack_pack_map(pk, 3);
-	pk_str(pk, "estimated_rows");
-	msgpack_pack_int64(pk, t->estimated_rows);
-	pk_str(pk, "indexes");
-	msgpack_pack_array(pk, (size_t)t->nindexes);
-	for (int i = 0; i < t->nindexes; i++)
-		rec_index(pk, &t->indexes[i], NULL);
-	pk_str(pk, "foreign_keys");
-	msgpack_pack_array(pk, (size_t)t->nfkeys);
-	for (int i = 0; i < t->nfkeys; i++) {
-		const struct dms_fkey *f = &t->fkeys[i];
-
-		msgpack_pack_map(pk, 7);
-		pk_str(pk, "name");
-		pk_str(pk, f->name);
-		pk_str(pk, "columns");
-		pack_str_array(pk, f->cols, f->ncols);
-		pk_str(pk, "ref_schema");
-		pk_str(pk, f->ref_schema);
-		pk_str(pk, "ref_table");
-		pk_str(pk, f->ref_table);
-		pk_str(pk, "ref_columns");
-		pack_str_array(pk, f->ref_cols, f->ncols);
-		pk_str(pk, "on_delete");
-		pk_str(pk, f->on_delete);
-		pk_str(pk, "on_update");
-		pk_str(pk, f->on_update);
-	}
 }
 
 static int
@@ -225,29 +139,32 @@ src_table_model(const struct src_table *t)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_table(&pk, 0, t);
+	rec_table(&pk, 0, &t->d);
 	model = table_from_record((const uint8_t *)sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	return model;
 }
 
-int
-src_table_row_key(const struct src_table *t, const int **cols)
+bool
+src_table_key_fallback(struct src_table *t)
 {
-	if (t->nkey > 0) {
-		*cols = t->key;
-		return t->nkey;
-	}
-	for (int i = 0; i < t->nindexes; i++) {
-		bool notnull = t->indexes[i].unique;
+	struct dms_table *d = &t->d;
 
-		for (int c = 0; notnull && c < t->indexes[i].ncols; c++)
-			notnull = !t->cols[t->indexes[i].cols[c]].nullable;
+	if (d->nkey > 0)
+		return true;
+	for (int i = 0; i < d->nindexes; i++) {
+		const struct dms_index *x = &d->indexes[i];
+		bool notnull = x->unique;
+
+		for (int c = 0; notnull && c < x->ncols; c++)
+			notnull = !d->cols[x->cols[c]].nullable;
 		if (notnull) {
-			*cols = t->indexes[i].cols;
-			return t->indexes[i].ncols;
+			d->key = xcalloc((size_t)x->ncols + 1, sizeof(*d->key));
+			for (int c = 0; c < x->ncols; c++)
+				d->key[c] = (uint32_t)x->cols[c];
+			d->nkey = (uint32_t)x->ncols;
+			return true;
 		}
 	}
-	*cols = NULL;
-	return 0;
+	return false;
 }
