@@ -12,7 +12,8 @@
 #include "dms.h"
 
 static const char *const prep_names[] = { "DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD", "DO_NOTHING" };
-static const char *const policy_names[] = { "LOG_ERROR", "IGNORE_RECORD", "SUSPEND_TABLE", "STOP_TASK" };
+static const char *const policy_names[] = { "LOG_ERROR", "IGNORE_RECORD", "SUSPEND_TABLE", "STOP_TASK",
+					    "INSERT_RECORD", "UPDATE_RECORD" };
 
 const char *
 prep_mode_name(enum prep_mode m)
@@ -52,6 +53,10 @@ settings_defaults(struct task_settings *s)
 	s->partition_size = 10000;
 	s->failure_max_count = 10000;
 	s->table_failure_max_count = 1000;
+	s->apply_delete_policy = POLICY_IGNORE_RECORD;
+	s->handle_dropped = s->handle_truncated = s->handle_altered = true;
+	s->min_transaction_size = 1000;
+	s->commit_timeout = 1;
 }
 
 void
@@ -69,6 +74,13 @@ static const char *const known[] = {
 	"FullLoadSettings.TargetTablePrepMode", "FullLoadSettings.CreatePkAfterFullLoad",
 	"FullLoadSettings.MaxFullLoadSubTasks", "FullLoadSettings.CommitRate",
 	"ErrorBehavior.DataErrorPolicy", "ErrorBehavior.DataTruncationErrorPolicy",
+	"ErrorBehavior.ApplyErrorInsertPolicy", "ErrorBehavior.ApplyErrorUpdatePolicy",
+	"ErrorBehavior.ApplyErrorDeletePolicy", "ErrorBehavior.ApplyErrorEscalationPolicy",
+	"ErrorBehavior.ApplyErrorEscalationCount", "ErrorBehavior.ApplyErrorFailOnTruncationDdl",
+	"ChangeProcessingDdlHandlingPolicy.HandleSourceTableDropped",
+	"ChangeProcessingDdlHandlingPolicy.HandleSourceTableTruncated",
+	"ChangeProcessingDdlHandlingPolicy.HandleSourceTableAltered",
+	"ChangeProcessingTuning.MinTransactionSize", "ChangeProcessingTuning.CommitTimeout",
 	"ControlTablesSettings.ControlSchema",
 	"ValidationSettings.EnableValidation", "ValidationSettings.ValidationOnly",
 	"ValidationSettings.ThreadCount", "ValidationSettings.PartitionSize",
@@ -137,26 +149,38 @@ get_int(const char *path, json_t *sec, const char *section, const char *key, int
 	return true;
 }
 
+/* A policy of the four, or also extra (INSERT_RECORD, UPDATE_RECORD) where the key has one. */
 static bool
-get_policy(const char *path, json_t *sec, const char *key, enum error_policy *out)
+get_policy_or(const char *path, json_t *sec, const char *key, enum error_policy extra,
+	      enum error_policy *out)
 {
 	json_t *v = json_object_get(sec, key);
+	char want[96];
 
 	if (v == NULL)
 		return true;
-	for (int i = 0; json_is_string(v) && i < 4; i++)
-		if (strcmp(json_string_value(v), policy_names[i]) == 0) {
+	for (int i = 0; json_is_string(v) && i <= POLICY_UPDATE_RECORD; i++)
+		if (strcmp(json_string_value(v), policy_names[i]) == 0 &&
+		    (i <= POLICY_STOP_TASK || i == (int)extra)) {
 			*out = (enum error_policy)i;
 			return true;
 		}
-	return bad(path, "ErrorBehavior", key, "LOG_ERROR, IGNORE_RECORD, SUSPEND_TABLE or STOP_TASK");
+	snprintf(want, sizeof(want), "LOG_ERROR, IGNORE_RECORD, SUSPEND_TABLE%s%s or STOP_TASK",
+		 extra > POLICY_STOP_TASK ? ", " : "", extra > POLICY_STOP_TASK ? policy_names[extra] : "");
+	return bad(path, "ErrorBehavior", key, want);
+}
+
+static bool
+get_policy(const char *path, json_t *sec, const char *key, enum error_policy *out)
+{
+	return get_policy_or(path, sec, key, POLICY_LOG_ERROR, out);
 }
 
 bool
 settings_load(const char *path, struct task_settings *s)
 {
 	json_t *root = json_file_load(path);
-	json_t *tm, *fl, *eb, *ct, *vs, *v;
+	json_t *tm, *fl, *eb, *ct, *vs, *dd, *tu, *v;
 	struct strbuf ignored = STRBUF_INIT;
 	const char *section;
 	json_t *sec;
@@ -177,6 +201,8 @@ settings_load(const char *path, struct task_settings *s)
 	eb = json_object_get(root, "ErrorBehavior");
 	ct = json_object_get(root, "ControlTablesSettings");
 	vs = json_object_get(root, "ValidationSettings");
+	dd = json_object_get(root, "ChangeProcessingDdlHandlingPolicy");
+	tu = json_object_get(root, "ChangeProcessingTuning");
 	if ((v = json_object_get(tm, "TargetSchema")) != NULL) {
 		if (!json_is_string(v)) {
 			bad(path, "TargetMetadata", "TargetSchema", "a string");
@@ -217,7 +243,21 @@ settings_load(const char *path, struct task_settings *s)
 		goto done;
 	}
 	if (!get_policy(path, eb, "DataErrorPolicy", &s->data_error_policy) ||
-	    !get_policy(path, eb, "DataTruncationErrorPolicy", &s->data_truncation_policy))
+	    !get_policy(path, eb, "DataTruncationErrorPolicy", &s->data_truncation_policy) ||
+	    !get_policy_or(path, eb, "ApplyErrorInsertPolicy", POLICY_INSERT_RECORD, &s->apply_insert_policy) ||
+	    !get_policy_or(path, eb, "ApplyErrorUpdatePolicy", POLICY_UPDATE_RECORD, &s->apply_update_policy) ||
+	    !get_policy(path, eb, "ApplyErrorDeletePolicy", &s->apply_delete_policy) ||
+	    !get_policy(path, eb, "ApplyErrorEscalationPolicy", &s->apply_escalation_policy) ||
+	    !get_int(path, eb, "ErrorBehavior", "ApplyErrorEscalationCount", 0, INT64_MAX,
+		     &s->apply_escalation_count) ||
+	    !get_bool(path, eb, "ErrorBehavior", "ApplyErrorFailOnTruncationDdl", &s->apply_fail_on_truncation) ||
+	    !get_bool(path, dd, "ChangeProcessingDdlHandlingPolicy", "HandleSourceTableDropped", &s->handle_dropped) ||
+	    !get_bool(path, dd, "ChangeProcessingDdlHandlingPolicy", "HandleSourceTableTruncated",
+		      &s->handle_truncated) ||
+	    !get_bool(path, dd, "ChangeProcessingDdlHandlingPolicy", "HandleSourceTableAltered", &s->handle_altered) ||
+	    !get_int(path, tu, "ChangeProcessingTuning", "MinTransactionSize", 1, 1000000,
+		     &s->min_transaction_size) ||
+	    !get_int(path, tu, "ChangeProcessingTuning", "CommitTimeout", 1, 3600, &s->commit_timeout))
 		goto done;
 	if (!get_bool(path, vs, "ValidationSettings", "EnableValidation", &s->enable_validation) ||
 	    !get_bool(path, vs, "ValidationSettings", "ValidationOnly", &s->validation_only) ||

@@ -10,7 +10,11 @@
 #include <stdint.h>
 
 enum prep_mode { PREP_DROP_AND_CREATE, PREP_TRUNCATE_BEFORE_LOAD, PREP_DO_NOTHING };
-enum error_policy { POLICY_LOG_ERROR, POLICY_IGNORE_RECORD, POLICY_SUSPEND_TABLE, POLICY_STOP_TASK };
+enum error_policy {
+	POLICY_LOG_ERROR, POLICY_IGNORE_RECORD, POLICY_SUSPEND_TABLE, POLICY_STOP_TASK,
+	POLICY_INSERT_RECORD,	/* ApplyErrorInsertPolicy: the INSERT becomes an upsert */
+	POLICY_UPDATE_RECORD,	/* ApplyErrorUpdatePolicy: a missing row is inserted */
+};
 
 struct task_settings {
 	bool from_file;		/* a document was read (else the defaults) */
@@ -26,6 +30,18 @@ struct task_settings {
 	int commit_rate;	/* FullLoadSettings.CommitRate: 10000 */
 	enum error_policy data_error_policy;	/* ErrorBehavior.DataErrorPolicy: LOG_ERROR */
 	enum error_policy data_truncation_policy;	/* ErrorBehavior.DataTruncationErrorPolicy: LOG_ERROR */
+	/* change apply (ErrorBehavior) */
+	enum error_policy apply_insert_policy;	/* ApplyErrorInsertPolicy: LOG_ERROR */
+	enum error_policy apply_update_policy;	/* ApplyErrorUpdatePolicy: LOG_ERROR */
+	enum error_policy apply_delete_policy;	/* ApplyErrorDeletePolicy: IGNORE_RECORD */
+	enum error_policy apply_escalation_policy;	/* ApplyErrorEscalationPolicy: LOG_ERROR */
+	int64_t apply_escalation_count;	/* ApplyErrorEscalationCount: 0, no limit */
+	bool apply_fail_on_truncation;	/* ApplyErrorFailOnTruncationDdl: false */
+	/* ChangeProcessingDdlHandlingPolicy */
+	bool handle_dropped, handle_truncated, handle_altered;	/* all true */
+	/* ChangeProcessingTuning (transactional apply) */
+	int64_t min_transaction_size;	/* MinTransactionSize: 1000 changes per target transaction */
+	int64_t commit_timeout;		/* CommitTimeout: 1 s */
 	/* ValidationSettings */
 	bool enable_validation;		/* EnableValidation: false */
 	bool validation_only;		/* ValidationOnly: false */

@@ -19,6 +19,7 @@
 
 #include "../common/exitcode.h"
 #include "../common/format.h"
+#include "../common/mp.h"
 #include "../common/settings.h"
 #include "../common/stream.h"
 #include "../common/uri.h"
@@ -81,6 +82,23 @@ struct target_ops {
 	bool (*prepare)(struct loader *l, struct ttable *t);
 	bool (*begin)(struct loader *l);
 	bool (*rollback)(struct loader *l);
+	/* COMMIT; false (logged) when the transaction did not commit. */
+	bool (*commit)(struct loader *l);
+	/*
+	 * Change apply: value it of column col as an SQL literal (NULL for nil);
+	 * false with err set when the target cannot hold it. values: the row,
+	 * for messages.
+	 */
+	bool (*literal)(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+			const uint8_t *values, size_t values_len, struct strbuf *out, char *err,
+			size_t errsize);
+	/*
+	 * A change statement: an enum load_result, with the rows it matched in
+	 * *rows; on LOAD_REFUSED (its data) err and *truncation are set.
+	 */
+	int (*apply_sql)(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
+			 bool *truncation);
+	bool stmt_atomic;	/* a refused statement leaves its transaction usable (MySQL) */
 	/* Formats one row; false with err set when a value cannot go to the target. */
 	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
 			   size_t values_len, struct strbuf *out, char *err, size_t errsize);

@@ -1,6 +1,7 @@
 /*
  * dms-load: reads a snapshot stream and loads it into a PostgreSQL or
- * MySQL/MariaDB target. See dms-load(1).
+ * MySQL/MariaDB target, or a change stream and applies it (load/apply.c).
+ * See dms-load(1).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "load.h"
 #include "../common/my.h"
 #include "../common/pg.h"
@@ -20,7 +22,7 @@
 static const char usage_text[] =
 	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
 	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
-	"                [--progress file] target-uri\n"
+	"                [--progress file] [--ack-file file] target-uri\n"
 	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
 	"                --begin-run --source line target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
@@ -29,6 +31,7 @@ static const char usage_text[] =
 	"Reads a dms snapshot stream on stdin and loads it into a PostgreSQL or\n"
 	"MySQL/MariaDB database: creates the tables, bulk-loads each part in one\n"
 	"transaction with its status row, and records rows the target refuses.\n"
+	"A change stream is applied instead, each source transaction exactly once.\n"
 	"\n"
 	"  -s, --settings file   AWS DMS task settings (target table preparation,\n"
 	"                        LOB settings, error policies, target schema)\n"
@@ -46,6 +49,7 @@ static const char usage_text[] =
 	"                        prints it\n"
 	"  --report file         append one line per loaded part to file\n"
 	"  --progress file       keep the rows of the part in hand in file\n"
+	"  --ack-file file       change streams: the position applied, after each commit\n"
 	"  --show-settings       print the effective settings and exit\n"
 	"  -q, --quiet           errors only\n"
 	"  -v, --verbose         more messages\n"
@@ -60,6 +64,7 @@ struct options {
 	const char *run, *source;
 	const char *report;
 	const char *progress;
+	const char *ack_file;
 	const char *uri;
 	bool show;
 };
@@ -606,13 +611,14 @@ set_table(int64_t tid, struct ttable *t)
 	tables[tid] = t;
 }
 
-/* HELLO: the source's engine and identity. */
-static void
+/* HELLO: the source's engine and identity; true for a change stream. */
+static bool
 hello(const struct dms_record *rec)
 {
 	const uint8_t *attrs = record_element(rec, 2);
 	size_t len = rec->len - (size_t)(attrs - rec->raw);
-	char *engine = attrs_str(attrs, len, "engine");
+	char *engine = attrs_str(attrs, len, "engine"), *stream = attrs_str(attrs, len, "stream");
+	bool changes = stream && strcmp(stream, "changes") == 0;
 
 	L.source = engine && strcmp(engine, "postgresql") == 0 ? ENGINE_PG
 		 : engine && strcmp(engine, "mysql") == 0 ? ENGINE_MYSQL : ENGINE_NONE;
@@ -621,6 +627,85 @@ hello(const struct dms_record *rec)
 	free(L.source_database);
 	L.source_server = attrs_str(attrs, len, "server");
 	L.source_database = attrs_str(attrs, len, "database");
+	free(stream);
+	return changes;
+}
+
+static struct ttable **
+table_slot(int64_t tid)
+{
+	return &tables[tid];
+}
+
+/*
+ * A change stream, from its HELLO on: TABLE records create or alter target
+ * tables, transactions are applied (load/apply.c). TERM or INT stop between
+ * two source transactions, the applied ones committed.
+ */
+static int
+run_changes(const struct options *o, struct dms_reader *r)
+{
+	struct dms_record rec;
+	int status = EXIT_OK;
+	bool at_end = false;
+
+	if (o->post_load || o->check) {
+		log_usage_error("--post-load and --check are for snapshot streams; this is a change stream");
+		return EXIT_USAGE;
+	}
+	if (!apply_start(&L, &r->st, table_slot, o->ack_file))
+		return apply_status();
+	r->before_read = apply_idle;
+	while (status == EXIT_OK) {
+		int rc;
+
+		if (sig_drain && apply_between()) {
+			log_info("stopping on a signal, between transactions");
+			break;
+		}
+		rc = reader_next(r, &rec);
+		if (rc == READ_EOF) {
+			at_end = true;
+			break;
+		}
+		if (rc == READ_INTERRUPTED)
+			continue;
+		if (rc == READ_ERROR) {
+			status = EXIT_INPUT;
+			break;
+		}
+		if (sig_stop) {
+			log_error("stopped by SIGQUIT: the transaction in hand is rolled back");
+			status = EXIT_RUNTIME;
+			break;
+		}
+		switch (rec.kind) {
+		case K_HELLO:
+			hello(&rec);
+			break;
+		case K_TABLE: {
+			struct ttable *t = ttable_new(&L, rec.table);
+
+			status = apply_table(t, rec.table->tid);
+			set_table(rec.table->tid, t);
+			break;
+		}
+		case K_ROW:
+		case K_PART_BEGIN:
+		case K_PART_END:
+		case K_REJECT:
+			log_error("record %" PRIu64 " (%s): a change stream holds no snapshot records", rec.seq,
+				  dms_kind_name(rec.kind));
+			status = EXIT_INPUT;
+			break;
+		case K_END:
+			break;
+		default:
+			status = apply_record(&rec);
+			break;
+		}
+	}
+	return apply_finish(at_end, status);
 }
 
 /*
@@ -723,7 +808,10 @@ run(struct options *o)
 		}
 		switch (rec.kind) {
 		case K_HELLO:
-			hello(&rec);
+			if (hello(&rec) && rec.seq == 1) {
+				status = run_changes(o, &r);
+				ok = false;
+			}
 			break;
 		case K_TABLE: {
 			struct ttable *t = ttable_new(&L, rec.table);
@@ -781,7 +869,7 @@ run(struct options *o)
 		case K_TRUNCATE:
 		case K_COMMIT:
 		case K_CHECKPOINT:
-			log_error("record %" PRIu64 " (%s): this dms-load applies snapshot streams; change streams come with dms-capture",
+			log_error("record %" PRIu64 " (%s): a change record in a snapshot stream (its HELLO says stream \"snapshot\")",
 				  rec.seq, dms_kind_name(rec.kind));
 			ok = false;
 			status = EXIT_INPUT;
@@ -813,7 +901,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW, OPT_CHECK,
-	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS };
+	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -826,6 +914,7 @@ main(int argc, char **argv)
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "progress", required_argument, NULL, OPT_PROGRESS },
+		{ "ack-file", required_argument, NULL, OPT_ACK },
 		{ "show-settings", no_argument, NULL, OPT_SHOW },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -852,6 +941,7 @@ main(int argc, char **argv)
 		case OPT_SOURCE: o.source = optarg; break;
 		case OPT_REPORT: o.report = optarg; break;
 		case OPT_PROGRESS: o.progress = optarg; break;
+		case OPT_ACK: o.ack_file = optarg; break;
 		case OPT_SHOW: o.show = true; break;
 		case 'q': log_less(); break;
 		case 'v': log_more(); break;

@@ -126,6 +126,16 @@ myt_control_tables(struct loader *l)
 		      "started timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), finished timestamp(6) NULL) "
 		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", runs);
 	ok = ok && my_command(MY(l), sql.buf);
+	sb_reset(&sql);
+	free(runs);
+	runs = ctl(l, "apply_state");
+	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL PRIMARY KEY, "
+		      "position varchar(255), commit_time datetime(6) NULL, source_engine varchar(32), "
+		      "source_server text, source_database varchar(128), "
+		      "transactions bigint NOT NULL DEFAULT 0, latency_ms bigint, "
+		      "applied_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) "
+		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", runs);
+	ok = ok && my_command(MY(l), sql.buf);
 	free(runs);
 	free(s);
 	free(parts);
@@ -256,6 +266,58 @@ myt_rollback(struct loader *l)
 	return my_command(MY(l), "ROLLBACK");
 }
 
+static bool
+is_data_error(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0;
+}
+
+static bool
+myt_commit(struct loader *l)
+{
+	return my_command(MY(l), "COMMIT");
+}
+
+/*
+ * A change statement. *rows: the rows an UPDATE matched (mysql_info's "Rows
+ * matched", whether or not they changed), else the rows affected (0 for an
+ * INSERT ... ON DUPLICATE KEY UPDATE k = k that found its key). A refused
+ * statement leaves the transaction as it was (InnoDB undoes the statement
+ * alone).
+ */
+static int
+myt_apply_sql(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
+	      bool *truncation)
+{
+	MYSQL *conn = MY(l)->conn;
+	const char *info;
+	MYSQL_RES *res;
+
+	*rows = 0;
+	*truncation = false;
+	if (mysql_real_query(conn, sql, strlen(sql)) != 0) {
+		const char *state = mysql_sqlstate(conn);
+
+		if (is_data_error(state)) {
+			snprintf(err, errsize, "%s (MySQL error %u, SQLSTATE %s)", mysql_error(conn),
+				 mysql_errno(conn), state);
+			*truncation = strcmp(state, "22001") == 0 || strcmp(state, "22003") == 0 ||
+				      mysql_errno(conn) == 1264 || mysql_errno(conn) == 1406;
+			return LOAD_REFUSED;
+		}
+		log_error("%s: %s (MySQL error %u)", MY(l)->label, mysql_error(conn), mysql_errno(conn));
+		return LOAD_FAILED;
+	}
+	if ((res = mysql_store_result(conn)) != NULL)
+		mysql_free_result(res);
+	info = mysql_info(conn);
+	if (info != NULL && strncmp(info, "Rows matched: ", 14) == 0)
+		*rows = strtoull(info + 14, NULL, 10);
+	else
+		*rows = mysql_affected_rows(conn) == (my_ulonglong)-1 ? 0 : mysql_affected_rows(conn);
+	return LOAD_DONE;
+}
+
 static void
 hex_literal(struct strbuf *out, const uint8_t *p, size_t n)
 {
@@ -361,6 +423,79 @@ decimal_fits(const struct tcol *col, const uint8_t *p, size_t n, char *err, size
 	return true;
 }
 
+/*
+ * Appends value it of column col as a MySQL literal (NULL for nil); false with
+ * err set when the target cannot hold it. values: the row's array, for messages.
+ */
+static bool
+myt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+	    const uint8_t *values, size_t values_len, struct strbuf *out, char *err, size_t errsize)
+{
+	char buf[64];
+	int n;
+
+	switch (it->type) {
+	case MP_NIL:
+		sb_add(out, "NULL", 4);
+		break;
+	case MP_BOOL:
+		sb_add(out, it->v.b ? "1" : "0", 1);
+		break;
+	case MP_INT:
+		n = format_int(buf, it->v.i);
+		sb_add(out, buf, (size_t)n);
+		break;
+	case MP_UINT:
+		n = format_uint(buf, it->v.u);
+		sb_add(out, buf, (size_t)n);
+		break;
+	case MP_FLOAT32:
+	case MP_FLOAT64: {
+		double v = it->type == MP_FLOAT32 ? (double)it->v.f32 : it->v.f64;
+
+		if (isnan(v) || isinf(v)) {
+			snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->src->name,
+				 isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+			return false;
+		}
+		n = format_float(buf, sizeof(buf), v, it->type == MP_FLOAT32);
+		sb_add(out, buf, (size_t)n);
+		break;
+	}
+	case MP_STR: {
+		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
+
+		if (col->src->type == DT_NUMERIC && !decimal_fits(col, it->v.s.p, len, err, errsize)) {
+			l->format_truncation = true;
+			return false;
+		}
+		if (limit)
+			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, true);
+		/* timestamps with a zone are UTC: MySQL takes them without the suffix */
+		if (col->src->type == DT_DATETIMETZ && len > 3 && memcmp(it->v.s.p + len - 3, "+00", 3) == 0)
+			len -= 3;
+		if (col->src->type == DT_BYTES || col->src->type == DT_BLOB)
+			hex_literal(out, it->v.s.p, len);
+		else
+			quoted(out, it->v.s.p, len);
+		break;
+	}
+	case MP_BIN: {
+		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
+
+		if (limit)
+			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, false);
+		hex_literal(out, it->v.s.p, len);
+		break;
+	}
+	default:
+		snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->src->name,
+			 mp_type_name(it->type));
+		return false;
+	}
+	return true;
+}
+
 static bool
 myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
 	       struct strbuf *out, char *err, size_t errsize)
@@ -374,8 +509,6 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 	sb_add(out, "(", 1);
 	for (int i = 0; i < t->ncols; i++) {
 		struct tcol *col = &t->cols[i];
-		char buf[64];
-		int n;
 
 		mp_next(&c, &it);
 		if (col->skip)
@@ -383,74 +516,11 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 		if (!first)
 			sb_add(out, ",", 1);
 		first = false;
-		switch (it.type) {
-		case MP_NIL:
-			sb_add(out, "NULL", 4);
-			break;
-		case MP_BOOL:
-			sb_add(out, it.v.b ? "1" : "0", 1);
-			break;
-		case MP_INT:
-			n = format_int(buf, it.v.i);
-			sb_add(out, buf, (size_t)n);
-			break;
-		case MP_UINT:
-			n = format_uint(buf, it.v.u);
-			sb_add(out, buf, (size_t)n);
-			break;
-		case MP_FLOAT32:
-		case MP_FLOAT64: {
-			double v = it.type == MP_FLOAT32 ? (double)it.v.f32 : it.v.f64;
-
-			if (isnan(v) || isinf(v)) {
-				snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->src->name,
-					 isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-				return false;
-			}
-			n = format_float(buf, sizeof(buf), v, it.type == MP_FLOAT32);
-			sb_add(out, buf, (size_t)n);
-			break;
-		}
-		case MP_STR: {
-			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
-
-			if (col->src->type == DT_NUMERIC && !decimal_fits(col, it.v.s.p, len, err, errsize)) {
-				l->format_truncation = true;
-				return false;
-			}
-			if (limit)
-				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, true);
-			/* timestamps with a zone are UTC: MySQL takes them without the suffix */
-			if (col->src->type == DT_DATETIMETZ && len > 3 && memcmp(it.v.s.p + len - 3, "+00", 3) == 0)
-				len -= 3;
-			if (col->src->type == DT_BYTES || col->src->type == DT_BLOB)
-				hex_literal(out, it.v.s.p, len);
-			else
-				quoted(out, it.v.s.p, len);
-			break;
-		}
-		case MP_BIN: {
-			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
-
-			if (limit)
-				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, false);
-			hex_literal(out, it.v.s.p, len);
-			break;
-		}
-		default:
-			snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->src->name,
-				 mp_type_name(it.type));
+		if (!myt_literal(l, t, col, &it, values, values_len, out, err, errsize))
 			return false;
-		}
 	}
 	sb_add(out, ")", 1);
 	return true;
-}
-
-static bool
-is_data_error(const char *sqlstate)
-{
-	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0;
 }
 
 /* The first warning of the last statement, as an error text; false when there is none. */
@@ -819,6 +889,10 @@ const struct target_ops my_target_ops = {
 	.prepare = myt_prepare,
 	.begin = myt_begin,
 	.rollback = myt_rollback,
+	.commit = myt_commit,
+	.literal = myt_literal,
+	.apply_sql = myt_apply_sql,
+	.stmt_atomic = true,
 	.format_row = myt_format_row,
 	.load_rows = myt_load_rows,
 	.exception = myt_exception,

@@ -39,7 +39,7 @@ pgt_control_tables(struct loader *l)
 	struct strbuf sql = STRBUF_INIT;
 	char *s = pg_quote_ident(l->settings->control_schema);
 	char *parts = ctl(l, "load_parts"), *exc = ctl(l, "apply_exceptions");
-	char *runs = ctl(l, "load_runs");
+	char *runs = ctl(l, "load_runs"), *state = ctl(l, "apply_state");
 	char *parts_lit = PQescapeLiteral(PG(l)->conn, parts, strlen(parts));
 	bool ok;
 
@@ -59,8 +59,12 @@ pgt_control_tables(struct loader *l)
 		"AND attname = 'target_id') THEN ALTER TABLE %s ADD COLUMN target_id text; END IF; END$$; "
 		"CREATE TABLE IF NOT EXISTS %s (task_name text PRIMARY KEY, run_id text NOT NULL, "
 		"state text NOT NULL, source_engine text, source_server text, source_database text, "
-		"plan text, started timestamptz NOT NULL DEFAULT now(), finished timestamptz); COMMIT",
-		s, parts, exc, parts_lit, parts, runs);
+		"plan text, started timestamptz NOT NULL DEFAULT now(), finished timestamptz); "
+		"CREATE TABLE IF NOT EXISTS %s (task_name text PRIMARY KEY, position text, "
+		"commit_time timestamptz, source_engine text, source_server text, source_database text, "
+		"transactions bigint NOT NULL DEFAULT 0, latency_ms bigint, "
+		"applied_at timestamptz NOT NULL DEFAULT now()); COMMIT",
+		s, parts, exc, parts_lit, parts, runs, state);
 	ok = pg_command(PG(l), sql.buf);
 	if (!ok)
 		pg_command(PG(l), "ROLLBACK");
@@ -68,6 +72,7 @@ pgt_control_tables(struct loader *l)
 	free(parts);
 	free(exc);
 	free(runs);
+	free(state);
 	PQfreemem(parts_lit);
 	sb_release(&sql);
 	return ok;
@@ -336,6 +341,158 @@ static bool
 is_data_error(const char *sqlstate)
 {
 	return sqlstate && (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0);
+}
+
+/* Appends p[0..n) as an E'...' literal; false if it holds a NUL byte. */
+static bool
+pg_string_literal(struct strbuf *out, const uint8_t *p, size_t n)
+{
+	size_t run = 0;
+
+	if (memchr(p, 0, n) != NULL)
+		return false;
+	sb_add(out, "E'", 2);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\'' || p[i] == '\\') {
+			sb_add(out, (const char *)p + run, i - run);
+			sb_add(out, p[i] == '\'' ? "''" : "\\\\", 2);
+			run = i + 1;
+		}
+	}
+	sb_add(out, (const char *)p + run, n - run);
+	sb_add(out, "'", 1);
+	return true;
+}
+
+/*
+ * A value as a PostgreSQL literal (NULL for nil), typed by the column it goes
+ * to: every value but NULL is a quoted literal, which takes the column's type.
+ */
+static bool
+pgt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+	    const uint8_t *values, size_t values_len, struct strbuf *out, char *err, size_t errsize)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[64];
+	int n;
+
+	switch (it->type) {
+	case MP_NIL:
+		sb_adds(out, "NULL");
+		return true;
+	case MP_BOOL:
+		sb_adds(out, it->v.b ? "'t'" : "'f'");
+		return true;
+	case MP_INT:
+		n = format_int(buf, it->v.i);
+		sb_addf(out, "'%.*s'", n, buf);
+		return true;
+	case MP_UINT:
+		n = format_uint(buf, it->v.u);
+		sb_addf(out, "'%.*s'", n, buf);
+		return true;
+	case MP_FLOAT32:
+	case MP_FLOAT64: {
+		double v = it->type == MP_FLOAT32 ? (double)it->v.f32 : it->v.f64;
+
+		if (isnan(v))
+			sb_adds(out, "'NaN'");
+		else if (isinf(v))
+			sb_adds(out, v > 0 ? "'Infinity'" : "'-Infinity'");
+		else {
+			n = format_hexfloat(buf, v);
+			sb_addf(out, "'%.*s'", n, buf);
+		}
+		return true;
+	}
+	case MP_STR: {
+		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
+
+		if (limit)
+			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, true);
+		if (!pg_string_literal(out, it->v.s.p, len)) {
+			snprintf(err, errsize, "column %s: a NUL byte, which PostgreSQL text cannot hold",
+				 col->src->name);
+			return false;
+		}
+		return true;
+	}
+	case MP_BIN: {
+		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
+
+		if (limit)
+			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, false);
+		sb_grow_by(out, 6 + 2 * len);
+		sb_add(out, "'\\x", 3);
+		for (size_t k = 0; k < len; k++) {
+			char h[2] = { hex[it->v.s.p[k] >> 4], hex[it->v.s.p[k] & 15] };
+
+			sb_add(out, h, 2);
+		}
+		sb_add(out, "'", 1);
+		return true;
+	}
+	default:
+		snprintf(err, errsize, "column %s: a %s value has no PostgreSQL form", col->src->name,
+			 mp_type_name(it->type));
+		return false;
+	}
+}
+
+/*
+ * A change statement (or several, ';'-separated, in one round trip): the rows
+ * they touched in *rows. A statement refused for its data is LOAD_REFUSED
+ * with err set, and leaves the transaction aborted (the caller rolls back to
+ * a savepoint, or replays); any other error is LOAD_FAILED (logged).
+ */
+static int
+pgt_apply_sql(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
+	      bool *truncation)
+{
+	PGresult *res;
+	int rc = LOAD_DONE;
+
+	*rows = 0;
+	*truncation = false;
+	if (!PQsendQuery(PG(l)->conn, sql)) {
+		log_error("%s: %s", PG(l)->label, PQerrorMessage(PG(l)->conn));
+		return LOAD_FAILED;
+	}
+	while ((res = PQgetResult(PG(l)->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			*rows += strtoull(PQcmdTuples(res), NULL, 10);
+		} else if (rc == LOAD_DONE) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+			if (is_data_error(state)) {
+				snprintf(err, errsize, "%s (SQLSTATE %s)", msg ? msg : "refused", state);
+				*truncation = strcmp(state, "22001") == 0 || strcmp(state, "22003") == 0;
+				rc = LOAD_REFUSED;
+			} else {
+				log_error("%s: %s (SQLSTATE %s)", PG(l)->label, PQresultErrorMessage(res),
+					  state ? state : "none");
+				rc = LOAD_FAILED;
+			}
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+/* COMMIT; false when the server did not commit (an aborted transaction "commits" as ROLLBACK). */
+static bool
+pgt_commit(struct loader *l)
+{
+	PGresult *res = pg_query(PG(l), "COMMIT", 0, NULL);
+	bool ok = res != NULL && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+
+	if (res != NULL && !ok)
+		log_error("%s: the transaction was rolled back instead of committed", PG(l)->label);
+	PQclear(res);
+	return ok;
 }
 
 /* The outcome of a COPY: 1 loaded (savepoint released), 0 refused for its data (rolled back), -1 failed. */
@@ -673,6 +830,9 @@ const struct target_ops pg_target_ops = {
 	.prepare = pgt_prepare,
 	.begin = pgt_begin,
 	.rollback = pgt_rollback,
+	.commit = pgt_commit,
+	.literal = pgt_literal,
+	.apply_sql = pgt_apply_sql,
 	.format_row = pgt_format_row,
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,

@@ -1,0 +1,1196 @@
+/*
+ * load/apply.c: change streams (HELLO stream "changes") applied to the
+ * target, exactly once. See dms-load(1), CHANGE STREAMS.
+ *
+ * Source transactions are applied in commit order, several small ones
+ * grouped into one target transaction (MinTransactionSize changes,
+ * CommitTimeout seconds, or as soon as the input has nothing more at hand),
+ * never one split across two. The group's last COMMIT position is written to
+ * the apply_state control table in the same target transaction, so that a
+ * rerun on the same (or an earlier) stream skips what is applied already.
+ *
+ * Statements go without savepoints. When PostgreSQL refuses one for its data
+ * the whole target transaction is aborted: it is rolled back and the group
+ * replayed from its records (kept in memory), each change then in a savepoint
+ * of its own, so that the refused change alone follows the data error policy.
+ * A group whose records outgrow the memory bound goes on in that careful mode
+ * instead of keeping them. MySQL undoes a refused statement alone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "../common/my.h"
+#include "../common/pg.h"
+#include "../common/position.h"
+#include "../common/dms.h"
+
+#define GROUP_MEMORY (8u << 20)	/* records kept for a replay, bytes */
+
+/* What apply keeps of a table, by tid. */
+struct atable {
+	int ncols;
+	char **names;		/* the columns it was defined with, for a redefinition */
+	char **types;		/* their target types */
+	bool suspended;		/* SUSPEND_TABLE: its changes are passed over */
+	uint64_t conflicts, inserts, updates, deletes, ddls, skipped;
+};
+
+enum change_result { CH_OK, CH_FATAL, CH_REDO };
+
+static struct {
+	struct loader *l;
+	struct dms_stream *st;	/* the reader's: its table definitions, for a replay */
+	struct ttable **(*table)(int64_t tid);
+	const char *ack_path;
+	char *applied;		/* apply_state's position: transactions up to it are skipped */
+	bool caught_up;		/* a transaction after it was seen: no more comparisons */
+	/* the target transaction (group) in hand */
+	bool open, careful, overflow;
+	struct strbuf buf;	/* its records, for a replay */
+	uint64_t txns, changes;
+	struct timespec started;
+	char *pos;		/* its last COMMIT's position and time */
+	int64_t sec;
+	uint32_t nsec;
+	/* the source transaction in hand */
+	bool in_txn, skip, deferred;
+	size_t txn_start;	/* its BEGIN's offset in buf */
+	uint64_t txn_changes;
+	/* totals */
+	char *acked;
+	uint64_t skipped, applied_txns, applied_changes, ignored, exceptions;
+	int64_t latency_ms;
+	struct atable *at;
+	size_t nat;
+	/* the counters as the group found them, for a replay; and its changes so far */
+	struct atable *snap;
+	uint64_t snap_ignored, snap_exceptions, seq, quiet_until;
+	int status;		/* the exit status a fatal error set */
+} A;
+
+static double
+since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static struct atable *
+atable(int64_t tid)
+{
+	if ((size_t)tid >= A.nat) {
+		size_t n = A.nat ? A.nat : 16;
+
+		while (n <= (size_t)tid)
+			n *= 2;
+		A.at = xrealloc(A.at, n * sizeof(*A.at));
+		memset(A.at + A.nat, 0, (n - A.nat) * sizeof(*A.at));
+		A.nat = n;
+	}
+	return &A.at[tid];
+}
+
+static void
+atable_release(struct atable *a)
+{
+	for (int i = 0; i < a->ncols; i++) {
+		free(a->names[i]);
+		free(a->types[i]);
+	}
+	free(a->names);
+	free(a->types);
+	a->names = a->types = NULL;
+	a->ncols = 0;
+}
+
+static char *
+quote(const char *name)
+{
+	return A.l->engine == ENGINE_PG ? pg_quote_ident(name) : my_quote_ident(name);
+}
+
+/* "YYYY-MM-DD HH:MM:SS.ffffff" (UTC) of a commit time; PostgreSQL gets "+00" too. */
+static void
+time_text(int64_t sec, uint32_t nsec, char *buf, size_t size)
+{
+	time_t tt = (time_t)sec;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&tt, &tm);
+	n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%06u%s", nsec / 1000, A.l->engine == ENGINE_PG ? "+00" : "");
+}
+
+/* ---- the apply state ---- */
+
+bool
+apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(int64_t tid),
+	    const char *ack_path)
+{
+	const char *params[] = { l->task };
+	struct ctl_result r = { 0 };
+	bool ok = true;
+
+	memset(&A, 0, sizeof(A));
+	A.l = l;
+	A.st = st;
+	A.table = table;
+	A.ack_path = ack_path;
+	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1", "apply_state", 1, params, NULL))
+		return false;
+	if (!ctl_sql(l, "SELECT position, source_engine, source_server, source_database FROM %s "
+			"WHERE task_name = $1", "apply_state", 1, params, &r))
+		return false;
+	if (r.nrows == 0) {
+		ok = ctl_sql(l, "INSERT INTO %s (task_name) VALUES ($1)", "apply_state", 1, params, NULL);
+	} else if (r.v[0] != NULL) {
+		const char *engine = l->source == ENGINE_PG ? "postgresql" : "mysql";
+
+		if ((r.v[1] && strcmp(r.v[1], engine) != 0) ||
+		    (r.v[2] && l->source_server && strcmp(r.v[2], l->source_server) != 0) ||
+		    (r.v[3] && l->source_database && strcmp(r.v[3], l->source_database) != 0)) {
+			log_error("task %s applied changes from another source (%s %s, database %s) up to %s: give this stream its own --task, or --restart to forget that state",
+				  l->task, r.v[1] ? r.v[1] : "?", r.v[2] ? r.v[2] : "?",
+				  r.v[3] ? r.v[3] : "?", r.v[0]);
+			A.status = EXIT_USAGE;
+			ok = false;
+		} else {
+			A.applied = xstrdup(r.v[0]);
+			A.acked = xstrdup(r.v[0]);
+			log_info("task %s: changes applied up to %s; earlier transactions are skipped",
+				 l->task, A.applied);
+		}
+	}
+	ctl_result_free(&r);
+	return ok;
+}
+
+/* --ack-file: the position, written whole or not at all (temp file, fsync, rename). */
+static bool
+write_ack(const char *pos)
+{
+	char tmp[4096];
+	int fd;
+	size_t n = strlen(pos);
+	bool ok;
+
+	if (A.ack_path == NULL || pos == NULL || (A.acked && strcmp(A.acked, pos) == 0))
+		return true;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", A.ack_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ok = fd >= 0 && write(fd, pos, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (ok && rename(tmp, A.ack_path) != 0)
+		ok = false;
+	if (!ok) {
+		log_error("%s: cannot write the acknowledged position: %s", A.ack_path, strerror(errno));
+		A.status = EXIT_OUTPUT;
+		return false;
+	}
+	free(A.acked);
+	A.acked = xstrdup(pos);
+	return true;
+}
+
+/* ---- groups ---- */
+
+static bool
+group_open(void)
+{
+	if (A.open)
+		return true;
+	if (!A.l->ops->begin(A.l)) {
+		A.status = EXIT_TARGET;
+		return false;
+	}
+	A.open = true;
+	A.careful = false;
+	A.overflow = false;
+	A.txns = A.changes = 0;
+	sb_reset(&A.buf);
+	clock_gettime(CLOCK_MONOTONIC, &A.started);
+	A.snap = xrealloc(A.snap, (A.nat + 1) * sizeof(*A.snap));
+	if (A.nat)
+		memcpy(A.snap, A.at, A.nat * sizeof(*A.at));
+	A.snap_ignored = A.ignored;
+	A.snap_exceptions = A.exceptions;
+	A.seq = A.quiet_until = 0;
+	return true;
+}
+
+/* Whether messages about the change in hand were given already (a replay goes over them again). */
+static bool
+quiet(void)
+{
+	return A.seq <= A.quiet_until;
+}
+
+/* Commits the group with its position; the ack file follows. */
+static bool
+group_commit(void)
+{
+	struct loader *l = A.l;
+	char when[64] = "", txns[32], latency[32];
+	const char *engine = l->source == ENGINE_PG ? "postgresql" : "mysql";
+	const char *params[] = { l->task, A.pos, when[0] ? when : NULL, engine, l->source_server,
+				 l->source_database, txns, latency };
+	struct timespec now;
+
+	if (!A.open)
+		return true;
+	if (A.txns == 0) {	/* nothing applied: only BEGINs of skipped transactions */
+		A.open = false;
+		return l->ops->rollback(l);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (A.sec) {
+		time_text(A.sec, A.nsec, when, sizeof(when));
+		params[2] = when;
+		A.latency_ms = (int64_t)(now.tv_sec - A.sec) * 1000 + ((int64_t)now.tv_nsec - A.nsec) / 1000000;
+	}
+	snprintf(txns, sizeof(txns), "%" PRIu64, A.txns);
+	snprintf(latency, sizeof(latency), "%" PRId64, A.latency_ms);
+	if (!A.sec)
+		params[7] = NULL;
+	if (!ctl_sql(l, "UPDATE %s SET position = $2, commit_time = $3, source_engine = $4, "
+			"source_server = $5, source_database = $6, transactions = transactions + $7, "
+			"latency_ms = $8, applied_at = CURRENT_TIMESTAMP WHERE task_name = $1",
+		     "apply_state", 8, params, NULL) ||
+	    !l->ops->commit(l)) {
+		A.status = EXIT_TARGET;
+		return false;
+	}
+	A.open = false;
+	A.applied_txns += A.txns;
+	A.applied_changes += A.changes;
+	log_debug("applied %" PRIu64 " transactions (%" PRIu64 " changes) up to %s", A.txns, A.changes, A.pos);
+	sb_reset(&A.buf);
+	return write_ack(A.pos);
+}
+
+/* ---- statements ---- */
+
+/* The values array at v[0..len) as one item per column; false when it is not one. */
+static bool
+row_items(const uint8_t *v, size_t len, uint32_t n, struct mp_item *out)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+
+	mp_cursor_init(&c, v, len);
+	if (mp_next(&c, &it) != MP_OK || it.type != MP_ARRAY || it.v.n != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (mp_next(&c, &out[i]) != MP_OK)
+			return false;
+	return true;
+}
+
+/* A data error (the target cannot hold a value): the data error policy decides. */
+static enum change_result
+data_error(struct ttable *t, struct atable *a, const char *sql, const char *key, const char *error,
+	   bool truncation)
+{
+	enum error_policy p = truncation ? A.l->settings->data_truncation_policy
+					 : A.l->settings->data_error_policy;
+
+	switch (p) {
+	case POLICY_IGNORE_RECORD:
+		if (!quiet())
+			log_warn("%s.%s%s%s: change ignored (IGNORE_RECORD): %s", t->schema, t->name,
+				 key[0] ? " key " : "", key, error);
+		A.ignored++;
+		return CH_OK;
+	case POLICY_LOG_ERROR:
+		if (!quiet())
+			log_warn("%s.%s%s%s: change not applied, logged to the exceptions table: %s", t->schema,
+				 t->name, key[0] ? " key " : "", key, error);
+		A.exceptions++;
+		if (!A.l->ops->exception(A.l, t, key, sql, error)) {
+			A.status = EXIT_TARGET;
+			return CH_FATAL;
+		}
+		return CH_OK;
+	case POLICY_SUSPEND_TABLE:
+		log_error("%s.%s%s%s: %s; the table is suspended (SUSPEND_TABLE): its later changes are not applied",
+			  t->schema, t->name, key[0] ? " key " : "", key, error);
+		a->suspended = true;
+		return CH_OK;
+	default:
+		log_error("%s.%s%s%s: %s; stopping (STOP_TASK)", t->schema, t->name, key[0] ? " key " : "",
+			  key, error);
+		A.status = EXIT_RUNTIME;
+		return CH_FATAL;
+	}
+}
+
+/*
+ * Runs a change statement: CH_OK with *rows, or a refusal under the data
+ * error policy (*refused set), or CH_REDO when the group must be replayed
+ * carefully, or CH_FATAL.
+ */
+static enum change_result
+run(struct ttable *t, struct atable *a, const struct strbuf *sql, const char *key, uint64_t *rows,
+    bool *refused)
+{
+	struct loader *l = A.l;
+	char err[1024];
+	bool truncation;
+	int rc;
+	uint64_t dummy;
+
+	*refused = false;
+	if (A.careful && !l->ops->stmt_atomic) {
+		struct strbuf wrapped = STRBUF_INIT;
+
+		sb_addf(&wrapped, "SAVEPOINT dms_change; %s; RELEASE SAVEPOINT dms_change", sql->buf);
+		rc = l->ops->apply_sql(l, wrapped.buf, rows, err, sizeof(err), &truncation);
+		sb_release(&wrapped);
+		if (rc == LOAD_REFUSED &&
+		    l->ops->apply_sql(l, "ROLLBACK TO SAVEPOINT dms_change", &dummy, err, sizeof(err),
+				      &truncation) != LOAD_DONE)
+			rc = LOAD_FAILED;
+	} else {
+		rc = l->ops->apply_sql(l, sql->buf, rows, err, sizeof(err), &truncation);
+	}
+	if (rc == LOAD_DONE)
+		return CH_OK;
+	if (rc == LOAD_FAILED) {
+		A.status = EXIT_TARGET;
+		return CH_FATAL;
+	}
+	if (!A.careful && !l->ops->stmt_atomic)
+		return CH_REDO;
+	*refused = true;
+	return data_error(t, a, sql->buf, key, err, truncation);
+}
+
+/* A conflict (the key exists, or no row has it): the apply error policy decides. */
+static enum change_result
+conflict(struct ttable *t, struct atable *a, enum error_policy p, const char *sql, const char *key,
+	 const char *what)
+{
+	const char *policy;
+
+	a->conflicts++;
+	if (A.l->settings->apply_escalation_count > 0 && a->conflicts > (uint64_t)A.l->settings->apply_escalation_count &&
+	    A.l->settings->apply_escalation_policy != POLICY_LOG_ERROR) {
+		p = A.l->settings->apply_escalation_policy;
+		log_warn("%s.%s: more than %" PRId64 " apply conflicts: ApplyErrorEscalationPolicy %s", t->schema,
+			 t->name, A.l->settings->apply_escalation_count, error_policy_name(p));
+	}
+	policy = error_policy_name(p);
+	switch (p) {
+	case POLICY_IGNORE_RECORD:
+		log_debug("%s.%s key %s: %s: ignored (%s)", t->schema, t->name, key, what, policy);
+		A.ignored++;
+		return CH_OK;
+	case POLICY_SUSPEND_TABLE:
+		log_error("%s.%s key %s: %s; the table is suspended (SUSPEND_TABLE)", t->schema, t->name, key, what);
+		a->suspended = true;
+		return CH_OK;
+	case POLICY_STOP_TASK:
+		log_error("%s.%s key %s: %s; stopping (STOP_TASK)", t->schema, t->name, key, what);
+		A.status = EXIT_RUNTIME;
+		return CH_FATAL;
+	default:
+		if (!quiet())
+			log_warn("%s.%s key %s: %s: logged to the exceptions table", t->schema, t->name, key, what);
+		A.exceptions++;
+		if (!A.l->ops->exception(A.l, t, key, sql, what)) {
+			A.status = EXIT_TARGET;
+			return CH_FATAL;
+		}
+		return CH_OK;
+	}
+}
+
+/* Appends value i of the row as a literal; false (a data error) with err set. */
+static bool
+lit(struct strbuf *sql, struct ttable *t, int i, const struct mp_item *v, const uint8_t *values,
+    size_t len, char *err, size_t errsize)
+{
+	return A.l->ops->literal(A.l, t, &t->cols[i], &v[i], values, len, sql, err, errsize);
+}
+
+/* "c1 = v1 AND ..." over the key, or over every column NULL-safe for a table without one. */
+static bool
+where(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const uint8_t *values, size_t len,
+      char *err, size_t errsize)
+{
+	const struct dms_table *s = t->src;
+	bool first = true;
+
+	for (uint32_t k = 0; k < (s->nkey ? s->nkey : s->ncols); k++) {
+		int i = s->nkey ? (int)s->key[k] : (int)k;
+		char *q;
+
+		if (t->cols[i].skip)
+			continue;
+		if (mp_is_unchanged(&v[i])) {
+			snprintf(err, errsize, "column %s: the old image has no value", t->cols[i].src->name);
+			return false;
+		}
+		q = quote(t->cols[i].src->name);
+		sb_addf(sql, "%s%s %s ", first ? "" : " AND ", q,
+			s->nkey ? "=" : A.l->engine == ENGINE_PG ? "IS NOT DISTINCT FROM" : "<=>");
+		free(q);
+		first = false;
+		if (!lit(sql, t, i, v, values, len, err, errsize))
+			return false;
+	}
+	return true;
+}
+
+/* INSERT of the values not UNCHANGED; upsert: on a key that exists, its row takes them. */
+static bool
+insert_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const uint8_t *values,
+	   size_t len, bool upsert, char *err, size_t errsize)
+{
+	const struct dms_table *s = t->src;
+	struct strbuf cols = STRBUF_INIT, set = STRBUF_INIT;
+	bool first = true, ok = true;
+
+	sb_addf(sql, "INSERT INTO %s (", t->qname);
+	for (int i = 0; i < t->ncols; i++) {
+		bool key = false;
+		char *q;
+
+		if (t->cols[i].skip || mp_is_unchanged(&v[i]))
+			continue;
+		q = quote(t->cols[i].src->name);
+		sb_addf(&cols, "%s%s", first ? "" : ", ", q);
+		for (uint32_t k = 0; k < s->nkey; k++)
+			key |= (int)s->key[k] == i;
+		if (!key)
+			sb_addf(&set, "%s%s = %s%s%s", set.len ? ", " : "", q,
+				A.l->engine == ENGINE_PG ? "EXCLUDED." : "VALUES(", q,
+				A.l->engine == ENGINE_PG ? "" : ")");
+		free(q);
+		first = false;
+	}
+	sb_addf(sql, "%s) VALUES (", cols.buf ? cols.buf : "");
+	first = true;
+	for (int i = 0; ok && i < t->ncols; i++) {
+		if (t->cols[i].skip || mp_is_unchanged(&v[i]))
+			continue;
+		if (!first)
+			sb_adds(sql, ", ");
+		first = false;
+		ok = lit(sql, t, i, v, values, len, err, errsize);
+	}
+	sb_adds(sql, ")");
+	if (s->nkey > 0 && A.l->engine == ENGINE_PG) {
+		if (upsert && set.len) {
+			sb_adds(sql, " ON CONFLICT (");
+			for (uint32_t k = 0; k < s->nkey; k++) {
+				char *q = quote(t->cols[s->key[k]].src->name);
+
+				sb_addf(sql, "%s%s", k ? ", " : "", q);
+				free(q);
+			}
+			sb_addf(sql, ") DO UPDATE SET %s", set.buf);
+		} else {
+			sb_adds(sql, " ON CONFLICT DO NOTHING");
+		}
+	} else if (s->nkey > 0) {
+		char *q = quote(t->cols[s->key[0]].src->name);
+
+		if (upsert && set.len)
+			sb_addf(sql, " ON DUPLICATE KEY UPDATE %s", set.buf);
+		else
+			sb_addf(sql, " ON DUPLICATE KEY UPDATE %s = %s", q, q);
+		free(q);
+	}
+	sb_release(&cols);
+	sb_release(&set);
+	return ok;
+}
+
+/* UPDATE ... SET the new values not UNCHANGED WHERE the old key; *empty: nothing to set. */
+static bool
+update_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *nv, const struct mp_item *ov,
+	   const uint8_t *values, size_t len, const uint8_t *old, size_t oldlen, bool *empty, char *err,
+	   size_t errsize)
+{
+	bool first = true;
+
+	sb_addf(sql, "UPDATE %s SET ", t->qname);
+	for (int i = 0; i < t->ncols; i++) {
+		char *q;
+
+		if (t->cols[i].skip || mp_is_unchanged(&nv[i]))
+			continue;
+		q = quote(t->cols[i].src->name);
+		sb_addf(sql, "%s%s = ", first ? "" : ", ", q);
+		free(q);
+		first = false;
+		if (!lit(sql, t, i, nv, values, len, err, errsize))
+			return false;
+	}
+	*empty = first;
+	if (t->src->nkey == 0 && A.l->engine == ENGINE_PG) {
+		sb_addf(sql, " WHERE ctid = (SELECT ctid FROM %s WHERE ", t->qname);
+		if (!where(sql, t, ov, old, oldlen, err, errsize))
+			return false;
+		sb_adds(sql, " LIMIT 1)");
+		return true;
+	}
+	sb_adds(sql, " WHERE ");
+	if (!where(sql, t, ov, old, oldlen, err, errsize))
+		return false;
+	if (t->src->nkey == 0)
+		sb_adds(sql, " LIMIT 1");
+	return true;
+}
+
+static bool
+delete_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *ov, const uint8_t *old,
+	   size_t oldlen, char *err, size_t errsize)
+{
+	if (t->src->nkey == 0 && A.l->engine == ENGINE_PG) {
+		sb_addf(sql, "DELETE FROM %s WHERE ctid = (SELECT ctid FROM %s WHERE ", t->qname, t->qname);
+		if (!where(sql, t, ov, old, oldlen, err, errsize))
+			return false;
+		sb_adds(sql, " LIMIT 1)");
+		return true;
+	}
+	sb_addf(sql, "DELETE FROM %s WHERE ", t->qname);
+	if (!where(sql, t, ov, old, oldlen, err, errsize))
+		return false;
+	if (t->src->nkey == 0)
+		sb_adds(sql, " LIMIT 1");
+	return true;
+}
+
+/* INSERT, UPDATE or DELETE. */
+static enum change_result
+apply_change(const struct dms_record *rec)
+{
+	struct ttable *t = *A.table(rec->table->tid);
+	struct atable *a = atable(rec->table->tid);
+	const struct task_settings *ss = A.l->settings;
+	uint32_t n = rec->table->ncols;
+	struct mp_item *nv = xcalloc((size_t)n + 1, sizeof(*nv)), *ov = xcalloc((size_t)n + 1, sizeof(*ov));
+	struct strbuf sql = STRBUF_INIT;
+	char err[1024] = "", key[512] = "";
+	const uint8_t *old = rec->kind == K_UPDATE ? rec->old_values : rec->values;
+	size_t oldlen = rec->kind == K_UPDATE ? rec->old_values_len : rec->values_len;
+	enum change_result r = CH_OK;
+	uint64_t rows = 0;
+	bool ok = true, refused = false, empty = false;
+
+	if (a->suspended) {
+		a->skipped++;
+		goto done;
+	}
+	if (old == NULL) {	/* UPDATE without an old image: the key did not change */
+		old = rec->values;
+		oldlen = rec->values_len;
+	}
+	if (!row_items(rec->values, rec->values_len, n, nv) || !row_items(old, oldlen, n, ov)) {
+		log_error("record %" PRIu64 ": %s of %s: its values are not one per column", rec->seq,
+			  dms_kind_name(rec->kind), t->name);
+		A.status = EXIT_INPUT;
+		r = CH_FATAL;
+		goto done;
+	}
+	values_key_text(rec->table, old, oldlen, key, sizeof(key));
+	if (rec->table->nkey == 0 && rec->kind != K_INSERT && !a->ddls && !a->conflicts && !a->inserts &&
+	    !a->updates && !a->deletes)
+		log_warn("%s.%s has no key: its updates and deletes match every column of the old image, one row at a time",
+			 t->schema, t->name);
+	switch (rec->kind) {
+	case K_INSERT:
+		ok = insert_sql(&sql, t, nv, rec->values, rec->values_len,
+				ss->apply_insert_policy == POLICY_INSERT_RECORD, err, sizeof(err));
+		if (ok && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0 &&
+		    rec->table->nkey > 0)
+			r = conflict(t, a, ss->apply_insert_policy, sql.buf, key,
+				     "INSERT: a row with this key exists on the target");
+		a->inserts++;
+		break;
+	case K_UPDATE:
+		ok = update_sql(&sql, t, nv, ov, rec->values, rec->values_len, old, oldlen, &empty, err,
+				sizeof(err));
+		if (ok && !empty && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0) {
+			if (ss->apply_update_policy == POLICY_UPDATE_RECORD) {
+				sb_reset(&sql);
+				ok = insert_sql(&sql, t, nv, rec->values, rec->values_len, false, err, sizeof(err));
+				if (ok)
+					r = run(t, a, &sql, key, &rows, &refused);
+			} else {
+				r = conflict(t, a, ss->apply_update_policy, sql.buf, key,
+					     "UPDATE: no row with this key on the target");
+			}
+		}
+		a->updates++;
+		break;
+	default:
+		ok = delete_sql(&sql, t, ov, old, oldlen, err, sizeof(err));
+		if (ok && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0)
+			r = conflict(t, a, ss->apply_delete_policy, sql.buf, key,
+				     "DELETE: no row with this key on the target");
+		a->deletes++;
+		break;
+	}
+	if (!ok)		/* a value the target cannot hold, found before the statement */
+		r = data_error(t, a, sql.buf, key, err, A.l->format_truncation);
+	A.l->format_truncation = false;
+done:
+	free(nv);
+	free(ov);
+	sb_release(&sql);
+	return r;
+}
+
+/* TRUNCATE: as HandleSourceTableTruncated and ApplyErrorFailOnTruncationDdl say. */
+static enum change_result
+apply_truncate(const struct dms_record *rec)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	const uint8_t *tids = record_element(rec, 1);
+	enum change_result r = CH_OK;
+
+	mp_cursor_init(&c, tids, rec->len - (size_t)(tids - rec->raw));
+	mp_next(&c, &it);
+	for (uint32_t i = it.v.n, k = 0; k < i && r == CH_OK; k++) {
+		struct mp_item tid;
+		struct ttable *t;
+		struct strbuf sql = STRBUF_INIT;
+		uint64_t rows;
+		bool refused;
+
+		mp_next(&c, &tid);
+		t = *A.table((int64_t)tid.v.u);
+		if (A.l->settings->apply_fail_on_truncation) {
+			log_error("%s.%s was truncated on the source; stopping (ApplyErrorFailOnTruncationDdl)",
+				  t->schema, t->name);
+			A.status = EXIT_RUNTIME;
+			return CH_FATAL;
+		}
+		if (!A.l->settings->handle_truncated) {
+			log_warn("%s.%s was truncated on the source: not applied (HandleSourceTableTruncated false)",
+				 t->schema, t->name);
+			continue;
+		}
+		/* DELETE on MySQL: its TRUNCATE would commit the transaction */
+		sb_addf(&sql, A.l->engine == ENGINE_PG ? "TRUNCATE %s" : "DELETE FROM %s", t->qname);
+		r = run(t, atable((int64_t)tid.v.u), &sql, "", &rows, &refused);
+		atable((int64_t)tid.v.u)->ddls++;
+		log_info("%s.%s truncated, as on the source", t->schema, t->name);
+		sb_release(&sql);
+	}
+	return r;
+}
+
+static enum change_result
+apply_one(const struct dms_record *rec)
+{
+	switch (rec->kind) {
+	case K_INSERT:
+	case K_UPDATE:
+	case K_DELETE:
+		A.seq++;
+		return apply_change(rec);
+	case K_TRUNCATE:
+		A.seq++;
+		return apply_truncate(rec);
+	default:
+		return CH_OK;
+	}
+}
+
+/*
+ * Applies the group's records from offset from of the buffer: after a
+ * refusal (careful: each change in a savepoint), or a transaction held back
+ * until its COMMIT told whether it was applied already.
+ */
+static bool
+replay(size_t from)
+{
+	struct dms_stream st = *A.st;
+	size_t off = from;
+
+	st.in_txn = false;
+	st.part_open = false;
+	st.ended = false;
+	while (off < A.buf.len) {
+		struct dms_record rec;
+
+		if (stream_check(&st, (const uint8_t *)A.buf.buf + off, A.buf.len - off, &rec) != CHECK_OK) {
+			log_error("replaying the group: a record does not read back");
+			A.status = EXIT_RUNTIME;
+			return false;
+		}
+		off += rec.len;
+		if (apply_one(&rec) != CH_OK)
+			return false;
+	}
+	return true;
+}
+
+/* The group failed a statement for its data: roll back and apply it all again, carefully. */
+static bool
+redo(void)
+{
+	if (A.overflow) {
+		/* cannot happen: past the memory bound the group is careful already */
+		log_error("a refused change in a group whose records were not kept");
+		A.status = EXIT_RUNTIME;
+		return false;
+	}
+	log_info("a change was refused for its data: applying the group again, each change in a savepoint");
+	if (!A.l->ops->rollback(A.l) || !A.l->ops->begin(A.l)) {
+		A.status = EXIT_TARGET;
+		return false;
+	}
+	A.careful = true;
+	/* the counters as before the group; the changes before the refused one were told of already */
+	if (A.nat)
+		memcpy(A.at, A.snap, A.nat * sizeof(*A.at));
+	A.ignored = A.snap_ignored;
+	A.exceptions = A.snap_exceptions;
+	A.quiet_until = A.seq - 1;
+	A.seq = 0;
+	return replay(0);
+}
+
+/* Keeps a record of the group for a replay, while the group is within its memory bound. */
+static void
+keep(const struct dms_record *rec)
+{
+	if (A.overflow || A.l->ops->stmt_atomic)
+		return;
+	if (A.buf.len + rec->len > GROUP_MEMORY && !A.deferred) {
+		A.overflow = true;
+		A.careful = true;	/* from here on, each change in a savepoint */
+		sb_reset(&A.buf);
+		return;
+	}
+	sb_add(&A.buf, rec->raw, rec->len);
+}
+
+/* BEGIN's or COMMIT's position, or NULL. */
+static char *
+position_of(const struct dms_record *rec, unsigned index)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	const uint8_t *p = record_element(rec, index);
+
+	mp_cursor_init(&c, p, rec->len - (size_t)(p - rec->raw));
+	if (mp_next(&c, &it) != MP_OK || it.type != MP_STR)
+		return NULL;
+	return xstrndup((const char *)it.v.s.p, it.v.s.len);
+}
+
+/* Whether a transaction that commits at pos was applied already; false when it is new. */
+static bool
+applied_already(const char *pos)
+{
+	int cmp;
+
+	if (A.applied == NULL || A.caught_up)
+		return false;
+	if (!position_compare(pos, A.applied, &cmp)) {
+		log_warn("position %s cannot be compared with the applied %s: applying it", pos, A.applied);
+		A.caught_up = true;
+		return false;
+	}
+	if (cmp > 0) {
+		A.caught_up = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+begin(const struct dms_record *rec)
+{
+	char *pos = position_of(rec, 2);
+
+	A.in_txn = true;
+	A.txn_changes = 0;
+	A.deferred = false;
+	A.skip = pos != NULL && applied_already(pos);
+	if (pos == NULL && A.applied != NULL && !A.caught_up)
+		A.deferred = true;	/* held until its COMMIT says where it stands */
+	free(pos);
+	if (A.skip)
+		return true;
+	if (!group_open())
+		return false;
+	A.txn_start = A.buf.len;
+	keep(rec);
+	return true;
+}
+
+static bool
+commit(const struct dms_record *rec)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	const uint8_t *p;
+	char *pos = position_of(rec, 1);
+
+	A.in_txn = false;
+	if (A.skip) {
+		A.skipped++;
+		free(pos);
+		return true;
+	}
+	if (A.deferred) {
+		A.deferred = false;
+		if (pos != NULL && applied_already(pos)) {
+			A.skipped++;
+			A.buf.len = A.txn_start;
+			free(pos);
+			return true;
+		}
+		A.caught_up = true;
+		if (!replay(A.txn_start)) {
+			free(pos);
+			return false;
+		}
+	}
+	keep(rec);
+	A.txns++;
+	A.changes += A.txn_changes;
+	free(A.pos);
+	A.pos = pos;
+	p = record_element(rec, 2);
+	mp_cursor_init(&c, p, rec->len - (size_t)(p - rec->raw));
+	if (mp_next(&c, &it) == MP_OK && mp_timestamp(&it, &A.sec, &A.nsec)) {
+		/* the commit time, for apply_state and the latency */
+	} else {
+		A.sec = 0;
+		A.nsec = 0;
+	}
+	if (A.changes >= (uint64_t)A.l->settings->min_transaction_size ||
+	    since(&A.started) >= (double)A.l->settings->commit_timeout || A.overflow)
+		return group_commit();
+	return true;
+}
+
+int
+apply_record(const struct dms_record *rec)
+{
+	enum change_result r;
+
+	switch (rec->kind) {
+	case K_BEGIN:
+		return begin(rec) ? EXIT_OK : A.status;
+	case K_COMMIT:
+		return commit(rec) ? EXIT_OK : A.status;
+	case K_INSERT:
+	case K_UPDATE:
+	case K_DELETE:
+	case K_TRUNCATE:
+		if (A.skip)
+			return EXIT_OK;
+		keep(rec);
+		A.txn_changes++;
+		if (A.deferred)
+			return EXIT_OK;
+		r = apply_one(rec);
+		if (r == CH_REDO)
+			return redo() ? EXIT_OK : A.status;
+		return r == CH_OK ? EXIT_OK : A.status;
+	case K_CHECKPOINT: {
+		char *pos = position_of(rec, 1);
+		bool ok = true;
+
+		/* nothing pending: the source may release what is before it */
+		if (!A.in_txn) {
+			ok = group_commit();
+			if (ok && pos != NULL && (A.applied == NULL || A.caught_up || !applied_already(pos)))
+				ok = write_ack(pos);
+		}
+		free(pos);
+		return ok ? EXIT_OK : A.status;
+	}
+	default:
+		return EXIT_OK;
+	}
+}
+
+bool
+apply_idle(void *arg)
+{
+	(void)arg;
+	/* nothing more at hand: commit what is applied, so that latency stays low */
+	if (A.open && !A.in_txn)
+		return group_commit();
+	return true;
+}
+
+bool
+apply_between(void)
+{
+	return !A.in_txn;
+}
+
+bool
+apply_flush(void)
+{
+	if (A.in_txn)
+		return true;
+	return group_commit();
+}
+
+/* ---- tables ---- */
+
+/* The target's columns of t, lower-cased on MySQL; NULL on error. */
+static struct ctl_result *
+target_columns(struct ttable *t)
+{
+	struct ctl_result *r = xcalloc(1, sizeof(*r));
+	const char *params[] = { t->schema, t->name };
+
+	if (!A.l->ops->ctl_query(A.l, "SELECT column_name FROM information_schema.columns "
+				 "WHERE table_schema = $1 AND table_name = $2", 2, params, r)) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static bool
+has_column(const struct ctl_result *r, const char *name)
+{
+	for (int i = 0; i < r->nrows; i++)
+		if (r->v[i] && (A.l->engine == ENGINE_PG ? strcmp(r->v[i], name) : strcasecmp(r->v[i], name)) == 0)
+			return true;
+	return false;
+}
+
+static int
+name_index(char **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Whether the new definition has a column of that name. */
+static bool
+new_has(const struct ttable *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].src->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* One ALTER TABLE, outside any transaction (MySQL would commit it). */
+static bool
+alter(struct ttable *t, const char *what, const char *a1, const char *a2)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char err[1024];
+	uint64_t rows;
+	bool trunc, ok;
+
+	sb_addf(&sql, "ALTER TABLE %s %s", t->qname, what);
+	if (a1) {
+		char *q = quote(a1);
+
+		sb_addf(&sql, " %s", q);
+		free(q);
+	}
+	if (a2)
+		sb_addf(&sql, " %s", a2);
+	ok = A.l->ops->apply_sql(A.l, sql.buf, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+	if (!ok)
+		log_error("%s.%s: %s: %s", t->schema, t->name, sql.buf, err);
+	else
+		log_info("%s.%s: %s (the source table was altered)", t->schema, t->name, sql.buf + 12);
+	sb_release(&sql);
+	return ok;
+}
+
+/* A column type for ALTER ... TYPE / MODIFY, from the new definition. */
+static bool
+retype(struct ttable *t, int i)
+{
+	char *q = quote(t->cols[i].src->name), *what;
+	bool ok;
+
+	what = A.l->engine == ENGINE_PG ? xprintf("ALTER COLUMN %s TYPE %s USING %s::%s", q, t->cols[i].sqltype, q,
+						  t->cols[i].sqltype)
+					: xprintf("MODIFY COLUMN %s %s", q, t->cols[i].sqltype);
+	ok = alter(t, what, NULL, NULL);
+	free(q);
+	free(what);
+	return ok;
+}
+
+/* A redefinition of a known table: the target follows as HandleSourceTableAltered says. */
+static bool
+redefine(struct atable *a, struct ttable *t)
+{
+	struct ctl_result *have = target_columns(t);
+	bool ok = have != NULL;
+
+	if (!A.l->settings->handle_altered) {
+		for (int i = 0; i < t->ncols; i++)
+			if (name_index(a->names, a->ncols, t->cols[i].src->name) < 0) {
+				t->cols[i].skip = true;
+				log_warn("%s.%s: column %s added on the source: not applied (HandleSourceTableAltered false), its values are left out",
+					 t->schema, t->name, t->cols[i].src->name);
+			}
+		goto out;
+	}
+	/* renamed: same place, same type, a new name (neither name on both sides) */
+	for (int i = 0; ok && i < t->ncols && i < a->ncols; i++) {
+		const char *nn = t->cols[i].src->name, *on = a->names[i];
+
+		if (strcmp(nn, on) != 0 && name_index(a->names, a->ncols, nn) < 0 && !new_has(t, on) &&
+		    t->cols[i].sqltype && strcmp(a->types[i], t->cols[i].sqltype) == 0 &&
+		    has_column(have, on) && !has_column(have, nn)) {
+			char *q = quote(nn), *to = xprintf("TO %s", q);
+
+			ok = alter(t, "RENAME COLUMN", on, to);
+			free(q);
+			free(to);
+			a->ddls++;
+			ctl_result_free(have);
+			free(have);
+			if ((have = target_columns(t)) == NULL)
+				return false;
+		}
+	}
+	for (int i = 0; ok && i < t->ncols; i++) {
+		const char *nn = t->cols[i].src->name;
+		int o = name_index(a->names, a->ncols, nn);
+
+		if (t->cols[i].skip)
+			continue;
+		if (!has_column(have, nn)) {
+			char *q = quote(nn), *what = xprintf("ADD COLUMN %s %s", q, t->cols[i].sqltype);
+
+			ok = alter(t, what, NULL, NULL);
+			free(q);
+			free(what);
+			a->ddls++;
+		} else if (o >= 0 && strcmp(a->types[o], t->cols[i].sqltype) != 0) {
+			ok = retype(t, i);
+			a->ddls++;
+		}
+	}
+	for (int o = 0; ok && o < a->ncols; o++) {
+		bool kept = false;
+
+		for (int i = 0; i < t->ncols && !kept; i++)
+			kept = strcmp(t->cols[i].src->name, a->names[o]) == 0;
+		if (!kept && has_column(have, a->names[o])) {
+			ok = alter(t, "DROP COLUMN", a->names[o], NULL);
+			a->ddls++;
+		}
+	}
+out:
+	if (have != NULL) {
+		ctl_result_free(have);
+		free(have);
+	}
+	return ok;
+}
+
+/*
+ * A TABLE record: between transactions only. A table met for the first time
+ * is created on the target when it is missing (as a full load would, its
+ * existing rows left alone); a redefinition alters it.
+ */
+int
+apply_table(struct ttable *t, int64_t tid)
+{
+	struct atable *a = atable(tid);
+	enum prep_mode mode = A.l->settings->prep_mode;
+	bool ok;
+
+	if (A.in_txn) {
+		log_error("TABLE %s.%s inside a transaction: a change stream redefines tables between transactions",
+			  t->schema, t->name);
+		return EXIT_INPUT;
+	}
+	if (!group_commit())
+		return A.status;
+	if (a->names == NULL) {
+		if (!run_check_tables(A.l, &t, 1))
+			return EXIT_USAGE;
+		A.l->settings->prep_mode = PREP_DO_NOTHING;
+		ok = A.l->ops->prepare(A.l, t);
+		A.l->settings->prep_mode = mode;
+		if (!ok)
+			return EXIT_TARGET;
+	} else if (!redefine(a, t)) {
+		return EXIT_TARGET;
+	}
+	atable_release(a);
+	a->ncols = t->ncols;
+	a->names = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	a->types = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	for (int i = 0; i < t->ncols; i++) {
+		a->names[i] = xstrdup(t->cols[i].src->name);
+		a->types[i] = xstrdup(t->cols[i].sqltype ? t->cols[i].sqltype : "");
+	}
+	return EXIT_OK;
+}
+
+int
+apply_finish(bool at_end, int status)
+{
+	if (status == EXIT_OK && A.in_txn) {
+		log_error("the stream ended inside a transaction: it is rolled back, nothing of it applied");
+		status = EXIT_INPUT;
+	}
+	if (status == EXIT_OK && !group_commit())
+		status = A.status;
+	if (A.open) {
+		A.l->ops->rollback(A.l);
+		A.open = false;
+	}
+	if (A.skipped)
+		log_warn("%" PRIu64 " transactions were applied before (at or before %s): skipped", A.skipped,
+			 A.applied ? A.applied : "?");
+	log_info("%s: %" PRIu64 " transactions, %" PRIu64 " changes applied%s%s", at_end ? "done" : "stopped",
+		 A.applied_txns, A.applied_changes, A.pos ? " up to " : "", A.pos ? A.pos : "");
+	if (A.ignored)
+		log_warn("%" PRIu64 " changes were passed over by the apply error policies (IGNORE_RECORD)", A.ignored);
+	if (A.exceptions)
+		log_warn("%" PRIu64 " changes were not applied; see the %s apply_exceptions table", A.exceptions,
+			 A.l->settings->control_schema);
+	for (size_t i = 0; i < A.nat; i++) {
+		if (A.at[i].suspended)
+			log_warn("table %" PRIu64 " (%s) is suspended: %" PRIu64 " of its changes were not applied",
+				 (uint64_t)i, A.at[i].ncols ? A.at[i].names[0] : "?", A.at[i].skipped);
+		atable_release(&A.at[i]);
+	}
+	free(A.at);
+	free(A.snap);
+	free(A.applied);
+	free(A.acked);
+	free(A.pos);
+	sb_release(&A.buf);
+	return status;
+}
+
+int
+apply_status(void)
+{
+	return A.status ? A.status : EXIT_TARGET;
+}
