@@ -39,6 +39,7 @@ struct atable {
 	char **names;		/* the columns it was defined with, for a redefinition */
 	char **types;		/* their target types */
 	bool suspended;		/* SUSPEND_TABLE: its changes are passed over */
+	bool warned;		/* told that it has no key */
 	uint64_t conflicts, inserts, updates, deletes, ddls, skipped;
 };
 
@@ -607,8 +608,7 @@ apply_change(const struct dms_record *rec)
 		goto done;
 	}
 	values_key_text(rec->table, old, oldlen, key, sizeof(key));
-	if (rec->table->nkey == 0 && rec->kind != K_INSERT && !a->ddls && !a->conflicts && !a->inserts &&
-	    !a->updates && !a->deletes)
+	if (rec->table->nkey == 0 && rec->kind != K_INSERT && !a->warned && (a->warned = true))
 		log_warn("%s.%s has no key: its updates and deletes match every column of the old image, one row at a time",
 			 t->schema, t->name);
 	switch (rec->kind) {
@@ -713,6 +713,8 @@ apply_one(const struct dms_record *rec)
 	}
 }
 
+static bool redo(void);
+
 /*
  * Applies the group's records from offset from of the buffer: after a
  * refusal (careful: each change in a savepoint), or a transaction held back
@@ -736,8 +738,14 @@ replay(size_t from)
 			return false;
 		}
 		off += rec.len;
-		if (apply_one(&rec) != CH_OK)
+		switch (apply_one(&rec)) {
+		case CH_OK:
+			break;
+		case CH_REDO:	/* a held transaction's change refused: the whole group, carefully */
+			return redo();
+		default:
 			return false;
+		}
 	}
 	return true;
 }
@@ -769,18 +777,30 @@ redo(void)
 }
 
 /* Keeps a record of the group for a replay, while the group is within its memory bound. */
-static void
+static bool
 keep(const struct dms_record *rec)
 {
+	if (A.deferred) {
+		/* held until its COMMIT: kept whatever the engine, within a bound */
+		if (A.buf.len + rec->len > 2 * GROUP_MEMORY) {
+			log_error("record %" PRIu64 ": a transaction whose BEGIN has no position grew past %u MiB before its COMMIT said whether it was applied already: give BEGIN its COMMIT's position",
+				  rec->seq, 2 * GROUP_MEMORY >> 20);
+			A.status = EXIT_INPUT;
+			return false;
+		}
+		sb_add(&A.buf, rec->raw, rec->len);
+		return true;
+	}
 	if (A.overflow || A.l->ops->stmt_atomic)
-		return;
-	if (A.buf.len + rec->len > GROUP_MEMORY && !A.deferred) {
+		return true;
+	if (A.buf.len + rec->len > GROUP_MEMORY) {
 		A.overflow = true;
 		A.careful = true;	/* from here on, each change in a savepoint */
 		sb_reset(&A.buf);
-		return;
+		return true;
 	}
 	sb_add(&A.buf, rec->raw, rec->len);
+	return true;
 }
 
 /* BEGIN's or COMMIT's position, or NULL. */
@@ -834,8 +854,7 @@ begin(const struct dms_record *rec)
 	if (!group_open())
 		return false;
 	A.txn_start = A.buf.len;
-	keep(rec);
-	return true;
+	return keep(rec);
 }
 
 static bool
@@ -901,7 +920,8 @@ apply_record(const struct dms_record *rec)
 	case K_TRUNCATE:
 		if (A.skip)
 			return EXIT_OK;
-		keep(rec);
+		if (!keep(rec))
+			return A.status;
 		A.txn_changes++;
 		if (A.deferred)
 			return EXIT_OK;

@@ -1,0 +1,263 @@
+#!/usr/bin/env bats
+# dms-load applies change streams (issue 11), written by hand with
+# dms-transform --from-json, to real PostgreSQL 15 and MariaDB servers:
+# every type, exactly once, the apply error policies, tables without a key,
+# UNCHANGED values, DDL, signals and SIGKILL at random points. Every check is
+# made with the engines' own clients (or dms-validate against the source).
+
+load helpers/common
+load helpers/servers
+load helpers/fidelity
+
+setup_file() {
+	servers_start pg my
+}
+
+teardown_file() {
+	servers_stop
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# changes_of POS1 POS2 S1 S2 DELID: a change stream of two transactions from
+# two snapshots (JSON lines) of one table: S1's rows inserted (committing at
+# POS1), then S2's rows as UPDATEs and S1's row DELID deleted (at POS2).
+changes_of() {
+	local p1=$1 p2=$2 s1=$3 s2=$4 del=$5
+	sed -n '1s/"stream":"snapshot"/"stream":"changes"/p' "$s1"
+	grep '"kind":"TABLE"' "$s1"
+	printf '{"kind":"BEGIN","xid":1,"position":"%s","time":null}\n' "$p1"
+	grep '"kind":"ROW"' "$s1" | sed 's/"kind":"ROW","tid":\([0-9]*\),"values":/"kind":"INSERT","tid":\1,"new":/'
+	printf '{"kind":"COMMIT","position":"%s","time":{"$ts":"2026-12-01T10:00:00Z"},"attrs":{}}\n' "$p1"
+	printf '{"kind":"BEGIN","xid":2,"position":"%s","time":null}\n' "$p2"
+	grep '"kind":"ROW"' "$s2" |
+		sed 's/"kind":"ROW","tid":\([0-9]*\),"values":\(.*\)}$/"kind":"UPDATE","tid":\1,"new":\2,"old":null}/'
+	grep "\"kind\":\"ROW\",\"tid\":0,\"values\":\\[$del," "$s1" |
+		sed 's/"kind":"ROW","tid":\([0-9]*\),"values":/"kind":"DELETE","tid":\1,"old":/'
+	printf '{"kind":"COMMIT","position":"%s","time":null,"attrs":{}}\n' "$p2"
+	printf '{"kind":"END","attrs":{}}\n'
+}
+
+# target_uri ENGINE DB
+target_uri() {
+	if [ "$1" = pg ]; then pg_uri "$2"; else my_uri "$2"; fi
+}
+
+# target_db ENGINE DB: creates an empty database on the target server.
+target_db() {
+	if [ "$1" = pg ]; then
+		pg_sql postgres "CREATE DATABASE $2"
+	else
+		my_sql "CREATE DATABASE $2"
+	fi
+}
+
+# tsql ENGINE DB SQL: rows as text, columns separated by '|'.
+tsql() {
+	if [ "$1" = pg ]; then pg_sql "$2" "$3"; else my_sql "$2" "$3" | tr '\t' '|'; fi
+}
+
+# A hand-written stream: two keyed tables; PostgreSQL positions.
+HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"changes","server":"src-1","database":"app"}}
+{"kind":"TABLE","tid":0,"schema":"public","name":"k","columns":[{"name":"id","type":"int4","nullable":false},{"name":"v","type":"string","nullable":true,"attrs":{"length":5}}],"key":[0],"attrs":{}}'
+
+@test "a change stream over every type applies in all four directions, and again changes nothing" {
+	fidelity_pg_source ch_pgsrc
+	dms-extract "$(pg_uri ch_pgsrc)" | dms-transform --to-json >pg1.jsonl
+	pg_sql ch_pgsrc "UPDATE pgtypes p SET b = q.b, i2 = q.i2, i4 = q.i4, i8 = q.i8, n = q.n, nn = q.nn,
+		r4 = q.r4, r8 = q.r8, vc = q.vc, ch = q.ch, tx = q.tx, by = q.by, d = q.d, t = q.t, ts = q.ts,
+		tz = q.tz, j = q.j, js = q.js, u = q.u, iv = q.iv, arr = q.arr
+		FROM pgtypes q WHERE p.id = 1 AND q.id = 2; DELETE FROM pgtypes WHERE id = 3"
+	dms-extract "$(pg_uri ch_pgsrc)" | dms-transform --to-json >pg2.jsonl
+	changes_of 0/10 0/20 pg1.jsonl pg2.jsonl 3 | dms-transform --from-json >pg.dms
+
+	fidelity_my_source ch_mysrc
+	dms-extract "$(my_uri ch_mysrc)" | dms-transform --to-json >my1.jsonl
+	my_sql ch_mysrc "UPDATE mytypes a JOIN mytypes b ON b.id = 2 SET a.ti = b.ti, a.si = b.si, a.mi = b.mi,
+		a.iu = b.iu, a.bu = b.bu, a.de = b.de, a.fl = b.fl, a.db = b.db, a.vc = b.vc, a.ch = b.ch,
+		a.tx = b.tx, a.bl = b.bl, a.vb = b.vb, a.d = b.d, a.dt = b.dt, a.ts = b.ts, a.tm = b.tm,
+		a.yr = b.yr, a.en = b.en, a.st = b.st, a.js = b.js, a.bt = b.bt WHERE a.id = 1;
+		DELETE FROM mytypes WHERE id = 3"
+	dms-extract "$(my_uri ch_mysrc)" | dms-transform --to-json >my2.jsonl
+	changes_of mariadb-bin.000001:100 mariadb-bin.000001:200 my1.jsonl my2.jsonl 3 | dms-transform --from-json >my.dms
+
+	for src in pg my; do
+		for dst in pg my; do
+			db=ch_${src}_to_$dst
+			target_db "$dst" "$db"
+			run --separate-stderr dms-load --task "types_$src" "$(target_uri "$dst" "$db")" <"$src.dms"
+			assert_status 0
+			run --separate-stderr dms-validate "$(target_uri "$src" "ch_${src}src")" "$(target_uri "$dst" "$db")"
+			assert_status 0
+			# the same stream again: both transactions skipped, and said so
+			run --separate-stderr dms-load --task "types_$src" "$(target_uri "$dst" "$db")" <"$src.dms"
+			assert_status 0
+			assert_match "2 transactions were applied before" "$stderr"
+			run --separate-stderr dms-validate "$(target_uri "$src" "ch_${src}src")" "$(target_uri "$dst" "$db")"
+			assert_status 0
+			if [ "$dst" = pg ]; then
+				pos=$(pg_sql "$db" "SELECT position FROM dms.apply_state WHERE task_name = 'types_$src'")
+			else
+				pos=$(my_sql dms "SELECT position FROM apply_state WHERE task_name = 'types_$src'")
+			fi
+			expect "apply_state of $src to $dst" "$([ "$src" = pg ] && echo 0/20 || echo mariadb-bin.000001:200)" "$pos"
+		done
+	done
+}
+
+@test "exactly once: a stream fed twice keeps a hand change; a stream that restarts in the middle applies the rest once" {
+	for e in pg my; do
+		target_db "$e" once_$e
+		{
+			echo "$HEAD"
+			echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+			echo '{"kind":"INSERT","tid":0,"new":[1,"a"]}'
+			echo '{"kind":"INSERT","tid":0,"new":[2,"b"]}'
+			echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+			echo '{"kind":"BEGIN","xid":2,"position":"0/200","time":null}'
+			echo '{"kind":"UPDATE","tid":0,"new":[1,"a2"],"old":null}'
+			echo '{"kind":"COMMIT","position":"0/200","time":null,"attrs":{}}'
+			echo '{"kind":"END","attrs":{}}'
+		} | dms-transform --from-json >first.dms
+		run --separate-stderr dms-load --task once --ack-file ack "$(target_uri $e once_$e)" <first.dms
+		assert_status 0
+		expect "$e: after the first run" "1|a2 2|b" "$(tsql $e once_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		expect "$e: the ack file" "0/200" "$(cat ack)"
+		tsql $e once_$e "UPDATE k SET v = 'hand' WHERE id = 2"
+		run --separate-stderr dms-load --task once "$(target_uri $e once_$e)" <first.dms
+		assert_status 0
+		expect "$e: the hand change is kept" "1|a2 2|hand" "$(tsql $e once_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		# from the middle: transaction 2 again (BEGIN without a position: held
+		# to its COMMIT), then 3 and 4 are new
+		{
+			echo "$HEAD"
+			echo '{"kind":"BEGIN","xid":2,"position":null,"time":null}'
+			echo '{"kind":"UPDATE","tid":0,"new":[1,"WRONG"],"old":null}'
+			echo '{"kind":"COMMIT","position":"0/200","time":null,"attrs":{}}'
+			echo '{"kind":"BEGIN","xid":3,"position":null,"time":null}'
+			echo '{"kind":"INSERT","tid":0,"new":[3,"c"]}'
+			echo '{"kind":"COMMIT","position":"0/300","time":null,"attrs":{}}'
+			echo '{"kind":"BEGIN","xid":4,"position":"0/400","time":null}'
+			echo '{"kind":"DELETE","tid":0,"old":[1,null]}'
+			echo '{"kind":"COMMIT","position":"0/400","time":null,"attrs":{}}'
+			echo '{"kind":"END","attrs":{}}'
+		} | dms-transform --from-json >second.dms
+		run --separate-stderr dms-load --task once --ack-file ack "$(target_uri $e once_$e)" <second.dms
+		assert_status 0
+		assert_match "1 transactions were applied before" "$stderr"
+		expect "$e: transactions 3 and 4 applied once" "2|hand 3|c" "$(tsql $e once_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		expect "$e: the ack file follows" "0/400" "$(cat ack)"
+		# another source under the same task is refused, nothing touched
+		sed 's/"server":"src-1"/"server":"src-2"/' <(dms-transform --to-json second.dms) | dms-transform --from-json >other.dms
+		run --separate-stderr dms-load --task once "$(target_uri $e once_$e)" <other.dms
+		assert_status 2
+		assert_match "applied changes from another source" "$stderr"
+	done
+}
+
+@test "apply error policies: conflicts logged by default, upserts converge, STOP_TASK rolls back, SUSPEND_TABLE stops a table" {
+	conflicts() {
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"one"]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+		echo '{"kind":"BEGIN","xid":2,"position":"0/200","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"dup"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[3,"toolongvalue"]}'
+		echo '{"kind":"UPDATE","tid":0,"new":[4,"upd"],"old":[44,null]}'
+		echo '{"kind":"DELETE","tid":0,"old":[55,null]}'
+		echo '{"kind":"INSERT","tid":0,"new":[5,"five"]}'
+		echo '{"kind":"COMMIT","position":"0/200","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	}
+	conflicts | dms-transform --from-json >c.dms
+	echo '{"ErrorBehavior": {"ApplyErrorInsertPolicy": "INSERT_RECORD", "ApplyErrorUpdatePolicy": "UPDATE_RECORD", "DataErrorPolicy": "IGNORE_RECORD"}}' >upsert.json
+	echo '{"ErrorBehavior": {"ApplyErrorUpdatePolicy": "STOP_TASK"}}' >stop.json
+	echo '{"ErrorBehavior": {"ApplyErrorInsertPolicy": "SUSPEND_TABLE"}}' >suspend.json
+	for e in pg my; do
+		target_db "$e" pol_$e
+		u=$(target_uri $e pol_$e)
+		ctl=$([ $e = pg ] && echo pol_$e || echo dms)
+		# defaults: the duplicate, the missing row and the value too long are
+		# logged with their statements, the missing delete ignored
+		run --separate-stderr dms-load --task pol "$u" <c.dms
+		assert_status 0
+		expect "$e: defaults" "1|one 5|five" "$(tsql $e pol_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		expect "$e: the exceptions" "id=1|INSERT id=3|INSERT id=44|UPDATE" \
+			"$(tsql $e "$ctl" "SELECT key_text, substr(statement, 1, 6) FROM dms.apply_exceptions WHERE task_name = 'pol' ORDER BY key_text" | xargs)"
+		assert_match "1 changes were passed over by the apply error policies" "$stderr"
+		# upserts: the same stream replayed from the start converges
+		run --separate-stderr dms-load --restart -s upsert.json --task pol "$u" <c.dms
+		assert_status 0
+		expect "$e: upserts" "1|dup 4|upd 5|five" "$(tsql $e pol_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		# STOP_TASK: exit 1 and nothing of the group
+		tsql $e pol_$e "DELETE FROM k"
+		run --separate-stderr dms-load --restart -s stop.json --task pol "$u" <c.dms
+		assert_status 1
+		assert_match "stopping \(STOP_TASK\)" "$stderr"
+		expect "$e: STOP_TASK rolled back the group" "" "$(tsql $e pol_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		# SUSPEND_TABLE: the table's later changes are not applied
+		run --separate-stderr dms-load --restart -s suspend.json --task pol "$u" <c.dms
+		assert_status 0
+		assert_match "suspended \(SUSPEND_TABLE\)" "$stderr"
+		expect "$e: suspended after the duplicate" "1|one" "$(tsql $e pol_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+	done
+}
+
+@test "no key, UNCHANGED values, a key-changing UPDATE, TRUNCATE, columns added, renamed and dropped mid-stream" {
+	NOKEY='{"kind":"TABLE","tid":1,"schema":"public","name":"nokey","columns":[{"name":"a","type":"int4","nullable":true},{"name":"b","type":"string","nullable":true}],"key":[],"attrs":{}}'
+	K3='{"kind":"TABLE","tid":0,"schema":"public","name":"k","columns":[{"name":"id","type":"int4","nullable":false},{"name":"val","type":"string","nullable":true,"attrs":{"length":5}},{"name":"extra","type":"int8","nullable":true}],"key":[0],"attrs":{}}'
+	{
+		echo "$HEAD"
+		echo "$NOKEY"
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"one"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[2,"two"]}'
+		echo '{"kind":"INSERT","tid":1,"new":[1,"x"]}'
+		echo '{"kind":"INSERT","tid":1,"new":[1,"x"]}'
+		echo '{"kind":"INSERT","tid":1,"new":[2,null]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+		echo '{"kind":"BEGIN","xid":2,"position":"0/200","time":null}'
+		echo '{"kind":"UPDATE","tid":1,"new":[1,"y"],"old":[1,"x"]}'
+		echo '{"kind":"DELETE","tid":1,"old":[2,null]}'
+		echo '{"kind":"UPDATE","tid":0,"new":[20,"two"],"old":[2,null]}'
+		echo '{"kind":"UPDATE","tid":0,"new":[1,{"$unchanged":true}],"old":null}'
+		echo '{"kind":"COMMIT","position":"0/200","time":null,"attrs":{}}'
+		echo "$K3"
+		echo '{"kind":"BEGIN","xid":3,"position":"0/300","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[6,"six",66]}'
+		echo '{"kind":"UPDATE","tid":0,"new":[1,"uno",{"$unchanged":true}],"old":null}'
+		echo '{"kind":"COMMIT","position":"0/300","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >ddl1.dms
+	{
+		echo "$HEAD" | head -1
+		echo "$K3"
+		echo "$NOKEY"
+		echo '{"kind":"TABLE","tid":0,"schema":"public","name":"k","columns":[{"name":"id","type":"int4","nullable":false},{"name":"extra","type":"int8","nullable":true}],"key":[0],"attrs":{}}'
+		echo '{"kind":"BEGIN","xid":4,"position":"0/400","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[7,77]}'
+		echo '{"kind":"TRUNCATE","tids":[1],"attrs":{}}'
+		echo '{"kind":"COMMIT","position":"0/400","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >ddl2.dms
+	for e in pg my; do
+		target_db "$e" ddl_$e
+		schema=$([ $e = pg ] && echo public || echo ddl_$e)
+		run --separate-stderr dms-load --task ddl "$(target_uri $e ddl_$e)" <ddl1.dms
+		assert_status 0
+		assert_match "nokey has no key" "$stderr"
+		expect "$e: nokey: one of two equal rows updated, the NULL one deleted" "1|x 1|y" \
+			"$(tsql $e ddl_$e "SELECT a, b FROM nokey ORDER BY b" | xargs)"
+		expect "$e: k: key changed, UNCHANGED kept, the renamed column kept its values" "1|uno|-1 6|six|66 20|two|-1" \
+			"$(tsql $e ddl_$e "SELECT id, val, coalesce(extra, -1) FROM k ORDER BY id" | xargs)"
+		run --separate-stderr dms-load --task ddl "$(target_uri $e ddl_$e)" <ddl2.dms
+		assert_status 0
+		expect "$e: k's columns after the drop" "id extra" \
+			"$(tsql $e ddl_$e "SELECT column_name FROM information_schema.columns WHERE table_name = 'k' AND table_schema = '$schema' ORDER BY ordinal_position" | xargs)"
+		expect "$e: k's rows" "1|-1 6|66 7|77 20|-1" "$(tsql $e ddl_$e "SELECT id, coalesce(extra, -1) FROM k ORDER BY id" | xargs)"
+		expect "$e: nokey truncated" "0" "$(tsql $e ddl_$e "SELECT count(*) FROM nokey")"
+	done
+}
