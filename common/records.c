@@ -217,3 +217,60 @@ rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
 		pk_str(pk, f->on_update);
 	}
 }
+
+static void
+pk_str_or_nil(msgpack_packer *pk, const char *s)
+{
+	if (s)
+		pk_str(pk, s);
+	else
+		msgpack_pack_nil(pk);
+}
+
+static void
+pk_time_or_nil(msgpack_packer *pk, int64_t sec, uint32_t nsec)
+{
+	if (sec >= 0)
+		pk_timestamp(pk, sec, nsec);
+	else
+		msgpack_pack_nil(pk);
+}
+
+void
+rec_begin(msgpack_packer *pk, const char *xid, const char *position, int64_t sec, uint32_t nsec)
+{
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_int(pk, K_BEGIN);
+	pk_str_or_nil(pk, xid);
+	pk_str_or_nil(pk, position);
+	pk_time_or_nil(pk, sec, nsec);
+}
+
+void
+rec_change(msgpack_packer *pk, enum dms_kind kind, int64_t tid)
+{
+	msgpack_pack_array(pk, kind == K_UPDATE ? 4 : 3);
+	msgpack_pack_int(pk, kind);
+	msgpack_pack_int64(pk, tid);
+}
+
+void
+rec_commit(msgpack_packer *pk, const char *position, int64_t sec, uint32_t nsec, uint64_t changes)
+{
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_int(pk, K_COMMIT);
+	pk_str(pk, position);
+	pk_time_or_nil(pk, sec, nsec);
+	msgpack_pack_map(pk, 1);
+	pk_str(pk, "changes");
+	msgpack_pack_uint64(pk, changes);
+}
+
+void
+rec_checkpoint(msgpack_packer *pk, const char *position, int64_t sec, uint32_t nsec)
+{
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_int(pk, K_CHECKPOINT);
+	pk_str(pk, position);
+	pk_time_or_nil(pk, sec, nsec);
+}

@@ -43,6 +43,14 @@ void rec_reject(msgpack_packer *pk, int64_t tid, const char *key, const char *va
  * position of each input column (NULL: as they are).
  */
 void rec_index(msgpack_packer *pk, const struct dms_index *x, const int *map);
+/* BEGIN: xid (NULL: nil), the position its COMMIT will have (NULL: nil), the commit time (sec < 0: nil). */
+void rec_begin(msgpack_packer *pk, const char *xid, const char *position, int64_t sec, uint32_t nsec);
+/* The head of an INSERT, UPDATE or DELETE: its value arrays are to be packed next (UPDATE: new, then old or nil). */
+void rec_change(msgpack_packer *pk, enum dms_kind kind, int64_t tid);
+/* COMMIT at position; time as rec_begin; changes: the transaction's. */
+void rec_commit(msgpack_packer *pk, const char *position, int64_t sec, uint32_t nsec, uint64_t changes);
+/* CHECKPOINT: every change up to position was emitted. */
+void rec_checkpoint(msgpack_packer *pk, const char *position, int64_t sec, uint32_t nsec);
 /* END; rows and records: NULL to leave out. */
 void rec_end(msgpack_packer *pk, const uint64_t *rows, const uint64_t *records, bool stopped);
 

@@ -261,3 +261,91 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 		expect "$e: nokey truncated" "0" "$(tsql $e ddl_$e "SELECT count(*) FROM nokey")"
 	done
 }
+
+@test "TERM stops between transactions with them committed; a stream cut inside a transaction applies nothing of it" {
+	pg_sql postgres "CREATE DATABASE sig_pg"
+	# a producer that writes a first transaction and then holds its pipe open
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"a"]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+	} >first.jsonl
+	dms-transform --from-json first.jsonl >first.dms 2>/dev/null && st=0 || st=$?
+	expect "a stream without its END is written, and said to be" 5 "$st"
+	mkfifo in.fifo
+	dms-load --task sig --ack-file ack "$(pg_uri sig_pg)" <in.fifo 2>sig.log &
+	pid=$!
+	exec 7>in.fifo
+	cat first.dms >&7
+	wait_for "the first transaction committed" test -s ack
+	expect "acknowledged" "0/100" "$(cat ack)"
+	kill -TERM "$pid"
+	wait "$pid" && st=0 || st=$?
+	exec 7>&-
+	expect "TERM between transactions: exit 0" 0 "$st"
+	expect "the transaction is applied" "1|a" "$(pg_sql sig_pg "SELECT id, v FROM k")"
+	# cut inside the second transaction: nothing of it, exit 5, a rerun resumes
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":2,"position":"0/200","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[2,"b"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[3,"c"]}'
+		echo '{"kind":"COMMIT","position":"0/200","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >second.dms
+	dms-transform --to-json second.dms | head -n 4 >cut.jsonl
+	dms-transform --from-json cut.jsonl >cut.dms 2>/dev/null && st=0 || st=$?
+	expect "the cut stream is written" 5 "$st"
+	run --separate-stderr dms-load --task sig "$(pg_uri sig_pg)" <cut.dms
+	assert_status 5
+	expect "nothing of the cut transaction" "1" "$(pg_sql sig_pg "SELECT count(*) FROM k")"
+	run --separate-stderr dms-load --task sig "$(pg_uri sig_pg)" <second.dms
+	assert_status 0
+	expect "the rerun applies it whole" "1 2 3" "$(pg_sql sig_pg "SELECT id FROM k ORDER BY id" | xargs)"
+}
+
+@test "dms-load killed with SIGKILL at random points, rerun on the whole stream: the tables end exactly as expected" {
+	dms-benchgen -c -n 40000 >long.dms
+	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >each.json
+	for e in pg my; do
+		target_db $e kill_ref_$e
+		target_db $e kill_$e
+		run --separate-stderr dms-load --task ref "$(target_uri $e kill_ref_$e)" <long.dms
+		assert_status 0
+		# applied E: the transactions the killed loader's task has committed
+		applied() {
+			if [ "$1" = pg ]; then
+				pg_sql kill_pg "SELECT transactions FROM dms.apply_state WHERE task_name = 'kill'"
+			else
+				my_sql dms "SELECT transactions FROM apply_state WHERE task_name = 'kill'"
+			fi
+		}
+		past() {
+			local n
+			n=$(applied "$1" 2>/dev/null) && [ -n "$n" ] && [ "$n" -gt "$2" ]
+		}
+		before=0
+		for k in $(seq 1 10); do
+			dms-load --task kill -s each.json "$(target_uri $e kill_$e)" <long.dms 2>>kill.log &
+			pid=$!
+			wait_for "$e, kill $k: progress past $before" past $e $((before + 1 + RANDOM % 40))
+			kill -KILL "$pid"
+			wait "$pid" && st=0 || st=$?
+			expect "$e, kill $k: dms-load was killed" 137 "$st"
+			before=$(applied $e)
+		done
+		run --separate-stderr dms-load --task kill -s each.json "$(target_uri $e kill_$e)" <long.dms
+		assert_status 0
+		for t in accounts orders events; do
+			q="SELECT count(*), coalesce(sum(id), 0), coalesce(sum(qty), 0), max(price), max(note) FROM bench_$t"
+			expect "$e: bench_$t as the uninterrupted apply left it" "$(tsql $e kill_ref_$e "$q")" "$(tsql $e kill_$e "$q")"
+			if [ $e = pg ]; then
+				q="SELECT md5(string_agg(b::text, ',' ORDER BY id)) FROM bench_$t b"
+			else
+				q="SELECT md5(group_concat(concat_ws('|', id, qty, price, coalesce(note, 'NULL'), updated) ORDER BY id SEPARATOR ',')) FROM bench_$t"
+			fi
+			expect "$e: bench_$t row by row" "$(tsql $e kill_ref_$e "$q")" "$(tsql $e kill_$e "$q")"
+		done
+	done
+}
