@@ -57,6 +57,9 @@ settings_defaults(struct task_settings *s)
 	s->handle_dropped = s->handle_truncated = s->handle_altered = true;
 	s->min_transaction_size = 1000;
 	s->commit_timeout = 1;
+	s->batch_timeout_min = 1;
+	s->batch_timeout_max = 30;
+	s->batch_memory_mb = 500;
 }
 
 void
@@ -81,6 +84,9 @@ static const char *const known[] = {
 	"ChangeProcessingDdlHandlingPolicy.HandleSourceTableTruncated",
 	"ChangeProcessingDdlHandlingPolicy.HandleSourceTableAltered",
 	"ChangeProcessingTuning.MinTransactionSize", "ChangeProcessingTuning.CommitTimeout",
+	"TargetMetadata.BatchApplyEnabled", "ChangeProcessingTuning.BatchApplyTimeoutMin",
+	"ChangeProcessingTuning.BatchApplyTimeoutMax", "ChangeProcessingTuning.BatchApplyMemoryLimit",
+	"ChangeProcessingTuning.BatchSplitSize",
 	"ControlTablesSettings.ControlSchema",
 	"ValidationSettings.EnableValidation", "ValidationSettings.ValidationOnly",
 	"ValidationSettings.ThreadCount", "ValidationSettings.PartitionSize",
@@ -257,7 +263,12 @@ settings_load(const char *path, struct task_settings *s)
 	    !get_bool(path, dd, "ChangeProcessingDdlHandlingPolicy", "HandleSourceTableAltered", &s->handle_altered) ||
 	    !get_int(path, tu, "ChangeProcessingTuning", "MinTransactionSize", 1, 1000000,
 		     &s->min_transaction_size) ||
-	    !get_int(path, tu, "ChangeProcessingTuning", "CommitTimeout", 1, 3600, &s->commit_timeout))
+	    !get_int(path, tu, "ChangeProcessingTuning", "CommitTimeout", 1, 3600, &s->commit_timeout) ||
+	    !get_bool(path, tm, "TargetMetadata", "BatchApplyEnabled", &s->batch_apply) ||
+	    !get_int(path, tu, "ChangeProcessingTuning", "BatchApplyTimeoutMin", 0, 86400, &s->batch_timeout_min) ||
+	    !get_int(path, tu, "ChangeProcessingTuning", "BatchApplyTimeoutMax", 1, 86400, &s->batch_timeout_max) ||
+	    !get_int(path, tu, "ChangeProcessingTuning", "BatchApplyMemoryLimit", 1, 1048576, &s->batch_memory_mb) ||
+	    !get_int(path, tu, "ChangeProcessingTuning", "BatchSplitSize", 0, INT64_MAX, &s->batch_split_size))
 		goto done;
 	if (!get_bool(path, vs, "ValidationSettings", "EnableValidation", &s->enable_validation) ||
 	    !get_bool(path, vs, "ValidationSettings", "ValidationOnly", &s->validation_only) ||

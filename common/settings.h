@@ -42,6 +42,12 @@ struct task_settings {
 	/* ChangeProcessingTuning (transactional apply) */
 	int64_t min_transaction_size;	/* MinTransactionSize: 1000 changes per target transaction */
 	int64_t commit_timeout;		/* CommitTimeout: 1 s */
+	/* batch apply */
+	bool batch_apply;		/* TargetMetadata.BatchApplyEnabled: false */
+	int64_t batch_timeout_min;	/* ChangeProcessingTuning.BatchApplyTimeoutMin: 1 s */
+	int64_t batch_timeout_max;	/* BatchApplyTimeoutMax: 30 s */
+	int64_t batch_memory_mb;	/* BatchApplyMemoryLimit: 500 MB */
+	int64_t batch_split_size;	/* BatchSplitSize: 0, no limit */
 	/* ValidationSettings */
 	bool enable_validation;		/* EnableValidation: false */
 	bool validation_only;		/* ValidationOnly: false */

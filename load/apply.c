@@ -26,12 +26,14 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "net.h"
 #include "../common/my.h"
 #include "../common/pg.h"
 #include "../common/position.h"
 #include "../common/dms.h"
 
 #define GROUP_MEMORY (8u << 20)	/* records kept for a replay, bytes */
+#define NET_MEMORY (24u << 20)	/* batch apply: net changes held before they go to the target */
 
 /* What apply keeps of a table, by tid. */
 struct atable {
@@ -40,6 +42,7 @@ struct atable {
 	char **types;		/* their target types */
 	bool suspended;		/* SUSPEND_TABLE: its changes are passed over */
 	bool warned;		/* told that it has no key */
+	struct net *net;	/* batch apply: its net changes not yet sent */
 	uint64_t conflicts, inserts, updates, deletes, ddls, skipped;
 };
 
@@ -70,6 +73,10 @@ static struct {
 	int64_t latency_ms;
 	struct atable *at;
 	size_t nat;
+	bool batch;		/* BatchApplyEnabled, and the group is not careful */
+	size_t net_memory;	/* bound of the net changes held, bytes */
+	size_t net_held;	/* bytes held now */
+	unsigned redos;		/* groups applied again, carefully: a change in hand may be done already */
 	/* the counters as the group found them, for a replay; and its changes so far */
 	struct atable *snap;
 	uint64_t snap_ignored, snap_exceptions, seq, quiet_until;
@@ -111,6 +118,8 @@ atable_release(struct atable *a)
 	free(a->types);
 	a->names = a->types = NULL;
 	a->ncols = 0;
+	net_free(a->net);
+	a->net = NULL;
 }
 
 static char *
@@ -147,6 +156,9 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 	A.st = st;
 	A.table = table;
 	A.ack_path = ack_path;
+	A.net_memory = (size_t)l->settings->batch_memory_mb << 20;
+	if (A.net_memory > NET_MEMORY)
+		A.net_memory = NET_MEMORY;
 	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1", "apply_state", 1, params, NULL))
 		return false;
 	if (!ctl_sql(l, "SELECT position, source_engine, source_server, source_database FROM %s "
@@ -217,6 +229,7 @@ group_open(void)
 	}
 	A.open = true;
 	A.careful = false;
+	A.batch = A.l->settings->batch_apply;
 	A.overflow = false;
 	A.txns = A.changes = 0;
 	sb_reset(&A.buf);
@@ -237,6 +250,44 @@ quiet(void)
 	return A.seq <= A.quiet_until;
 }
 
+static bool redo(void);
+
+/*
+ * Batch apply: the net changes held go to the target, in the open
+ * transaction. A refusal (a value the target cannot hold) rolls the group
+ * back and applies it again change by change (A.redos counts it); false: fatal.
+ */
+static bool
+flush_nets(void)
+{
+	char err[1024];
+	bool truncation;
+
+	for (size_t tid = 0; tid < A.nat; tid++) {
+		struct atable *a = &A.at[tid];
+		struct net_row *rows;
+		size_t n;
+		int rc;
+
+		if (a->net == NULL || net_count(a->net) == 0)
+			continue;
+		n = net_rows(a->net, &rows);
+		rc = A.l->ops->apply_net(A.l, *A.table((int64_t)tid), rows, n, err, sizeof(err), &truncation);
+		free(rows);
+		net_clear(a->net);
+		if (rc == LOAD_FAILED) {
+			A.status = EXIT_TARGET;
+			return false;
+		}
+		if (rc == LOAD_REFUSED) {
+			log_info("batch apply: a net change was refused (%s): applying the group change by change", err);
+			return redo();
+		}
+	}
+	A.net_held = 0;
+	return true;
+}
+
 /* Commits the group with its position; the ack file follows. */
 static bool
 group_commit(void)
@@ -254,6 +305,8 @@ group_commit(void)
 		A.open = false;
 		return l->ops->rollback(l);
 	}
+	if (A.batch && !flush_nets())
+		return false;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (A.sec) {
 		time_text(A.sec, A.nsec, when, sizeof(when));
@@ -607,6 +660,32 @@ apply_change(const struct dms_record *rec)
 		r = CH_FATAL;
 		goto done;
 	}
+	if (A.batch && rec->table->nkey > 0) {
+		size_t before;
+		enum net_result nr;
+		unsigned redos = A.redos;
+
+		if (a->net == NULL)
+			a->net = net_new();
+		before = net_bytes(a->net);
+		nr = net_add(a->net, rec->table, rec->kind, rec->values, rec->values_len,
+			     rec->kind == K_UPDATE ? rec->old_values : NULL,
+			     rec->kind == K_UPDATE ? rec->old_values_len : 0);
+		if (nr == NET_ADDED) {
+			*(rec->kind == K_INSERT ? &a->inserts : rec->kind == K_UPDATE ? &a->updates : &a->deletes) += 1;
+			A.net_held += net_bytes(a->net) - before;
+			if (A.net_held > A.net_memory && !flush_nets())
+				r = CH_FATAL;
+			goto done;
+		}
+		/* UNCHANGED values: what is held goes first, then this change as a statement */
+		if (!flush_nets()) {
+			r = CH_FATAL;
+			goto done;
+		}
+		if (A.redos != redos)
+			goto done;	/* the replay applied this change too */
+	}
 	values_key_text(rec->table, old, oldlen, key, sizeof(key));
 	if (rec->table->nkey == 0 && rec->kind != K_INSERT && !a->warned && (a->warned = true))
 		log_warn("%s.%s has no key: its updates and deletes match every column of the old image, one row at a time",
@@ -663,7 +742,12 @@ apply_truncate(const struct dms_record *rec)
 	struct mp_item it;
 	const uint8_t *tids = record_element(rec, 1);
 	enum change_result r = CH_OK;
+	unsigned redos = A.redos;
 
+	if (A.batch && !flush_nets())
+		return CH_FATAL;
+	if (A.redos != redos)
+		return CH_OK;	/* the replay applied this TRUNCATE too */
 	mp_cursor_init(&c, tids, rec->len - (size_t)(tids - rec->raw));
 	mp_next(&c, &it);
 	for (uint32_t i = it.v.n, k = 0; k < i && r == CH_OK; k++) {
@@ -729,9 +813,13 @@ replay(size_t from)
 	st.in_txn = false;
 	st.part_open = false;
 	st.ended = false;
+	unsigned redos = A.redos;
+
 	while (off < A.buf.len) {
 		struct dms_record rec;
 
+		if (A.redos != redos)
+			return true;	/* a redo inside applied the whole group */
 		if (stream_check(&st, (const uint8_t *)A.buf.buf + off, A.buf.len - off, &rec) != CHECK_OK) {
 			log_error("replaying the group: a record does not read back");
 			A.status = EXIT_RUNTIME;
@@ -766,6 +854,12 @@ redo(void)
 		return false;
 	}
 	A.careful = true;
+	A.batch = false;
+	A.redos++;
+	for (size_t tid = 0; tid < A.nat; tid++)
+		if (A.at[tid].net != NULL)
+			net_clear(A.at[tid].net);
+	A.net_held = 0;
 	/* the counters as before the group; the changes before the refused one were told of already */
 	if (A.nat)
 		memcpy(A.at, A.snap, A.nat * sizeof(*A.at));
@@ -794,6 +888,10 @@ keep(const struct dms_record *rec)
 	if (A.overflow || A.l->ops->stmt_atomic)
 		return true;
 	if (A.buf.len + rec->len > GROUP_MEMORY) {
+		/* past the bound the group goes on change by change: what is held goes first */
+		if (A.batch && !flush_nets())
+			return false;
+		A.batch = false;
 		A.overflow = true;
 		A.careful = true;	/* from here on, each change in a savepoint */
 		sb_reset(&A.buf);
@@ -898,8 +996,13 @@ commit(const struct dms_record *rec)
 		A.sec = 0;
 		A.nsec = 0;
 	}
-	if (A.changes >= (uint64_t)A.l->settings->min_transaction_size ||
-	    since(&A.started) >= (double)A.l->settings->commit_timeout || A.overflow)
+	if (A.l->settings->batch_apply ? (A.l->settings->batch_split_size > 0 &&
+					  A.changes >= (uint64_t)A.l->settings->batch_split_size) ||
+					 since(&A.started) >= (double)A.l->settings->batch_timeout_max
+				       : A.changes >= (uint64_t)A.l->settings->min_transaction_size ||
+					 since(&A.started) >= (double)A.l->settings->commit_timeout)
+		return group_commit();
+	if (A.overflow)
 		return group_commit();
 	return true;
 }
@@ -951,8 +1054,10 @@ bool
 apply_idle(void *arg)
 {
 	(void)arg;
-	/* nothing more at hand: commit what is applied, so that latency stays low */
-	if (A.open && !A.in_txn)
+	/* nothing more at hand: commit what is applied, so that latency stays low
+	 * (a batch waits BatchApplyTimeoutMin first) */
+	if (A.open && !A.in_txn &&
+	    (!A.l->settings->batch_apply || since(&A.started) >= (double)A.l->settings->batch_timeout_min))
 		return group_commit();
 	return true;
 }

@@ -40,6 +40,8 @@ struct ttable {
 	char *schema, *name;	/* on the target */
 	char *qname;		/* quoted schema.name */
 	char *collist;		/* quoted column list of the loaded columns */
+	char *setlist;		/* batch apply: "c = <new c>, ..." over the loaded non-key columns; "" for none */
+	char *stage;		/* PostgreSQL batch apply: its staging table (a temporary table) */
 	int ncols;
 	struct tcol *cols;
 	int nindexes;
@@ -61,6 +63,7 @@ struct batch {
 };
 
 struct loader;
+struct net_row;
 
 /* What became of rows sent to the target (load_rows, stream_end). */
 enum load_result {
@@ -99,6 +102,13 @@ struct target_ops {
 	int (*apply_sql)(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
 			 bool *truncation);
 	bool stmt_atomic;	/* a refused statement leaves its transaction usable (MySQL) */
+	/*
+	 * Batch apply: the net rows of a table (load/net.h): NET_DELETE rows
+	 * deleted by key, NET_UPSERT rows inserted or, on their key, replacing
+	 * the row; an enum load_result as apply_sql.
+	 */
+	int (*apply_net)(struct loader *l, struct ttable *t, const struct net_row *rows, size_t n, char *err,
+			 size_t errsize, bool *truncation);
 	/* Formats one row; false with err set when a value cannot go to the target. */
 	bool (*format_row)(struct loader *l, struct ttable *t, const uint8_t *values,
 			   size_t values_len, struct strbuf *out, char *err, size_t errsize);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "load.h"
+#include "net.h"
 #include "../common/my.h"
 #include "../common/dms.h"
 
@@ -883,6 +884,99 @@ myt_identity(struct loader *l, char **server, char **database)
 	return true;
 }
 
+/* The key of a values array as a literal tuple "(k1, k2)", or "k1" for a one-column key. */
+static bool
+key_tuple(struct loader *l, struct ttable *t, const uint8_t *values, size_t len, struct strbuf *out, char *err,
+	  size_t errsize)
+{
+	const struct dms_table *s = t->src;
+	struct mp_cursor c;
+	struct mp_item it;
+	bool ok = true;
+
+	if (s->nkey > 1)
+		sb_add(out, "(", 1);
+	for (uint32_t k = 0; ok && k < s->nkey; k++) {
+		mp_cursor_init(&c, values, len);
+		mp_next(&c, &it);
+		for (uint32_t i = 0; i <= s->key[k]; i++)
+			if (i < s->key[k] ? mp_skip(&c) != MP_OK : mp_next(&c, &it) != MP_OK)
+				return false;
+		if (k)
+			sb_add(out, ",", 1);
+		ok = myt_literal(l, t, &t->cols[s->key[k]], &it, values, len, out, err, errsize);
+	}
+	if (s->nkey > 1)
+		sb_add(out, ")", 1);
+	return ok;
+}
+
+/*
+ * Batch apply: multi-row statements, each bounded in bytes: DELETE ... WHERE
+ * key IN (...) for the deleted keys, INSERT ... ON DUPLICATE KEY UPDATE for
+ * the rest.
+ */
+static int
+myt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, size_t n, char *err,
+	      size_t errsize, bool *truncation)
+{
+	size_t limit = l->max_statement && l->max_statement < (4u << 20) ? l->max_statement : (4u << 20);
+	struct strbuf sql = STRBUF_INIT, head = STRBUF_INIT;
+	int rc = LOAD_DONE;
+	uint64_t affected;
+
+	*truncation = false;
+	for (int pass = 0; pass < 2 && rc == LOAD_DONE; pass++) {
+		char op = pass == 0 ? NET_DELETE : NET_UPSERT;
+		size_t count = 0;
+
+		sb_reset(&head);
+		if (op == NET_DELETE) {
+			sb_addf(&head, "DELETE FROM %s WHERE ", t->qname);
+			if (t->src->nkey > 1)
+				sb_add(&head, "(", 1);
+			for (uint32_t k = 0; k < t->src->nkey; k++) {
+				char *q = my_quote_ident(t->cols[t->src->key[k]].src->name);
+
+				sb_addf(&head, "%s%s", k ? "," : "", q);
+				free(q);
+			}
+			sb_adds(&head, t->src->nkey > 1 ? ") IN (" : " IN (");
+		} else {
+			sb_addf(&head, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);
+		}
+		for (size_t i = 0; i <= n && rc == LOAD_DONE; i++) {
+			bool last = i == n;
+
+			if (!last && rows[i].op != op)
+				continue;
+			if (count > 0 && (last || sql.len >= limit)) {
+				if (op == NET_DELETE)
+					sb_add(&sql, ")", 1);
+				else if (t->setlist[0])
+					sb_addf(&sql, " ON DUPLICATE KEY UPDATE %s", t->setlist);
+				else
+					sb_addf(&sql, " ON DUPLICATE KEY UPDATE %s = %s", t->collist, t->collist);
+				rc = myt_apply_sql(l, sql.buf, &affected, err, errsize, truncation);
+				sb_reset(&sql);
+				count = 0;
+			}
+			if (last || rc != LOAD_DONE)
+				break;
+			sb_add(&sql, count ? "," : head.buf, count ? 1 : head.len);
+			if (!(op == NET_DELETE ? key_tuple(l, t, rows[i].values, rows[i].len, &sql, err, errsize)
+					       : myt_format_row(l, t, rows[i].values, rows[i].len, &sql, err, errsize))) {
+				*truncation = l->format_truncation;
+				rc = LOAD_REFUSED;
+			}
+			count++;
+		}
+	}
+	sb_release(&sql);
+	sb_release(&head);
+	return rc;
+}
+
 const struct target_ops my_target_ops = {
 	.connect = myt_connect,
 	.control_tables = myt_control_tables,
@@ -892,6 +986,7 @@ const struct target_ops my_target_ops = {
 	.commit = myt_commit,
 	.literal = myt_literal,
 	.apply_sql = myt_apply_sql,
+	.apply_net = myt_apply_net,
 	.stmt_atomic = true,
 	.format_row = myt_format_row,
 	.load_rows = myt_load_rows,

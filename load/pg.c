@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "load.h"
+#include "net.h"
 #include "../common/pg.h"
 #include "../common/dms.h"
 
@@ -482,6 +483,97 @@ pgt_apply_sql(struct loader *l, const char *sql, uint64_t *rows, char *err, size
 	return rc;
 }
 
+/* The key columns compared, "dms_t.k = dms_s.k AND ...". */
+static void
+key_join(struct strbuf *sql, const struct ttable *t)
+{
+	for (uint32_t k = 0; k < t->src->nkey; k++) {
+		char *q = pg_quote_ident(t->cols[t->src->key[k]].src->name);
+
+		sb_addf(sql, "%sdms_t.%s = dms_s.%s", k ? " AND " : "", q, q);
+		free(q);
+	}
+}
+
+/*
+ * Batch apply: the net rows go by COPY into a temporary staging table of the
+ * target table's types, then one DELETE ... USING and one INSERT ... ON
+ * CONFLICT DO UPDATE apply them.
+ */
+static int
+pgt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, size_t n, char *err,
+	      size_t errsize, bool *truncation)
+{
+	static unsigned stages;
+	struct strbuf sql = STRBUF_INIT, data = STRBUF_INIT;
+	PGresult *res;
+	int rc = LOAD_DONE;
+	uint64_t affected;
+	size_t i;
+
+	*truncation = false;
+	if (t->stage == NULL)
+		t->stage = xprintf("dms_net_%u", ++stages);
+	sb_addf(&sql, "CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS "
+		      "SELECT ''::text AS dms_op, %s FROM %s WITH NO DATA; TRUNCATE %s; "
+		      "COPY %s (dms_op, %s) FROM STDIN", t->stage, t->collist, t->qname, t->stage, t->stage,
+		t->collist);
+	res = pg_query(PG(l), sql.buf, 0, NULL);
+	PQclear(res);
+	if (res == NULL) {
+		sb_release(&sql);
+		return LOAD_FAILED;
+	}
+	for (i = 0; i < n && rc == LOAD_DONE; i++) {
+		sb_add(&data, rows[i].op == NET_DELETE ? "D\t" : "U\t", 2);
+		if (!pgt_format_row(l, t, rows[i].values, rows[i].len, &data, err, errsize)) {
+			*truncation = l->format_truncation;
+			rc = LOAD_REFUSED;
+		} else if ((data.len >= (1u << 20) || i + 1 == n) &&
+			   PQputCopyData(PG(l)->conn, data.buf, (int)data.len) != 1) {
+			rc = LOAD_FAILED;
+		} else if (data.len >= (1u << 20) || i + 1 == n) {
+			sb_reset(&data);
+		}
+	}
+	if (PQputCopyEnd(PG(l)->conn, rc == LOAD_DONE ? NULL : "a row cannot go to the target") != 1)
+		rc = LOAD_FAILED;
+	while ((res = PQgetResult(PG(l)->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == LOAD_DONE) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			snprintf(err, errsize, "%s (SQLSTATE %s)", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+				 state ? state : "none");
+			rc = is_data_error(state) ? LOAD_REFUSED : LOAD_FAILED;
+			if (rc == LOAD_FAILED)
+				log_error("%s: %s.%s: batch COPY: %s", PG(l)->label, t->schema, t->name, err);
+		}
+		PQclear(res);
+	}
+	if (rc == LOAD_DONE) {
+		sb_reset(&sql);
+		sb_addf(&sql, "DELETE FROM %s AS dms_t USING %s AS dms_s WHERE dms_s.dms_op = 'D' AND ", t->qname,
+			t->stage);
+		key_join(&sql, t);
+		sb_addf(&sql, "; INSERT INTO %s (%s) SELECT %s FROM %s WHERE dms_op = 'U' ON CONFLICT (", t->qname,
+			t->collist, t->collist, t->stage);
+		for (uint32_t k = 0; k < t->src->nkey; k++) {
+			char *q = pg_quote_ident(t->cols[t->src->key[k]].src->name);
+
+			sb_addf(&sql, "%s%s", k ? ", " : "", q);
+			free(q);
+		}
+		if (t->setlist[0])
+			sb_addf(&sql, ") DO UPDATE SET %s", t->setlist);
+		else
+			sb_adds(&sql, ") DO NOTHING");
+		rc = pgt_apply_sql(l, sql.buf, &affected, err, errsize, truncation);
+	}
+	sb_release(&sql);
+	sb_release(&data);
+	return rc;
+}
+
 /* COMMIT; false when the server did not commit (an aborted transaction "commits" as ROLLBACK). */
 static bool
 pgt_commit(struct loader *l)
@@ -833,6 +925,7 @@ const struct target_ops pg_target_ops = {
 	.commit = pgt_commit,
 	.literal = pgt_literal,
 	.apply_sql = pgt_apply_sql,
+	.apply_net = pgt_apply_net,
 	.format_row = pgt_format_row,
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,

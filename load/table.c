@@ -26,6 +26,8 @@ ttable_free(struct ttable *t)
 	free(t->name);
 	free(t->qname);
 	free(t->collist);
+	free(t->setlist);
+	free(t->stage);
 	free(t);
 }
 
@@ -87,6 +89,24 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 		free(q);
 	}
 	t->collist = sb.buf ? sb.buf : xstrdup("");
+	/* what an upsert sets: the loaded columns outside the key */
+	sb_init(&sb);
+	for (int i = 0; i < t->ncols; i++) {
+		bool key = false;
+		char *q;
+
+		for (uint32_t k = 0; k < s->nkey; k++)
+			key |= (int)s->key[k] == i;
+		if (key || t->cols[i].skip)
+			continue;
+		q = l->engine == ENGINE_PG ? pg_quote_ident(t->cols[i].src->name) : my_quote_ident(t->cols[i].src->name);
+		if (l->engine == ENGINE_PG)
+			sb_addf(&sb, "%s%s = EXCLUDED.%s", sb.len ? ", " : "", q, q);
+		else
+			sb_addf(&sb, "%s%s = VALUES(%s)", sb.len ? ", " : "", q, q);
+		free(q);
+	}
+	t->setlist = sb.buf ? sb.buf : xstrdup("");
 	if (l->engine == ENGINE_MYSQL)
 		my_fit_keys(l, t);
 	qs = l->engine == ENGINE_PG ? pg_quote_ident(t->schema) : my_quote_ident(t->schema);
