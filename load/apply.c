@@ -885,7 +885,8 @@ keep(const struct dms_record *rec)
 		sb_add(&A.buf, rec->raw, rec->len);
 		return true;
 	}
-	if (A.overflow || A.l->ops->stmt_atomic)
+	/* MySQL undoes a refused statement alone: only a batch needs its records */
+	if (A.overflow || (A.l->ops->stmt_atomic && !A.batch))
 		return true;
 	if (A.buf.len + rec->len > GROUP_MEMORY) {
 		/* past the bound the group goes on change by change: what is held goes first */
