@@ -62,11 +62,29 @@ stream_init(struct dms_stream *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* Keeps a replaced definition until stream_release; false when out of memory (t freed). */
+static bool
+retire(struct dms_stream *st, struct dms_table *t)
+{
+	struct dms_table **grown;
+
+	if (t == NULL)
+		return true;
+	grown = realloc(st->retired, (st->nretired + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		table_free(t);
+		return false;
+	}
+	st->retired = grown;
+	st->retired[st->nretired++] = t;
+	return true;
+}
+
 static void
 drop_tables(struct dms_stream *st)
 {
 	for (size_t i = 0; i < st->ntables; i++)
-		table_free(st->tables[i]);
+		retire(st, st->tables[i]);
 	free(st->tables);
 	st->tables = NULL;
 	st->ntables = 0;
@@ -76,6 +94,11 @@ void
 stream_release(struct dms_stream *st)
 {
 	drop_tables(st);
+	for (size_t i = 0; i < st->nretired; i++)
+		table_free(st->retired[i]);
+	free(st->retired);
+	st->retired = NULL;
+	st->nretired = 0;
 }
 
 struct dms_table *
@@ -682,7 +705,7 @@ table_install(struct check *k, struct dms_table *t, const uint8_t *raw, size_t l
 		st->tables = grown;
 		st->ntables = n;
 	}
-	table_free(st->tables[t->tid]);
+	retire(st, st->tables[t->tid]);
 	st->tables[t->tid] = t;
 	return true;
 }

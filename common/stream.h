@@ -112,6 +112,12 @@ void dms_fkey_free(struct dms_fkey *f);
 struct dms_stream {
 	struct dms_table **tables;	/* by tid; NULL where undefined */
 	size_t ntables;
+	/*
+	 * Definitions replaced by a redefinition or a new HELLO, kept until
+	 * stream_release: a reader may still point at them.
+	 */
+	struct dms_table **retired;
+	size_t nretired;
 	uint64_t seq;		/* records checked so far */
 	bool hello;
 	bool ended;

@@ -27,6 +27,7 @@
 
 #include "apply.h"
 #include "net.h"
+#include "../common/ctl.h"
 #include "../common/my.h"
 #include "../common/pg.h"
 #include "../common/position.h"
@@ -43,7 +44,10 @@ struct atable {
 	bool suspended;		/* SUSPEND_TABLE: its changes are passed over */
 	bool warned;		/* told that it has no key */
 	struct net *net;	/* batch apply: its net changes not yet sent */
-	uint64_t conflicts, inserts, updates, deletes, ddls, skipped;
+	uint64_t conflicts, skipped;
+	struct counters {
+		uint64_t inserts, updates, deletes, ddls, exceptions;
+	} n, written;		/* the DMS CDC counters, and what table_statistics has of them */
 };
 
 enum change_result { CH_OK, CH_FATAL, CH_REDO };
@@ -77,6 +81,9 @@ static struct {
 	size_t net_memory;	/* bound of the net changes held, bytes */
 	size_t net_held;	/* bytes held now */
 	unsigned redos;		/* groups applied again, carefully: a change in hand may be done already */
+	/* -v: throughput and latency every few seconds */
+	struct timespec began, reported;
+	uint64_t reported_changes;
 	/* the counters as the group found them, for a replay; and its changes so far */
 	struct atable *snap;
 	uint64_t snap_ignored, snap_exceptions, seq, quiet_until;
@@ -156,11 +163,31 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 	A.st = st;
 	A.table = table;
 	A.ack_path = ack_path;
+	clock_gettime(CLOCK_MONOTONIC, &A.began);
+	A.reported = A.began;
 	A.net_memory = (size_t)l->settings->batch_memory_mb << 20;
 	if (A.net_memory > NET_MEMORY)
 		A.net_memory = NET_MEMORY;
 	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1", "apply_state", 1, params, NULL))
 		return false;
+	/* table_statistics, as dms-validate has it too, with the apply counters */
+	{
+		char *create = ctl_statistics_create(l->engine, l->settings->control_schema);
+		char *probe = ctl_statistics_probe(l->engine, l->settings->control_schema);
+
+		ok = l->ops->ctl_query(l, create, 0, NULL, NULL) && l->ops->ctl_query(l, probe, 0, NULL, &r);
+		if (ok && r.nrows == 1 && r.v[0] && strcmp(r.v[0], "0") == 0) {
+			char *up = ctl_statistics_upgrade(l->engine, l->settings->control_schema);
+
+			ok = l->ops->ctl_query(l, up, 0, NULL, NULL);
+			free(up);
+		}
+		ctl_result_free(&r);
+		free(create);
+		free(probe);
+		if (!ok)
+			return false;
+	}
 	if (!ctl_sql(l, "SELECT position, source_engine, source_server, source_database FROM %s "
 			"WHERE task_name = $1", "apply_state", 1, params, &r))
 		return false;
@@ -252,6 +279,59 @@ quiet(void)
 
 static bool redo(void);
 
+/* The counters of every table that changed since they were last written, added to table_statistics. */
+static bool
+write_stats(void)
+{
+	struct loader *l = A.l;
+	const char *sql = l->engine == ENGINE_PG
+		? "INSERT INTO %s AS s (task_name, schema_name, table_name, target_table, inserts, updates, "
+		  "deletes, ddls, apply_exceptions, validation_state) "
+		  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Not enabled') "
+		  "ON CONFLICT (task_name, schema_name, table_name) DO UPDATE SET "
+		  "target_table = EXCLUDED.target_table, inserts = s.inserts + EXCLUDED.inserts, "
+		  "updates = s.updates + EXCLUDED.updates, deletes = s.deletes + EXCLUDED.deletes, "
+		  "ddls = s.ddls + EXCLUDED.ddls, apply_exceptions = s.apply_exceptions + EXCLUDED.apply_exceptions, "
+		  "last_update_time = now()"
+		: "INSERT INTO %s (task_name, schema_name, table_name, target_table, inserts, updates, "
+		  "deletes, ddls, apply_exceptions, validation_state) "
+		  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'Not enabled') "
+		  "ON DUPLICATE KEY UPDATE target_table = VALUES(target_table), "
+		  "inserts = inserts + VALUES(inserts), updates = updates + VALUES(updates), "
+		  "deletes = deletes + VALUES(deletes), ddls = ddls + VALUES(ddls), "
+		  "apply_exceptions = apply_exceptions + VALUES(apply_exceptions), "
+		  "last_update_time = CURRENT_TIMESTAMP(3)";
+
+	for (size_t tid = 0; tid < A.nat; tid++) {
+		struct atable *a = &A.at[tid];
+		struct ttable *t;
+		char v[5][24], *target;
+		const uint64_t d[5] = { a->n.inserts - a->written.inserts, a->n.updates - a->written.updates,
+					a->n.deletes - a->written.deletes, a->n.ddls - a->written.ddls,
+					a->n.exceptions - a->written.exceptions };
+		bool ok;
+
+		if (!d[0] && !d[1] && !d[2] && !d[3] && !d[4])
+			continue;
+		t = *A.table((int64_t)tid);
+		for (int i = 0; i < 5; i++)
+			snprintf(v[i], sizeof(v[i]), "%" PRIu64, d[i]);
+		target = xprintf("%s.%s", t->schema, t->name);
+		{
+			const char *params[] = { l->task, t->src->schema, t->src->name, target, v[0], v[1], v[2], v[3], v[4] };
+
+			ok = ctl_sql(l, sql, "table_statistics", 9, params, NULL);
+		}
+		free(target);
+		if (!ok) {
+			A.status = EXIT_TARGET;
+			return false;
+		}
+		a->written = a->n;
+	}
+	return true;
+}
+
 /*
  * Batch apply: the net changes held go to the target, in the open
  * transaction. A refusal (a value the target cannot hold) rolls the group
@@ -317,7 +397,8 @@ group_commit(void)
 	snprintf(latency, sizeof(latency), "%" PRId64, A.latency_ms);
 	if (!A.sec)
 		params[7] = NULL;
-	if (!ctl_sql(l, "UPDATE %s SET position = $2, commit_time = $3, source_engine = $4, "
+	if (!write_stats() ||
+	    !ctl_sql(l, "UPDATE %s SET position = $2, commit_time = $3, source_engine = $4, "
 			"source_server = $5, source_database = $6, transactions = transactions + $7, "
 			"latency_ms = $8, applied_at = CURRENT_TIMESTAMP WHERE task_name = $1",
 		     "apply_state", 8, params, NULL) ||
@@ -329,6 +410,15 @@ group_commit(void)
 	A.applied_txns += A.txns;
 	A.applied_changes += A.changes;
 	log_debug("applied %" PRIu64 " transactions (%" PRIu64 " changes) up to %s", A.txns, A.changes, A.pos);
+	if (log_enabled(LOG_INFO) && since(&A.reported) >= 5) {
+		double secs = since(&A.reported);
+
+		log_info("applied %" PRIu64 " transactions, %" PRIu64 " changes (%.0f changes/s), up to %s; latency %" PRId64 " ms",
+			 A.applied_txns, A.applied_changes, (double)(A.applied_changes - A.reported_changes) / secs,
+			 A.pos ? A.pos : "?", A.latency_ms);
+		clock_gettime(CLOCK_MONOTONIC, &A.reported);
+		A.reported_changes = A.applied_changes;
+	}
 	sb_reset(&A.buf);
 	return write_ack(A.pos);
 }
@@ -371,6 +461,7 @@ data_error(struct ttable *t, struct atable *a, const char *sql, const char *key,
 			log_warn("%s.%s%s%s: change not applied, logged to the exceptions table: %s", t->schema,
 				 t->name, key[0] ? " key " : "", key, error);
 		A.exceptions++;
+		a->n.exceptions++;
 		if (!A.l->ops->exception(A.l, t, key, sql, error)) {
 			A.status = EXIT_TARGET;
 			return CH_FATAL;
@@ -462,6 +553,7 @@ conflict(struct ttable *t, struct atable *a, enum error_policy p, const char *sq
 		if (!quiet())
 			log_warn("%s.%s key %s: %s: logged to the exceptions table", t->schema, t->name, key, what);
 		A.exceptions++;
+		a->n.exceptions++;
 		if (!A.l->ops->exception(A.l, t, key, sql, what)) {
 			A.status = EXIT_TARGET;
 			return CH_FATAL;
@@ -672,7 +764,7 @@ apply_change(const struct dms_record *rec)
 			     rec->kind == K_UPDATE ? rec->old_values : NULL,
 			     rec->kind == K_UPDATE ? rec->old_values_len : 0);
 		if (nr == NET_ADDED) {
-			*(rec->kind == K_INSERT ? &a->inserts : rec->kind == K_UPDATE ? &a->updates : &a->deletes) += 1;
+			*(rec->kind == K_INSERT ? &a->n.inserts : rec->kind == K_UPDATE ? &a->n.updates : &a->n.deletes) += 1;
 			A.net_held += net_bytes(a->net) - before;
 			if (A.net_held > A.net_memory && !flush_nets())
 				r = CH_FATAL;
@@ -698,7 +790,7 @@ apply_change(const struct dms_record *rec)
 		    rec->table->nkey > 0)
 			r = conflict(t, a, ss->apply_insert_policy, sql.buf, key,
 				     "INSERT: a row with this key exists on the target");
-		a->inserts++;
+		a->n.inserts++;
 		break;
 	case K_UPDATE:
 		ok = update_sql(&sql, t, nv, ov, rec->values, rec->values_len, old, oldlen, &empty, err,
@@ -714,14 +806,14 @@ apply_change(const struct dms_record *rec)
 					     "UPDATE: no row with this key on the target");
 			}
 		}
-		a->updates++;
+		a->n.updates++;
 		break;
 	default:
 		ok = delete_sql(&sql, t, ov, old, oldlen, err, sizeof(err));
 		if (ok && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0)
 			r = conflict(t, a, ss->apply_delete_policy, sql.buf, key,
 				     "DELETE: no row with this key on the target");
-		a->deletes++;
+		a->n.deletes++;
 		break;
 	}
 	if (!ok)		/* a value the target cannot hold, found before the statement */
@@ -773,7 +865,7 @@ apply_truncate(const struct dms_record *rec)
 		/* DELETE on MySQL: its TRUNCATE would commit the transaction */
 		sb_addf(&sql, A.l->engine == ENGINE_PG ? "TRUNCATE %s" : "DELETE FROM %s", t->qname);
 		r = run(t, atable((int64_t)tid.v.u), &sql, "", &rows, &refused);
-		atable((int64_t)tid.v.u)->ddls++;
+		atable((int64_t)tid.v.u)->n.ddls++;
 		log_info("%s.%s truncated, as on the source", t->schema, t->name);
 		sb_release(&sql);
 	}
@@ -1193,7 +1285,7 @@ redefine(struct atable *a, struct ttable *t)
 			ok = alter(t, "RENAME COLUMN", on, to);
 			free(q);
 			free(to);
-			a->ddls++;
+			a->n.ddls++;
 			ctl_result_free(have);
 			free(have);
 			if ((have = target_columns(t)) == NULL)
@@ -1212,10 +1304,10 @@ redefine(struct atable *a, struct ttable *t)
 			ok = alter(t, what, NULL, NULL);
 			free(q);
 			free(what);
-			a->ddls++;
+			a->n.ddls++;
 		} else if (o >= 0 && strcmp(a->types[o], t->cols[i].sqltype) != 0) {
 			ok = retype(t, i);
-			a->ddls++;
+			a->n.ddls++;
 		}
 	}
 	for (int o = 0; ok && o < a->ncols; o++) {
@@ -1225,7 +1317,7 @@ redefine(struct atable *a, struct ttable *t)
 			kept = strcmp(t->cols[i].src->name, a->names[o]) == 0;
 		if (!kept && has_column(have, a->names[o])) {
 			ok = alter(t, "DROP COLUMN", a->names[o], NULL);
-			a->ddls++;
+			a->n.ddls++;
 		}
 	}
 out:
@@ -1263,7 +1355,7 @@ apply_table(struct ttable *t, int64_t tid)
 		A.l->settings->prep_mode = mode;
 		if (!ok)
 			return EXIT_TARGET;
-	} else if (!redefine(a, t)) {
+	} else if (!redefine(a, t) || !write_stats()) {
 		return EXIT_TARGET;
 	}
 	atable_release(a);
@@ -1293,8 +1385,9 @@ apply_finish(bool at_end, int status)
 	if (A.skipped)
 		log_warn("%" PRIu64 " transactions were applied before (at or before %s): skipped", A.skipped,
 			 A.applied ? A.applied : "?");
-	log_info("%s: %" PRIu64 " transactions, %" PRIu64 " changes applied%s%s", at_end ? "done" : "stopped",
-		 A.applied_txns, A.applied_changes, A.pos ? " up to " : "", A.pos ? A.pos : "");
+	log_info("%s: %" PRIu64 " transactions, %" PRIu64 " changes applied%s%s in %.1f s (%.0f changes/s)",
+		 at_end ? "done" : "stopped", A.applied_txns, A.applied_changes, A.pos ? " up to " : "",
+		 A.pos ? A.pos : "", since(&A.began), (double)A.applied_changes / (since(&A.began) + 1e-9));
 	if (A.ignored)
 		log_warn("%" PRIu64 " changes were passed over by the apply error policies (IGNORE_RECORD)", A.ignored);
 	if (A.exceptions)

@@ -259,6 +259,10 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 			"$(tsql $e ddl_$e "SELECT column_name FROM information_schema.columns WHERE table_name = 'k' AND table_schema = '$schema' ORDER BY ordinal_position" | xargs)"
 		expect "$e: k's rows" "1|-1 6|66 7|77 20|-1" "$(tsql $e ddl_$e "SELECT id, coalesce(extra, -1) FROM k ORDER BY id" | xargs)"
 		expect "$e: nokey truncated" "0" "$(tsql $e ddl_$e "SELECT count(*) FROM nokey")"
+		# the DMS CDC counters: inserts, updates, deletes, DDLs, apply exceptions
+		ctl=$([ $e = pg ] && echo ddl_$e || echo dms)
+		expect "$e: table_statistics" "k|4|3|0|3|0 nokey|3|1|1|1|0" \
+			"$(tsql $e "$ctl" "SELECT table_name, inserts, updates, deletes, ddls, apply_exceptions FROM dms.table_statistics WHERE task_name = 'ddl' ORDER BY table_name" | xargs)"
 	done
 }
 

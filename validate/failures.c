@@ -2,6 +2,7 @@
  * validate/failures.c: failure reports, the control tables and the table statistics (see compare.h).
  */
 #include "compare.h"
+#include "../common/ctl.h"
 
 const char *const failure_names[] = { "RECORD_DIFF", "MISSING_SOURCE", "MISSING_TARGET" };
 
@@ -94,10 +95,12 @@ control_tables(struct vrun *run)
 	struct vconn *c = &run->ctl;
 	char *schema = vident(c, run->o->settings->control_schema);
 	struct strbuf sql = STRBUF_INIT;
+	char *stats;
 	bool ok;
 
 	run->ctl_failures = qualified(c, run->o->settings->control_schema, "validation_failures");
 	run->ctl_stats = qualified(c, run->o->settings->control_schema, "table_statistics");
+	stats = ctl_statistics_create(c->engine, run->o->settings->control_schema);
 	if (c->engine == ENGINE_PG) {
 		sb_addf(&sql,
 			"BEGIN; SELECT pg_advisory_xact_lock(hashtext('dms control tables')); "
@@ -106,15 +109,8 @@ control_tables(struct vrun *run)
 			"table_owner varchar(128) NOT NULL, table_name varchar(128) NOT NULL, "
 			"failure_time timestamptz NOT NULL DEFAULT now(), key_type varchar(128) NOT NULL, "
 			"key_text text NOT NULL, failure_type varchar(128) NOT NULL, details text); "
-			"CREATE TABLE IF NOT EXISTS %s (task_name varchar(128) NOT NULL, "
-			"schema_name varchar(128) NOT NULL, table_name varchar(128) NOT NULL, "
-			"target_table text, validation_state varchar(64) NOT NULL, "
-			"validation_state_details text, validation_pending_records bigint NOT NULL DEFAULT 0, "
-			"validation_failed_records bigint NOT NULL DEFAULT 0, "
-			"validation_suspended_records bigint NOT NULL DEFAULT 0, validated_rows bigint NOT NULL DEFAULT 0, "
-			"validation_resume_key text, last_update_time timestamptz NOT NULL DEFAULT now(), "
-			"PRIMARY KEY (task_name, schema_name, table_name)); COMMIT",
-			schema, run->ctl_failures, run->ctl_stats);
+			"%s; COMMIT",
+			schema, run->ctl_failures, stats);
 		ok = vcommand(c, sql.buf);
 		if (!ok)
 			vcommand(c, "ROLLBACK");
@@ -130,19 +126,25 @@ control_tables(struct vrun *run)
 			      "KEY (task_name, table_owner, table_name)) "
 			      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", run->ctl_failures);
 		ok = ok && vcommand(c, sql.buf);
-		sb_reset(&sql);
-		sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(128) NOT NULL, "
-			      "schema_name varchar(128) NOT NULL, table_name varchar(128) NOT NULL, "
-			      "target_table text, validation_state varchar(64) NOT NULL, "
-			      "validation_state_details text, validation_pending_records bigint NOT NULL DEFAULT 0, "
-			      "validation_failed_records bigint NOT NULL DEFAULT 0, "
-			      "validation_suspended_records bigint NOT NULL DEFAULT 0, "
-			      "validated_rows bigint NOT NULL DEFAULT 0, validation_resume_key text, "
-			      "last_update_time datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), "
-			      "PRIMARY KEY (task_name, schema_name, table_name)) "
-			      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", run->ctl_stats);
-		ok = ok && vcommand(c, sql.buf);
+		ok = ok && vcommand(c, stats);
 	}
+	/* a table of an earlier version: the apply counters dms-load keeps there */
+	if (ok) {
+		char *probe = ctl_statistics_probe(c->engine, run->o->settings->control_schema);
+		struct vrows r;
+
+		ok = vquery(c, probe, &r);
+		if (ok && r.nrows == 1 && strcmp(vcell(&r, 0, 0, NULL), "0") == 0) {
+			char *up = ctl_statistics_upgrade(c->engine, run->o->settings->control_schema);
+
+			ok = vcommand(c, up);
+			free(up);
+		}
+		if (ok)
+			vrows_free(&r);
+		free(probe);
+	}
+	free(stats);
 	free(schema);
 	sb_release(&sql);
 	return ok;
