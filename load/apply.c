@@ -73,6 +73,7 @@ static struct {
 	uint64_t txn_changes;
 	/* totals */
 	char *acked;
+	char *committed;	/* the position the target has: apply_state's */
 	uint64_t skipped, applied_txns, applied_changes, ignored, exceptions;
 	int64_t latency_ms;
 	struct atable *at;
@@ -207,6 +208,7 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 		} else {
 			A.applied = xstrdup(r.v[0]);
 			A.acked = xstrdup(r.v[0]);
+			A.committed = xstrdup(r.v[0]);
 			log_info("task %s: changes applied up to %s; earlier transactions are skipped",
 				 l->task, A.applied);
 		}
@@ -407,6 +409,8 @@ group_commit(void)
 		return false;
 	}
 	A.open = false;
+	free(A.committed);
+	A.committed = xstrdup(A.pos);
 	A.applied_txns += A.txns;
 	A.applied_changes += A.changes;
 	log_debug("applied %" PRIu64 " transactions (%" PRIu64 " changes) up to %s", A.txns, A.changes, A.pos);
@@ -1385,9 +1389,13 @@ apply_finish(bool at_end, int status)
 	if (A.skipped)
 		log_warn("%" PRIu64 " transactions were applied before (at or before %s): skipped", A.skipped,
 			 A.applied ? A.applied : "?");
-	log_info("%s: %" PRIu64 " transactions, %" PRIu64 " changes applied%s%s in %.1f s (%.0f changes/s)",
-		 at_end ? "done" : "stopped", A.applied_txns, A.applied_changes, A.pos ? " up to " : "",
-		 A.pos ? A.pos : "", since(&A.began), (double)A.applied_changes / (since(&A.began) + 1e-9));
+	log_msg(status == EXIT_OK ? LOG_INFO : LOG_WARNING,
+		"%s: %" PRIu64 " transactions, %" PRIu64 " changes applied in %.1f s (%.0f changes/s); the target has the source's changes up to %s%s",
+		status == EXIT_OK ? (at_end ? "done" : "stopped between transactions") : "failed",
+		A.applied_txns, A.applied_changes, since(&A.began),
+		(double)A.applied_changes / (since(&A.began) + 1e-9),
+		A.committed ? A.committed : "(none applied)",
+		status == EXIT_OK ? "" : "; a rerun resumes from there");
 	if (A.ignored)
 		log_warn("%" PRIu64 " changes were passed over by the apply error policies (IGNORE_RECORD)", A.ignored);
 	if (A.exceptions)
@@ -1403,6 +1411,7 @@ apply_finish(bool at_end, int status)
 	free(A.snap);
 	free(A.applied);
 	free(A.acked);
+	free(A.committed);
 	free(A.pos);
 	sb_release(&A.buf);
 	return status;

@@ -309,7 +309,7 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	expect "the rerun applies it whole" "1 2 3" "$(pg_sql sig_pg "SELECT id FROM k ORDER BY id" | xargs)"
 }
 
-@test "dms-load killed with SIGKILL at random points, rerun on the whole stream: the tables end exactly as expected" {
+@test "dms-load killed with SIGKILL at random points and its connection lost (exit 4), rerun on the whole stream: the tables end exactly as expected" {
 	dms-benchgen -c -n 40000 >long.dms
 	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >each.json
 	for e in pg my; do
@@ -339,6 +339,19 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 			expect "$e, kill $k: dms-load was killed" 137 "$st"
 			before=$(applied $e)
 		done
+		# the target's connection lost: exit 4, the position reached said
+		dms-load --task kill -s each.json "$(target_uri $e kill_$e)" <long.dms 2>lost.log &
+		pid=$!
+		wait_for "$e: progress past $before" past $e $((before + 5))
+		if [ $e = pg ]; then
+			pg_sql postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'dms-load[$pid]%'"
+		else
+			my_sql "SELECT id FROM information_schema.PROCESSLIST WHERE db = 'kill_my' AND USER = 'dms'" |
+				while read -r id; do my_sql "KILL CONNECTION $id"; done
+		fi
+		wait "$pid" && st=0 || st=$?
+		expect "$e: the connection lost" 4 "$st"
+		assert_match "the target has the source's changes up to 0/[0-9A-F]*; a rerun resumes from there" "$(cat lost.log)"
 		run --separate-stderr dms-load --task kill -s each.json "$(target_uri $e kill_$e)" <long.dms
 		assert_status 0
 		for t in accounts orders events; do
