@@ -155,7 +155,8 @@ bool
 apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(int64_t tid),
 	    const char *ack_path)
 {
-	const char *params[] = { l->task };
+	/* the target database: MySQL's control tables serve every database of the server */
+	const char *params[] = { l->task, l->engine == ENGINE_MYSQL && l->dbname ? l->dbname : "" };
 	struct ctl_result r = { 0 };
 	bool ok = true;
 
@@ -169,7 +170,19 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 	A.net_memory = (size_t)l->settings->batch_memory_mb << 20;
 	if (A.net_memory > NET_MEMORY)
 		A.net_memory = NET_MEMORY;
-	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1", "apply_state", 1, params, NULL))
+	/* one applier per task: exactly once needs it */
+	switch (l->ops->task_lock(l, true)) {
+	case ANSWER_YES:
+		break;
+	case ANSWER_NO:
+		log_error("task %s is held by another dms-load or dms-full-load on this target: one applies a task's changes at a time",
+			  l->task);
+		A.status = EXIT_USAGE;
+		return false;
+	default:
+		return false;
+	}
+	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2", "apply_state", 2, params, NULL))
 		return false;
 	/* table_statistics, as dms-validate has it too, with the apply counters */
 	{
@@ -190,10 +203,11 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 			return false;
 	}
 	if (!ctl_sql(l, "SELECT position, source_engine, source_server, source_database FROM %s "
-			"WHERE task_name = $1", "apply_state", 1, params, &r))
+			"WHERE task_name = $1 AND target_database = $2", "apply_state", 2, params, &r))
 		return false;
 	if (r.nrows == 0) {
-		ok = ctl_sql(l, "INSERT INTO %s (task_name) VALUES ($1)", "apply_state", 1, params, NULL);
+		ok = ctl_sql(l, "INSERT INTO %s (task_name, target_database) VALUES ($1, $2)", "apply_state", 2,
+			     params, NULL);
 	} else if (r.v[0] != NULL) {
 		const char *engine = l->source == ENGINE_PG ? "postgresql" : "mysql";
 
@@ -378,7 +392,8 @@ group_commit(void)
 	char when[64] = "", txns[32], latency[32];
 	const char *engine = l->source == ENGINE_PG ? "postgresql" : "mysql";
 	const char *params[] = { l->task, A.pos, when[0] ? when : NULL, engine, l->source_server,
-				 l->source_database, txns, latency };
+				 l->source_database, txns, latency,
+				 l->engine == ENGINE_MYSQL && l->dbname ? l->dbname : "" };
 	struct timespec now;
 
 	if (!A.open)
@@ -402,8 +417,8 @@ group_commit(void)
 	if (!write_stats() ||
 	    !ctl_sql(l, "UPDATE %s SET position = $2, commit_time = $3, source_engine = $4, "
 			"source_server = $5, source_database = $6, transactions = transactions + $7, "
-			"latency_ms = $8, applied_at = CURRENT_TIMESTAMP WHERE task_name = $1",
-		     "apply_state", 8, params, NULL) ||
+			"latency_ms = $8, applied_at = CURRENT_TIMESTAMP WHERE task_name = $1 AND target_database = $9",
+		     "apply_state", 9, params, NULL) ||
 	    !l->ops->commit(l)) {
 		A.status = EXIT_TARGET;
 		return false;

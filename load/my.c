@@ -130,11 +130,12 @@ myt_control_tables(struct loader *l)
 	sb_reset(&sql);
 	free(runs);
 	runs = ctl(l, "apply_state");
-	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL PRIMARY KEY, "
-		      "position varchar(255), commit_time datetime(6) NULL, source_engine varchar(32), "
+	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL, "
+		      "target_database varchar(128) NOT NULL, position varchar(255), commit_time datetime(6) NULL, source_engine varchar(32), "
 		      "source_server text, source_database varchar(128), "
 		      "transactions bigint NOT NULL DEFAULT 0, latency_ms bigint, "
-		      "applied_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) "
+		      "applied_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), "
+		      "PRIMARY KEY (task_name, target_database)) "
 		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", runs);
 	ok = ok && my_command(MY(l), sql.buf);
 	free(runs);

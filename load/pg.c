@@ -61,10 +61,10 @@ pgt_control_tables(struct loader *l)
 		"CREATE TABLE IF NOT EXISTS %s (task_name text PRIMARY KEY, run_id text NOT NULL, "
 		"state text NOT NULL, source_engine text, source_server text, source_database text, "
 		"plan text, started timestamptz NOT NULL DEFAULT now(), finished timestamptz); "
-		"CREATE TABLE IF NOT EXISTS %s (task_name text PRIMARY KEY, position text, "
+		"CREATE TABLE IF NOT EXISTS %s (task_name text NOT NULL, target_database text NOT NULL, position text, "
 		"commit_time timestamptz, source_engine text, source_server text, source_database text, "
 		"transactions bigint NOT NULL DEFAULT 0, latency_ms bigint, "
-		"applied_at timestamptz NOT NULL DEFAULT now()); COMMIT",
+		"applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (task_name, target_database)); COMMIT",
 		s, parts, exc, parts_lit, parts, runs, state);
 	ok = pg_command(PG(l), sql.buf);
 	if (!ok)

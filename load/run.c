@@ -210,7 +210,7 @@ run_join(struct loader *l)
 
 	if (l->run == NULL) {
 		if ((lock = l->ops->task_lock(l, false)) == ANSWER_NO)
-			log_error("task %s is being run by dms-full-load on this target (it holds the task's lock): wait for it to end, or give this load its own --task",
+			log_error("task %s is being run by dms-full-load on this target, or its changes applied by another dms-load (it holds the task's lock): one applies a task's changes at a time; wait for it to end, or give this load its own --task",
 				  l->task);
 		return lock == ANSWER_YES;
 	}

@@ -266,7 +266,7 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	done
 }
 
-@test "TERM stops between transactions with them committed; a stream cut inside a transaction applies nothing of it" {
+@test "TERM stops between transactions with them committed; a second applier of the task is refused; a stream cut inside a transaction applies nothing of it" {
 	pg_sql postgres "CREATE DATABASE sig_pg"
 	# a producer that writes a first transaction and then holds its pipe open
 	{
@@ -284,6 +284,10 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	cat first.dms >&7
 	wait_for "the first transaction committed" test -s ack
 	expect "acknowledged" "0/100" "$(cat ack)"
+	# one applier per task: a second one is refused while this one runs
+	run --separate-stderr dms-load --task sig "$(pg_uri sig_pg)" <first.dms
+	assert_status 2
+	assert_match "one applies a task's changes at a time" "$stderr"
 	kill -TERM "$pid"
 	wait "$pid" && st=0 || st=$?
 	exec 7>&-
