@@ -35,6 +35,20 @@
 
 #define GROUP_MEMORY (8u << 20)	/* records kept for a replay, bytes */
 #define NET_MEMORY (24u << 20)	/* batch apply: net changes held before they go to the target */
+#define PIPELINE_DEPTH 256	/* statements sent before their outcomes are read */
+
+/* A statement sent down the pipeline, its outcome to come. */
+struct pending {
+	int64_t tid;
+	uint64_t seq;			/* its change */
+	enum error_policy policy;	/* what no row matched follows */
+	const char *what;		/* that conflict; NULL: none can happen */
+	char *sql, *key;
+	int rc;
+	uint64_t rows;
+	char *err;
+	bool truncation;
+};
 
 /* What apply keeps of a table, by tid. */
 struct atable {
@@ -88,6 +102,11 @@ static struct {
 	/* the counters as the group found them, for a replay; and its changes so far */
 	struct atable *snap;
 	uint64_t snap_ignored, snap_exceptions, seq, quiet_until;
+	uint64_t cur;		/* the change whose outcome is being handled */
+	/* pipelining (PostgreSQL, transactional, policies that need no answer first) */
+	bool pipe_ok;
+	struct pending *pend;
+	size_t npend, cappend, done;
 	int status;		/* the exit status a fatal error set */
 } A;
 
@@ -151,6 +170,13 @@ time_text(int64_t sec, uint32_t nsec, char *buf, size_t size)
 
 /* ---- the apply state ---- */
 
+/* A policy whose conflicts change nothing that later changes depend on (they are logged or passed over). */
+static bool
+answerless(enum error_policy p)
+{
+	return p == POLICY_LOG_ERROR || p == POLICY_IGNORE_RECORD;
+}
+
 bool
 apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(int64_t tid),
 	    const char *ack_path)
@@ -166,6 +192,14 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 	A.table = table;
 	A.ack_path = ack_path;
 	clock_gettime(CLOCK_MONOTONIC, &A.began);
+	/* policies whose conflicts need nothing done before the next change: the statements may be pipelined */
+	{
+		const struct task_settings *ss = l->settings;
+
+		A.pipe_ok = (answerless(ss->apply_insert_policy) || ss->apply_insert_policy == POLICY_INSERT_RECORD) &&
+			    answerless(ss->apply_update_policy) && answerless(ss->apply_delete_policy) &&
+			    (ss->apply_escalation_count == 0 || ss->apply_escalation_policy == POLICY_LOG_ERROR);
+	}
 	A.reported = A.began;
 	A.net_memory = (size_t)l->settings->batch_memory_mb << 20;
 	if (A.net_memory > NET_MEMORY)
@@ -290,10 +324,12 @@ group_open(void)
 static bool
 quiet(void)
 {
-	return A.seq <= A.quiet_until;
+	return A.cur <= A.quiet_until;
 }
 
 static bool redo(void);
+static bool sync_pipeline(void);
+static void pending_clear(void);
 
 /* The counters of every table that changed since they were last written, added to table_statistics. */
 static bool
@@ -403,6 +439,8 @@ group_commit(void)
 		return l->ops->rollback(l);
 	}
 	if (A.batch && !flush_nets())
+		return false;
+	if (!sync_pipeline())
 		return false;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (A.sec) {
@@ -739,6 +777,119 @@ delete_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *ov, const
 	return true;
 }
 
+static void
+pending_clear(void)
+{
+	for (size_t i = 0; i < A.npend; i++) {
+		free(A.pend[i].sql);
+		free(A.pend[i].key);
+		free(A.pend[i].err);
+	}
+	A.npend = A.done = 0;
+}
+
+static bool
+pipelining(void)
+{
+	return A.pipe_ok && !A.careful && !A.batch && A.l->ops->apply_send != NULL;
+}
+
+static void
+pipe_done(void *arg, int rc, uint64_t rows, const char *err, bool truncation)
+{
+	struct pending *p;
+
+	(void)arg;
+	if (A.done >= A.npend)
+		return;
+	p = &A.pend[A.done++];
+	p->rc = rc;
+	p->rows = rows;
+	p->err = err ? xstrdup(err) : NULL;
+	p->truncation = truncation;
+}
+
+/*
+ * The outcomes of the statements sent: conflicts follow their policies, in
+ * order; a refusal rolls the group back and applies it again carefully.
+ */
+static bool
+sync_pipeline(void)
+{
+	bool refused = false, ok = true;
+
+	if (A.npend == 0)
+		return true;
+	if (!A.l->ops->apply_sync(A.l, pipe_done, NULL)) {
+		A.status = EXIT_TARGET;
+		pending_clear();
+		return false;
+	}
+	for (size_t i = 0; i < A.npend; i++)
+		refused |= A.pend[i].rc != LOAD_DONE;
+	if (refused)
+		return redo();
+	for (size_t i = 0; ok && i < A.npend; i++) {
+		struct pending *p = &A.pend[i];
+
+		if (p->what != NULL && p->rows == 0) {
+			A.cur = p->seq;
+			ok = conflict(*A.table(p->tid), &A.at[p->tid], p->policy, p->sql, p->key, p->what) == CH_OK;
+		}
+	}
+	pending_clear();
+	return ok;
+}
+
+/*
+ * Runs a change statement of table tid; when it matches no row, a conflict
+ * named what (NULL: none can happen) under policy. Pipelined where it may be.
+ */
+static enum change_result
+statement(int64_t tid, struct ttable *t, struct atable *a, const struct strbuf *sql, const char *key,
+	  enum error_policy policy, const char *what)
+{
+	enum change_result r;
+	uint64_t rows;
+	bool refused;
+
+	if (pipelining()) {
+		struct pending *p;
+
+		if (A.npend == A.cappend) {
+			A.cappend = A.cappend ? 2 * A.cappend : PIPELINE_DEPTH;
+			A.pend = xrealloc(A.pend, A.cappend * sizeof(*A.pend));
+		}
+		p = &A.pend[A.npend++];
+		memset(p, 0, sizeof(*p));
+		p->tid = tid;
+		p->seq = A.cur;
+		p->policy = policy;
+		p->what = what;
+		p->sql = xstrdup(sql->buf);
+		p->key = xstrdup(key);
+		if (!A.l->ops->apply_send(A.l, sql->buf)) {
+			A.status = EXIT_TARGET;
+			return CH_FATAL;
+		}
+		if (A.npend >= PIPELINE_DEPTH && !sync_pipeline())
+			return CH_FATAL;
+		return CH_OK;	/* (a redo in the sync applied this change too) */
+	}
+	if (A.npend > 0) {	/* what was sent goes first */
+		unsigned redos = A.redos;
+
+		if (!sync_pipeline())
+			return CH_FATAL;
+		if (A.redos != redos)
+			return CH_OK;
+	}
+	r = run(t, a, sql, key, &rows, &refused);
+	if (r == CH_OK && !refused && rows == 0 && what != NULL)
+		r = conflict(t, a, policy, sql->buf, key, what);
+	return r;
+}
+
 /* INSERT, UPDATE or DELETE. */
 static enum change_result
 apply_change(const struct dms_record *rec)
@@ -805,38 +956,44 @@ apply_change(const struct dms_record *rec)
 	case K_INSERT:
 		ok = insert_sql(&sql, t, nv, rec->values, rec->values_len,
 				ss->apply_insert_policy == POLICY_INSERT_RECORD, err, sizeof(err));
-		if (ok && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0 &&
-		    rec->table->nkey > 0)
-			r = conflict(t, a, ss->apply_insert_policy, sql.buf, key,
-				     "INSERT: a row with this key exists on the target");
+		if (ok)
+			r = statement(rec->table->tid, t, a, &sql, key, ss->apply_insert_policy,
+				      rec->table->nkey > 0 && ss->apply_insert_policy != POLICY_INSERT_RECORD
+					      ? "INSERT: a row with this key exists on the target" : NULL);
 		a->n.inserts++;
 		break;
 	case K_UPDATE:
 		ok = update_sql(&sql, t, nv, ov, rec->values, rec->values_len, old, oldlen, &empty, err,
 				sizeof(err));
-		if (ok && !empty && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0) {
-			if (ss->apply_update_policy == POLICY_UPDATE_RECORD) {
+		if (ok && !empty && ss->apply_update_policy != POLICY_UPDATE_RECORD)
+			r = statement(rec->table->tid, t, a, &sql, key, ss->apply_update_policy,
+				      "UPDATE: no row with this key on the target");
+		else if (ok && !empty && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0) {
+			{	/* UPDATE_RECORD: the row is inserted (never pipelined) */
 				sb_reset(&sql);
 				ok = insert_sql(&sql, t, nv, rec->values, rec->values_len, false, err, sizeof(err));
 				if (ok)
 					r = run(t, a, &sql, key, &rows, &refused);
-			} else {
-				r = conflict(t, a, ss->apply_update_policy, sql.buf, key,
-					     "UPDATE: no row with this key on the target");
 			}
 		}
 		a->n.updates++;
 		break;
 	default:
 		ok = delete_sql(&sql, t, ov, old, oldlen, err, sizeof(err));
-		if (ok && (r = run(t, a, &sql, key, &rows, &refused)) == CH_OK && !refused && rows == 0)
-			r = conflict(t, a, ss->apply_delete_policy, sql.buf, key,
-				     "DELETE: no row with this key on the target");
+		if (ok)
+			r = statement(rec->table->tid, t, a, &sql, key, ss->apply_delete_policy,
+				      "DELETE: no row with this key on the target");
 		a->n.deletes++;
 		break;
 	}
-	if (!ok)		/* a value the target cannot hold, found before the statement */
-		r = data_error(t, a, sql.buf, key, err, A.l->format_truncation);
+	if (!ok) {		/* a value the target cannot hold, found before the statement */
+		unsigned redos = A.redos;
+
+		if (!sync_pipeline())
+			r = CH_FATAL;
+		else if (A.redos == redos)
+			r = data_error(t, a, sql.buf, key, err, A.l->format_truncation);
+	}
 	A.l->format_truncation = false;
 done:
 	free(nv);
@@ -865,8 +1022,6 @@ apply_truncate(const struct dms_record *rec)
 		struct mp_item tid;
 		struct ttable *t;
 		struct strbuf sql = STRBUF_INIT;
-		uint64_t rows;
-		bool refused;
 
 		mp_next(&c, &tid);
 		t = *A.table((int64_t)tid.v.u);
@@ -883,7 +1038,7 @@ apply_truncate(const struct dms_record *rec)
 		}
 		/* DELETE on MySQL: its TRUNCATE would commit the transaction */
 		sb_addf(&sql, A.l->engine == ENGINE_PG ? "TRUNCATE %s" : "DELETE FROM %s", t->qname);
-		r = run(t, atable((int64_t)tid.v.u), &sql, "", &rows, &refused);
+		r = statement((int64_t)tid.v.u, t, atable((int64_t)tid.v.u), &sql, "", POLICY_LOG_ERROR, NULL);
 		atable((int64_t)tid.v.u)->n.ddls++;
 		log_info("%s.%s truncated, as on the source", t->schema, t->name);
 		sb_release(&sql);
@@ -898,10 +1053,10 @@ apply_one(const struct dms_record *rec)
 	case K_INSERT:
 	case K_UPDATE:
 	case K_DELETE:
-		A.seq++;
+		A.cur = ++A.seq;
 		return apply_change(rec);
 	case K_TRUNCATE:
-		A.seq++;
+		A.cur = ++A.seq;
 		return apply_truncate(rec);
 	default:
 		return CH_OK;
@@ -976,7 +1131,8 @@ redo(void)
 		memcpy(A.at, A.snap, A.nat * sizeof(*A.at));
 	A.ignored = A.snap_ignored;
 	A.exceptions = A.snap_exceptions;
-	A.quiet_until = A.seq - 1;
+	A.quiet_until = A.npend ? A.pend[0].seq - 1 : A.seq - 1;
+	pending_clear();
 	A.seq = 0;
 	return replay(0);
 }
@@ -1398,9 +1554,13 @@ apply_finish(bool at_end, int status)
 	if (status == EXIT_OK && !group_commit())
 		status = A.status;
 	if (A.open) {
+		if (A.npend > 0)	/* the outcomes of what was sent, to leave the pipeline */
+			A.l->ops->apply_sync(A.l, pipe_done, NULL);
 		A.l->ops->rollback(A.l);
 		A.open = false;
 	}
+	pending_clear();
+	free(A.pend);
 	if (A.skipped)
 		log_warn("%" PRIu64 " transactions were applied before (at or before %s): skipped", A.skipped,
 			 A.applied ? A.applied : "?");

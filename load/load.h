@@ -103,6 +103,17 @@ struct target_ops {
 			 bool *truncation);
 	bool stmt_atomic;	/* a refused statement leaves its transaction usable (MySQL) */
 	/*
+	 * Pipelining (optional): apply_send sends a change statement without
+	 * waiting; apply_sync waits for all those sent and gives each outcome to
+	 * done(), in order, as apply_sql would (rc, rows, err, truncation). A
+	 * statement after a refused one is not run: LOAD_REFUSED, err "not run".
+	 * False: the target failed (logged).
+	 */
+	bool (*apply_send)(struct loader *l, const char *sql);
+	bool (*apply_sync)(struct loader *l,
+			   void (*done)(void *arg, int rc, uint64_t rows, const char *err, bool truncation),
+			   void *arg);
+	/*
 	 * Batch apply: the net rows of a table (load/net.h): NET_DELETE rows
 	 * deleted by key, NET_UPSERT rows inserted or, on their key, replacing
 	 * the row; an enum load_result as apply_sql.

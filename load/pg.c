@@ -574,6 +574,91 @@ pgt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, si
 	return rc;
 }
 
+static size_t pipelined;	/* statements sent and not yet synced */
+
+static bool
+pgt_apply_send(struct loader *l, const char *sql)
+{
+	PGconn *conn = PG(l)->conn;
+
+	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(conn)) {
+		log_error("%s: cannot enter pipeline mode: %s", PG(l)->label, PQerrorMessage(conn));
+		return false;
+	}
+	if (!PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		log_error("%s: %s", PG(l)->label, PQerrorMessage(conn));
+		return false;
+	}
+	pipelined++;
+	return true;
+}
+
+static bool
+pgt_apply_sync(struct loader *l, void (*done)(void *arg, int rc, uint64_t rows, const char *err, bool truncation),
+	       void *arg)
+{
+	PGconn *conn = PG(l)->conn;
+	size_t results = 0;
+	bool ok = true;
+
+	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
+		return true;
+	if (!PQpipelineSync(conn)) {
+		log_error("%s: %s", PG(l)->label, PQerrorMessage(conn));
+		return false;
+	}
+	for (;;) {
+		PGresult *res = PQgetResult(conn);
+		ExecStatusType st;
+
+		if (res == NULL) {
+			if (PQstatus(conn) == CONNECTION_BAD) {
+				log_error("%s: %s", PG(l)->label, PQerrorMessage(conn));
+				return false;
+			}
+			continue;	/* the end of one statement's results */
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (results++ >= pipelined) {	/* more than was sent: give up on this connection */
+			PQclear(res);
+			log_error("%s: the pipeline returned more results than statements", PG(l)->label);
+			return false;
+		}
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			done(arg, LOAD_DONE, strtoull(PQcmdTuples(res), NULL, 10), NULL, false);
+		} else if (st == PGRES_PIPELINE_ABORTED) {
+			done(arg, LOAD_REFUSED, 0, "not run", false);
+		} else {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			char err[1024];
+
+			snprintf(err, sizeof(err), "%s (SQLSTATE %s)",
+				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+										 : "refused",
+				 state ? state : "none");
+			if (is_data_error(state)) {
+				done(arg, LOAD_REFUSED, 0, err,
+				     strcmp(state, "22001") == 0 || strcmp(state, "22003") == 0);
+			} else {
+				log_error("%s: %s", PG(l)->label, PQresultErrorMessage(res));
+				done(arg, LOAD_FAILED, 0, err, false);
+				ok = false;
+			}
+		}
+		PQclear(res);
+	}
+	pipelined = 0;
+	if (!PQexitPipelineMode(conn)) {
+		log_error("%s: cannot leave pipeline mode: %s", PG(l)->label, PQerrorMessage(conn));
+		return false;
+	}
+	return ok;
+}
+
 /* COMMIT; false when the server did not commit (an aborted transaction "commits" as ROLLBACK). */
 static bool
 pgt_commit(struct loader *l)
@@ -926,6 +1011,8 @@ const struct target_ops pg_target_ops = {
 	.literal = pgt_literal,
 	.apply_sql = pgt_apply_sql,
 	.apply_net = pgt_apply_net,
+	.apply_send = pgt_apply_send,
+	.apply_sync = pgt_apply_sync,
 	.format_row = pgt_format_row,
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,
