@@ -538,6 +538,59 @@ data_error(struct ttable *t, struct atable *a, const char *sql, const char *key,
 }
 
 /*
+ * The parameters of the statement in hand, where the target takes them
+ * (PostgreSQL, outside careful mode): their texts one after another, each
+ * with its NUL; a statement of the same text is then prepared once.
+ */
+static struct {
+	struct strbuf buf;
+	size_t *off;		/* SIZE_MAX: NULL */
+	const char **ptr;
+	int n, cap;
+} P;
+
+static bool
+params_on(void)
+{
+	return A.l->ops->param != NULL && !A.careful;
+}
+
+static void
+params_reset(void)
+{
+	sb_reset(&P.buf);
+	P.n = 0;
+}
+
+/* The parameters as apply_sql takes them; NULL when the statement has none. */
+static const char *const *
+params(void)
+{
+	if (P.n == 0)
+		return NULL;
+	for (int i = 0; i < P.n; i++)
+		P.ptr[i] = P.off[i] == SIZE_MAX ? NULL : P.buf.buf + P.off[i];
+	return P.ptr;
+}
+
+/* The statement as people read it: its text, and its parameters' values. */
+static char *
+shown(const struct strbuf *sql)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, sql->buf);
+	for (int i = 0; i < P.n; i++) {
+		sb_addf(&sb, "%s$%d = ", i ? ", " : " -- ", i + 1);
+		if (P.off[i] == SIZE_MAX)
+			sb_adds(&sb, "NULL");
+		else
+			sb_addf(&sb, "'%.200s'", P.buf.buf + P.off[i]);
+	}
+	return sb.buf;
+}
+
+/*
  * Runs a change statement: CH_OK with *rows, or a refusal under the data
  * error policy (*refused set), or CH_REDO when the group must be replayed
  * carefully, or CH_FATAL.
@@ -557,14 +610,14 @@ run(struct ttable *t, struct atable *a, const struct strbuf *sql, const char *ke
 		struct strbuf wrapped = STRBUF_INIT;
 
 		sb_addf(&wrapped, "SAVEPOINT dms_change; %s; RELEASE SAVEPOINT dms_change", sql->buf);
-		rc = l->ops->apply_sql(l, wrapped.buf, rows, err, sizeof(err), &truncation);
+		rc = l->ops->apply_sql(l, wrapped.buf, 0, NULL, rows, err, sizeof(err), &truncation);
 		sb_release(&wrapped);
 		if (rc == LOAD_REFUSED &&
-		    l->ops->apply_sql(l, "ROLLBACK TO SAVEPOINT dms_change", &dummy, err, sizeof(err),
+		    l->ops->apply_sql(l, "ROLLBACK TO SAVEPOINT dms_change", 0, NULL, &dummy, err, sizeof(err),
 				      &truncation) != LOAD_DONE)
 			rc = LOAD_FAILED;
 	} else {
-		rc = l->ops->apply_sql(l, sql->buf, rows, err, sizeof(err), &truncation);
+		rc = l->ops->apply_sql(l, sql->buf, P.n, params(), rows, err, sizeof(err), &truncation);
 	}
 	if (rc == LOAD_DONE)
 		return CH_OK;
@@ -575,7 +628,13 @@ run(struct ttable *t, struct atable *a, const struct strbuf *sql, const char *ke
 	if (!A.careful && !l->ops->stmt_atomic)
 		return CH_REDO;
 	*refused = true;
-	return data_error(t, a, sql->buf, key, err, truncation);
+	{
+		char *text = shown(sql);
+		enum change_result r = data_error(t, a, text, key, err, truncation);
+
+		free(text);
+		return r;
+	}
 }
 
 /* A conflict (the key exists, or no row has it): the apply error policy decides. */
@@ -619,12 +678,26 @@ conflict(struct ttable *t, struct atable *a, enum error_policy p, const char *sq
 	}
 }
 
-/* Appends value i of the row as a literal; false (a data error) with err set. */
+/* Appends value i of the row as a literal or a parameter; false (a data error) with err set. */
 static bool
 lit(struct strbuf *sql, struct ttable *t, int i, const struct mp_item *v, const uint8_t *values,
     size_t len, char *err, size_t errsize)
 {
-	return A.l->ops->literal(A.l, t, &t->cols[i], &v[i], values, len, sql, err, errsize);
+	size_t at = P.buf.len;
+	bool null;
+
+	if (!params_on())
+		return A.l->ops->literal(A.l, t, &t->cols[i], &v[i], values, len, sql, err, errsize);
+	if (P.n == P.cap) {
+		P.cap = P.cap ? 2 * P.cap : 64;
+		P.off = xrealloc(P.off, (size_t)P.cap * sizeof(*P.off));
+		P.ptr = xrealloc(P.ptr, (size_t)P.cap * sizeof(*P.ptr));
+	}
+	if (!A.l->ops->param(A.l, t, &t->cols[i], &v[i], values, len, &P.buf, &null, err, errsize))
+		return false;
+	P.off[P.n++] = null ? SIZE_MAX : at;
+	sb_addf(sql, "$%d", P.n);
+	return true;
 }
 
 /* "c1 = v1 AND ..." over the key, or over every column NULL-safe for a table without one. */
@@ -665,6 +738,7 @@ insert_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const 
 	struct strbuf cols = STRBUF_INIT, set = STRBUF_INIT;
 	bool first = true, ok = true;
 
+	params_reset();
 	sb_addf(sql, "INSERT INTO %s (", t->qname);
 	for (int i = 0; i < t->ncols; i++) {
 		bool key = false;
@@ -729,6 +803,7 @@ update_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *nv, const
 {
 	bool first = true;
 
+	params_reset();
 	sb_addf(sql, "UPDATE %s SET ", t->qname);
 	for (int i = 0; i < t->ncols; i++) {
 		char *q;
@@ -762,6 +837,7 @@ static bool
 delete_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *ov, const uint8_t *old,
 	   size_t oldlen, char *err, size_t errsize)
 {
+	params_reset();
 	if (t->src->nkey == 0 && A.l->engine == ENGINE_PG) {
 		sb_addf(sql, "DELETE FROM %s WHERE ctid = (SELECT ctid FROM %s WHERE ", t->qname, t->qname);
 		if (!where(sql, t, ov, old, oldlen, err, errsize))
@@ -866,9 +942,9 @@ statement(int64_t tid, struct ttable *t, struct atable *a, const struct strbuf *
 		p->seq = A.cur;
 		p->policy = policy;
 		p->what = what;
-		p->sql = xstrdup(sql->buf);
+		p->sql = what ? shown(sql) : NULL;
 		p->key = xstrdup(key);
-		if (!A.l->ops->apply_send(A.l, sql->buf)) {
+		if (!A.l->ops->apply_send(A.l, sql->buf, P.n, params())) {
 			A.status = EXIT_TARGET;
 			return CH_FATAL;
 		}
@@ -885,8 +961,12 @@ statement(int64_t tid, struct ttable *t, struct atable *a, const struct strbuf *
 			return CH_OK;
 	}
 	r = run(t, a, sql, key, &rows, &refused);
-	if (r == CH_OK && !refused && rows == 0 && what != NULL)
-		r = conflict(t, a, policy, sql->buf, key, what);
+	if (r == CH_OK && !refused && rows == 0 && what != NULL) {
+		char *text = shown(sql);
+
+		r = conflict(t, a, policy, text, key, what);
+		free(text);
+	}
 	return r;
 }
 
@@ -1037,6 +1117,7 @@ apply_truncate(const struct dms_record *rec)
 			continue;
 		}
 		/* DELETE on MySQL: its TRUNCATE would commit the transaction */
+		params_reset();
 		sb_addf(&sql, A.l->engine == ENGINE_PG ? "TRUNCATE %s" : "DELETE FROM %s", t->qname);
 		r = statement((int64_t)tid.v.u, t, atable((int64_t)tid.v.u), &sql, "", POLICY_LOG_ERROR, NULL);
 		atable((int64_t)tid.v.u)->n.ddls++;
@@ -1407,7 +1488,7 @@ alter(struct ttable *t, const char *what, const char *a1, const char *a2)
 	}
 	if (a2)
 		sb_addf(&sql, " %s", a2);
-	ok = A.l->ops->apply_sql(A.l, sql.buf, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+	ok = A.l->ops->apply_sql(A.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
 	if (!ok)
 		log_error("%s.%s: %s: %s", t->schema, t->name, sql.buf, err);
 	else
@@ -1561,6 +1642,10 @@ apply_finish(bool at_end, int status)
 	}
 	pending_clear();
 	free(A.pend);
+	sb_release(&P.buf);
+	free(P.off);
+	free(P.ptr);
+	memset(&P, 0, sizeof(P));
 	if (A.skipped)
 		log_warn("%" PRIu64 " transactions were applied before (at or before %s): skipped", A.skipped,
 			 A.applied ? A.applied : "?");

@@ -96,11 +96,20 @@ struct target_ops {
 			const uint8_t *values, size_t values_len, struct strbuf *out, char *err,
 			size_t errsize);
 	/*
-	 * A change statement: an enum load_result, with the rows it matched in
-	 * *rows; on LOAD_REFUSED (its data) err and *truncation are set.
+	 * A change statement (with nparams parameters, or params NULL): an
+	 * enum load_result, with the rows it matched in *rows; on LOAD_REFUSED
+	 * (its data) err and *truncation are set.
 	 */
-	int (*apply_sql)(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
-			 bool *truncation);
+	int (*apply_sql)(struct loader *l, const char *sql, int nparams, const char *const *params, uint64_t *rows,
+			 char *err, size_t errsize, bool *truncation);
+	/*
+	 * Optional: value it as the text of a parameter ($n of sql), appended
+	 * to out with its NUL (*null for nil). With it, change statements carry
+	 * parameters (params not NULL) and are prepared once per text.
+	 */
+	bool (*param)(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+		      const uint8_t *values, size_t values_len, struct strbuf *out, bool *null, char *err,
+		      size_t errsize);
 	bool stmt_atomic;	/* a refused statement leaves its transaction usable (MySQL) */
 	/*
 	 * Pipelining (optional): apply_send sends a change statement without
@@ -109,7 +118,7 @@ struct target_ops {
 	 * statement after a refused one is not run: LOAD_REFUSED, err "not run".
 	 * False: the target failed (logged).
 	 */
-	bool (*apply_send)(struct loader *l, const char *sql);
+	bool (*apply_send)(struct loader *l, const char *sql, int nparams, const char *const *params);
 	bool (*apply_sync)(struct loader *l,
 			   void (*done)(void *arg, int rc, uint64_t rows, const char *err, bool truncation),
 			   void *arg);

@@ -288,13 +288,15 @@ myt_commit(struct loader *l)
  * alone).
  */
 static int
-myt_apply_sql(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
-	      bool *truncation)
+myt_apply_sql(struct loader *l, const char *sql, int nparams, const char *const *params, uint64_t *rows,
+	      char *err, size_t errsize, bool *truncation)
 {
 	MYSQL *conn = MY(l)->conn;
 	const char *info;
 	MYSQL_RES *res;
 
+	(void)nparams;	/* values come as literals (the literal op): no parameters */
+	(void)params;
 	*rows = 0;
 	*truncation = false;
 	if (mysql_real_query(conn, sql, strlen(sql)) != 0) {
@@ -958,7 +960,7 @@ myt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, si
 					sb_addf(&sql, " ON DUPLICATE KEY UPDATE %s", t->setlist);
 				else
 					sb_addf(&sql, " ON DUPLICATE KEY UPDATE %s = %s", t->collist, t->collist);
-				rc = myt_apply_sql(l, sql.buf, &affected, err, errsize, truncation);
+				rc = myt_apply_sql(l, sql.buf, 0, NULL, &affected, err, errsize, truncation);
 				sb_reset(&sql);
 				count = 0;
 			}

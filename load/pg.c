@@ -366,57 +366,66 @@ pg_string_literal(struct strbuf *out, const uint8_t *p, size_t n)
 }
 
 /*
- * A value as a PostgreSQL literal (NULL for nil), typed by the column it goes
- * to: every value but NULL is a quoted literal, which takes the column's type.
+ * A value in PostgreSQL's text input form: quoted, an SQL literal (NULL for
+ * nil) typed by the column it goes to; else the bare text of a parameter
+ * (*null set for nil), NUL-terminated.
  */
 static bool
-pgt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
-	    const uint8_t *values, size_t values_len, struct strbuf *out, char *err, size_t errsize)
+pg_value(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it, const uint8_t *values,
+	 size_t values_len, struct strbuf *out, bool quoted, bool *null, char *err, size_t errsize)
 {
 	static const char hex[] = "0123456789abcdef";
+	const char *q = quoted ? "'" : "";
 	char buf[64];
 	int n;
 
+	*null = false;
 	switch (it->type) {
 	case MP_NIL:
-		sb_adds(out, "NULL");
-		return true;
+		*null = true;
+		if (quoted)
+			sb_adds(out, "NULL");
+		break;
 	case MP_BOOL:
-		sb_adds(out, it->v.b ? "'t'" : "'f'");
-		return true;
+		sb_addf(out, "%s%s%s", q, it->v.b ? "t" : "f", q);
+		break;
 	case MP_INT:
 		n = format_int(buf, it->v.i);
-		sb_addf(out, "'%.*s'", n, buf);
-		return true;
+		sb_addf(out, "%s%.*s%s", q, n, buf, q);
+		break;
 	case MP_UINT:
 		n = format_uint(buf, it->v.u);
-		sb_addf(out, "'%.*s'", n, buf);
-		return true;
+		sb_addf(out, "%s%.*s%s", q, n, buf, q);
+		break;
 	case MP_FLOAT32:
 	case MP_FLOAT64: {
 		double v = it->type == MP_FLOAT32 ? (double)it->v.f32 : it->v.f64;
 
 		if (isnan(v))
-			sb_adds(out, "'NaN'");
+			sb_addf(out, "%sNaN%s", q, q);
 		else if (isinf(v))
-			sb_adds(out, v > 0 ? "'Infinity'" : "'-Infinity'");
+			sb_addf(out, "%s%s%s", q, v > 0 ? "Infinity" : "-Infinity", q);
 		else {
 			n = format_hexfloat(buf, v);
-			sb_addf(out, "'%.*s'", n, buf);
+			sb_addf(out, "%s%.*s%s", q, n, buf, q);
 		}
-		return true;
+		break;
 	}
 	case MP_STR: {
 		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
 
 		if (limit)
 			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, true);
-		if (!pg_string_literal(out, it->v.s.p, len)) {
+		if (memchr(it->v.s.p, 0, len) != NULL) {
 			snprintf(err, errsize, "column %s: a NUL byte, which PostgreSQL text cannot hold",
 				 col->src->name);
 			return false;
 		}
-		return true;
+		if (quoted)
+			pg_string_literal(out, it->v.s.p, len);
+		else
+			sb_add(out, (const char *)it->v.s.p, len);
+		break;
 	}
 	case MP_BIN: {
 		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
@@ -424,20 +433,82 @@ pgt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct m
 		if (limit)
 			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, false);
 		sb_grow_by(out, 6 + 2 * len);
-		sb_add(out, "'\\x", 3);
+		sb_addf(out, "%s\\x", q);
 		for (size_t k = 0; k < len; k++) {
 			char h[2] = { hex[it->v.s.p[k] >> 4], hex[it->v.s.p[k] & 15] };
 
 			sb_add(out, h, 2);
 		}
-		sb_add(out, "'", 1);
-		return true;
+		sb_adds(out, q);
+		break;
 	}
 	default:
 		snprintf(err, errsize, "column %s: a %s value has no PostgreSQL form", col->src->name,
 			 mp_type_name(it->type));
 		return false;
 	}
+	if (!quoted)
+		sb_add(out, "", 1);	/* the parameter's NUL */
+	return true;
+}
+
+static bool
+pgt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+	    const uint8_t *values, size_t values_len, struct strbuf *out, char *err, size_t errsize)
+{
+	bool null;
+
+	return pg_value(l, t, col, it, values, values_len, out, true, &null, err, errsize);
+}
+
+static bool
+pgt_param(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it, const uint8_t *values,
+	  size_t values_len, struct strbuf *out, bool *null, char *err, size_t errsize)
+{
+	return pg_value(l, t, col, it, values, values_len, out, false, null, err, errsize);
+}
+
+/*
+ * Prepared change statements, by their text (a table's INSERT, its UPDATE of
+ * a set of columns, its DELETE): a name each, up to a bound; past it a
+ * statement goes unnamed.
+ */
+#define PREPARED_MAX 512
+static struct {
+	char *sql;
+	bool ready;		/* the server has it */
+} prepared[PREPARED_MAX];
+static int nprepared;
+
+/* The prepared name of sql ("" past the bound); *fresh: to be prepared first. */
+static const char *
+prepared_name(const char *sql, bool *fresh, char *name, size_t size)
+{
+	int i;
+
+	*fresh = false;
+	for (i = 0; i < nprepared; i++)
+		if (strcmp(prepared[i].sql, sql) == 0)
+			break;
+	if (i == nprepared) {
+		if (nprepared == PREPARED_MAX)
+			return "";
+		prepared[nprepared++].sql = xstrdup(sql);
+	}
+	*fresh = !prepared[i].ready;
+	prepared[i].ready = true;
+	snprintf(name, size, "dms_c%d", i);
+	return name;
+}
+
+/* A prepare that did not reach the server: prepared again at the next use. */
+static void
+prepared_lost(const char *name)
+{
+	int i = atoi(name + 5);
+
+	if (i >= 0 && i < nprepared)
+		prepared[i].ready = false;
 }
 
 /*
@@ -447,15 +518,35 @@ pgt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct m
  * a savepoint, or replays); any other error is LOAD_FAILED (logged).
  */
 static int
-pgt_apply_sql(struct loader *l, const char *sql, uint64_t *rows, char *err, size_t errsize,
-	      bool *truncation)
+pgt_apply_sql(struct loader *l, const char *sql, int nparams, const char *const *params, uint64_t *rows,
+	      char *err, size_t errsize, bool *truncation)
 {
 	PGresult *res;
 	int rc = LOAD_DONE;
+	char buf[32];
+	const char *name = "";
+	bool fresh = false, sent_ok;
 
 	*rows = 0;
 	*truncation = false;
-	if (!PQsendQuery(PG(l)->conn, sql)) {
+	if (params != NULL) {
+		name = prepared_name(sql, &fresh, buf, sizeof(buf));
+		if (fresh) {
+			res = PQprepare(PG(l)->conn, name, sql, nparams, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				log_error("%s: %s", PG(l)->label, PQresultErrorMessage(res));
+				prepared_lost(name);
+				PQclear(res);
+				return LOAD_FAILED;
+			}
+			PQclear(res);
+		}
+		sent_ok = name[0] ? PQsendQueryPrepared(PG(l)->conn, name, nparams, params, NULL, NULL, 0)
+				  : PQsendQueryParams(PG(l)->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	} else {
+		sent_ok = PQsendQuery(PG(l)->conn, sql);
+	}
+	if (!sent_ok) {
 		log_error("%s: %s", PG(l)->label, PQerrorMessage(PG(l)->conn));
 		return LOAD_FAILED;
 	}
@@ -567,29 +658,60 @@ pgt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, si
 			sb_addf(&sql, ") DO UPDATE SET %s", t->setlist);
 		else
 			sb_adds(&sql, ") DO NOTHING");
-		rc = pgt_apply_sql(l, sql.buf, &affected, err, errsize, truncation);
+		rc = pgt_apply_sql(l, sql.buf, 0, NULL, &affected, err, errsize, truncation);
 	}
 	sb_release(&sql);
 	sb_release(&data);
 	return rc;
 }
 
-static size_t pipelined;	/* statements sent and not yet synced */
+/* What went down the pipeline, in order: statements, and the prepares before their first use. */
+static struct sent {
+	bool prepare;
+	int index;		/* a prepare's statement */
+} *sent;
+static size_t nsent, capsent;
+
+static void
+sent_add(bool prepare, const char *name)
+{
+	if (nsent == capsent) {
+		capsent = capsent ? 2 * capsent : 512;
+		sent = xrealloc(sent, capsent * sizeof(*sent));
+	}
+	sent[nsent].prepare = prepare;
+	sent[nsent].index = prepare ? atoi(name + 5) : -1;
+	nsent++;
+}
 
 static bool
-pgt_apply_send(struct loader *l, const char *sql)
+pgt_apply_send(struct loader *l, const char *sql, int nparams, const char *const *params)
 {
 	PGconn *conn = PG(l)->conn;
+	char buf[32];
+	const char *name = "";
+	bool fresh = false, ok;
 
 	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(conn)) {
 		log_error("%s: cannot enter pipeline mode: %s", PG(l)->label, PQerrorMessage(conn));
 		return false;
 	}
-	if (!PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+	if (params != NULL)
+		name = prepared_name(sql, &fresh, buf, sizeof(buf));
+	if (fresh) {
+		if (!PQsendPrepare(conn, name, sql, nparams, NULL)) {
+			log_error("%s: %s", PG(l)->label, PQerrorMessage(conn));
+			return false;
+		}
+		sent_add(true, name);
+	}
+	ok = name[0] ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+		     : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!ok) {
 		log_error("%s: %s", PG(l)->label, PQerrorMessage(conn));
 		return false;
 	}
-	pipelined++;
+	sent_add(false, NULL);
 	return true;
 }
 
@@ -598,7 +720,7 @@ pgt_apply_sync(struct loader *l, void (*done)(void *arg, int rc, uint64_t rows, 
 	       void *arg)
 {
 	PGconn *conn = PG(l)->conn;
-	size_t results = 0;
+	size_t next = 0;
 	bool ok = true;
 
 	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
@@ -610,6 +732,7 @@ pgt_apply_sync(struct loader *l, void (*done)(void *arg, int rc, uint64_t rows, 
 	for (;;) {
 		PGresult *res = PQgetResult(conn);
 		ExecStatusType st;
+		const struct sent *op;
 
 		if (res == NULL) {
 			if (PQstatus(conn) == CONNECTION_BAD) {
@@ -623,23 +746,30 @@ pgt_apply_sync(struct loader *l, void (*done)(void *arg, int rc, uint64_t rows, 
 			PQclear(res);
 			break;
 		}
-		if (results++ >= pipelined) {	/* more than was sent: give up on this connection */
+		if (next >= nsent) {	/* more than was sent: give up on this connection */
 			PQclear(res);
 			log_error("%s: the pipeline returned more results than statements", PG(l)->label);
 			return false;
 		}
-		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		op = &sent[next++];
+		if (op->prepare) {
+			if (st != PGRES_COMMAND_OK) {
+				prepared[op->index].ready = false;
+				if (st != PGRES_PIPELINE_ABORTED) {
+					log_error("%s: %s", PG(l)->label, PQresultErrorMessage(res));
+					ok = false;
+				}
+			}
+		} else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			done(arg, LOAD_DONE, strtoull(PQcmdTuples(res), NULL, 10), NULL, false);
 		} else if (st == PGRES_PIPELINE_ABORTED) {
 			done(arg, LOAD_REFUSED, 0, "not run", false);
 		} else {
 			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 			char err[1024];
 
-			snprintf(err, sizeof(err), "%s (SQLSTATE %s)",
-				 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-										 : "refused",
-				 state ? state : "none");
+			snprintf(err, sizeof(err), "%s (SQLSTATE %s)", msg ? msg : "refused", state ? state : "none");
 			if (is_data_error(state)) {
 				done(arg, LOAD_REFUSED, 0, err,
 				     strcmp(state, "22001") == 0 || strcmp(state, "22003") == 0);
@@ -651,7 +781,7 @@ pgt_apply_sync(struct loader *l, void (*done)(void *arg, int rc, uint64_t rows, 
 		}
 		PQclear(res);
 	}
-	pipelined = 0;
+	nsent = 0;
 	if (!PQexitPipelineMode(conn)) {
 		log_error("%s: cannot leave pipeline mode: %s", PG(l)->label, PQerrorMessage(conn));
 		return false;
@@ -1009,6 +1139,7 @@ const struct target_ops pg_target_ops = {
 	.rollback = pgt_rollback,
 	.commit = pgt_commit,
 	.literal = pgt_literal,
+	.param = pgt_param,
 	.apply_sql = pgt_apply_sql,
 	.apply_net = pgt_apply_net,
 	.apply_send = pgt_apply_send,
