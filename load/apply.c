@@ -43,7 +43,10 @@ struct pending {
 	uint64_t seq;			/* its change */
 	enum error_policy policy;	/* what no row matched follows */
 	const char *what;		/* that conflict; NULL: none can happen */
-	char *sql, *key;
+	char *sql, *key;	/* sql: its text; with params, shown when a conflict needs it */
+	char *pbuf;		/* its parameters (P's buf and offsets, copied) */
+	size_t *poff;
+	int pn;
 	int rc;
 	uint64_t rows;
 	char *err;
@@ -573,21 +576,28 @@ params(void)
 	return P.ptr;
 }
 
-/* The statement as people read it: its text, and its parameters' values. */
+/* A statement as people read it: its text, and its n parameters' values (at off in pbuf). */
 static char *
-shown(const struct strbuf *sql)
+render(const char *sql, const char *pbuf, const size_t *off, int n)
 {
 	struct strbuf sb = STRBUF_INIT;
 
-	sb_adds(&sb, sql->buf);
-	for (int i = 0; i < P.n; i++) {
+	sb_adds(&sb, sql);
+	for (int i = 0; i < n; i++) {
 		sb_addf(&sb, "%s$%d = ", i ? ", " : " -- ", i + 1);
-		if (P.off[i] == SIZE_MAX)
+		if (off[i] == SIZE_MAX)
 			sb_adds(&sb, "NULL");
 		else
-			sb_addf(&sb, "'%.200s'", P.buf.buf + P.off[i]);
+			sb_addf(&sb, "'%.200s'", pbuf + off[i]);
 	}
 	return sb.buf;
+}
+
+/* The statement in hand as people read it. */
+static char *
+shown(const struct strbuf *sql)
+{
+	return render(sql->buf, P.buf.buf, P.off, P.n);
 }
 
 /*
@@ -859,6 +869,8 @@ pending_clear(void)
 	for (size_t i = 0; i < A.npend; i++) {
 		free(A.pend[i].sql);
 		free(A.pend[i].key);
+		free(A.pend[i].pbuf);
+		free(A.pend[i].poff);
 		free(A.pend[i].err);
 	}
 	A.npend = A.done = 0;
@@ -909,8 +921,11 @@ sync_pipeline(void)
 		struct pending *p = &A.pend[i];
 
 		if (p->what != NULL && p->rows == 0) {
+			char *text = render(p->sql, p->pbuf, p->poff, p->pn);
+
 			A.cur = p->seq;
-			ok = conflict(*A.table(p->tid), &A.at[p->tid], p->policy, p->sql, p->key, p->what) == CH_OK;
+			ok = conflict(*A.table(p->tid), &A.at[p->tid], p->policy, text, p->key, p->what) == CH_OK;
+			free(text);
 		}
 	}
 	pending_clear();
@@ -942,8 +957,15 @@ statement(int64_t tid, struct ttable *t, struct atable *a, const struct strbuf *
 		p->seq = A.cur;
 		p->policy = policy;
 		p->what = what;
-		p->sql = what ? shown(sql) : NULL;
 		p->key = xstrdup(key);
+		if (what != NULL) {	/* what a conflict's exception shows, rendered only then */
+			p->sql = xstrdup(sql->buf);
+			p->pn = P.n;
+			p->pbuf = xmalloc(P.buf.len + 1);
+			memcpy(p->pbuf, P.buf.buf ? P.buf.buf : "", P.buf.len);
+			p->poff = xmalloc(((size_t)P.n + 1) * sizeof(*p->poff));
+			memcpy(p->poff, P.off, (size_t)P.n * sizeof(*p->poff));
+		}
 		if (!A.l->ops->apply_send(A.l, sql->buf, P.n, params())) {
 			A.status = EXIT_TARGET;
 			return CH_FATAL;
