@@ -35,7 +35,8 @@
 
 #define GROUP_MEMORY (8u << 20)	/* records kept for a replay, bytes */
 #define NET_MEMORY (24u << 20)	/* batch apply: net changes held before they go to the target */
-#define PIPELINE_DEPTH 256	/* statements sent before their outcomes are read */
+#define PIPELINE_DEPTH 256
+#define LOCK_TRIES 100		/* tenths of a second the task's lock is waited for */	/* statements sent before their outcomes are read */
 
 /* A statement sent down the pipeline, its outcome to come. */
 struct pending {
@@ -207,17 +208,28 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 	A.net_memory = (size_t)l->settings->batch_memory_mb << 20;
 	if (A.net_memory > NET_MEMORY)
 		A.net_memory = NET_MEMORY;
-	/* one applier per task: exactly once needs it */
-	switch (l->ops->task_lock(l, true)) {
-	case ANSWER_YES:
-		break;
-	case ANSWER_NO:
-		log_error("task %s is held by another dms-load or dms-full-load on this target: one applies a task's changes at a time",
-			  l->task);
-		A.status = EXIT_USAGE;
-		return false;
-	default:
-		return false;
+	/*
+	 * One applier per task: exactly once needs it. The session of an
+	 * applier that was just killed may take a moment to end on the server:
+	 * the lock is waited for, a little.
+	 */
+	for (int tries = 0;; tries++) {
+		enum answer got = l->ops->task_lock(l, true);
+		struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+		if (got == ANSWER_YES)
+			break;
+		if (got == ANSWER_ERROR)
+			return false;
+		if (tries == LOCK_TRIES) {
+			log_error("task %s is held by another dms-load or dms-full-load on this target: one applies a task's changes at a time",
+				  l->task);
+			A.status = EXIT_USAGE;
+			return false;
+		}
+		if (tries == 0)
+			log_info("task %s: waiting up to %d s for its lock", l->task, LOCK_TRIES / 10);
+		nanosleep(&pause, NULL);
 	}
 	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2", "apply_state", 2, params, NULL))
 		return false;

@@ -776,10 +776,6 @@ run(struct options *o)
 		L.ops->disconnect(&L);
 		return EXIT_TARGET;
 	}
-	if (!o->check && !run_join(&L)) {
-		L.ops->disconnect(&L);
-		return EXIT_USAGE;
-	}
 	if (!reader_init(&r, STDIN_FILENO, "stdin")) {
 		L.ops->disconnect(&L);
 		return EXIT_RUNTIME;
@@ -809,7 +805,10 @@ run(struct options *o)
 		switch (rec.kind) {
 		case K_HELLO:
 			if (hello(&rec) && rec.seq == 1) {
-				status = run_changes(o, &r);
+				status = run_changes(o, &r);	/* it takes the task's lock itself */
+				ok = false;
+			} else if (rec.seq == 1 && !o->check && !run_join(&L)) {
+				status = EXIT_USAGE;
 				ok = false;
 			}
 			break;

@@ -314,7 +314,7 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 }
 
 @test "dms-load killed with SIGKILL at random points and its connection lost (exit 4), rerun on the whole stream: the tables end exactly as expected" {
-	dms-benchgen -c -n 40000 >long.dms
+	dms-benchgen -c -n 200000 >long.dms
 	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >each.json
 	for e in pg my; do
 		target_db $e kill_ref_$e
