@@ -1390,6 +1390,26 @@ commit(const struct dms_record *rec)
 	return true;
 }
 
+/* The position of a CHECKPOINT past the target's: apply_state's and the ack file's. */
+static bool
+checkpoint(const char *pos)
+{
+	struct loader *l = A.l;
+	const char *params[] = { l->task, pos, l->engine == ENGINE_MYSQL && l->dbname ? l->dbname : "" };
+	int cmp;
+
+	if (A.committed != NULL && position_compare(pos, A.committed, &cmp) && cmp <= 0)
+		return true;
+	if (!ctl_sql(l, "UPDATE %s SET position = $2, applied_at = CURRENT_TIMESTAMP "
+			"WHERE task_name = $1 AND target_database = $3", "apply_state", 3, params, NULL)) {
+		A.status = EXIT_TARGET;
+		return false;
+	}
+	free(A.committed);
+	A.committed = xstrdup(pos);
+	return write_ack(pos);
+}
+
 int
 apply_record(const struct dms_record *rec)
 {
@@ -1419,11 +1439,15 @@ apply_record(const struct dms_record *rec)
 		char *pos = position_of(rec, 1);
 		bool ok = true;
 
-		/* nothing pending: the source may release what is before it */
+		/*
+		 * Nothing pending: the target has every change up to the
+		 * CHECKPOINT, which becomes its position, and the source may
+		 * release what is before it.
+		 */
 		if (!A.in_txn) {
 			ok = group_commit();
 			if (ok && pos != NULL && (A.applied == NULL || A.caught_up || !applied_already(pos)))
-				ok = write_ack(pos);
+				ok = checkpoint(pos);
 		}
 		free(pos);
 		return ok ? EXIT_OK : A.status;
@@ -1623,12 +1647,42 @@ out:
  * is created on the target when it is missing (as a full load would, its
  * existing rows left alone); a redefinition alters it.
  */
+/* A table dropped on the source (a TABLE with attrs dropped): as HandleSourceTableDropped says. */
+static int
+drop_table(struct atable *a, struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char err[1024];
+	uint64_t rows;
+	bool trunc, ok;
+
+	if (!A.l->settings->handle_dropped) {
+		log_warn("%s.%s was dropped on the source: not applied (HandleSourceTableDropped false)", t->schema,
+			 t->name);
+		return EXIT_OK;
+	}
+	sb_addf(&sql, "DROP TABLE IF EXISTS %s", t->qname);
+	ok = A.l->ops->apply_sql(A.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+	sb_release(&sql);
+	if (!ok) {
+		log_error("%s.%s: DROP TABLE: %s", t->schema, t->name, err);
+		return EXIT_TARGET;
+	}
+	log_info("%s.%s dropped, as on the source", t->schema, t->name);
+	a->n.ddls++;
+	if (!write_stats())
+		return A.status;
+	/* a later definition creates it again */
+	atable_release(a);
+	return EXIT_OK;
+}
+
 int
 apply_table(struct ttable *t, int64_t tid)
 {
 	struct atable *a = atable(tid);
 	enum prep_mode mode = A.l->settings->prep_mode;
-	bool ok;
+	bool ok, dropped = false;
 
 	if (A.in_txn) {
 		log_error("TABLE %s.%s inside a transaction: a change stream redefines tables between transactions",
@@ -1637,6 +1691,8 @@ apply_table(struct ttable *t, int64_t tid)
 	}
 	if (!group_commit())
 		return A.status;
+	if (attrs_bool(t->src->attrs, t->src->attrs_len, "dropped", &dropped) && dropped)
+		return drop_table(a, t);
 	if (a->names == NULL) {
 		if (!run_check_tables(A.l, &t, 1))
 			return EXIT_USAGE;

@@ -659,6 +659,11 @@ run_changes(const struct options *o, struct dms_reader *r)
 	while (status == EXIT_OK) {
 		int rc;
 
+		if (sig_stop) {
+			log_error("stopped by SIGQUIT: the transaction in hand is rolled back");
+			status = EXIT_RUNTIME;
+			break;
+		}
 		if (sig_drain && apply_between()) {
 			log_info("stopping on a signal, between transactions");
 			break;

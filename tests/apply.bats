@@ -420,3 +420,93 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 			"$(tsql $e "$ctl" "SELECT key_text FROM dms.apply_exceptions WHERE task_name = 'bad'")"
 	done
 }
+
+@test "CHECKPOINT acknowledges an idle position; QUIT stops at once; a dropped table; apply conflicts escalate" {
+	pg_sql postgres "CREATE DATABASE misc_pg"
+	u=$(pg_uri misc_pg)
+	# CHECKPOINT with nothing pending moves the acknowledged position, never back
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"a"]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+		echo '{"kind":"CHECKPOINT","position":"0/180","time":null}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >ck.dms
+	run --separate-stderr dms-load --task misc --ack-file ack "$u" <ck.dms
+	assert_status 0
+	expect "acknowledged at the CHECKPOINT" "0/180" "$(cat ack)"
+	{
+		echo "$HEAD"
+		echo '{"kind":"CHECKPOINT","position":"0/150","time":null}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >back.dms
+	run --separate-stderr dms-load --task misc --ack-file ack "$u" <back.dms
+	assert_status 0
+	expect "an earlier CHECKPOINT does not move it back" "0/180" "$(cat ack)"
+
+	# QUIT inside a transaction: exit 1, nothing of it
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":2,"position":"0/200","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[2,"b"]}'
+		echo '{"kind":"COMMIT","position":"0/200","time":null,"attrs":{}}'
+		echo '{"kind":"BEGIN","xid":3,"position":"0/300","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[3,"c"]}'
+	} >open.jsonl
+	dms-transform --from-json open.jsonl >open.dms 2>/dev/null && st=0 || st=$?
+	expect "a stream left open is written" 5 "$st"
+	# the stream up to transaction 2's COMMIT, then the rest
+	head -n 5 open.jsonl >two.jsonl
+	dms-transform --from-json two.jsonl >two.dms 2>/dev/null && st=0 || st=$?
+	expect "the first half is written" 5 "$st"
+	mkfifo quit.fifo
+	dms-load --task misc --ack-file ack "$u" <quit.fifo 2>quit.log &
+	pid=$!
+	exec 7>quit.fifo
+	cat two.dms >&7
+	wait_for "transaction 2 acknowledged" grep -qx 0/200 ack
+	tail -c +"$(($(stat -c %s two.dms) + 1))" open.dms >&7
+	kill -QUIT "$pid"
+	wait "$pid" && st=0 || st=$?
+	exec 7>&-
+	expect "QUIT: exit 1" 1 "$st"
+	assert_match "stopped by SIGQUIT" "$(cat quit.log)"
+	expect "transaction 3 is not applied" "1 2" "$(pg_sql misc_pg "SELECT id FROM k ORDER BY id" | xargs)"
+
+	# a table dropped on the source: dropped, or kept under HandleSourceTableDropped false
+	{
+		echo "$HEAD"
+		echo '{"kind":"TABLE","tid":1,"schema":"public","name":"gone","columns":[{"name":"id","type":"int4","nullable":false}],"key":[0],"attrs":{}}'
+		echo '{"kind":"BEGIN","xid":4,"position":"0/400","time":null}'
+		echo '{"kind":"INSERT","tid":1,"new":[1]}'
+		echo '{"kind":"COMMIT","position":"0/400","time":null,"attrs":{}}'
+		echo '{"kind":"TABLE","tid":1,"schema":"public","name":"gone","columns":[],"key":[],"attrs":{"dropped":true}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >drop.dms
+	echo '{"ChangeProcessingDdlHandlingPolicy": {"HandleSourceTableDropped": false}}' >keep.json
+	run --separate-stderr dms-load -s keep.json --task keep "$u" <drop.dms
+	assert_status 0
+	assert_match "not applied \(HandleSourceTableDropped false\)" "$stderr"
+	expect "kept" "1" "$(pg_sql misc_pg "SELECT count(*) FROM gone")"
+	run --separate-stderr dms-load --task drop "$u" <drop.dms
+	assert_status 0
+	expect "dropped" "" "$(pg_sql misc_pg "SELECT to_regclass('public.gone')")"
+
+	# ApplyErrorEscalationCount 1: the second conflict of a table suspends it
+	echo '{"ErrorBehavior": {"ApplyErrorEscalationCount": 1, "ApplyErrorEscalationPolicy": "SUSPEND_TABLE"}}' >esc.json
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"dup"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[2,"dup"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[9,"new"]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >esc.dms
+	run --separate-stderr dms-load -s esc.json --task esc "$u" <esc.dms
+	assert_status 0
+	assert_match "more than 1 apply conflicts: ApplyErrorEscalationPolicy SUSPEND_TABLE" "$stderr"
+	expect "the first conflict logged" "id=1" "$(pg_sql misc_pg "SELECT key_text FROM dms.apply_exceptions WHERE task_name = 'esc'")"
+	expect "nothing after the escalation" "1|a 2|b" "$(pg_sql misc_pg "SELECT id, v FROM k ORDER BY id" | xargs)"
+}
