@@ -35,7 +35,7 @@
 
 #define GROUP_MEMORY (8u << 20)	/* records kept for a replay, bytes */
 #define NET_MEMORY (24u << 20)	/* batch apply: net changes held before they go to the target */
-#define PIPELINE_DEPTH 256
+#define PIPELINE_DEPTH 1024
 #define LOCK_TRIES 100		/* tenths of a second the task's lock is waited for */	/* statements sent before their outcomes are read */
 
 /* A statement sent down the pipeline, its outcome to come. */
@@ -732,7 +732,6 @@ where(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const uint8
 
 	for (uint32_t k = 0; k < (s->nkey ? s->nkey : s->ncols); k++) {
 		int i = s->nkey ? (int)s->key[k] : (int)k;
-		char *q;
 
 		if (t->cols[i].skip)
 			continue;
@@ -740,15 +739,22 @@ where(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const uint8
 			snprintf(err, errsize, "column %s: the old image has no value", t->cols[i].src->name);
 			return false;
 		}
-		q = quote(t->cols[i].src->name);
-		sb_addf(sql, "%s%s %s ", first ? "" : " AND ", q,
+		sb_addf(sql, "%s%s %s ", first ? "" : " AND ", t->cols[i].quoted,
 			s->nkey ? "=" : A.l->engine == ENGINE_PG ? "IS NOT DISTINCT FROM" : "<=>");
-		free(q);
 		first = false;
 		if (!lit(sql, t, i, v, values, len, err, errsize))
 			return false;
 	}
 	return true;
+}
+
+static bool
+is_key(const struct dms_table *s, int i)
+{
+	for (uint32_t k = 0; k < s->nkey; k++)
+		if ((int)s->key[k] == i)
+			return true;
+	return false;
 }
 
 /* INSERT of the values not UNCHANGED; upsert: on a key that exists, its row takes them. */
@@ -757,29 +763,24 @@ insert_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const 
 	   size_t len, bool upsert, char *err, size_t errsize)
 {
 	const struct dms_table *s = t->src;
-	struct strbuf cols = STRBUF_INIT, set = STRBUF_INIT;
+	struct strbuf set = STRBUF_INIT;
 	bool first = true, ok = true;
 
 	params_reset();
 	sb_addf(sql, "INSERT INTO %s (", t->qname);
 	for (int i = 0; i < t->ncols; i++) {
-		bool key = false;
-		char *q;
+		const char *q = t->cols[i].quoted;
 
 		if (t->cols[i].skip || mp_is_unchanged(&v[i]))
 			continue;
-		q = quote(t->cols[i].src->name);
-		sb_addf(&cols, "%s%s", first ? "" : ", ", q);
-		for (uint32_t k = 0; k < s->nkey; k++)
-			key |= (int)s->key[k] == i;
-		if (!key)
+		sb_addf(sql, "%s%s", first ? "" : ", ", q);
+		if (upsert && !is_key(s, i))
 			sb_addf(&set, "%s%s = %s%s%s", set.len ? ", " : "", q,
 				A.l->engine == ENGINE_PG ? "EXCLUDED." : "VALUES(", q,
 				A.l->engine == ENGINE_PG ? "" : ")");
-		free(q);
 		first = false;
 	}
-	sb_addf(sql, "%s) VALUES (", cols.buf ? cols.buf : "");
+	sb_adds(sql, ") VALUES (");
 	first = true;
 	for (int i = 0; ok && i < t->ncols; i++) {
 		if (t->cols[i].skip || mp_is_unchanged(&v[i]))
@@ -793,48 +794,41 @@ insert_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *v, const 
 	if (s->nkey > 0 && A.l->engine == ENGINE_PG) {
 		if (upsert && set.len) {
 			sb_adds(sql, " ON CONFLICT (");
-			for (uint32_t k = 0; k < s->nkey; k++) {
-				char *q = quote(t->cols[s->key[k]].src->name);
-
-				sb_addf(sql, "%s%s", k ? ", " : "", q);
-				free(q);
-			}
+			for (uint32_t k = 0; k < s->nkey; k++)
+				sb_addf(sql, "%s%s", k ? ", " : "", t->cols[s->key[k]].quoted);
 			sb_addf(sql, ") DO UPDATE SET %s", set.buf);
 		} else {
 			sb_adds(sql, " ON CONFLICT DO NOTHING");
 		}
 	} else if (s->nkey > 0) {
-		char *q = quote(t->cols[s->key[0]].src->name);
+		const char *q = t->cols[s->key[0]].quoted;
 
 		if (upsert && set.len)
 			sb_addf(sql, " ON DUPLICATE KEY UPDATE %s", set.buf);
 		else
 			sb_addf(sql, " ON DUPLICATE KEY UPDATE %s = %s", q, q);
-		free(q);
 	}
-	sb_release(&cols);
 	sb_release(&set);
 	return ok;
 }
 
-/* UPDATE ... SET the new values not UNCHANGED WHERE the old key; *empty: nothing to set. */
+/*
+ * UPDATE ... SET the new values not UNCHANGED WHERE the old key (same_key: the
+ * key did not change, and is not set); *empty: nothing to set.
+ */
 static bool
 update_sql(struct strbuf *sql, struct ttable *t, const struct mp_item *nv, const struct mp_item *ov,
-	   const uint8_t *values, size_t len, const uint8_t *old, size_t oldlen, bool *empty, char *err,
-	   size_t errsize)
+	   const uint8_t *values, size_t len, const uint8_t *old, size_t oldlen, bool same_key, bool *empty,
+	   char *err, size_t errsize)
 {
 	bool first = true;
 
 	params_reset();
 	sb_addf(sql, "UPDATE %s SET ", t->qname);
 	for (int i = 0; i < t->ncols; i++) {
-		char *q;
-
-		if (t->cols[i].skip || mp_is_unchanged(&nv[i]))
+		if (t->cols[i].skip || mp_is_unchanged(&nv[i]) || (same_key && is_key(t->src, i)))
 			continue;
-		q = quote(t->cols[i].src->name);
-		sb_addf(sql, "%s%s = ", first ? "" : ", ", q);
-		free(q);
+		sb_addf(sql, "%s%s = ", first ? "" : ", ", t->cols[i].quoted);
 		first = false;
 		if (!lit(sql, t, i, nv, values, len, err, errsize))
 			return false;
@@ -1077,8 +1071,8 @@ apply_change(const struct dms_record *rec)
 		a->n.inserts++;
 		break;
 	case K_UPDATE:
-		ok = update_sql(&sql, t, nv, ov, rec->values, rec->values_len, old, oldlen, &empty, err,
-				sizeof(err));
+		ok = update_sql(&sql, t, nv, ov, rec->values, rec->values_len, old, oldlen, old == rec->values,
+				&empty, err, sizeof(err));
 		if (ok && !empty && ss->apply_update_policy != POLICY_UPDATE_RECORD)
 			r = statement(rec->table->tid, t, a, &sql, key, ss->apply_update_policy,
 				      "UPDATE: no row with this key on the target");

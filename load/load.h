@@ -32,6 +32,7 @@ struct tcol {
 	bool skip;		/* a LOB column left out (SupportLobs false) */
 	char *sqltype;		/* the target's column type */
 	char *narrowed;		/* MySQL: the type it had before a key made it shorter */
+	char *quoted;		/* its name, quoted for the target */
 	int dec_prec, dec_scale;	/* a decimal(p,s) target type's p and s; -1 otherwise */
 };
 

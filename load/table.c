@@ -19,6 +19,7 @@ ttable_free(struct ttable *t)
 		return;
 	for (int i = 0; i < t->ncols; i++) {
 		free(t->cols[i].sqltype);
+		free(t->cols[i].quoted);
 		free(t->cols[i].narrowed);
 	}
 	free(t->cols);
@@ -55,6 +56,7 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 		struct tcol *c = &t->cols[i];
 
 		c->src = sc;
+		c->quoted = l->engine == ENGINE_PG ? pg_quote_ident(sc->name) : my_quote_ident(sc->name);
 		c->skip = !l->settings->support_lobs && dms_type_is_lob(sc->type);
 	}
 	for (uint32_t k = 0; k < s->nkey; k++)
