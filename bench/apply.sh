@@ -18,6 +18,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/bin/tools:$root/scripts:$PATH"
 # shellcheck source=tests/helpers/servers.bash
 . "$root/tests/helpers/servers.bash"
+# shellcheck source=bench/lib.bash
+. "$root/bench/lib.bash"
 
 n=${BENCH_CHANGES:-1000000}
 work=$(mktemp -d)
@@ -25,16 +27,6 @@ chmod 755 "$work"
 trap 'servers_stop; rm -rf "$work"' EXIT
 servers_start pg my >/dev/null
 
-timed() {
-	local s e
-	s=$(date +%s.%N)
-	"$@"
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
-}
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
-rate() { printf '%.0f' "$(echo "$n / $1" | bc -l)"; }
-mem() { echo "$(($(cat "$1") / 1024))"; }
 secs() { printf '%.2f' "$1"; }
 results=$work/results
 
@@ -86,10 +78,10 @@ done
 
 {
 	echo "PostgreSQL -> PostgreSQL, $n changes (all contenders end with the same tables)"
-	echo "   native logical replication: $(secs "$t_lr") s, $(rate "$t_lr") changes/s"
-	echo "   dms-load transactional:     $(secs "$t_txn") s, $(rate "$t_txn") changes/s: $(ratio "$t_lr" "$t_txn")x native (target >= 1.0); peak memory $(mem "$work/mem.txn") MiB"
-	echo "   dms-load batch:             $(secs "$t_batch") s, $(rate "$t_batch") changes/s: $(ratio "$t_lr" "$t_batch")x native (target >= 3.0); peak memory $(mem "$work/mem.batch") MiB"
+	echo "   native logical replication: $(secs "$t_lr") s, $(rate "$n" "$t_lr") changes/s"
+	echo "   dms-load transactional:     $(secs "$t_txn") s, $(rate "$n" "$t_txn") changes/s: $(ratio "$t_lr" "$t_txn")x native (target >= 1.0); peak memory $(mem "$work/mem.txn") MiB"
+	echo "   dms-load batch:             $(secs "$t_batch") s, $(rate "$n" "$t_batch") changes/s: $(ratio "$t_lr" "$t_batch")x native (target >= 3.0); peak memory $(mem "$work/mem.batch") MiB"
 	echo "-> MariaDB, the same stream"
-	echo "   dms-load transactional:     $(secs "$t_mtxn") s, $(rate "$t_mtxn") changes/s; peak memory $(mem "$work/mem.mtxn") MiB"
-	echo "   dms-load batch:             $(secs "$t_mbatch") s, $(rate "$t_mbatch") changes/s; peak memory $(mem "$work/mem.mbatch") MiB"
+	echo "   dms-load transactional:     $(secs "$t_mtxn") s, $(rate "$n" "$t_mtxn") changes/s; peak memory $(mem "$work/mem.mtxn") MiB"
+	echo "   dms-load batch:             $(secs "$t_mbatch") s, $(rate "$n" "$t_mbatch") changes/s; peak memory $(mem "$work/mem.mbatch") MiB"
 } | tee "$results"

@@ -15,6 +15,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/scripts:$PATH"
 # shellcheck source=tests/helpers/servers.bash
 . "$root/tests/helpers/servers.bash"
+# shellcheck source=bench/lib.bash
+. "$root/bench/lib.bash"
 
 scale=${BENCH_SCALE:-50}
 mixed=${BENCH_MIXED:-2000000}
@@ -29,15 +31,6 @@ export PGPASSWORD=$DMS_TEST_PASSWORD
 psql_() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
 mariadb_() { mariadb --no-defaults --default-character-set=utf8mb4 -h 127.0.0.1 -P "$MY_PORT" -udms -p"$DMS_TEST_PASSWORD" "$@"; }
 
-# seconds of a command (wall clock)
-timed() {
-	local s e
-	s=$(date +%s.%N)
-	"$@"
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
-}
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 quiet() { "$@" >/dev/null 2>&1; }
 rounds=${BENCH_ROUNDS:-5}
 # once DB SETUP CMD...: seconds of one run, DB dropped and re-created (then
@@ -50,9 +43,6 @@ once() {
 	[ -z "$setup" ] || eval "$setup"
 	timed "$@"
 }
-rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
-mem() { echo "$(($(cat "$1") / 1024))"; }
-min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 
 echo "setting up: pgbench_accounts $rows rows, mixed $mixed rows (jobs: $jobs)"
 pg_sql postgres "CREATE DATABASE src"

@@ -12,6 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/scripts:$PATH"
 # shellcheck source=tests/helpers/servers.bash
 . "$root/tests/helpers/servers.bash"
+# shellcheck source=bench/lib.bash
+. "$root/bench/lib.bash"
 
 scale=${BENCH_SCALE:-50}
 rounds=${BENCH_ROUNDS:-3}
@@ -23,16 +25,6 @@ trap 'servers_stop; rm -rf "$work"' EXIT
 servers_start pg my >/dev/null
 export PGPASSWORD=$DMS_TEST_PASSWORD
 
-timed() {
-	local s e
-	s=$(date +%s.%N)
-	"$@"
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
-}
-min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
-ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
-rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
 
 echo "setting up: pgbench_accounts, $rows rows"
 pg_sql postgres "CREATE DATABASE src"

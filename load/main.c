@@ -631,6 +631,26 @@ hello(const struct dms_record *rec)
 	return changes;
 }
 
+/*
+ * The next record, as reader_next; READ_ERROR with *status set for a
+ * malformed stream (EXIT_INPUT) or a QUIT (EXIT_RUNTIME: stop at once, what
+ * is open rolls back).
+ */
+static int
+next_record(struct dms_reader *r, struct dms_record *rec, int *status)
+{
+	int rc = reader_next(r, rec);
+
+	if (rc == READ_ERROR) {
+		*status = EXIT_INPUT;
+	} else if (rc == READ_RECORD && sig_stop) {
+		log_error("stopped by SIGQUIT: the transaction in hand is rolled back");
+		*status = EXIT_RUNTIME;
+		rc = READ_ERROR;
+	}
+	return rc;
+}
+
 static struct ttable **
 table_slot(int64_t tid)
 {
@@ -668,22 +688,15 @@ run_changes(const struct options *o, struct dms_reader *r)
 			log_info("stopping on a signal, between transactions");
 			break;
 		}
-		rc = reader_next(r, &rec);
+		rc = next_record(r, &rec, &status);
 		if (rc == READ_EOF) {
 			at_end = true;
 			break;
 		}
 		if (rc == READ_INTERRUPTED)
 			continue;
-		if (rc == READ_ERROR) {
-			status = EXIT_INPUT;
+		if (rc == READ_ERROR)
 			break;
-		}
-		if (sig_stop) {
-			log_error("stopped by SIGQUIT: the transaction in hand is rolled back");
-			status = EXIT_RUNTIME;
-			break;
-		}
 		switch (rec.kind) {
 		case K_HELLO:
 			hello(&rec);
@@ -786,21 +799,14 @@ run(struct options *o)
 		return EXIT_RUNTIME;
 	}
 	while (ok) {
-		int rc = reader_next(&r, &rec);
+		int rc = next_record(&r, &rec, &status);
 
 		if (rc == READ_EOF)
 			break;
 		if (rc == READ_INTERRUPTED)
 			continue;
-		if (rc == READ_ERROR) {
-			status = EXIT_INPUT;
+		if (rc == READ_ERROR)
 			break;
-		}
-		if (sig_stop) {
-			log_error("stopped by SIGQUIT");
-			status = EXIT_RUNTIME;
-			break;
-		}
 		/* the tables so far are checked, together, before the first is touched */
 		if (pending && rec.kind != K_TABLE) {
 			pending = false;
