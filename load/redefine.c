@@ -1,0 +1,247 @@
+/*
+ * load/redefine.c: the TABLE records of a change stream: a table met for the
+ * first time is created when the target lacks it, a redefinition alters the
+ * target table (columns added, dropped, renamed, retyped), a table dropped on
+ * the source is dropped, as ChangeProcessingDdlHandlingPolicy says.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "applier.h"
+#include "../common/my.h"
+#include "../common/pg.h"
+#include "../common/dms.h"
+
+/* ---- tables ---- */
+
+/* The target's columns of t, lower-cased on MySQL; NULL on error. */
+static struct ctl_result *
+target_columns(struct ttable *t)
+{
+	struct ctl_result *r = xcalloc(1, sizeof(*r));
+	const char *params[] = { t->schema, t->name };
+
+	if (!ap.l->ops->ctl_query(ap.l, "SELECT column_name FROM information_schema.columns "
+				 "WHERE table_schema = $1 AND table_name = $2", 2, params, r)) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static bool
+has_column(const struct ctl_result *r, const char *name)
+{
+	for (int i = 0; i < r->nrows; i++)
+		if (r->v[i] && (ap.l->engine == ENGINE_PG ? strcmp(r->v[i], name) : strcasecmp(r->v[i], name)) == 0)
+			return true;
+	return false;
+}
+
+static int
+name_index(char **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Whether the new definition has a column of that name. */
+static bool
+new_has(const struct ttable *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].src->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* One ALTER TABLE, outside any transaction (MySQL would commit it). */
+static bool
+alter(struct ttable *t, const char *what, const char *a1, const char *a2)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char err[1024];
+	uint64_t rows;
+	bool trunc, ok;
+
+	sb_addf(&sql, "ALTER TABLE %s %s", t->qname, what);
+	if (a1) {
+		char *q = ap_quote(a1);
+
+		sb_addf(&sql, " %s", q);
+		free(q);
+	}
+	if (a2)
+		sb_addf(&sql, " %s", a2);
+	ok = ap.l->ops->apply_sql(ap.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+	if (!ok)
+		log_error("%s.%s: %s: %s", t->schema, t->name, sql.buf, err);
+	else
+		log_info("%s.%s: %s (the source table was altered)", t->schema, t->name, sql.buf + 12);
+	sb_release(&sql);
+	return ok;
+}
+
+/* A column type for ALTER ... TYPE / MODIFY, from the new definition. */
+static bool
+retype(struct ttable *t, int i)
+{
+	char *q = ap_quote(t->cols[i].src->name), *what;
+	bool ok;
+
+	what = ap.l->engine == ENGINE_PG ? xprintf("ALTER COLUMN %s TYPE %s USING %s::%s", q, t->cols[i].sqltype, q,
+						  t->cols[i].sqltype)
+					: xprintf("MODIFY COLUMN %s %s", q, t->cols[i].sqltype);
+	ok = alter(t, what, NULL, NULL);
+	free(q);
+	free(what);
+	return ok;
+}
+
+/* A redefinition of a known table: the target follows as HandleSourceTableAltered says. */
+static bool
+redefine(struct atable *a, struct ttable *t)
+{
+	struct ctl_result *have = target_columns(t);
+	bool ok = have != NULL;
+
+	if (!ap.l->settings->handle_altered) {
+		for (int i = 0; i < t->ncols; i++)
+			if (name_index(a->names, a->ncols, t->cols[i].src->name) < 0) {
+				t->cols[i].skip = true;
+				log_warn("%s.%s: column %s added on the source: not applied (HandleSourceTableAltered false), its values are left out",
+					 t->schema, t->name, t->cols[i].src->name);
+			}
+		goto out;
+	}
+	/* renamed: same place, same type, a new name (neither name on both sides) */
+	for (int i = 0; ok && i < t->ncols && i < a->ncols; i++) {
+		const char *nn = t->cols[i].src->name, *on = a->names[i];
+
+		if (strcmp(nn, on) != 0 && name_index(a->names, a->ncols, nn) < 0 && !new_has(t, on) &&
+		    t->cols[i].sqltype && strcmp(a->types[i], t->cols[i].sqltype) == 0 &&
+		    has_column(have, on) && !has_column(have, nn)) {
+			char *q = ap_quote(nn), *to = xprintf("TO %s", q);
+
+			ok = alter(t, "RENAME COLUMN", on, to);
+			free(q);
+			free(to);
+			a->n.ddls++;
+			ctl_result_free(have);
+			free(have);
+			if ((have = target_columns(t)) == NULL)
+				return false;
+		}
+	}
+	for (int i = 0; ok && i < t->ncols; i++) {
+		const char *nn = t->cols[i].src->name;
+		int o = name_index(a->names, a->ncols, nn);
+
+		if (t->cols[i].skip)
+			continue;
+		if (!has_column(have, nn)) {
+			char *q = ap_quote(nn), *what = xprintf("ADD COLUMN %s %s", q, t->cols[i].sqltype);
+
+			ok = alter(t, what, NULL, NULL);
+			free(q);
+			free(what);
+			a->n.ddls++;
+		} else if (o >= 0 && strcmp(a->types[o], t->cols[i].sqltype) != 0) {
+			ok = retype(t, i);
+			a->n.ddls++;
+		}
+	}
+	for (int o = 0; ok && o < a->ncols; o++) {
+		bool kept = false;
+
+		for (int i = 0; i < t->ncols && !kept; i++)
+			kept = strcmp(t->cols[i].src->name, a->names[o]) == 0;
+		if (!kept && has_column(have, a->names[o])) {
+			ok = alter(t, "DROP COLUMN", a->names[o], NULL);
+			a->n.ddls++;
+		}
+	}
+out:
+	if (have != NULL) {
+		ctl_result_free(have);
+		free(have);
+	}
+	return ok;
+}
+
+/*
+ * A TABLE record: between transactions only. A table met for the first time
+ * is created on the target when it is missing (as a full load would, its
+ * existing rows left alone); a redefinition alters it.
+ */
+/* A table dropped on the source (a TABLE with attrs dropped): as HandleSourceTableDropped says. */
+static int
+drop_table(struct atable *a, struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char err[1024];
+	uint64_t rows;
+	bool trunc, ok;
+
+	if (!ap.l->settings->handle_dropped) {
+		log_warn("%s.%s was dropped on the source: not applied (HandleSourceTableDropped false)", t->schema,
+			 t->name);
+		return EXIT_OK;
+	}
+	sb_addf(&sql, "DROP TABLE IF EXISTS %s", t->qname);
+	ok = ap.l->ops->apply_sql(ap.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+	sb_release(&sql);
+	if (!ok) {
+		log_error("%s.%s: DROP TABLE: %s", t->schema, t->name, err);
+		return EXIT_TARGET;
+	}
+	log_info("%s.%s dropped, as on the source", t->schema, t->name);
+	a->n.ddls++;
+	if (!ap_write_stats())
+		return ap.status;
+	/* a later definition creates it again */
+	ap_atable_release(a);
+	return EXIT_OK;
+}
+
+int
+apply_table(struct ttable *t, int64_t tid)
+{
+	struct atable *a = ap_atable(tid);
+	enum prep_mode mode = ap.l->settings->prep_mode;
+	bool ok, dropped = false;
+
+	if (ap.in_txn) {
+		log_error("TABLE %s.%s inside a transaction: a change stream redefines tables between transactions",
+			  t->schema, t->name);
+		return EXIT_INPUT;
+	}
+	if (!ap_group_commit())
+		return ap.status;
+	if (attrs_bool(t->src->attrs, t->src->attrs_len, "dropped", &dropped) && dropped)
+		return drop_table(a, t);
+	if (a->names == NULL) {
+		if (!run_check_tables(ap.l, &t, 1))
+			return EXIT_USAGE;
+		ap.l->settings->prep_mode = PREP_DO_NOTHING;
+		ok = ap.l->ops->prepare(ap.l, t);
+		ap.l->settings->prep_mode = mode;
+		if (!ok)
+			return EXIT_TARGET;
+	} else if (!redefine(a, t) || !ap_write_stats()) {
+		return EXIT_TARGET;
+	}
+	ap_atable_release(a);
+	a->ncols = t->ncols;
+	a->names = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	a->types = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	for (int i = 0; i < t->ncols; i++) {
+		a->names[i] = xstrdup(t->cols[i].src->name);
+		a->types[i] = xstrdup(t->cols[i].sqltype ? t->cols[i].sqltype : "");
+	}
+	return EXIT_OK;
+}
+
