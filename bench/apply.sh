@@ -22,10 +22,7 @@ export PATH="$root/bin:$root/bin/tools:$root/scripts:$PATH"
 . "$root/bench/lib.bash"
 
 n=${BENCH_CHANGES:-1000000}
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'servers_stop; rm -rf "$work"' EXIT
-servers_start pg my >/dev/null
+bench_servers
 
 secs() { printf '%.2f' "$1"; }
 results=$work/results

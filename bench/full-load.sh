@@ -22,12 +22,7 @@ scale=${BENCH_SCALE:-50}
 mixed=${BENCH_MIXED:-2000000}
 jobs=${BENCH_JOBS:-2}
 rows=$((scale * 100000))
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'servers_stop; rm -rf "$work"' EXIT
-
-servers_start pg my >/dev/null
-export PGPASSWORD=$DMS_TEST_PASSWORD
+bench_servers
 psql_() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
 mariadb_() { mariadb --no-defaults --default-character-set=utf8mb4 -h 127.0.0.1 -P "$MY_PORT" -udms -p"$DMS_TEST_PASSWORD" "$@"; }
 

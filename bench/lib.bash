@@ -18,3 +18,13 @@ rate() { printf '%.0f' "$(echo "$1 / $2" | bc -l)"; }
 min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 # mem FILE: /usr/bin/time's %M in FILE, as MiB
 mem() { echo "$(($(cat "$1") / 1024))"; }
+
+# bench_servers: throwaway PostgreSQL and MariaDB servers (tests/helpers/
+# servers.bash), and $work, a temporary directory; both go at exit
+bench_servers() {
+	work=$(mktemp -d)
+	chmod 755 "$work"
+	trap 'servers_stop; rm -rf "$work"' EXIT
+	servers_start pg my >/dev/null
+	export PGPASSWORD=$DMS_TEST_PASSWORD
+}

@@ -18,12 +18,7 @@ export PATH="$root/bin:$root/scripts:$PATH"
 scale=${BENCH_SCALE:-50}
 rounds=${BENCH_ROUNDS:-3}
 rows=$((scale * 100000))
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'servers_stop; rm -rf "$work"' EXIT
-
-servers_start pg my >/dev/null
-export PGPASSWORD=$DMS_TEST_PASSWORD
+bench_servers
 
 
 echo "setting up: pgbench_accounts, $rows rows"
