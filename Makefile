@@ -68,6 +68,7 @@ $(LIBMAP): $(MAP_OBJ)
 
 # The libraries each program links; its objects are those of its own directory.
 extract_LIBS := $(LIBDB)
+capture_LIBS := $(LIBDB)
 transform_LIBS := $(LIBMAP)
 validate_LIBS := $(LIBMAP) $(LIBDB)
 

@@ -51,9 +51,16 @@ pg_failed(struct pg_conn *c, const PGresult *res, const char *what)
 bool
 pg_connect(struct pg_conn *c, const char *uri)
 {
+	return pg_connect_as(c, uri, false);
+}
+
+bool
+pg_connect_as(struct pg_conn *c, const char *uri, bool replication)
+{
 	char app[64];
-	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout", NULL };
-	const char *vals[] = { uri, app, "10", NULL };
+	const char *keys[] = { "dbname", "fallback_application_name", "connect_timeout",
+			       replication ? "replication" : NULL, NULL };
+	const char *vals[] = { uri, app, "10", "database", NULL };
 
 	memset(c, 0, sizeof(*c));
 	c->label = uri_mask(uri);

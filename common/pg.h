@@ -22,6 +22,8 @@ struct pg_conn {
 
 /* Connects with application_name "prog[pid]" unless the URI sets one. */
 bool pg_connect(struct pg_conn *c, const char *uri);
+/* replication: a logical replication connection (replication=database; simple queries only). */
+bool pg_connect_as(struct pg_conn *c, const char *uri, bool replication);
 /* Runs a statement that returns no rows. */
 bool pg_command(struct pg_conn *c, const char *sql);
 /* Runs a query; the caller PQclear()s the result. NULL on error (logged). */

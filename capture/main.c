@@ -1,0 +1,621 @@
+/*
+ * dms-capture: reads a PostgreSQL source's committed changes through logical
+ * replication (pgoutput, protocol 2, streaming on) and writes them as a
+ * change stream. See dms-capture(1).
+ */
+#define _GNU_SOURCE	/* strptime, timegm */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "../common/position.h"
+#include "../common/records.h"
+#include "../common/dms.h"
+
+static const char usage_text[] =
+	"usage: dms-capture [-qv] [-m mappings.json] [--task name] [--slot name]\n"
+	"                   [--publication name] [--ack-file file] [--start position]\n"
+	"                   [--stop-at position | --stop-at commit_time:YYYY-MM-DDTHH:MM:SS]\n"
+	"                   [--memory bytes] source-uri\n"
+	"       dms-capture [--task name] [--slot name] [--publication name] --drop-slot source-uri\n"
+	"       dms-capture --help | --version\n"
+	"\n"
+	"Reads the committed changes of a PostgreSQL source through logical\n"
+	"replication and writes them as a dms change stream on stdout, a whole\n"
+	"transaction at a time, in commit order.\n"
+	"\n"
+	"  -m, --mappings file   AWS DMS table mappings: the tables to capture\n"
+	"  --task name           names the slot and publication dms_<name> (default dms)\n"
+	"  --slot name           the replication slot (created when missing)\n"
+	"  --publication name    the publication (created when missing)\n"
+	"  --ack-file file       the position the target applied (dms-load --ack-file):\n"
+	"                        confirmed to the slot, and where to start\n"
+	"  --start position      start after this position (default: the slot's)\n"
+	"  --stop-at position    stop after the last transaction at or before it\n"
+	"  --memory bytes        a transaction's memory before it spills to a file\n"
+	"                        (default 16777216)\n"
+	"  --drop-slot           drop the slot and the publication, and exit\n"
+	"  -q, --quiet           errors only\n"
+	"  -v, --verbose         more messages\n"
+	"  -h, --help            show this help and exit\n"
+	"  -V, --version         show the version and exit\n";
+
+struct options {
+	const char *mappings, *task, *slot, *publication, *ack_file, *start, *stop_at, *uri;
+	size_t memory;
+	bool drop;
+};
+
+static char *
+name_of(const char *given, const char *task)
+{
+	return given ? xstrdup(given) : xprintf("dms_%s", task);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A one-value query on the catalog's connection; NULL on error (logged) or no row. */
+static char *
+value(struct capture *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = pg_query((struct pg_conn *)c->src.conn, sql, n, params);
+	char *v = NULL;
+
+	if (res != NULL && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		v = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/*
+ * What logical replication needs of the source, each missing piece an error
+ * that names its fix: wal_level, the REPLICATION privilege, the slot's plugin,
+ * and a replica identity for the published tables.
+ */
+static bool
+preflight(struct capture *c, const char *slot, const char *pub)
+{
+	const char *sp[] = { slot }, *pp[] = { pub };
+	char *v;
+	bool ok = true;
+
+	v = value(c, "SHOW wal_level", 0, NULL);
+	if (v == NULL || strcmp(v, "logical") != 0) {
+		log_error("the source's wal_level is %s: set wal_level = logical in postgresql.conf and restart the server",
+			  v ? v : "unknown");
+		free(v);
+		return false;
+	}
+	free(v);
+	v = value(c, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user", 0, NULL);
+	if (v == NULL || strcmp(v, "t") != 0) {
+		log_error("the user may not replicate: ALTER ROLE ... REPLICATION (or connect as a role that may)");
+		free(v);
+		return false;
+	}
+	free(v);
+	v = value(c, "SELECT plugin || ' ' || coalesce(database, '') FROM pg_replication_slots WHERE slot_name = $1",
+		  1, sp);
+	if (v != NULL) {
+		char *db = value(c, "SELECT current_database()", 0, NULL);
+
+		if (strncmp(v, "pgoutput ", 9) != 0 || db == NULL || strcmp(v + 9, db) != 0) {
+			log_error("slot %s exists with plugin and database \"%s\": it is not a pgoutput slot of this database; drop it or give another --slot",
+				  slot, v);
+			ok = false;
+		}
+		free(db);
+		free(v);
+		if (!ok)
+			return false;
+	}
+	v = value(c, "SELECT string_agg(format('%I.%I', t.schemaname, t.tablename), ', ') "
+		     "FROM pg_publication_tables t JOIN pg_namespace n ON n.nspname = t.schemaname "
+		     "JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = t.tablename "
+		     "WHERE t.pubname = $1 AND (r.relreplident = 'n' OR (r.relreplident = 'd' AND NOT EXISTS "
+		     "(SELECT 1 FROM pg_index i WHERE i.indrelid = r.oid AND i.indisprimary)))", 1, pp);
+	if (v != NULL) {
+		log_error("tables of publication %s have no replica identity, so the source refuses their UPDATEs and DELETEs: %s; add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL",
+			  pub, v);
+		free(v);
+		return false;
+	}
+	return true;
+}
+
+/* The publication, created when missing: for the tables the mapping selects, or all. */
+static bool
+publication(struct capture *c, const char *pub)
+{
+	const char *pp[] = { pub };
+	struct strbuf sql = STRBUF_INIT;
+	char *v = value(c, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, pp), *q;
+	struct src_name *names = NULL;
+	int n = 0;
+	bool ok;
+
+	if (v != NULL) {
+		free(v);
+		return true;
+	}
+	q = pg_quote_ident(pub);
+	if (c->mapping == NULL) {
+		sb_addf(&sql, "CREATE PUBLICATION %s FOR ALL TABLES", q);
+	} else {
+		if (!catalog_select(c->ops, &c->src, NULL, &names, &n)) {
+			free(q);
+			return false;
+		}
+		if (n == 0) {
+			log_error("the mapping selects no table of the source");
+			free(q);
+			free(names);
+			return false;
+		}
+		sb_addf(&sql, "CREATE PUBLICATION %s FOR TABLE ", q);
+		for (int i = 0; i < n; i++) {
+			char *s = pg_quote_ident(names[i].schema), *t = pg_quote_ident(names[i].name);
+
+			sb_addf(&sql, "%s%s.%s", i ? ", " : "", s, t);
+			free(s);
+			free(t);
+			free(names[i].schema);
+			free(names[i].name);
+		}
+		free(names);
+	}
+	ok = pg_command((struct pg_conn *)c->src.conn, sql.buf);
+	if (ok)
+		log_info("publication %s created", pub);
+	free(q);
+	sb_release(&sql);
+	return ok;
+}
+
+static bool
+drop_slot(struct capture *c, const char *slot, const char *pub)
+{
+	const char *sp[] = { slot };
+	char *q = pg_quote_ident(pub), *sql = xprintf("DROP PUBLICATION IF EXISTS %s", q);
+	PGresult *res = pg_query((struct pg_conn *)c->src.conn,
+				 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+				 1, sp);
+	bool ok = res != NULL && pg_command((struct pg_conn *)c->src.conn, sql);
+
+	PQclear(res);
+	free(q);
+	free(sql);
+	if (ok)
+		log_info("slot %s and publication %s dropped", slot, pub);
+	return ok;
+}
+
+/* The position in the ack file, or 0 (none yet, or no file). */
+static uint64_t
+read_ack(const char *path)
+{
+	char buf[64];
+	FILE *f;
+	uint64_t lsn = 0;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (!lsn_parse(buf, &lsn))
+			lsn = 0;
+	}
+	fclose(f);
+	return lsn;
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/*
+ * A standby status update: received, and flushed = applied = what the target
+ * has; ask: the server answers with a keepalive (its WAL end, while idle).
+ */
+static bool
+status_update(struct capture *c, uint64_t received, uint64_t flushed, bool ask)
+{
+	uint8_t m[34] = { 'r' };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	put64(m + 1, received);
+	put64(m + 9, flushed);
+	put64(m + 17, flushed);
+	put64(m + 25, (uint64_t)((ts.tv_sec - PG_EPOCH) * 1000000 + ts.tv_nsec / 1000));
+	m[33] = ask;
+	if (PQputCopyData(c->repl.conn, (const char *)m, sizeof(m)) != 1 || PQflush(c->repl.conn) != 0) {
+		log_error("%s: cannot send feedback: %s", c->repl.label, PQerrorMessage(c->repl.conn));
+		return false;
+	}
+	return true;
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The stop point: a position, or commit_time:YYYY-MM-DDTHH:MM:SS (UTC). */
+static bool
+parse_stop(const char *s, struct capture *c)
+{
+	if (strncmp(s, "commit_time:", 12) == 0) {
+		struct tm tm = { 0 };
+		const char *end = strptime(s + 12, "%Y-%m-%dT%H:%M:%S", &tm);
+
+		if (end == NULL || *end != '\0')
+			return false;
+		c->stop_time = (int64_t)timegm(&tm);
+		return true;
+	}
+	return lsn_parse(s, &c->stop_lsn);
+}
+
+/*
+ * Streams from the slot until the stop point, a signal or an error.
+ * Returns an exit status; *lost: the connection went, a retry may resume.
+ */
+static int
+stream(struct capture *c, const struct options *o, const char *slot, const char *pub, uint64_t start,
+       bool *lost)
+{
+	struct strbuf cmd = STRBUF_INIT;
+	char pos[32];
+	PGresult *res;
+	uint64_t received = start, acked = read_ack(o->ack_file), idle_end = 0;
+	int64_t last_status = 0, last_ack_read = 0, last_checkpoint = now_ms();
+	char *qpub = pg_quote_ident(pub);
+
+	*lost = false;
+	lsn_format(start, pos, sizeof(pos));
+	/* publication_names is a list of identifiers in a string literal */
+	sb_addf(&cmd, "START_REPLICATION SLOT %s LOGICAL %s (proto_version '2', publication_names '", slot, pos);
+	for (const char *p = qpub; *p; p++)
+		sb_add(&cmd, *p == '\'' ? "''" : p, 1 + (*p == '\''));
+	sb_adds(&cmd, "', streaming 'on')");
+	free(qpub);
+	res = PQexec(c->repl.conn, cmd.buf);
+	sb_release(&cmd);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+		pg_failed(&c->repl, res, "START_REPLICATION");
+		PQclear(res);
+		*lost = PQstatus(c->repl.conn) == CONNECTION_BAD;
+		return EXIT_SOURCE;
+	}
+	PQclear(res);
+	log_info("streaming from slot %s at %s", slot, pos);
+	for (;;) {
+		char *buf = NULL;
+		int n;
+		bool reply = false;
+
+		if (sig_stop) {
+			log_error("stopped by SIGQUIT");
+			return EXIT_RUNTIME;
+		}
+		if (sig_drain || c->stop)
+			return EXIT_OK;
+		n = PQgetCopyData(c->repl.conn, &buf, 1);
+		if (n > 0) {
+			const uint8_t *m = (const uint8_t *)buf;
+			bool ok = true;
+
+			if (m[0] == 'w' && n >= 25) {
+				uint64_t data_end = get64(m + 9);
+
+				log_debug("data at %X/%X: '%c'", (unsigned)(get64(m + 1) >> 32), (unsigned)get64(m + 1), m[25]);
+				if (data_end > received)
+					received = data_end;
+				ok = pgoutput_message(c, m + 25, (size_t)n - 25);
+			} else if (m[0] == 'k' && n >= 18) {
+				uint64_t wal_end = get64(m + 1);
+				int64_t sent = (int64_t)get64(m + 9) / 1000000 + PG_EPOCH;
+
+				reply = m[17] != 0;
+				log_debug("keepalive: WAL end %X/%X%s", (unsigned)(wal_end >> 32), (unsigned)wal_end,
+					  reply ? ", reply asked" : "");
+				if (wal_end > received)
+					received = wal_end;
+				if (!pgoutput_busy(c)) {
+					idle_end = wal_end;
+					if ((c->stop_lsn && wal_end >= c->stop_lsn) || (c->stop_time && sent > c->stop_time))
+						c->stop = true;
+					/* idle: the target's position keeps moving */
+					if (!c->stop && wal_end > c->emitted && now_ms() - last_checkpoint >= 1000) {
+						lsn_format(wal_end, pos, sizeof(pos));
+						rec_checkpoint(&c->w->pk, pos, sent, 0);
+						c->emitted = wal_end;
+						ok = out_flush(&c->w->out);
+						last_checkpoint = now_ms();
+					}
+				}
+			}
+			PQfreemem(buf);
+			if (!ok)
+				return c->w->out.failed ? EXIT_OUTPUT : EXIT_SOURCE;
+		} else if (n == 0) {
+			fd_set fds;
+			struct timeval tv = { 0, 100000 };
+			int fd = PQsocket(c->repl.conn);
+
+			FD_ZERO(&fds);
+			FD_SET(fd, &fds);
+			if (select(fd + 1, &fds, NULL, NULL, &tv) < 0 && errno != EINTR) {
+				log_error("select: %s", strerror(errno));
+				return EXIT_SOURCE;
+			}
+			if (!PQconsumeInput(c->repl.conn)) {
+				log_error("%s: %s", c->repl.label, PQerrorMessage(c->repl.conn));
+				*lost = true;
+				return EXIT_SOURCE;
+			}
+		} else {
+			if (n == -2)
+				log_error("%s: %s", c->repl.label, PQerrorMessage(c->repl.conn));
+			else
+				log_error("%s: the server ended the replication", c->repl.label);
+			*lost = true;
+			return EXIT_SOURCE;
+		}
+		/* feedback: what the target has, about every 100 ms to 1 s, at once when asked */
+		if (o->ack_file && now_ms() - last_ack_read >= 100) {
+			uint64_t a = read_ack(o->ack_file);
+
+			if (a > acked)
+				acked = a;
+			last_ack_read = now_ms();
+		}
+		if (reply || now_ms() - last_status >= 1000) {
+			/* nothing unacknowledged and nothing open: the WAL up to the idle end is released */
+			uint64_t flushed = acked;
+
+			if (o->ack_file && !pgoutput_busy(c) && acked >= c->emitted && idle_end > flushed)
+				flushed = idle_end;
+			if (!status_update(c, received, o->ack_file ? flushed : 0, !pgoutput_busy(c) && !reply)) {
+				*lost = true;
+				return EXIT_SOURCE;
+			}
+			last_status = now_ms();
+		}
+	}
+}
+
+static bool
+connect_all(struct capture *c, const char *uri)
+{
+	if (!c->ops->connect(&c->src, uri))
+		return false;
+	return pg_connect_as(&c->repl, uri, true);
+}
+
+static void
+disconnect_all(struct capture *c)
+{
+	c->ops->disconnect(&c->src);
+	pg_disconnect(&c->repl);
+}
+
+static int
+run(const struct options *o)
+{
+	struct capture c = { 0 };
+	struct mapping mapping = { 0 };
+	struct dms_writer w;
+	char *slot = name_of(o->slot, o->task), *pub = name_of(o->publication, o->task);
+	int status = EXIT_SOURCE, tries = 0;
+	uint64_t start = 0, acked;
+	bool lost = false;
+
+	if (o->mappings != NULL && !mapping_load(o->mappings, &mapping)) {
+		free(slot);
+		free(pub);
+		return EXIT_USAGE;
+	}
+	/* without a mapping every table is captured */
+	c.mapping = o->mappings ? &mapping : NULL;
+	c.src.mapping = c.mapping;
+	c.ops = &pg_source_ops;
+	c.w = &w;
+	c.memory = o->memory;
+	if (o->stop_at != NULL && !parse_stop(o->stop_at, &c)) {
+		log_usage_error("--stop-at: expected a position (16/B374D848) or commit_time:YYYY-MM-DDTHH:MM:SS");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (o->start != NULL && !lsn_parse(o->start, &start)) {
+		log_usage_error("--start: expected a position such as 16/B374D848");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (!c.ops->connect(&c.src, o->uri))
+		goto out;
+	if (o->drop) {
+		status = drop_slot(&c, slot, pub) ? EXIT_OK : EXIT_SOURCE;
+		c.ops->disconnect(&c.src);
+		goto out;
+	}
+	if (!publication(&c, pub) || !preflight(&c, slot, pub) || !c.ops->identity(&c.src) ||
+	    !pg_connect_as(&c.repl, o->uri, true)) {
+		disconnect_all(&c);
+		goto out;
+	}
+	{
+		const char *sp[] = { slot };
+		char *have = value(&c, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, sp);
+
+		if (have == NULL) {
+			char *sql = xprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'nothing')", slot);
+			bool ok = pg_command(&c.repl, sql);
+
+			free(sql);
+			if (!ok) {
+				disconnect_all(&c);
+				goto out;
+			}
+			log_info("slot %s created", slot);
+		}
+		free(have);
+	}
+	acked = read_ack(o->ack_file);
+	if (acked > start)
+		start = acked;
+	c.emitted = start;
+	if (o->ack_file == NULL)
+		log_warn("no --ack-file: the slot's confirmed position does not move, and the source keeps its WAL");
+	if (!writer_init(&w, STDOUT_FILENO, "stdout", false)) {
+		disconnect_all(&c);
+		status = EXIT_OUTPUT;
+		goto out;
+	}
+	rec_hello(&w.pk, &(const struct hello_attrs){ .engine = "postgresql", .stream = "changes",
+						      .tool = "dms-capture " DMS_VERSION, .server = c.src.server,
+						      .database = c.src.database });
+	for (;;) {
+		status = stream(&c, o, slot, pub, start, &lost);
+		if (!lost || sig_drain || sig_stop)
+			break;
+		/* the connection went: again, with back-off, from what was written */
+		if (++tries > 6) {
+			log_error("the source is gone: gave up after %d attempts", tries - 1);
+			break;
+		}
+		{
+			struct timespec pause = { 1 << (tries - 1), 0 };
+			char pos[32];
+
+			lsn_format(c.emitted, pos, sizeof(pos));
+			log_warn("connection lost at %s: connecting again in %d s", pos, 1 << (tries - 1));
+			disconnect_all(&c);
+			nanosleep(&pause, NULL);
+			pgoutput_release(&c);
+			c.rels = NULL;
+			c.nrels = 0;
+			memset(&c.cur, 0, sizeof(c.cur));
+			c.streamed = NULL;
+			c.nstreamed = 0;
+			c.stream_xid = 0;
+			if (connect_all(&c, o->uri)) {
+				start = c.emitted;
+				tries = tries > 0 ? tries : 0;
+			}
+		}
+	}
+	if (status == EXIT_OK || (status != EXIT_OUTPUT && status != EXIT_RUNTIME)) {
+		char pos[32];
+
+		lsn_format(c.emitted, pos, sizeof(pos));
+		if (status == EXIT_OK) {
+			rec_end(&w.pk, NULL, NULL, sig_drain && !c.stop);
+			if (!out_finish(&w.out))
+				status = EXIT_OUTPUT;
+		}
+		log_msg(status == EXIT_OK ? LOG_INFO : LOG_ERROR, "%" PRIu64 " transactions written, up to %s",
+			c.transactions, pos);
+	}
+	disconnect_all(&c);
+	pgoutput_release(&c);
+out:
+	mapping_free(&mapping);
+	free(slot);
+	free(pub);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_TASK = 256, OPT_SLOT, OPT_PUB, OPT_ACK, OPT_START, OPT_STOP, OPT_MEMORY, OPT_DROP };
+	static const struct option longopts[] = {
+		{ "mappings", required_argument, NULL, 'm' },
+		{ "task", required_argument, NULL, OPT_TASK },
+		{ "slot", required_argument, NULL, OPT_SLOT },
+		{ "publication", required_argument, NULL, OPT_PUB },
+		{ "ack-file", required_argument, NULL, OPT_ACK },
+		{ "start", required_argument, NULL, OPT_START },
+		{ "stop-at", required_argument, NULL, OPT_STOP },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "drop-slot", no_argument, NULL, OPT_DROP },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .task = "dms", .memory = 16u << 20 };
+	int ch;
+	char *end;
+
+	log_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "m:qvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm': o.mappings = optarg; break;
+		case OPT_TASK: o.task = optarg; break;
+		case OPT_SLOT: o.slot = optarg; break;
+		case OPT_PUB: o.publication = optarg; break;
+		case OPT_ACK: o.ack_file = optarg; break;
+		case OPT_START: o.start = optarg; break;
+		case OPT_STOP: o.stop_at = optarg; break;
+		case OPT_MEMORY:
+			o.memory = strtoull(optarg, &end, 10);
+			if (*end != '\0' || o.memory < 65536) {
+				log_usage_error("--memory: expected a number of bytes, at least 65536");
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_DROP: o.drop = true; break;
+		case 'q': log_less(); break;
+		case 'v': log_more(); break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		case 'V':
+			puts("dms-capture (dms) " DMS_VERSION);
+			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		default:
+			log_usage_error("unknown or incomplete option");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		log_usage_error("expected one source URI");
+		return EXIT_USAGE;
+	}
+	o.uri = argv[optind];
+	if (strncmp(o.uri, "postgres", 8) != 0) {
+		log_usage_error("%s: dms-capture reads PostgreSQL in this version (postgresql://...)", o.uri);
+		return EXIT_USAGE;
+	}
+	if (!o.drop && !stream_refuse_tty(STDOUT_FILENO))
+		return EXIT_USAGE;
+	sig_init();
+	return run(&o);
+}
