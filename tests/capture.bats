@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# dms-capture (issue 12): a PostgreSQL 15 source's committed changes through
+# logical replication, applied by dms-load to real PostgreSQL and MariaDB
+# targets. Every check is made with the engines' own clients, or with
+# dms-validate against the source.
+
+load helpers/common
+load helpers/servers
+load helpers/fidelity
+
+setup_file() {
+	servers_start pg my
+}
+
+teardown_file() {
+	servers_stop
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# capture_to DB TASK FILE: the changes of DB so far (its WAL up to the insert
+# position: the write position may lag a commit), as a stream in FILE
+capture_to() {
+	local stop
+	stop=$(pg_sql "$1" "SELECT pg_current_wal_insert_lsn()")
+	dms-capture --task "$2" --stop-at "$stop" "$(pg_uri "$1")" >"$3"
+}
+
+@test "dms-capture: --help, --version, usage errors, a source that is not PostgreSQL" {
+	run --separate-stderr dms-capture --help
+	assert_status 0
+	assert_match "usage: dms-capture" "$output"
+	run --separate-stderr dms-capture --version
+	assert_status 0
+	run --separate-stderr dms-capture
+	assert_status 2
+	run --separate-stderr dms-capture --stop-at yesterday "$(pg_uri postgres)"
+	assert_status 2
+	assert_match "stop-at" "$stderr"
+	run --separate-stderr dms-capture "$(my_uri mysql)"
+	assert_status 2
+	assert_match "reads PostgreSQL" "$stderr"
+}
+
+@test "every type, inserted, updated and deleted on the source, captured and applied to both targets" {
+	fidelity_pg_source cap_types
+	# the slot first (it sees what comes after it), then the changes
+	capture_to cap_types types none.dms
+	expect "nothing before the slot" 0 "$(dms-transform --to-json none.dms | awk '/"kind":"BEGIN"/ { n++ } END { print n + 0 }')"
+	pg_sql cap_types "CREATE TABLE pgtypes2 (LIKE pgtypes INCLUDING ALL);
+		INSERT INTO pgtypes2 SELECT * FROM pgtypes"
+	pg_sql cap_types "UPDATE pgtypes2 p SET b = q.b, i2 = q.i2, i4 = q.i4, i8 = q.i8, n = q.n, nn = q.nn,
+		r4 = q.r4, r8 = q.r8, vc = q.vc, ch = q.ch, tx = q.tx, by = q.by, d = q.d, t = q.t, ts = q.ts,
+		tz = q.tz, j = q.j, js = q.js, u = q.u, iv = q.iv, arr = q.arr
+		FROM pgtypes2 q WHERE p.id = 1 AND q.id = 2"
+	pg_sql cap_types "DELETE FROM pgtypes2 WHERE id = 3"
+	pg_sql cap_types "UPDATE pgtypes2 SET id = 30 WHERE id = 2"
+	capture_to cap_types types changes.dms
+	cat >only2.json <<'JSON'
+{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "rule-action": "include",
+  "object-locator": {"schema-name": "public", "table-name": "pgtypes2"}}]}
+JSON
+	pg_sql postgres "CREATE DATABASE cap_types_dst"
+	my_sql "CREATE DATABASE cap_types_dst"
+	for u in "$(pg_uri cap_types_dst)" "$(my_uri cap_types_dst)"; do
+		run --separate-stderr dms-load --task types "$u" <changes.dms
+		assert_status 0
+		run --separate-stderr dms-validate -m only2.json "$(pg_uri cap_types)" "$u"
+		assert_status 0
+	done
+	# the transactions, whole, in commit order, each with its commit position
+	dms-transform --to-json changes.dms >changes.jsonl
+	expect "four transactions" 4 "$(grep -c '"kind":"COMMIT"' changes.jsonl)"
+	expect "the key change is an UPDATE with the old key" 1 \
+		"$(grep -c '"kind":"UPDATE","tid":[0-9]*,"new":\[30,.*"old":\[2,' changes.jsonl)"
+}
+
+@test "unchanged TOASTed values stay as they are; rolled-back transactions and savepoints leave nothing, streamed or not" {
+	pg_sql postgres "CREATE DATABASE cap_toast"
+	pg_sql cap_toast "CREATE TABLE t (id int PRIMARY KEY, n int, big text);
+		CREATE TABLE f (id int PRIMARY KEY, n int, big text); ALTER TABLE f REPLICA IDENTITY FULL;
+		CREATE TABLE s (id int PRIMARY KEY, v text)"
+	capture_to cap_toast toast none.dms
+	# values that do not compress, stored out of line
+	pg_sql cap_toast "INSERT INTO t SELECT g, 0, (SELECT string_agg(md5(random()::text || x), '') FROM generate_series(1, 200) x) FROM generate_series(1, 3) g;
+		INSERT INTO f SELECT * FROM t"
+	pg_sql cap_toast "UPDATE t SET n = n + 1; UPDATE f SET n = n + 1"
+	# a savepoint rolled back, a transaction rolled back
+	pg_sql cap_toast "BEGIN; INSERT INTO s VALUES (1, 'kept'); SAVEPOINT a; INSERT INTO s VALUES (2, 'gone'); ROLLBACK TO a; COMMIT"
+	pg_sql cap_toast "BEGIN; INSERT INTO s VALUES (3, 'gone'); ROLLBACK"
+	# the same, large enough that the server streams it before its commit
+	pg_sql cap_toast "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'"
+	pg_sql cap_toast "SELECT pg_reload_conf()" >/dev/null
+	pg_sql cap_toast "BEGIN; INSERT INTO s SELECT g, 'kept' FROM generate_series(10, 3000) g;
+		SAVEPOINT a; INSERT INTO s SELECT g, 'gone' FROM generate_series(5000, 8000) g; ROLLBACK TO a; COMMIT"
+	pg_sql cap_toast "BEGIN; INSERT INTO s SELECT g, 'gone' FROM generate_series(10000, 13000) g; ROLLBACK"
+	capture_to cap_toast toast changes.dms
+	pg_sql cap_toast "ALTER SYSTEM RESET logical_decoding_work_mem"
+	pg_sql cap_toast "SELECT pg_reload_conf()" >/dev/null
+	dms-transform --to-json changes.dms >changes.jsonl
+	expect "UNCHANGED where the old row is not sent" 3 "$(grep -c '"\$unchanged":true' changes.jsonl)"
+	pg_sql postgres "CREATE DATABASE cap_toast_dst"
+	run --separate-stderr dms-load --task toast "$(pg_uri cap_toast_dst)" <changes.dms
+	assert_status 0
+	for tb in t f; do
+		q="SELECT string_agg(id || ':' || n || ':' || md5(big), ',' ORDER BY id) FROM $tb"
+		expect "$tb as on the source" "$(pg_sql cap_toast "$q")" "$(pg_sql cap_toast_dst "$q")"
+	done
+	expect "only what was committed" "$(pg_sql cap_toast "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'gone') FROM s")" \
+		"$(pg_sql cap_toast_dst "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'gone') FROM s")"
+	expect "2992 kept, none gone" "2992 0" "$(pg_sql cap_toast_dst "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'gone') FROM s")"
+}
+
+@test "live: capture and apply follow the source; the slot confirms what the target has, and the idle WAL end; TERM ends both cleanly" {
+	pg_sql postgres "CREATE DATABASE cap_live"
+	pg_sql postgres "CREATE DATABASE cap_live_dst"
+	pg_sql cap_live "CREATE TABLE k (id int PRIMARY KEY, v text)"
+	capture_to cap_live live none.dms
+	mkfifo pipe
+	dms-capture --task live --ack-file ack "$(pg_uri cap_live)" >pipe 2>capture.log &
+	cpid=$!
+	dms-load --task live --ack-file ack "$(pg_uri cap_live_dst)" <pipe 2>load.log &
+	lpid=$!
+	pg_sql cap_live "INSERT INTO k SELECT g, 'v' || g FROM generate_series(1, 100) g"
+	pg_sql cap_live "UPDATE k SET v = 'w' WHERE id <= 10; DELETE FROM k WHERE id > 90"
+	applied() { [ "$(pg_sql cap_live_dst "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'w') FROM k" 2>/dev/null)" = "90 10" ]; }
+	wait_for "the changes applied" applied
+	# WAL that concerns no captured change (another database) is released while idle
+	pg_sql postgres "CREATE TABLE IF NOT EXISTS junk AS SELECT generate_series(1, 20000) g"
+	wal=$(pg_sql cap_live "SELECT pg_current_wal_lsn()")
+	confirmed() { [ "$(pg_sql cap_live "SELECT confirmed_flush_lsn >= '$wal' FROM pg_replication_slots WHERE slot_name = 'dms_live'")" = t ]; }
+	wait_for "the slot's confirmed position past the idle WAL end" confirmed
+	kill -TERM "$cpid"
+	wait "$cpid" && st=0 || st=$?
+	expect "dms-capture: TERM, exit 0" 0 "$st"
+	wait "$lpid" && st=0 || st=$?
+	expect "dms-load: the stream ended with END, exit 0" 0 "$st"
+	run --separate-stderr dms-validate "$(pg_uri cap_live)" "$(pg_uri cap_live_dst)"
+	assert_status 0
+}
+
+@test "what logical replication needs: each missing piece is an error naming its fix (exit 3)" {
+	pg_sql postgres "CREATE DATABASE cap_err"
+	pg_sql cap_err "CREATE TABLE nokey (a int); CREATE TABLE ok (id int PRIMARY KEY)"
+	run --separate-stderr dms-capture --task err --stop-at 0/1 "$(pg_uri cap_err)"
+	assert_status 3
+	assert_match "public.nokey.*add a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL" "$stderr"
+	pg_sql cap_err "ALTER TABLE nokey REPLICA IDENTITY FULL"
+	pg_sql cap_err "SELECT pg_create_logical_replication_slot('other', 'test_decoding')" >/dev/null
+	run --separate-stderr dms-capture --task err --slot other --stop-at 0/1 "$(pg_uri cap_err)"
+	assert_status 3
+	assert_match "not a pgoutput slot of this database" "$stderr"
+	pg_sql cap_err "SELECT pg_drop_replication_slot('other')" >/dev/null
+	pg_sql cap_err "CREATE ROLE norep LOGIN PASSWORD '$DMS_TEST_PASSWORD'; GRANT ALL ON ALL TABLES IN SCHEMA public TO norep"
+	run --separate-stderr dms-capture --task err --stop-at 0/1 "postgresql://norep:$DMS_TEST_PASSWORD@127.0.0.1:$PG_PORT/cap_err"
+	assert_status 3
+	assert_match "REPLICATION" "$stderr"
+	run --separate-stderr dms-capture --task err --stop-at 0/1 "$(pg_uri cap_err)"
+	assert_status 0
+	run --separate-stderr dms-capture --task err --drop-slot "$(pg_uri cap_err)"
+	assert_status 0
+	expect "slot and publication dropped" "0 0" \
+		"$(pg_sql cap_err "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dms_err') || ' ' || (SELECT count(*) FROM pg_publication WHERE pubname = 'dms_err')")"
+}
