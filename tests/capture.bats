@@ -164,3 +164,62 @@ JSON
 	expect "slot and publication dropped" "0 0" \
 		"$(pg_sql cap_err "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dms_err') || ' ' || (SELECT count(*) FROM pg_publication WHERE pubname = 'dms_err')")"
 }
+
+@test "dms-capture and dms-load killed with SIGKILL at random moments, rerun: nothing lost, nothing doubled" {
+	pg_sql postgres "CREATE DATABASE cap_kill"
+	pg_sql postgres "CREATE DATABASE cap_kill_dst"
+	pg_sql cap_kill "CREATE TABLE c (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, note text)"
+	capture_to cap_kill kill none.dms
+	# 20000 transactions, each its own commit: inserts, then counters bumped (a doubled change shows)
+	pg_sql cap_kill "CREATE PROCEDURE gen(k int) LANGUAGE plpgsql AS \$\$
+		BEGIN
+			FOR i IN 1..k LOOP
+				IF i <= 300 THEN
+					INSERT INTO c (id, note) VALUES (i, 'row ' || i);
+				ELSIF i % 7 = 0 THEN
+					DELETE FROM c WHERE id = (i * 31) % 300 + 1;
+					INSERT INTO c (id, note) VALUES ((i * 31) % 300 + 1, 'again') ON CONFLICT (id) DO NOTHING;
+				ELSE
+					UPDATE c SET n = n + 1 WHERE id IN ((i * 17) % 300 + 1, (i * 13) % 300 + 1);
+				END IF;
+				COMMIT;
+			END LOOP;
+		END \$\$"
+	pg_sql cap_kill "CALL gen(20000)"
+	stop=$(pg_sql cap_kill "SELECT pg_current_wal_insert_lsn()")
+	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >each.json
+	applied() {
+		pg_sql cap_kill_dst "SELECT transactions FROM dms.apply_state WHERE task_name = 'kill'" 2>/dev/null
+	}
+	past() {
+		local n
+		n=$(applied) && [ -n "$n" ] && [ "$n" -gt "$1" ]
+	}
+	before=0
+	killed_capture=0
+	for k in $(seq 1 6); do
+		dms-capture --task kill --ack-file ack --stop-at "$stop" "$(pg_uri cap_kill)" 2>>capture.log |
+			dms-load --task kill -s each.json --ack-file ack "$(pg_uri cap_kill_dst)" 2>>load.log &
+		wait_for "kill $k: progress past $before" past $((before + 1 + RANDOM % 50))
+		# the capture, the loader, or both
+		case $((k % 3)) in
+		0) pkill -KILL -f "dms-load --task kill" ;;
+		*)
+			# the capture while it still streams (else the loader, which may have read the rest)
+			if pkill -KILL -f "dms-capture --task kill"; then
+				killed_capture=$((killed_capture + 1))
+				[ $((k % 3)) = 1 ] || pkill -KILL -f "dms-load --task kill"
+			else
+				pkill -KILL -f "dms-load --task kill"
+			fi
+			;;
+		esac
+		wait_for "kill $k: both gone" bash -c '! pgrep -f "dms-(capture|load) --task kill" >/dev/null'
+		before=$(applied)
+	done
+	[ "$killed_capture" -ge 2 ] || { echo "dms-capture was killed $killed_capture times" >&2; false; }
+	run --separate-stderr bash -o pipefail -c "dms-capture --task kill --ack-file ack --stop-at $stop '$(pg_uri cap_kill)' | dms-load --task kill -s each.json --ack-file ack '$(pg_uri cap_kill_dst)'"
+	assert_status 0
+	q="SELECT count(*) || ' ' || sum(n) || ' ' || md5(string_agg(id || ':' || n || ':' || note, ',' ORDER BY id)) FROM c"
+	expect "the table, counters and all" "$(pg_sql cap_kill "$q")" "$(pg_sql cap_kill_dst "$q")"
+}
