@@ -592,17 +592,13 @@ main(int argc, char **argv)
 			}
 			break;
 		case OPT_DROP: o.drop = true; break;
-		case 'q': log_less(); break;
-		case 'v': log_more(); break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
-		case 'V':
-			puts("dms-capture (dms) " DMS_VERSION);
-			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
-		default:
-			log_usage_error("unknown or incomplete option");
-			return EXIT_USAGE;
+		default: {
+			int st = log_common_option(ch, usage_text);
+
+			if (st != OPTION_DONE)
+				return st;
+			break;
+		}
 		}
 	}
 	if (argc - optind != 1) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exitcode.h"
 #include "log.h"
 #include "dms.h"
 
@@ -136,4 +137,26 @@ log_usage_error(const char *fmt, ...)
 	snprintf(line + n, sizeof(line) - (size_t)n, "\nTry '%s --help' for more information.\n",
 		 progname);
 	write_line(line, strlen(line));
+}
+
+int
+log_common_option(int ch, const char *usage)
+{
+	switch (ch) {
+	case 'q':
+		log_less();
+		return OPTION_DONE;
+	case 'v':
+		log_more();
+		return OPTION_DONE;
+	case 'h':
+		fputs(usage, stdout);
+		return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+	case 'V':
+		printf("%s (dms) %s\n", progname, DMS_VERSION);
+		return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+	default:
+		log_usage_error("unknown or incomplete option");
+		return EXIT_USAGE;
+	}
 }

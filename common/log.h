@@ -31,6 +31,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * The options every program has, in its getopt loop's default case: -q, -v
+ * (OPTION_DONE: go on), -h and -V (printed: the exit status), and any other
+ * (a usage error: EXIT_USAGE).
+ */
+enum { OPTION_DONE = -1 };
+int log_common_option(int ch, const char *usage);
+
 /* Prints "prog: message" and "Try 'prog --help' ..." for a usage error. */
 void log_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -953,17 +953,13 @@ main(int argc, char **argv)
 		case OPT_PROGRESS: o.progress = optarg; break;
 		case OPT_ACK: o.ack_file = optarg; break;
 		case OPT_SHOW: o.show = true; break;
-		case 'q': log_less(); break;
-		case 'v': log_more(); break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
-		case 'V':
-			puts("dms-load (dms) " DMS_VERSION);
-			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
-		default:
-			log_usage_error("unknown or incomplete option");
-			return EXIT_USAGE;
+		default: {
+			int st = log_common_option(ch, usage_text);
+
+			if (st != OPTION_DONE)
+				return st;
+			break;
+		}
 		}
 	}
 	if (o.show) {

@@ -57,7 +57,7 @@ seed_copy() {
 	assert_match "^usage: dms-validate" "$output"
 	run dms-validate --version
 	assert_status 0
-	assert_match "^dms-validate [0-9]" "$output"
+	assert_match "^dms-validate \(dms\) [0-9]" "$output"
 	run --separate-stderr dms-validate --frobnicate
 	assert_status 2
 	assert_match "Try 'dms-validate --help'" "$stderr"

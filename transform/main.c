@@ -256,21 +256,13 @@ main(int argc, char **argv)
 		case 's':
 			settings_path = optarg;
 			break;
-		case 'q':
-			log_less();
+		default: {
+			int st = log_common_option(ch, usage_text);
+
+			if (st != OPTION_DONE)
+				return st;
 			break;
-		case 'v':
-			log_more();
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
-		case 'V':
-			puts("dms-transform (dms) " DMS_VERSION);
-			return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
-		default:
-			log_usage_error("unknown or incomplete option");
-			return EXIT_USAGE;
+		}
 		}
 	}
 	if (argc - optind > 1) {

@@ -82,13 +82,13 @@ main(int argc, char **argv)
 			break;
 		case OPT_ASSESS: assess = true; break;
 		case OPT_MIGRATION_TYPE: migration_type = optarg; break;
-		case 'q': log_less(); break;
-		case 'v': log_more(); break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		case 'V': printf("dms-validate %s\n", DMS_VERSION); return EXIT_OK;
-		default:
-			fprintf(stderr, "Try 'dms-validate --help' for more information.\n");
-			return EXIT_USAGE;
+		default: {
+			int st = log_common_option(c, usage_text);
+
+			if (st != OPTION_DONE)
+				return st;
+			break;
+		}
 		}
 	}
 	if (strcmp(migration_type, "full-load") != 0 && strcmp(migration_type, "cdc") != 0 &&
