@@ -421,7 +421,7 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	done
 }
 
-@test "CHECKPOINT acknowledges an idle position; QUIT stops at once; a dropped table; apply conflicts escalate" {
+@test "CHECKPOINT acknowledges an idle position; QUIT stops at once; a dropped table; ApplyErrorFailOnTruncationDdl; apply conflicts escalate" {
 	pg_sql postgres "CREATE DATABASE misc_pg"
 	u=$(pg_uri misc_pg)
 	# CHECKPOINT with nothing pending moves the acknowledged position, never back
@@ -492,6 +492,21 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	run --separate-stderr dms-load --task drop "$u" <drop.dms
 	assert_status 0
 	expect "dropped" "" "$(pg_sql misc_pg "SELECT to_regclass('public.gone')")"
+
+	# ApplyErrorFailOnTruncationDdl: a TRUNCATE stops the task, nothing of its group applied
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":5,"position":"0/500","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[5,"e"]}'
+		echo '{"kind":"TRUNCATE","tids":[0],"attrs":{}}'
+		echo '{"kind":"COMMIT","position":"0/500","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >trunc.dms
+	echo '{"ErrorBehavior": {"ApplyErrorFailOnTruncationDdl": true}}' >failtrunc.json
+	run --separate-stderr dms-load -s failtrunc.json --task misc "$u" <trunc.dms
+	assert_status 1
+	assert_match "stopping \(ApplyErrorFailOnTruncationDdl\)" "$stderr"
+	expect "nothing of the transaction" "1 2" "$(pg_sql misc_pg "SELECT id FROM k ORDER BY id" | xargs)"
 
 	# ApplyErrorEscalationCount 1: the second conflict of a table suspends it
 	echo '{"ErrorBehavior": {"ApplyErrorEscalationCount": 1, "ApplyErrorEscalationPolicy": "SUSPEND_TABLE"}}' >esc.json
