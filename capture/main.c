@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "capture.h"
+
+#define CONTROL_SCHEMA "dms"	/* the control tables of a dms target: never captured */
 #include "../common/position.h"
 #include "../common/records.h"
 #include "../common/dms.h"
@@ -138,7 +140,12 @@ preflight(struct capture *c, const char *slot, const char *pub)
 	return true;
 }
 
-/* The publication, created when missing: for the tables the mapping selects, or all. */
+/*
+ * The publication, created when missing: for the source's tables the mapping
+ * selects (all without one), those of the control schema left out. Not FOR
+ * ALL TABLES: the source refuses UPDATE and DELETE on a published table
+ * without a replica identity, and control tables need none.
+ */
 static bool
 publication(struct capture *c, const char *pub)
 {
@@ -154,15 +161,14 @@ publication(struct capture *c, const char *pub)
 		return true;
 	}
 	q = pg_quote_ident(pub);
-	if (c->mapping == NULL) {
-		sb_addf(&sql, "CREATE PUBLICATION %s FOR ALL TABLES", q);
-	} else {
-		if (!catalog_select(c->ops, &c->src, NULL, &names, &n)) {
+	{
+		if (!catalog_select(c->ops, &c->src, CONTROL_SCHEMA, &names, &n)) {
 			free(q);
 			return false;
 		}
 		if (n == 0) {
-			log_error("the mapping selects no table of the source");
+			log_error("%s", c->mapping ? "the mapping selects no table of the source"
+						  : "the source has no table to capture");
 			free(q);
 			free(names);
 			return false;

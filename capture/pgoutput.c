@@ -109,7 +109,7 @@ relation(struct capture *c, struct rd *r)
 		rel->relid = relid;
 		rel->tid = -1;
 	}
-	rel->skip = !mapping_selects(c->mapping, nsp, name);
+	rel->skip = !mapping_selects(c->mapping, nsp, name) || strcmp(nsp, "dms") == 0;
 	cols = xcalloc((size_t)ncols + 1, sizeof(char *));
 	flagged = xcalloc((size_t)ncols + 1, sizeof(bool));
 	for (int i = 0; i < ncols; i++) {

@@ -511,7 +511,7 @@ run(struct options *o)
 		status = EXIT_RUNTIME;
 		goto done;
 	}
-	if (!catalog_select(ops, &s, NULL, &names, &nnames))
+	if (!catalog_select(ops, &s, "dms", &names, &nnames))
 		goto done;
 
 	if (o->list) {
