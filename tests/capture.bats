@@ -223,3 +223,21 @@ JSON
 	q="SELECT count(*) || ' ' || sum(n) || ' ' || md5(string_agg(id || ':' || n || ':' || note, ',' ORDER BY id)) FROM c"
 	expect "the table, counters and all" "$(pg_sql cap_kill "$q")" "$(pg_sql cap_kill_dst "$q")"
 }
+
+@test "a transaction beyond the memory bound spills to a file and leaves whole" {
+	pg_sql postgres "CREATE DATABASE cap_big"
+	pg_sql cap_big "CREATE TABLE big (id int PRIMARY KEY, pad text)"
+	capture_to cap_big big none.dms
+	# about 6 MB of changes in one transaction, 64 KiB kept in memory
+	pg_sql cap_big "INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 20000) g"
+	pg_sql cap_big "UPDATE big SET pad = 'x' || pad WHERE id % 2 = 0"
+	stop=$(pg_sql cap_big "SELECT pg_current_wal_insert_lsn()")
+	run --separate-stderr bash -c "dms-capture -v --memory 65536 --task big --stop-at $stop '$(pg_uri cap_big)' >big.dms"
+	assert_status 0
+	assert_match "spilled to a temporary file" "$stderr"
+	pg_sql postgres "CREATE DATABASE cap_big_dst"
+	run --separate-stderr dms-load --task big "$(pg_uri cap_big_dst)" <big.dms
+	assert_status 0
+	q="SELECT count(*) || ' ' || md5(string_agg(id || pad, ',' ORDER BY id)) FROM big"
+	expect "the table as on the source" "$(pg_sql cap_big "$q")" "$(pg_sql cap_big_dst "$q")"
+}
