@@ -195,26 +195,36 @@ JSON
 		local n
 		n=$(applied) && [ -n "$n" ] && [ "$n" -gt "$1" ]
 	}
+	# alive PID: running, not a zombie waiting for its status to be read
+	alive() {
+		local st
+		st=$(ps -o stat= -p "$1") && [[ $st != Z* ]]
+	}
 	before=0
 	killed_capture=0
+	mkfifo pipe
 	for k in $(seq 1 6); do
-		dms-capture --task kill --ack-file ack --stop-at "$stop" "$(pg_uri cap_kill)" 2>>capture.log |
-			dms-load --task kill -s each.json --ack-file ack "$(pg_uri cap_kill_dst)" 2>>load.log &
+		# by their PIDs: another run's processes are never touched
+		dms-capture --task kill --ack-file ack --stop-at "$stop" "$(pg_uri cap_kill)" >pipe 2>>capture.log &
+		cpid=$!
+		dms-load --task kill -s each.json --ack-file ack "$(pg_uri cap_kill_dst)" <pipe 2>>load.log &
+		lpid=$!
 		wait_for "kill $k: progress past $before" past $((before + 1 + RANDOM % 50))
 		# the capture, the loader, or both
 		case $((k % 3)) in
-		0) pkill -KILL -f "dms-load --task kill" ;;
+		0) kill -KILL "$lpid" ;;
 		*)
 			# the capture while it still streams (else the loader, which may have read the rest)
-			if pkill -KILL -f "dms-capture --task kill"; then
+			if alive "$cpid" && kill -KILL "$cpid"; then
 				killed_capture=$((killed_capture + 1))
-				[ $((k % 3)) = 1 ] || pkill -KILL -f "dms-load --task kill"
+				[ $((k % 3)) = 1 ] || kill -KILL "$lpid"
 			else
-				pkill -KILL -f "dms-load --task kill"
+				kill -KILL "$lpid"
 			fi
 			;;
 		esac
-		wait_for "kill $k: both gone" bash -c '! pgrep -f "dms-(capture|load) --task kill" >/dev/null'
+		wait "$cpid" "$lpid" && st=0 || st=$?
+		[ "$st" -ne 0 ] || { echo "kill $k: nothing was stopped" >&2; false; }
 		before=$(applied)
 	done
 	[ "$killed_capture" -ge 2 ] || { echo "dms-capture was killed $killed_capture times" >&2; false; }
