@@ -28,6 +28,8 @@ static const char usage_text[] =
 	"                   [--stop-at position | --stop-at commit_time:YYYY-MM-DDTHH:MM:SS]\n"
 	"                   [--memory bytes] source-uri\n"
 	"       dms-capture [--task name] [--slot name] [--publication name] --drop-slot source-uri\n"
+	"       dms-capture [-m mappings.json] [--task name] [--slot name] [--publication name]\n"
+	"                   --export-snapshot source-uri\n"
 	"       dms-capture --help | --version\n"
 	"\n"
 	"Reads the committed changes of a PostgreSQL source through logical\n"
@@ -45,6 +47,8 @@ static const char usage_text[] =
 	"  --memory bytes        a transaction's memory before it spills to a file\n"
 	"                        (default 16777216)\n"
 	"  --drop-slot           drop the slot and the publication, and exit\n"
+	"  --export-snapshot     create the slot with an exported snapshot, print the\n"
+	"                        snapshot and the slot's position, hold it until stdin ends\n"
 	"  -q, --quiet           errors only\n"
 	"  -v, --verbose         more messages\n"
 	"  -h, --help            show this help and exit\n"
@@ -53,7 +57,7 @@ static const char usage_text[] =
 struct options {
 	const char *mappings, *task, *slot, *publication, *ack_file, *start, *stop_at, *uri;
 	size_t memory;
-	bool drop;
+	bool drop, export;
 };
 
 static char *
@@ -209,6 +213,50 @@ drop_slot(struct capture *c, const char *slot, const char *pub)
 	if (ok)
 		log_info("slot %s and publication %s dropped", slot, pub);
 	return ok;
+}
+
+/*
+ * --export-snapshot: a new slot whose snapshot is exported. The snapshot and
+ * the slot's consistent point go to stdout; the snapshot lives while this
+ * replication connection runs no other command, so it is held, idle, until
+ * stdin ends. A snapshot reader (dms-extract --snapshot) sees every
+ * transaction before the point, and streaming from the point every one after.
+ */
+static int
+export_snapshot(struct capture *c, const char *slot)
+{
+	const char *sp[] = { slot };
+	char *have = value(c, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, sp);
+	char *sql, buf[256];
+	PGresult *res;
+
+	if (have != NULL) {
+		free(have);
+		log_error("slot %s exists: an exported snapshot needs a new slot (dms-capture --drop-slot)", slot);
+		return EXIT_USAGE;
+	}
+	sql = xprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'export')", slot);
+	res = PQexec(c->repl.conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
+		pg_failed(&c->repl, res, "CREATE_REPLICATION_SLOT");
+		PQclear(res);
+		return EXIT_SOURCE;
+	}
+	if (printf("%s %s\n", PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1)) < 0 || fflush(stdout) != 0) {
+		log_error("stdout: cannot write the snapshot: %s", strerror(errno));
+		PQclear(res);
+		return EXIT_OUTPUT;
+	}
+	log_info("slot %s created at %s, snapshot %s exported", slot, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	PQclear(res);
+	while (!sig_drain && !sig_stop) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+	}
+	return EXIT_OK;
 }
 
 /* The position in the ack file, or 0 (none yet, or no file). */
@@ -474,6 +522,11 @@ run(const struct options *o)
 		disconnect_all(&c);
 		goto out;
 	}
+	if (o->export) {
+		status = export_snapshot(&c, slot);
+		disconnect_all(&c);
+		goto out;
+	}
 	{
 		const char *sp[] = { slot };
 		char *have = value(&c, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, sp);
@@ -559,7 +612,8 @@ out:
 int
 main(int argc, char **argv)
 {
-	enum { OPT_TASK = 256, OPT_SLOT, OPT_PUB, OPT_ACK, OPT_START, OPT_STOP, OPT_MEMORY, OPT_DROP };
+	enum { OPT_TASK = 256, OPT_SLOT, OPT_PUB, OPT_ACK, OPT_START, OPT_STOP, OPT_MEMORY, OPT_DROP,
+	       OPT_EXPORT };
 	static const struct option longopts[] = {
 		{ "mappings", required_argument, NULL, 'm' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -570,6 +624,7 @@ main(int argc, char **argv)
 		{ "stop-at", required_argument, NULL, OPT_STOP },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "drop-slot", no_argument, NULL, OPT_DROP },
+		{ "export-snapshot", no_argument, NULL, OPT_EXPORT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -598,6 +653,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case OPT_DROP: o.drop = true; break;
+		case OPT_EXPORT: o.export = true; break;
 		default: {
 			int st = log_common_option(ch, usage_text);
 
@@ -616,7 +672,11 @@ main(int argc, char **argv)
 		log_usage_error("%s: dms-capture reads PostgreSQL in this version (postgresql://...)", o.uri);
 		return EXIT_USAGE;
 	}
-	if (!o.drop && !stream_refuse_tty(STDOUT_FILENO))
+	if (o.drop && o.export) {
+		log_usage_error("--drop-slot and --export-snapshot exclude each other");
+		return EXIT_USAGE;
+	}
+	if (!o.drop && !o.export && !stream_refuse_tty(STDOUT_FILENO))
 		return EXIT_USAGE;
 	sig_init();
 	return run(&o);

@@ -251,3 +251,37 @@ JSON
 	q="SELECT count(*) || ' ' || md5(string_agg(id || pad, ',' ORDER BY id)) FROM big"
 	expect "the table as on the source" "$(pg_sql cap_big "$q")" "$(pg_sql cap_big_dst "$q")"
 }
+
+@test "a full load in the slot's exported snapshot, then the changes after it: the target equals the source; capture streams while the snapshot is held" {
+	pg_sql postgres "CREATE DATABASE cap_fl"
+	pg_sql postgres "CREATE DATABASE cap_fl_dst"
+	pg_sql cap_fl "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g"
+	mkfifo hold
+	dms-capture --task fl --export-snapshot "$(pg_uri cap_fl)" <hold >snap 2>hold.log &
+	hpid=$!
+	exec 7>hold
+	wait_for "the exported snapshot" test -s snap
+	read -r snapshot point <snap
+	[ -n "$snapshot" ] && [ -n "$point" ]
+	# changes after the snapshot: not in the load, in the stream
+	pg_sql cap_fl "UPDATE t SET v = 'changed' WHERE id <= 10"
+	pg_sql cap_fl "DELETE FROM t WHERE id > 990"
+	pg_sql cap_fl "INSERT INTO t VALUES (2000, 'new')"
+	stop=$(pg_sql cap_fl "SELECT pg_current_wal_insert_lsn()")
+	# a second replication connection streams from the slot while the first holds the snapshot
+	run --separate-stderr bash -c "dms-capture --task fl --stop-at $stop '$(pg_uri cap_fl)' >changes.dms"
+	assert_status 0
+	run --separate-stderr dms-full-load -q --snapshot "$snapshot" --task fl "$(pg_uri cap_fl)" "$(pg_uri cap_fl_dst)"
+	assert_status 0
+	expect "the load is the snapshot's, before the changes" "1000 0" \
+		"$(pg_sql cap_fl_dst "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'changed') FROM t")"
+	exec 7>&-
+	wait "$hpid" && st=0 || st=$?
+	expect "the holder ends with its stdin" 0 "$st"
+	run --separate-stderr dms-load --task fl "$(pg_uri cap_fl_dst)" <changes.dms
+	assert_status 0
+	run --separate-stderr dms-validate "$(pg_uri cap_fl)" "$(pg_uri cap_fl_dst)"
+	assert_status 0
+	expect "nothing doubled, nothing lost" "991 10" \
+		"$(pg_sql cap_fl_dst "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'changed') FROM t")"
+}
