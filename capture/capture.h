@@ -59,7 +59,8 @@ struct capture {
 	int64_t stop_time;	/* --stop-at commit_time, Unix seconds; 0: none */
 	bool stop;		/* the stop point was passed: END */
 	uint64_t transactions;
-	char err[512];
+	msgpack_sbuffer rec, old;	/* a change record and its old image, as they are built */
+	struct strbuf scratch;		/* a value's text, NUL-terminated */
 };
 
 /* Decodes one pgoutput message (the payload of an XLogData). False: fatal (logged). */

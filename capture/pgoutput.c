@@ -413,9 +413,10 @@ change(struct capture *c, struct rd *r, char tag, uint32_t subxid)
 	uint32_t relid = (uint32_t)rd_uint(r, 4);
 	struct rel *rel = rel_find(c, relid);
 	struct txn *t = c->stream_xid ? txn_of(c, c->stream_xid, true) : &c->cur;
-	msgpack_sbuffer sb, oldsb;
+	/* the capture's buffers, emptied for each change (no allocation per change) */
+	msgpack_sbuffer *sb = &c->rec, *oldsb = &c->old;
+	struct strbuf *scratch = &c->scratch;
 	msgpack_packer pk, oldpk;
-	struct strbuf scratch = STRBUF_INIT;
 	bool ok = true, has_old = false;
 	char k;
 
@@ -425,14 +426,14 @@ change(struct capture *c, struct rd *r, char tag, uint32_t subxid)
 	}
 	if (rel->skip)
 		return true;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_sbuffer_init(&oldsb);
-	msgpack_packer_init(&oldpk, &oldsb, msgpack_sbuffer_write);
+	msgpack_sbuffer_clear(sb);
+	msgpack_sbuffer_clear(oldsb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&oldpk, oldsb, msgpack_sbuffer_write);
 	k = (char)rd_uint(r, 1);
 	if (tag != 'I' && (k == 'K' || k == 'O')) {
 		has_old = true;
-		ok = tuple(r, rel, &oldpk, &scratch, NULL, 0);
+		ok = tuple(r, rel, &oldpk, scratch, NULL, 0);
 		if (ok && tag == 'U')
 			k = (char)rd_uint(r, 1);
 	}
@@ -445,7 +446,7 @@ change(struct capture *c, struct rd *r, char tag, uint32_t subxid)
 			goto out;
 		}
 		rec_change(&pk, K_DELETE, rel->tid);
-		msgpack_sbuffer_write(&sb, oldsb.data, oldsb.size);
+		msgpack_sbuffer_write(sb, oldsb->data, oldsb->size);
 	} else {
 		if (k != 'N') {
 			log_error("%s.%s: a change without its new tuple", rel->t.d.schema, rel->t.d.name);
@@ -454,21 +455,18 @@ change(struct capture *c, struct rd *r, char tag, uint32_t subxid)
 		}
 		rec_change(&pk, tag == 'I' ? K_INSERT : K_UPDATE, rel->tid);
 		/* an unchanged TOASTed value takes the old image's, where the full old row came */
-		ok = tuple(r, rel, &pk, &scratch, has_old ? (const uint8_t *)oldsb.data : NULL,
-			   has_old ? oldsb.size : 0);
+		ok = tuple(r, rel, &pk, scratch, has_old ? (const uint8_t *)oldsb->data : NULL,
+			   has_old ? oldsb->size : 0);
 		if (ok && tag == 'U') {
 			if (has_old)
-				msgpack_sbuffer_write(&sb, oldsb.data, oldsb.size);
+				msgpack_sbuffer_write(sb, oldsb->data, oldsb->size);
 			else
 				msgpack_pack_nil(&pk);
 		}
 	}
 	if (ok)
-		ok = txn_add(c, t, subxid, rel, (const uint8_t *)sb.data, sb.size);
+		ok = txn_add(c, t, subxid, rel, (const uint8_t *)sb->data, sb->size);
 out:
-	msgpack_sbuffer_destroy(&sb);
-	msgpack_sbuffer_destroy(&oldsb);
-	sb_release(&scratch);
 	return ok;
 }
 
@@ -625,6 +623,11 @@ pgoutput_release(struct capture *c)
 		free(c->rels[i].pending);
 	}
 	free(c->rels);
+	msgpack_sbuffer_destroy(&c->rec);
+	msgpack_sbuffer_destroy(&c->old);
+	sb_release(&c->scratch);
+	memset(&c->rec, 0, sizeof(c->rec));
+	memset(&c->old, 0, sizeof(c->old));
 	txn_reset(&c->cur);
 	while (c->nstreamed > 0)
 		txn_drop_streamed(c, &c->streamed[0]);

@@ -533,7 +533,10 @@ apply_change(const struct dms_record *rec)
 	struct atable *a = ap_atable(rec->table->tid);
 	const struct task_settings *ss = ap.l->settings;
 	uint32_t n = rec->table->ncols;
-	struct mp_item *nv = xcalloc((size_t)n + 1, sizeof(*nv)), *ov = xcalloc((size_t)n + 1, sizeof(*ov));
+	/* the rows' items: on the stack for most tables (no allocation per change) */
+	struct mp_item nbuf[64], obuf[64];
+	struct mp_item *nv = n <= 64 ? nbuf : xcalloc(n, sizeof(*nv));
+	struct mp_item *ov = n <= 64 ? obuf : xcalloc(n, sizeof(*ov));
 	struct strbuf sql = STRBUF_INIT;
 	char err[1024] = "", key[512] = "";
 	const uint8_t *old = rec->kind == K_UPDATE ? rec->old_values : rec->values;
@@ -631,8 +634,10 @@ apply_change(const struct dms_record *rec)
 	}
 	ap.l->format_truncation = false;
 done:
-	free(nv);
-	free(ov);
+	if (nv != nbuf)
+		free(nv);
+	if (ov != obuf)
+		free(ov);
 	sb_release(&sql);
 	return r;
 }

@@ -938,12 +938,8 @@ myt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, si
 			sb_addf(&head, "DELETE FROM %s WHERE ", t->qname);
 			if (t->src->nkey > 1)
 				sb_add(&head, "(", 1);
-			for (uint32_t k = 0; k < t->src->nkey; k++) {
-				char *q = my_quote_ident(t->cols[t->src->key[k]].src->name);
-
-				sb_addf(&head, "%s%s", k ? "," : "", q);
-				free(q);
-			}
+			for (uint32_t k = 0; k < t->src->nkey; k++)
+				sb_addf(&head, "%s%s", k ? "," : "", t->cols[t->src->key[k]].quoted);
 			sb_adds(&head, t->src->nkey > 1 ? ") IN (" : " IN (");
 		} else {
 			sb_addf(&head, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);

@@ -135,11 +135,10 @@ key_of(const struct dms_table *t, const uint8_t *values, size_t len, struct strb
 
 		if (mp_skip(&c) != MP_OK)
 			return false;
+		/* the items are self-delimiting: one after another they name the key */
 		for (uint32_t k = 0; k < t->nkey; k++)
-			if (t->key[k] == i) {
-				sb_addf(out, "%u:", k);
+			if (t->key[k] == i)
 				sb_add(out, start, (size_t)(c.p - start));
-			}
 	}
 	return true;
 }

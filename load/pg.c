@@ -579,10 +579,9 @@ static void
 key_join(struct strbuf *sql, const struct ttable *t)
 {
 	for (uint32_t k = 0; k < t->src->nkey; k++) {
-		char *q = pg_quote_ident(t->cols[t->src->key[k]].src->name);
+		const char *q = t->cols[t->src->key[k]].quoted;
 
 		sb_addf(sql, "%sdms_t.%s = dms_s.%s", k ? " AND " : "", q, q);
-		free(q);
 	}
 }
 
@@ -648,12 +647,8 @@ pgt_apply_net(struct loader *l, struct ttable *t, const struct net_row *rows, si
 		key_join(&sql, t);
 		sb_addf(&sql, "; INSERT INTO %s (%s) SELECT %s FROM %s WHERE dms_op = 'U' ON CONFLICT (", t->qname,
 			t->collist, t->collist, t->stage);
-		for (uint32_t k = 0; k < t->src->nkey; k++) {
-			char *q = pg_quote_ident(t->cols[t->src->key[k]].src->name);
-
-			sb_addf(&sql, "%s%s", k ? ", " : "", q);
-			free(q);
-		}
+		for (uint32_t k = 0; k < t->src->nkey; k++)
+			sb_addf(&sql, "%s%s", k ? ", " : "", t->cols[t->src->key[k]].quoted);
 		if (t->setlist[0])
 			sb_addf(&sql, ") DO UPDATE SET %s", t->setlist);
 		else

@@ -74,7 +74,6 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 			t->cols[t->indexes[i].cols[k]].indexed = true;
 	for (int i = 0; i < t->ncols; i++) {
 		struct tcol *c = &t->cols[i];
-		char *q;
 
 		if (c->skip) {
 			log_warn("%s.%s column %s (%s): left out, SupportLobs is false", s->schema, s->name,
@@ -85,28 +84,24 @@ ttable_new(const struct loader *l, const struct dms_table *s)
 		/* read once here, not for every value that is checked against it */
 		if (sscanf(c->sqltype, "decimal(%d,%d)", &c->dec_prec, &c->dec_scale) != 2)
 			c->dec_prec = c->dec_scale = -1;
-		q = l->engine == ENGINE_PG ? pg_quote_ident(c->src->name) : my_quote_ident(c->src->name);
-		sb_addf(&sb, "%s%s", first ? "" : ", ", q);
+		sb_addf(&sb, "%s%s", first ? "" : ", ", c->quoted);
 		first = false;
-		free(q);
 	}
 	t->collist = sb.buf ? sb.buf : xstrdup("");
 	/* what an upsert sets: the loaded columns outside the key */
 	sb_init(&sb);
 	for (int i = 0; i < t->ncols; i++) {
+		const char *q = t->cols[i].quoted;
 		bool key = false;
-		char *q;
 
 		for (uint32_t k = 0; k < s->nkey; k++)
 			key |= (int)s->key[k] == i;
 		if (key || t->cols[i].skip)
 			continue;
-		q = l->engine == ENGINE_PG ? pg_quote_ident(t->cols[i].src->name) : my_quote_ident(t->cols[i].src->name);
 		if (l->engine == ENGINE_PG)
 			sb_addf(&sb, "%s%s = EXCLUDED.%s", sb.len ? ", " : "", q, q);
 		else
 			sb_addf(&sb, "%s%s = VALUES(%s)", sb.len ? ", " : "", q, q);
-		free(q);
 	}
 	t->setlist = sb.buf ? sb.buf : xstrdup("");
 	if (l->engine == ENGINE_MYSQL)
