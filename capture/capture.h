@@ -12,6 +12,7 @@
 
 #include "../common/db/catalog.h"
 #include "../common/pg.h"
+#include "../common/spool.h"
 #include "../common/stream.h"
 
 /* A relation of the stream, by its OID: its table as the catalog describes it. */
@@ -46,6 +47,7 @@ struct capture {
 	struct source src;	/* the catalog's connection */
 	struct mapping *mapping;
 	struct dms_writer *w;
+	struct spool_writer *spool;	/* -o DIR: the stream goes to a spool; NULL: stdout */
 	size_t memory;		/* bytes a transaction keeps in memory before it spills */
 	struct rel *rels;
 	size_t nrels;
@@ -55,6 +57,8 @@ struct capture {
 	size_t nstreamed;
 	uint32_t stream_xid;	/* the streamed transaction whose block is open; 0: none */
 	uint64_t emitted;	/* end LSN of the last transaction written */
+	uint64_t durable;	/* spool: end LSN of the last transaction synced there */
+	int64_t last_durable;	/* spool: when (monotonic ms) */
 	uint64_t stop_lsn;	/* --stop-at position; 0: none */
 	int64_t stop_time;	/* --stop-at commit_time, Unix seconds; 0: none */
 	bool stop;		/* the stop point was passed: END */

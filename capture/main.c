@@ -21,12 +21,14 @@
 #include "../common/position.h"
 #include "../common/records.h"
 #include "../common/dms.h"
+#include "../common/uri.h"
 
 static const char usage_text[] =
 	"usage: dms-capture [-qv] [-m mappings.json] [--task name] [--slot name]\n"
 	"                   [--publication name] [--ack-file file] [--start position]\n"
 	"                   [--stop-at position | --stop-at commit_time:YYYY-MM-DDTHH:MM:SS]\n"
-	"                   [--memory bytes] source-uri\n"
+	"                   [--memory bytes] [--retry-time seconds]\n"
+	"                   [-o dir [--segment-size bytes]] source-uri\n"
 	"       dms-capture [--task name] [--slot name] [--publication name] --drop-slot source-uri\n"
 	"       dms-capture [-m mappings.json] [--task name] [--slot name] [--publication name]\n"
 	"                   --export-snapshot source-uri\n"
@@ -46,6 +48,12 @@ static const char usage_text[] =
 	"  --stop-at position    stop after the last transaction at or before it\n"
 	"  --memory bytes        a transaction's memory before it spills to a file\n"
 	"                        (default 16777216)\n"
+	"  --retry-time seconds  how long a lost source is tried again (default 60)\n"
+	"  -o, --spool dir       write the stream into a spool directory, acknowledging\n"
+	"                        to the source what is synced there (read it with\n"
+	"                        dms-transform dir)\n"
+	"  --segment-size bytes  a spool segment's size before the next begins\n"
+	"                        (default 67108864)\n"
 	"  --drop-slot           drop the slot and the publication, and exit\n"
 	"  --export-snapshot     create the slot with an exported snapshot, print the\n"
 	"                        snapshot and the slot's position, hold it until stdin ends\n"
@@ -55,8 +63,10 @@ static const char usage_text[] =
 	"  -V, --version         show the version and exit\n";
 
 struct options {
-	const char *mappings, *task, *slot, *publication, *ack_file, *start, *stop_at, *uri;
+	const char *mappings, *task, *slot, *publication, *ack_file, *start, *stop_at, *uri, *spool;
 	size_t memory;
+	uint64_t segment_size;
+	int64_t retry_ms;
 	bool drop, export;
 };
 
@@ -263,18 +273,12 @@ export_snapshot(struct capture *c, const char *slot)
 static uint64_t
 read_ack(const char *path)
 {
-	char buf[64];
-	FILE *f;
+	char *pos = ack_position(path);
 	uint64_t lsn = 0;
 
-	if (path == NULL || (f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) != NULL) {
-		buf[strcspn(buf, "\n")] = '\0';
-		if (!lsn_parse(buf, &lsn))
-			lsn = 0;
-	}
-	fclose(f);
+	if (pos != NULL && !lsn_parse(pos, &lsn))
+		lsn = 0;
+	free(pos);
 	return lsn;
 }
 
@@ -335,6 +339,36 @@ parse_stop(const char *s, struct capture *c)
 }
 
 /*
+ * The spool: what was written becomes durable, about every 100 ms and
+ * sooner (10 ms) when the source is quiet; a full segment makes way for the
+ * next, which opens with the TABLE records of the tables seen so far.
+ */
+static bool
+spool_sync(struct capture *c, bool idle, bool force)
+{
+	char pos[32];
+	int64_t now = now_ms();
+
+	if (c->spool == NULL || !spool_dirty(c->spool))
+		return true;
+	if (!force && now - c->last_durable < (idle ? 10 : 100))
+		return true;
+	lsn_format(c->emitted, pos, sizeof(pos));
+	if (!spool_durable(c->spool, pos, false))
+		return false;
+	c->durable = c->emitted;
+	c->last_durable = now;
+	if (!spool_full(c->spool))
+		return true;
+	if (!spool_segment(c->spool, pos))
+		return false;
+	for (size_t i = 0; i < c->nrels; i++)
+		if (c->rels[i].table != NULL)
+			out_write(&c->w->out, c->rels[i].table, c->rels[i].table_len);
+	return spool_durable(c->spool, pos, false);
+}
+
+/*
  * Streams from the slot until the stop point, a signal or an error.
  * Returns an exit status; *lost: the connection went, a retry may resume.
  */
@@ -345,7 +379,8 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 	struct strbuf cmd = STRBUF_INIT;
 	char pos[32];
 	PGresult *res;
-	uint64_t received = start, acked = read_ack(o->ack_file), idle_end = 0;
+	uint64_t received = start, acked = c->spool ? c->durable : read_ack(o->ack_file);
+	bool confirm = o->ack_file != NULL || c->spool != NULL;
 	int64_t last_status = 0, last_ack_read = 0, last_checkpoint = now_ms();
 	char *qpub = pg_quote_ident(pub);
 
@@ -400,7 +435,6 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 				if (wal_end > received)
 					received = wal_end;
 				if (!pgoutput_busy(c)) {
-					idle_end = wal_end;
 					if ((c->stop_lsn && wal_end >= c->stop_lsn) || (c->stop_time && sent > c->stop_time))
 						c->stop = true;
 					/* idle: the target's position keeps moving */
@@ -416,10 +450,17 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 			PQfreemem(buf);
 			if (!ok)
 				return c->w->out.failed ? EXIT_OUTPUT : EXIT_SOURCE;
+			if (!spool_sync(c, false, false))
+				return EXIT_OUTPUT;
 		} else if (n == 0) {
 			fd_set fds;
 			struct timeval tv = { 0, 100000 };
 			int fd = PQsocket(c->repl.conn);
+
+			if (!spool_sync(c, true, false))
+				return EXIT_OUTPUT;
+			if (c->spool && spool_dirty(c->spool))
+				tv.tv_usec = 10000;
 
 			FD_ZERO(&fds);
 			FD_SET(fd, &fds);
@@ -441,7 +482,9 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 			return EXIT_SOURCE;
 		}
 		/* feedback: what the target has, about every 100 ms to 1 s, at once when asked */
-		if (o->ack_file && now_ms() - last_ack_read >= 100) {
+		if (c->spool) {
+			acked = c->durable;
+		} else if (o->ack_file && now_ms() - last_ack_read >= 100) {
 			uint64_t a = read_ack(o->ack_file);
 
 			if (a > acked)
@@ -449,18 +492,84 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 			last_ack_read = now_ms();
 		}
 		if (reply || now_ms() - last_status >= 1000) {
-			/* nothing unacknowledged and nothing open: the WAL up to the idle end is released */
-			uint64_t flushed = acked;
-
-			if (o->ack_file && !pgoutput_busy(c) && acked >= c->emitted && idle_end > flushed)
-				flushed = idle_end;
-			if (!status_update(c, received, o->ack_file ? flushed : 0, !pgoutput_busy(c) && !reply)) {
+			/*
+			 * Only what the target (or the spool) has is confirmed: never
+			 * the idle WAL end itself, which would put the slot past the
+			 * target's position. While idle, the CHECKPOINT records above
+			 * carry the WAL end to the target, and its acknowledgement
+			 * releases the WAL up to it.
+			 */
+			if (!status_update(c, received, confirm ? acked : 0, !pgoutput_busy(c) && !reply)) {
 				*lost = true;
 				return EXIT_SOURCE;
 			}
 			last_status = now_ms();
 		}
 	}
+}
+
+/* The slot's confirmed position; false on error (logged). */
+static bool
+slot_position(struct capture *c, const char *slot, uint64_t *lsn)
+{
+	const char *sp[] = { slot };
+	char *v = value(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", 1, sp);
+	bool ok = v != NULL && lsn_parse(v, lsn);
+
+	if (!ok)
+		log_error("slot %s: no confirmed position (was it dropped?)", slot);
+	free(v);
+	return ok;
+}
+
+/*
+ * -o DIR: the spool is opened and a segment begins. The stream resumes after
+ * the spool's durable position; a slot already past it (another spool's, or
+ * one made anew) would leave a gap, and is refused.
+ */
+static int
+open_spool(struct capture *c, const struct options *o, struct spool_writer *s, uint64_t confirmed,
+	   uint64_t *start)
+{
+	msgpack_sbuffer hb;
+	msgpack_packer pk;
+	char pos[32];
+	uint64_t have = 0;
+	int st;
+
+	msgpack_sbuffer_init(&hb);
+	msgpack_packer_init(&pk, &hb, msgpack_sbuffer_write);
+	rec_hello(&pk, &(const struct hello_attrs){ .engine = "postgresql", .stream = "changes",
+						     .tool = "dms-capture " DMS_VERSION, .server = c->src.server,
+						     .database = c->src.database });
+	st = spool_open(s, o->spool, (const uint8_t *)hb.data, hb.size, c->src.server, c->src.database,
+			o->segment_size);
+	msgpack_sbuffer_destroy(&hb);
+	if (st != EXIT_OK)
+		return st;
+	if (spool_position(s) != NULL && !lsn_parse(spool_position(s), &have)) {
+		log_error("%s: position %s is not a PostgreSQL position", o->spool, spool_position(s));
+		return EXIT_USAGE;
+	}
+	if (spool_position(s) != NULL && confirmed > have) {
+		char at[32];
+
+		lsn_format(confirmed, at, sizeof(at));
+		log_error("the slot is at %s, past the spool's %s: the changes between are in neither; give a new spool and slot (or the slot that wrote this spool)",
+			  at, spool_position(s));
+		return EXIT_USAGE;
+	}
+	if (have > *start)
+		*start = have;
+	lsn_format(*start, pos, sizeof(pos));
+	if (!spool_segment(s, pos))
+		return EXIT_OUTPUT;
+	c->spool = s;
+	c->w = &s->w;
+	c->durable = *start;
+	c->last_durable = now_ms();
+	log_info("spool %s: segment %u begins after %s", o->spool, s->st.segment, pos);
+	return EXIT_OK;
 }
 
 static bool
@@ -484,9 +593,12 @@ run(const struct options *o)
 	struct capture c = { 0 };
 	struct mapping mapping = { 0 };
 	struct dms_writer w;
+	struct spool_writer spool = { .fd = -1 };
 	char *slot = name_of(o->slot, o->task), *pub = name_of(o->publication, o->task);
 	int status = EXIT_SOURCE, tries = 0;
-	uint64_t start = 0, acked;
+	int64_t lost_at = 0;
+	uint64_t lost_pos = 0;
+	uint64_t start = 0, acked, confirmed;
 	bool lost = false;
 
 	if (o->mappings != NULL && !mapping_load(o->mappings, &mapping)) {
@@ -547,33 +659,59 @@ run(const struct options *o)
 	acked = read_ack(o->ack_file);
 	if (acked > start)
 		start = acked;
-	c.emitted = start;
-	if (o->ack_file == NULL)
-		log_warn("no --ack-file: the slot's confirmed position does not move, and the source keeps its WAL");
-	if (!writer_init(&w, STDOUT_FILENO, "stdout", false)) {
+	if (!slot_position(&c, slot, &confirmed)) {
 		disconnect_all(&c);
-		status = EXIT_OUTPUT;
 		goto out;
 	}
-	rec_hello(&w.pk, &(const struct hello_attrs){ .engine = "postgresql", .stream = "changes",
-						      .tool = "dms-capture " DMS_VERSION, .server = c.src.server,
-						      .database = c.src.database });
+	if (start < confirmed)
+		start = confirmed;
+	if (o->spool != NULL) {
+		status = open_spool(&c, o, &spool, confirmed, &start);
+		if (status != EXIT_OK) {
+			disconnect_all(&c);
+			goto out;
+		}
+	} else {
+		if (o->ack_file == NULL)
+			log_warn("no --ack-file: the slot's confirmed position does not move, and the source keeps its WAL");
+		if (!writer_init(&w, STDOUT_FILENO, "stdout", false)) {
+			disconnect_all(&c);
+			status = EXIT_OUTPUT;
+			goto out;
+		}
+		rec_hello(&w.pk, &(const struct hello_attrs){ .engine = "postgresql", .stream = "changes",
+							      .tool = "dms-capture " DMS_VERSION, .server = c.src.server,
+							      .database = c.src.database });
+	}
+	c.emitted = start;
 	for (;;) {
 		status = stream(&c, o, slot, pub, start, &lost);
 		if (!lost || sig_drain || sig_stop)
 			break;
-		/* the connection went: again, with back-off, from what was written */
-		if (++tries > 6) {
-			log_error("the source is gone: gave up after %d attempts", tries - 1);
-			break;
+		/* the connection went: again, with back-off, from what was written, for --retry-time */
+		if (lost_at == 0 || c.emitted != lost_pos) {
+			lost_at = now_ms();
+			lost_pos = c.emitted;
+			tries = 0;
 		}
 		{
-			struct timespec pause = { 1 << (tries - 1), 0 };
+			int64_t waited = now_ms() - lost_at, delay = (int64_t)1000 << (tries < 5 ? tries : 5);
 			char pos[32];
+			struct timespec pause;
 
 			lsn_format(c.emitted, pos, sizeof(pos));
-			log_warn("connection lost at %s: connecting again in %d s", pos, 1 << (tries - 1));
+			if (waited >= o->retry_ms) {
+				log_error("the source is unreachable: gave up after %lld s (--retry-time) at %s; a rerun resumes there",
+					  (long long)(waited / 1000), pos);
+				break;
+			}
+			if (delay > o->retry_ms - waited)
+				delay = o->retry_ms - waited;
+			tries++;
+			log_warn("connection lost at %s: connecting again in %.1f s", pos, (double)delay / 1000);
 			disconnect_all(&c);
+			pause.tv_sec = delay / 1000;
+			pause.tv_nsec = (delay % 1000) * 1000000;
 			nanosleep(&pause, NULL);
 			pgoutput_release(&c);
 			c.rels = NULL;
@@ -582,17 +720,23 @@ run(const struct options *o)
 			c.streamed = NULL;
 			c.nstreamed = 0;
 			c.stream_xid = 0;
-			if (connect_all(&c, o->uri)) {
+			if (connect_all(&c, o->uri))
 				start = c.emitted;
-				tries = tries > 0 ? tries : 0;
-			}
 		}
+	}
+	if (c.spool != NULL && status != EXIT_OUTPUT) {
+		char pos[32];
+
+		/* what was written is whole transactions: it is kept */
+		lsn_format(c.emitted, pos, sizeof(pos));
+		if (!spool_durable(c.spool, pos, status == EXIT_OK && c.stop))
+			status = EXIT_OUTPUT;
 	}
 	if (status == EXIT_OK || (status != EXIT_OUTPUT && status != EXIT_RUNTIME)) {
 		char pos[32];
 
 		lsn_format(c.emitted, pos, sizeof(pos));
-		if (status == EXIT_OK) {
+		if (status == EXIT_OK && c.spool == NULL) {
 			rec_end(&w.pk, NULL, NULL, sig_drain && !c.stop);
 			if (!out_finish(&w.out))
 				status = EXIT_OUTPUT;
@@ -603,6 +747,8 @@ run(const struct options *o)
 	disconnect_all(&c);
 	pgoutput_release(&c);
 out:
+	if (spool.dir != NULL)
+		spool_close(&spool);
 	mapping_free(&mapping);
 	free(slot);
 	free(pub);
@@ -613,7 +759,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TASK = 256, OPT_SLOT, OPT_PUB, OPT_ACK, OPT_START, OPT_STOP, OPT_MEMORY, OPT_DROP,
-	       OPT_EXPORT };
+	       OPT_EXPORT, OPT_SEGMENT, OPT_RETRY };
 	static const struct option longopts[] = {
 		{ "mappings", required_argument, NULL, 'm' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -625,18 +771,22 @@ main(int argc, char **argv)
 		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "drop-slot", no_argument, NULL, OPT_DROP },
 		{ "export-snapshot", no_argument, NULL, OPT_EXPORT },
+		{ "spool", required_argument, NULL, 'o' },
+		{ "segment-size", required_argument, NULL, OPT_SEGMENT },
+		{ "retry-time", required_argument, NULL, OPT_RETRY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct options o = { .task = "dms", .memory = 16u << 20 };
-	int ch;
-	char *end;
+	struct options o = { .task = "dms", .memory = 16u << 20, .segment_size = 64u << 20,
+			     .retry_ms = 60000 };
+	int ch, status;
+	char *end, *uri;
 
 	log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "m:qvhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "m:o:qvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm': o.mappings = optarg; break;
 		case OPT_TASK: o.task = optarg; break;
@@ -652,6 +802,24 @@ main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'o': o.spool = optarg; break;
+		case OPT_SEGMENT:
+			o.segment_size = strtoull(optarg, &end, 10);
+			if (*end != '\0' || o.segment_size < 4096) {
+				log_usage_error("--segment-size: expected a number of bytes, at least 4096");
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_RETRY: {
+			long long v = strtoll(optarg, &end, 10);
+
+			if (*end != '\0' || v < 0 || v > 86400) {
+				log_usage_error("--retry-time: expected seconds, 0 to 86400");
+				return EXIT_USAGE;
+			}
+			o.retry_ms = v * 1000;
+			break;
+		}
 		case OPT_DROP: o.drop = true; break;
 		case OPT_EXPORT: o.export = true; break;
 		default: {
@@ -667,17 +835,27 @@ main(int argc, char **argv)
 		log_usage_error("expected one source URI");
 		return EXIT_USAGE;
 	}
-	o.uri = argv[optind];
+	/* a URI, or @file whose first line is one (a password stays off the command line) */
+	if ((uri = uri_arg(argv[optind])) == NULL)
+		return EXIT_USAGE;
+	o.uri = uri;
 	if (strncmp(o.uri, "postgres", 8) != 0) {
-		log_usage_error("%s: dms-capture reads PostgreSQL in this version (postgresql://...)", o.uri);
+		log_usage_error("%s: dms-capture reads PostgreSQL in this version (postgresql://...)", argv[optind]);
+		free(uri);
 		return EXIT_USAGE;
 	}
 	if (o.drop && o.export) {
 		log_usage_error("--drop-slot and --export-snapshot exclude each other");
 		return EXIT_USAGE;
 	}
-	if (!o.drop && !o.export && !stream_refuse_tty(STDOUT_FILENO))
+	if (o.spool != NULL && (o.drop || o.export || o.ack_file != NULL)) {
+		log_usage_error("-o writes a spool, whose syncs are what the source is told: it goes without --ack-file, --drop-slot and --export-snapshot");
+		return EXIT_USAGE;
+	}
+	if (!o.drop && !o.export && o.spool == NULL && !stream_refuse_tty(STDOUT_FILENO))
 		return EXIT_USAGE;
 	sig_init();
-	return run(&o);
+	status = run(&o);
+	free(uri);
+	return status;
 }

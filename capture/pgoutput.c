@@ -156,7 +156,11 @@ relation(struct capture *c, struct rd *r)
 	rel->t = t;
 	rel->described = true;
 	if (rel->tid < 0)
-		rel->tid = c->next_tid++;
+		rel->tid = c->spool ? spool_tid(c->spool, nsp, name) : c->next_tid++;
+	if (rel->tid < 0) {
+		ok = false;
+		goto out;
+	}
 	pack_table_record(&rel->t, rel->tid, &rec, &len);
 	free(rel->pending);
 	rel->pending = NULL;
@@ -340,7 +344,8 @@ emit(struct capture *c, struct txn *t, uint64_t end_lsn, int64_t commit_ts)
 	rec_commit(&c->w->pk, pos, sec, nsec, t->changes);
 	c->emitted = end_lsn;
 	c->transactions++;
-	return out_flush(&c->w->out);
+	/* a spool's frames end at its durable points */
+	return c->spool ? !c->w->out.failed : out_flush(&c->w->out);
 }
 
 /* ---- tuples ---- */

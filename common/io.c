@@ -174,6 +174,28 @@ out_finish(struct dms_out *o)
 	return true;
 }
 
+bool
+out_end_frame(struct dms_out *o)
+{
+	size_t z;
+
+	if (o->cctx == NULL)
+		return out_flush(o);
+	if (o->failed)
+		return false;
+	if (o->len == 0 && !o->started)
+		return true;
+	if (!drain(o, false))
+		return false;
+	z = LZ4F_compressEnd(o->cctx, o->zbuf, o->zcap, NULL);
+	if (LZ4F_isError(z) || !write_all(o, o->zbuf, z)) {
+		o->failed = true;
+		return false;
+	}
+	o->started = false;
+	return true;
+}
+
 void
 out_release(struct dms_out *o)
 {
@@ -202,6 +224,15 @@ in_init(struct dms_in *in, int fd, const char *name)
 static enum in_status
 read_some(struct dms_in *in, uint8_t *dst, size_t room, size_t *got)
 {
+	if (in->source != NULL) {
+		enum in_status st = in->source(in->source_arg, dst, room, got);
+
+		if (st == IN_DATA)
+			in->bytes += *got;
+		else if (st == IN_EOF)
+			in->eof = true;
+		return st;
+	}
 	for (;;) {
 		ssize_t n = read(in->fd, dst, room);
 

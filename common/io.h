@@ -44,6 +44,12 @@ bool out_write_slow(struct dms_out *o, const void *p, size_t n);
 bool out_flush(struct dms_out *o);
 /* Flushes, ends the LZ4 frame, and for stdout checks close(2). */
 bool out_finish(struct dms_out *o);
+/*
+ * Flushes and ends the LZ4 frame (a plain flush without compression); what is
+ * written next starts a new frame. A reader of the bytes so far sees whole
+ * records and a frame that ends.
+ */
+bool out_end_frame(struct dms_out *o);
 void out_release(struct dms_out *o);
 
 static inline bool
@@ -83,6 +89,9 @@ struct dms_in {
 	uint8_t *raw;		/* compressed bytes read, not yet decompressed */
 	size_t rawpos, rawlen, rawcap;
 	uint64_t bytes;		/* bytes read from fd */
+	/* Another source of the bytes than read(fd): a spool (common/spool.c). */
+	enum in_status (*source)(void *arg, uint8_t *dst, size_t room, size_t *got);
+	void *source_arg;
 };
 
 bool in_init(struct dms_in *in, int fd, const char *name);

@@ -146,7 +146,7 @@ rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		const struct dms_column *c = &t->cols[i];
 		int nattrs = (c->length >= 0) + (c->precision >= 0) + (c->scale >= 0) + (c->collation != NULL) +
-			     (c->native != NULL) + c->is_unsigned + c->identity;
+			     (c->native != NULL) + c->is_unsigned + c->identity + (c->missing != NULL);
 
 		msgpack_pack_array(pk, 4);
 		pk_str(pk, c->name);
@@ -183,6 +183,10 @@ rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
 		if (c->collation != NULL) {
 			pk_str(pk, "collation");
 			pk_str(pk, c->collation);
+		}
+		if (c->missing != NULL) {
+			pk_str(pk, "missing");
+			pk->callback(pk->data, (const char *)c->missing, c->missing_len);
 		}
 	}
 	msgpack_pack_array(pk, (size_t)t->nkey);

@@ -76,6 +76,7 @@ static const char *const known[] = {
 	"TargetMetadata.LimitedSizeLobMode", "TargetMetadata.LobMaxSize",
 	"FullLoadSettings.TargetTablePrepMode", "FullLoadSettings.CreatePkAfterFullLoad",
 	"FullLoadSettings.MaxFullLoadSubTasks", "FullLoadSettings.CommitRate",
+	"FullLoadSettings.StopTaskCachedChangesApplied", "FullLoadSettings.StopTaskCachedChangesNotApplied",
 	"ErrorBehavior.DataErrorPolicy", "ErrorBehavior.DataTruncationErrorPolicy",
 	"ErrorBehavior.ApplyErrorInsertPolicy", "ErrorBehavior.ApplyErrorUpdatePolicy",
 	"ErrorBehavior.ApplyErrorDeletePolicy", "ErrorBehavior.ApplyErrorEscalationPolicy",
@@ -232,7 +233,10 @@ settings_load(const char *path, struct task_settings *s)
 	    !get_bool(path, tm, "TargetMetadata", "LimitedSizeLobMode", &s->limited_lob_mode) ||
 	    !get_int(path, tm, "TargetMetadata", "LobMaxSize", 0, INT32_MAX, &s->lob_max_size_kb) ||
 	    !get_bool(path, fl, "FullLoadSettings", "CreatePkAfterFullLoad",
-		      &s->create_pk_after_full_load))
+		      &s->create_pk_after_full_load) ||
+	    !get_bool(path, fl, "FullLoadSettings", "StopTaskCachedChangesApplied", &s->stop_cached_applied) ||
+	    !get_bool(path, fl, "FullLoadSettings", "StopTaskCachedChangesNotApplied",
+		      &s->stop_cached_not_applied))
 		goto done;
 	n = s->max_full_load_subtasks;
 	if (!get_int(path, fl, "FullLoadSettings", "MaxFullLoadSubTasks", 1, 49, &n))

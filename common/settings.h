@@ -26,6 +26,8 @@ struct task_settings {
 	int64_t lob_max_size_kb;	/* TargetMetadata.LobMaxSize: 32 */
 	enum prep_mode prep_mode;	/* FullLoadSettings.TargetTablePrepMode: DROP_AND_CREATE */
 	bool create_pk_after_full_load;	/* FullLoadSettings.CreatePkAfterFullLoad: false */
+	bool stop_cached_not_applied;	/* FullLoadSettings.StopTaskCachedChangesNotApplied: false */
+	bool stop_cached_applied;	/* FullLoadSettings.StopTaskCachedChangesApplied: false */
 	int max_full_load_subtasks;	/* FullLoadSettings.MaxFullLoadSubTasks: 8 */
 	int commit_rate;	/* FullLoadSettings.CommitRate: 10000 */
 	enum error_policy data_error_policy;	/* ErrorBehavior.DataErrorPolicy: LOG_ERROR */

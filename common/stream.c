@@ -312,7 +312,7 @@ static const struct attr_rule column_attrs[] = {
 	{ "length", A_INT, NULL }, { "precision", A_INT, NULL }, { "scale", A_INT, NULL },
 	{ "native", A_STR, NULL }, { "unsigned", A_BOOL, NULL }, { "identity", A_BOOL, NULL },
 	{ "charset", A_STR, NULL }, { "collation", A_STR, NULL }, { "default", A_SCALAR, NULL },
-	{ NULL, A_SCALAR, NULL },
+	{ "missing", A_SCALAR, NULL }, { NULL, A_SCALAR, NULL },
 };
 static const struct attr_rule index_attrs[] = {
 	{ "name", A_STR, NULL }, { "columns", A_COLUMNS, NULL }, { "unique", A_BOOL, NULL },
@@ -1014,6 +1014,8 @@ reader_next(struct dms_reader *r, struct dms_record *rec)
 				log_error("%s: empty input: no HELLO record", r->in.name);
 				return READ_ERROR;
 			}
+			if (!r->st.ended && r->open_end && !r->st.in_txn)
+				return READ_EOF;
 			if (!r->st.ended) {
 				log_error("%s: the stream ends after record %" PRIu64
 					  " without an END record: the producer failed or was killed",

@@ -56,6 +56,9 @@ struct dms_column {
 	int64_t length;		/* -1 when none */
 	int precision, scale;	/* -1 when none */
 	char *native, *collation;	/* NULL when none */
+	/* The value rows older than the column have (PostgreSQL's fast default), msgpack; NULL when none. */
+	uint8_t *missing;
+	size_t missing_len;
 	bool is_unsigned, identity;
 };
 
@@ -169,6 +172,8 @@ struct dms_reader {
 	uint8_t *buf;
 	size_t start, end, cap;
 	bool eof;
+	/* An input that may end between transactions without an END (a spool read to its end). */
+	bool open_end;
 	/* Called before a read that may block (a filter flushes its output there). */
 	bool (*before_read)(void *arg);
 	void *arg;

@@ -147,6 +147,15 @@ table_decode(struct dms_table *t)
 		col->scale = attrs_int(col->attrs, col->attrs_len, "scale", &v) ? (int)v : -1;
 		attrs_bool(col->attrs, col->attrs_len, "unsigned", &col->is_unsigned);
 		attrs_bool(col->attrs, col->attrs_len, "identity", &col->identity);
+		if (attrs_find(col->attrs, col->attrs_len, "missing", &c)) {
+			const uint8_t *m = c.p;
+
+			if (mp_skip(&c) == MP_OK) {
+				col->missing_len = (size_t)(c.p - m);
+				col->missing = xmalloc(col->missing_len);
+				memcpy(col->missing, m, col->missing_len);
+			}
+		}
 	}
 	if (!attrs_int(t->attrs, t->attrs_len, "estimated_rows", &t->estimated_rows))
 		t->estimated_rows = -1;
@@ -169,6 +178,7 @@ table_decoded_free(struct dms_table *t)
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i].native);
 		free(t->cols[i].collation);
+		free(t->cols[i].missing);
 	}
 	for (int i = 0; i < t->nindexes; i++)
 		dms_index_free(&t->indexes[i]);

@@ -22,7 +22,7 @@
 static const char usage_text[] =
 	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
 	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
-	"                [--progress file] [--ack-file file] target-uri\n"
+	"                [--progress file] [--ack-file file] [--converge] target-uri\n"
 	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
 	"                --begin-run --source line target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
@@ -50,6 +50,9 @@ static const char usage_text[] =
 	"  --report file         append one line per loaded part to file\n"
 	"  --progress file       keep the rows of the part in hand in file\n"
 	"  --ack-file file       change streams: the position applied, after each commit\n"
+	"  --converge            change streams: changes the target may already have\n"
+	"                        (a load read later) are applied as upserts, a missing\n"
+	"                        row's update inserts it, its delete is passed over\n"
 	"  --show-settings       print the effective settings and exit\n"
 	"  -q, --quiet           errors only\n"
 	"  -v, --verbose         more messages\n"
@@ -66,7 +69,7 @@ struct options {
 	const char *progress;
 	const char *ack_file;
 	const char *uri;
-	bool show;
+	bool show, converge;
 };
 
 static int
@@ -75,14 +78,16 @@ show_settings(const struct task_settings *s)
 	printf("TargetSchema=%s\nControlSchema=%s\nSupportLobs=%s\nFullLobMode=%s\n"
 	       "LimitedSizeLobMode=%s\nLobMaxSize=%lld\nTargetTablePrepMode=%s\n"
 	       "CreatePkAfterFullLoad=%s\nMaxFullLoadSubTasks=%d\nCommitRate=%d\n"
-	       "DataErrorPolicy=%s\nDataTruncationErrorPolicy=%s\nEnableValidation=%s\nValidationOnly=%s\n",
+	       "DataErrorPolicy=%s\nDataTruncationErrorPolicy=%s\nEnableValidation=%s\nValidationOnly=%s\n"
+	       "StopTaskCachedChangesApplied=%s\nStopTaskCachedChangesNotApplied=%s\n",
 	       s->target_schema ? s->target_schema : "", s->control_schema,
 	       s->support_lobs ? "true" : "false", s->full_lob_mode ? "true" : "false",
 	       s->limited_lob_mode ? "true" : "false", (long long)s->lob_max_size_kb,
 	       prep_mode_name(s->prep_mode), s->create_pk_after_full_load ? "true" : "false",
 	       s->max_full_load_subtasks, s->commit_rate, error_policy_name(s->data_error_policy),
 	       error_policy_name(s->data_truncation_policy), s->enable_validation ? "true" : "false",
-	       s->validation_only ? "true" : "false");
+	       s->validation_only ? "true" : "false", s->stop_cached_applied ? "true" : "false",
+	       s->stop_cached_not_applied ? "true" : "false");
 	return fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
 }
 
@@ -911,7 +916,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW, OPT_CHECK,
-	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK };
+	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK, OPT_CONVERGE };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -925,6 +930,7 @@ main(int argc, char **argv)
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "ack-file", required_argument, NULL, OPT_ACK },
+		{ "converge", no_argument, NULL, OPT_CONVERGE },
 		{ "show-settings", no_argument, NULL, OPT_SHOW },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -952,6 +958,7 @@ main(int argc, char **argv)
 		case OPT_REPORT: o.report = optarg; break;
 		case OPT_PROGRESS: o.progress = optarg; break;
 		case OPT_ACK: o.ack_file = optarg; break;
+		case OPT_CONVERGE: o.converge = true; break;
 		case OPT_SHOW: o.show = true; break;
 		default: {
 			int st = log_common_option(ch, usage_text);
@@ -1008,6 +1015,12 @@ main(int argc, char **argv)
 	if (o.prep_mode != NULL && !prep_mode_parse(o.prep_mode, &settings.prep_mode)) {
 		log_usage_error("--prep-mode: DROP_AND_CREATE, TRUNCATE_BEFORE_LOAD or DO_NOTHING");
 		return EXIT_USAGE;
+	}
+	if (o.converge) {
+		/* changes that may already be in the target (a load in a later snapshot) */
+		settings.apply_insert_policy = POLICY_INSERT_RECORD;
+		settings.apply_update_policy = POLICY_UPDATE_RECORD;
+		settings.apply_delete_policy = POLICY_IGNORE_RECORD;
 	}
 	if (o.report != NULL && (report = fopen(o.report, "a")) == NULL) {
 		log_error("cannot open %s: %s", o.report, strerror(errno));

@@ -101,6 +101,47 @@ retype(struct ttable *t, int i)
 	return ok;
 }
 
+/*
+ * A column added on the source. Rows older than it have the value the source
+ * gives them without a change of theirs (PostgreSQL's fast default, the
+ * column's "missing" attr): added with it as its default, which is then
+ * dropped (later rows come with their values).
+ */
+static bool
+add_column(struct ttable *t, int i)
+{
+	const struct dms_column *c = t->cols[i].src;
+	char *q = ap_quote(c->name), *what;
+	struct strbuf lit = STRBUF_INIT;
+	bool ok;
+
+	if (c->missing != NULL) {
+		struct mp_cursor cur;
+		struct mp_item it;
+		char err[256] = "not a value";
+
+		mp_cursor_init(&cur, c->missing, c->missing_len);
+		if (mp_next(&cur, &it) != MP_OK ||
+		    !ap.l->ops->literal(ap.l, t, &t->cols[i], &it, NULL, 0, &lit, err, sizeof(err))) {
+			log_warn("%s.%s: column %s: its older rows' value does not convert (%s): they get NULL",
+				 t->schema, t->name, c->name, err);
+			sb_reset(&lit);
+		}
+	}
+	what = lit.len ? xprintf("ADD COLUMN %s %s DEFAULT %s", q, t->cols[i].sqltype, lit.buf)
+		       : xprintf("ADD COLUMN %s %s", q, t->cols[i].sqltype);
+	ok = alter(t, what, NULL, NULL);
+	free(what);
+	if (ok && lit.len) {
+		what = xprintf("ALTER COLUMN %s DROP DEFAULT", q);
+		ok = alter(t, what, NULL, NULL);
+		free(what);
+	}
+	free(q);
+	sb_release(&lit);
+	return ok;
+}
+
 /* A redefinition of a known table: the target follows as HandleSourceTableAltered says. */
 static bool
 redefine(struct atable *a, struct ttable *t)
@@ -143,11 +184,7 @@ redefine(struct atable *a, struct ttable *t)
 		if (t->cols[i].skip)
 			continue;
 		if (!has_column(have, nn)) {
-			char *q = ap_quote(nn), *what = xprintf("ADD COLUMN %s %s", q, t->cols[i].sqltype);
-
-			ok = alter(t, what, NULL, NULL);
-			free(q);
-			free(what);
+			ok = add_column(t, i);
 			a->n.ddls++;
 		} else if (o >= 0 && strcmp(a->types[o], t->cols[i].sqltype) != 0) {
 			ok = retype(t, i);

@@ -10,17 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "../common/map/rules.h"
 #include "../common/records.h"
+#include "../common/position.h"
 #include "../common/settings.h"
+#include "../common/spool.h"
 #include "../common/dms.h"
 
 static const char usage_text[] =
 	"usage: dms-transform [-qvz] [-m mappings.json] [-s settings.json] [file]\n"
 	"       dms-transform [-qvz] [--to-json | --from-json] [file]\n"
+	"       dms-transform [-qvz] [-m mappings.json] [-s settings.json] [--follow]\n"
+	"                     [--start position] [--ack-file file] spool-dir\n"
 	"       dms-transform --help | --version\n"
 	"\n"
 	"Reads a dms record stream (stdin or file), checks every record, and writes\n"
@@ -34,6 +39,11 @@ static const char usage_text[] =
 	"  --to-json      write one JSON object per record per line\n"
 	"  --from-json    read JSON lines, write a stream\n"
 	"  -z, --compress write the stream in an LZ4 frame\n"
+	"  --follow       read a spool on as it grows, until stopped\n"
+	"  --start position  read a spool's transactions after this one (default:\n"
+	"                 the ack file's position)\n"
+	"  --ack-file file  the target's position (dms-load --ack-file): where to\n"
+	"                 start, and the spool's segments it applied are deleted\n"
 	"  -q, --quiet    fewer messages (errors only)\n"
 	"  -v, --verbose  more messages (repeat for debug)\n"
 	"  -h, --help     show this help and exit\n"
@@ -68,21 +78,63 @@ write_stopped_end(struct dms_out *o, uint64_t records)
 
 static struct rules *rules;
 
+/*
+ * Whether a spool's record belongs to a transaction at or before the start
+ * position: BEGIN says the position of its COMMIT, and the transaction is
+ * passed over up to that COMMIT.
+ */
+static bool
+before_start(const struct dms_record *rec, const char *start, bool *skipping)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	int cmp;
+
+	if (start == NULL)
+		return false;
+	if (rec->kind == K_BEGIN) {
+		char pos[128];
+
+		mp_cursor_init(&c, record_element(rec, 2), rec->raw + rec->len - record_element(rec, 2));
+		*skipping = false;
+		if (mp_next(&c, &it) == MP_OK && it.type == MP_STR && it.v.s.len < sizeof(pos)) {
+			memcpy(pos, it.v.s.p, it.v.s.len);
+			pos[it.v.s.len] = '\0';
+			*skipping = position_compare(pos, start, &cmp) && cmp <= 0;
+		}
+		return *skipping;
+	}
+	if (rec->kind == K_COMMIT && *skipping) {
+		*skipping = false;
+		return true;
+	}
+	return *skipping;
+}
+
 static int
-run_stream(int fd, const char *name, enum mode mode, bool compress)
+run_stream(int fd, const char *name, enum mode mode, bool compress, struct spool_reader *spool,
+	   const char *start)
 {
 	struct dms_reader r;
 	struct dms_out out;
 	struct dms_record rec;
 	int status = EXIT_OK;
+	bool skipping = false;
 
 	if (!reader_init(&r, fd, name) || !out_init(&out, STDOUT_FILENO, "stdout", compress))
 		return EXIT_RUNTIME;
 	r.before_read = flush_before_read;
 	r.arg = &out;
+	if (spool != NULL) {
+		r.in.source = spool_read;
+		r.in.source_arg = spool;
+		r.open_end = true;
+	}
 	for (;;) {
 		int rc = reader_next(&r, &rec);
 
+		if (rc == READ_RECORD && before_start(&rec, start, &skipping))
+			continue;
 		if (sig_stop) {
 			log_error("stopped by SIGQUIT after record %" PRIu64, r.st.seq);
 			reader_release(&r);
@@ -104,8 +156,12 @@ run_stream(int fd, const char *name, enum mode mode, bool compress)
 			status = ok ? EXIT_OK : output_failed(&out);
 			break;
 		}
-		if (rc == READ_EOF)
+		if (rc == READ_EOF) {
+			/* a spool read to its end: the stream ends here */
+			if (!r.st.ended && !write_stopped_end(&out, r.st.seq))
+				status = output_failed(&out);
 			break;
+		}
 		if (rc == READ_ERROR) {
 			/* the flush before a read may be what failed */
 			status = out.failed ? output_failed(&out) : EXIT_INPUT;
@@ -222,6 +278,9 @@ main(int argc, char **argv)
 		{ "to-json", no_argument, NULL, 'J' },
 		{ "from-json", no_argument, NULL, 'F' },
 		{ "compress", no_argument, NULL, 'z' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "start", required_argument, NULL, 'S' },
+		{ "ack-file", required_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -231,8 +290,11 @@ main(int argc, char **argv)
 	enum mode mode = MODE_PASS;
 	bool compress = false;
 	const char *name = "stdin";
-	const char *mappings = NULL, *settings_path = NULL;
+	const char *mappings = NULL, *settings_path = NULL, *start = NULL, *ack_file = NULL;
 	struct mapping mapping;
+	struct spool_reader spool, *sp = NULL;
+	bool follow = false;
+	struct stat sb;
 	int fd = STDIN_FILENO;
 	int ch, status;
 
@@ -249,6 +311,15 @@ main(int argc, char **argv)
 			break;
 		case 'z':
 			compress = true;
+			break;
+		case 'f':
+			follow = true;
+			break;
+		case 'S':
+			start = optarg;
+			break;
+		case 'A':
+			ack_file = optarg;
 			break;
 		case 'm':
 			mappings = optarg;
@@ -300,7 +371,22 @@ main(int argc, char **argv)
 	}
 	if (mode != MODE_TO_JSON && !stream_refuse_tty(STDOUT_FILENO))
 		return EXIT_USAGE;
-	if (optind < argc && strcmp(argv[optind], "-") != 0) {
+	if (optind < argc && stat(argv[optind], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if (mode != MODE_PASS) {
+			log_usage_error("a spool is read as a stream: --to-json reads one on a pipe");
+			return EXIT_USAGE;
+		}
+		name = argv[optind];
+		status = spool_reader_open(&spool, name, start, follow, ack_file);
+		if (status != EXIT_OK) {
+			spool_reader_close(&spool);
+			return status;
+		}
+		sp = &spool;
+	} else if (follow || start || ack_file) {
+		log_usage_error("--follow, --start and --ack-file read a spool directory");
+		return EXIT_USAGE;
+	} else if (optind < argc && strcmp(argv[optind], "-") != 0) {
 		name = argv[optind];
 		fd = open(name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -319,11 +405,16 @@ main(int argc, char **argv)
 		status = run_from_json(in, name, compress);
 		fclose(in);
 	} else {
-		status = run_stream(fd, name, mode, compress);
+		char *from = sp && !start ? ack_position(ack_file) : NULL;
+
+		status = run_stream(fd, name, mode, compress, sp, start ? start : from);
+		free(from);
 	}
 	if (rules != NULL) {
 		rules_free(rules);
 		mapping_free(&mapping);
 	}
+	if (sp != NULL)
+		spool_reader_close(sp);
 	return status;
 }

@@ -33,12 +33,12 @@ expect() {
 	fi
 }
 
-# wait_for WHAT COMMAND...: until COMMAND succeeds, at most 30 s (a poll with
-# a deadline, never a fixed sleep).
+# wait_for WHAT COMMAND...: until COMMAND succeeds, at most 30 s, or
+# WAIT_SECONDS (a poll with a deadline, never a fixed sleep).
 wait_for() {
 	local what=$1
 	shift
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 $((${WAIT_SECONDS:-30} * 10))); do
 		"$@" && return 0
 		sleep 0.1
 	done

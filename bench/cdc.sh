@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The change data capture benchmark, end to end (dms-capture, the spool,
+# dms-transform, dms-load) beside PostgreSQL's own logical replication, in the
+# same run, on throwaway servers.
+#   Live: pgbench (tpcb-like, BENCH_CDC_SECONDS, default 60, 2 clients) on a
+#   source replicated at the same time by a native subscription and by
+#   dms-migrate --type cdc. A heartbeat row is updated on the source every
+#   100 ms; the lag of a target is the age of the heartbeat it shows, sampled
+#   every 100 ms: p50 and p99 for each; a last heartbeat row tells when each
+#   has caught up.
+#   Backlog: BENCH_CDC_CHANGES row changes (default 1,000,000, dms-benchgen -c)
+#   made on a source while a native subscription and dms slots wait; the time
+#   to catch up, until a marker row committed last arrives: native (from
+#   ENABLE), dms-capture | dms-load transactional, and with BatchApplyEnabled.
+# Every target is compared with its source at the end.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$root/bin:$root/bin/tools:$root/scripts:$PATH"
+# shellcheck source=tests/helpers/servers.bash
+. "$root/tests/helpers/servers.bash"
+# shellcheck source=bench/lib.bash
+. "$root/bench/lib.bash"
+
+seconds=${BENCH_CDC_SECONDS:-60}
+n=${BENCH_CDC_CHANGES:-1000000}
+bench_servers
+results=$work/results
+conninfo="host=127.0.0.1 port=$PG_PORT user=postgres password=$DMS_TEST_PASSWORD"
+
+# until_row DB SQL: until SQL gives 1 on DB (at most 10 minutes)
+until_row() {
+	local i
+	for i in $(seq 1 12000); do
+		[ "$(pg_sql "$1" "$2" 2>/dev/null)" = 1 ] && return 0
+		sleep 0.05
+	done
+	echo "$1: $2: not 1 after 10 minutes" >&2
+	exit 1
+}
+# percentile P FILE: the P-th percentile of the numbers in FILE (one a line)
+percentile() {
+	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR - 1) * p / 100) + 1; printf "%.0f", v[i] }'
+}
+# digest DB: the pgbench tables' rows, as one md5
+digest() {
+	pg_sql "$1" "SELECT md5(string_agg(x, '')) FROM (
+		SELECT md5(string_agg(concat_ws(':', aid, bid, abalance), ',' ORDER BY aid)) x FROM pgbench_accounts UNION ALL
+		SELECT md5(string_agg(concat_ws(':', tid, bid, tbalance), ',' ORDER BY tid)) FROM pgbench_tellers UNION ALL
+		SELECT md5(string_agg(concat_ws(':', bid, bbalance), ',' ORDER BY bid)) FROM pgbench_branches UNION ALL
+		SELECT md5(string_agg(concat_ws(':', id, tid, bid, aid, delta), ',' ORDER BY id)) FROM pgbench_history) s"
+}
+
+echo "live: pgbench for $seconds s, native logical replication and dms-migrate --type cdc at once"
+pg_sql postgres "CREATE DATABASE live_src" >/dev/null
+pgbench -i -q -s 10 "$(pg_uri live_src)" 2>/dev/null
+pg_sql live_src "ALTER TABLE pgbench_history ADD COLUMN id bigserial PRIMARY KEY;
+	CREATE TABLE heartbeat (id int PRIMARY KEY, t timestamptz); INSERT INTO heartbeat VALUES (1, clock_timestamp())"
+for db in live_native live_dms; do
+	pg_sql postgres "CREATE DATABASE $db" >/dev/null
+	pg_dump "$(pg_uri live_src)" | psql -X -q "$(pg_uri "$db")" >/dev/null
+done
+# a subscription to the same server cannot create its slot: the slot first
+pg_sql live_src "CREATE PUBLICATION native FOR ALL TABLES" >/dev/null
+pg_sql live_src "SELECT pg_create_logical_replication_slot('native_live', 'pgoutput')" >/dev/null
+pg_sql live_native "CREATE SUBSCRIPTION native CONNECTION '$conninfo dbname=live_src' PUBLICATION native
+	WITH (create_slot = false, slot_name = 'native_live', copy_data = false)" >/dev/null
+dms-migrate -q --type cdc --task live --spool "$work/live.spool" "$(pg_uri live_src)" "$(pg_uri live_dms)" &
+mig=$!
+# both followers at work before the load starts: a heartbeat seen by each
+# (beaten again until then: the dms slot is made as dms-migrate starts)
+hb=$(pg_sql live_src "SELECT clock_timestamp()")
+for db in live_native live_dms; do
+	for i in $(seq 1 600); do
+		[ "$(pg_sql "$db" "SELECT count(*) FROM heartbeat WHERE t >= '$hb'" 2>/dev/null)" = 1 ] && break
+		[ "$i" -lt 600 ] || { echo "$db: no heartbeat replicated in 120 s" >&2; exit 1; }
+		pg_sql live_src "UPDATE heartbeat SET t = clock_timestamp()"
+		sleep 0.2
+	done
+done
+pgbench -n -T "$seconds" -c 2 "$(pg_uri live_src)" >"$work/pgbench.log" 2>&1 &
+load=$!
+: >"$work/lag.native"
+: >"$work/lag.dms"
+while kill -0 "$load" 2>/dev/null; do
+	pg_sql live_src "UPDATE heartbeat SET t = clock_timestamp()"
+	pg_sql live_native "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" >>"$work/lag.native"
+	pg_sql live_dms "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" >>"$work/lag.dms"
+	sleep 0.1 # the heartbeat's period, not a wait for a condition
+done
+wait "$load"
+tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -n 1)
+# the last commit: a row each follower shows once it has everything before it
+pg_sql live_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
+for db in live_native live_dms; do
+	until_row "$db" "SELECT count(*) FROM heartbeat WHERE id = 2"
+done
+kill -TERM "$mig"
+wait "$mig"
+want=$(digest live_src)
+[ "$(digest live_native)" = "$want" ] || { echo "native: the target differs from the source" >&2; exit 1; }
+[ "$(digest live_dms)" = "$want" ] || { echo "dms: the target differs from the source" >&2; exit 1; }
+pg_sql live_native "DROP SUBSCRIPTION native" >/dev/null
+
+echo "backlog: $n row changes made while the subscribers wait"
+dms-benchgen -c -n "$n" >"$work/changes.dms"
+dms-benchgen -c -n 0 >"$work/tables.dms"
+echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >"$work/each.json"
+echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >"$work/batch.json"
+for db in bl_src bl_native bl_txn bl_batch; do
+	pg_sql postgres "CREATE DATABASE $db" >/dev/null
+	dms-load -q --task tables "$(pg_uri $db)" <"$work/tables.dms"
+done
+# the marker: its row comes last, and a follower that has it has everything
+pg_sql bl_src "CREATE TABLE marker (id int PRIMARY KEY)"
+pg_sql bl_native "CREATE TABLE marker (id int PRIMARY KEY)"
+pg_sql bl_src "CREATE PUBLICATION native FOR TABLE bench_accounts, bench_orders, bench_events, marker" >/dev/null
+pg_sql bl_src "SELECT pg_create_logical_replication_slot('native', 'pgoutput')" >/dev/null
+pg_sql bl_native "CREATE SUBSCRIPTION native CONNECTION '$conninfo dbname=bl_src'
+	PUBLICATION native WITH (create_slot = false, slot_name = 'native', enabled = false, copy_data = false)" >/dev/null
+for t in txn batch; do
+	dms-capture -q --task "$t" --stop-at 0/1 "$(pg_uri bl_src)" >/dev/null
+done
+dms-load -q -s "$work/each.json" --task src "$(pg_uri bl_src)" <"$work/changes.dms"
+pg_sql bl_src "INSERT INTO marker VALUES (1)"
+native() {
+	pg_sql bl_native "ALTER SUBSCRIPTION native ENABLE" >/dev/null
+	until_row bl_native "SELECT count(*) FROM marker"
+}
+t_native=$(timed native)
+# capture | apply, each to its own target from its own slot, until the marker
+dms_catchup() {
+	local t=$1 cpid lpid
+	shift
+	mkfifo "$work/$t.pipe"
+	dms-capture -q --task "$t" --ack-file "$work/$t.ack" "$(pg_uri bl_src)" >"$work/$t.pipe" &
+	cpid=$!
+	/usr/bin/time -f %M -o "$work/mem.$t" dms-load -q "$@" --task "$t" --ack-file "$work/$t.ack" "$(pg_uri "bl_$t")" <"$work/$t.pipe" &
+	lpid=$!
+	until_row "bl_$t" "SELECT count(*) FROM marker"
+	kill -TERM "$cpid"
+	wait "$cpid" "$lpid"
+}
+t_txn=$(timed dms_catchup txn)
+t_batch=$(timed dms_catchup batch -s "$work/batch.json")
+for t in accounts orders events; do
+	q="SELECT count(*), md5(string_agg(b::text, ',' ORDER BY id)) FROM bench_$t b"
+	want=$(pg_sql bl_src "$q")
+	for db in bl_native bl_txn bl_batch; do
+		[ "$(pg_sql $db "$q")" = "$want" ] || { echo "bench_$t differs in $db" >&2; exit 1; }
+	done
+done
+pg_sql bl_native "DROP SUBSCRIPTION native" >/dev/null
+
+{
+	echo "PostgreSQL -> PostgreSQL, end to end (every target equal to its source)"
+	echo "live, pgbench tpcb-like for $seconds s at $(printf '%.0f' "$tps") tps, lag sampled every 100 ms:"
+	echo "   native logical replication: p50 $(percentile 50 "$work/lag.native") ms, p99 $(percentile 99 "$work/lag.native") ms"
+	echo "   dms-migrate --type cdc:     p50 $(percentile 50 "$work/lag.dms") ms, p99 $(percentile 99 "$work/lag.dms") ms (through the spool)"
+	echo "backlog of $n changes caught up:"
+	echo "   native logical replication: $(printf '%.2f' "$t_native") s, $(rate "$n" "$t_native") changes/s"
+	echo "   dms-capture | dms-load:     $(printf '%.2f' "$t_txn") s, $(rate "$n" "$t_txn") changes/s: $(ratio "$t_native" "$t_txn")x native; dms-load peak $(mem "$work/mem.txn") MiB"
+	echo "   the same, batch apply:      $(printf '%.2f' "$t_batch") s, $(rate "$n" "$t_batch") changes/s: $(ratio "$t_native" "$t_batch")x native (target >= 2.0); dms-load peak $(mem "$work/mem.batch") MiB"
+} | tee "$results"
