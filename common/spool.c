@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lz4frame.h>
+
 #include "spool.h"
 #include "exitcode.h"
 #include "log.h"
@@ -52,11 +54,10 @@ sync_dir(const char *dir)
 	return ok;
 }
 
-/* Replaces path with data, whole or not at all: temp file, fsync, rename, directory fsync. */
-static bool
-file_replace(const char *dir, const char *name, const char *data, size_t len)
+bool
+file_replace(const char *path, const void *data, size_t len, bool sync_directory)
 {
-	char *path = path_of(dir, name), *tmp = xprintf("%s.tmp", path);
+	char *tmp = xprintf("%s.tmp", path), *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
 
@@ -66,9 +67,13 @@ file_replace(const char *dir, const char *name, const char *data, size_t len)
 		ok = false;
 	if (!ok)
 		log_error("%s: cannot write: %s", path, strerror(errno));
-	free(path);
+	if (slash != NULL)
+		*slash = '\0';
+	if (ok && sync_directory)
+		ok = sync_dir(slash == NULL ? "." : *dir ? dir : "/");
 	free(tmp);
-	return ok && sync_dir(dir);
+	free(dir);
+	return ok;
 }
 
 char *
@@ -190,6 +195,7 @@ static bool
 state_write(const char *dir, const struct spool_state *st)
 {
 	struct strbuf sb = STRBUF_INIT;
+	char *path;
 	bool ok;
 
 	sb_addf(&sb, "dms-spool 1\nserver %s\ndatabase %s\n", st->server ? st->server : "",
@@ -201,7 +207,9 @@ state_write(const char *dir, const struct spool_state *st)
 	sb_addf(&sb, "segment %u %s %" PRIu64 "\n", st->segment, st->seg_start, st->offset);
 	if (st->ended)
 		sb_adds(&sb, "ended\n");
-	ok = file_replace(dir, "state", sb.buf, sb.len);
+	path = path_of(dir, "state");
+	ok = file_replace(path, sb.buf, sb.len, true);
+	free(path);
 	sb_release(&sb);
 	return ok;
 }
@@ -282,26 +290,21 @@ spool_tid(struct spool_writer *s, const char *schema, const char *name)
 	return tid;
 }
 
+/* DIR/hello: the HELLO record in an LZ4 frame (with block checksums), as every segment's bytes are. */
 static bool
 write_hello(struct spool_writer *s, const uint8_t *hello, size_t len)
 {
-	char *path = path_of(s->dir, "hello"), *tmp = xprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	struct dms_out o;
-	bool ok = fd >= 0 && out_init(&o, fd, tmp, true);
+	LZ4F_preferences_t prefs = { .frameInfo = { .blockChecksumFlag = LZ4F_blockChecksumEnabled } };
+	size_t cap = LZ4F_compressFrameBound(len, &prefs), n;
+	char *buf = xmalloc(cap), *path = path_of(s->dir, "hello");
+	bool ok;
 
-	if (ok) {
-		ok = out_write(&o, hello, len) && out_finish(&o) && fsync(fd) == 0;
-		out_release(&o);
-	}
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) != 0)
-		ok = false;
-	if (!ok)
-		log_error("%s: cannot write: %s", path, strerror(errno));
+	n = LZ4F_compressFrame(buf, cap, hello, len, &prefs);
+	ok = !LZ4F_isError(n) && file_replace(path, buf, n, true);
+	if (LZ4F_isError(n))
+		log_error("%s: cannot compress the HELLO record", path);
+	free(buf);
 	free(path);
-	free(tmp);
 	return ok;
 }
 

@@ -95,6 +95,12 @@ int spool_reader_open(struct spool_reader *r, const char *dir, const char *start
 enum in_status spool_read(void *arg, uint8_t *dst, size_t room, size_t *got);
 void spool_reader_close(struct spool_reader *r);
 
+/*
+ * Replaces the file at path with data, whole or not at all: a temporary file,
+ * fsync, rename, and with sync_directory an fsync of its directory (without,
+ * a crash may leave the previous content). False: logged.
+ */
+bool file_replace(const char *path, const void *data, size_t len, bool sync_directory);
 /* The position in an ack file (its first line), or NULL: none yet, or no file. */
 char *ack_position(const char *path);
 

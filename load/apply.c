@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "applier.h"
+#include "../common/spool.h"
 #include "../common/ctl.h"
 #include "../common/my.h"
 #include "../common/pg.h"
@@ -201,26 +202,24 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 	return ok;
 }
 
-/* --ack-file: the position, written whole or not at all (temp file, fsync, rename). */
+/*
+ * --ack-file: the position, written whole or not at all. The directory is
+ * not synced: after a crash the file may hold an earlier position, which a
+ * reader only takes as less acknowledged than it was.
+ */
 static bool
 write_ack(const char *pos)
 {
-	char tmp[4096];
-	int fd;
-	size_t n = strlen(pos);
+	char *line;
 	bool ok;
 
 	if (ap.ack_path == NULL || pos == NULL || (ap.acked && strcmp(ap.acked, pos) == 0))
 		return true;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", ap.ack_path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ok = fd >= 0 && write(fd, pos, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, ap.ack_path) != 0)
-		ok = false;
+	line = xprintf("%s\n", pos);
+	ok = file_replace(ap.ack_path, line, strlen(line), false);
+	free(line);
 	if (!ok) {
-		log_error("%s: cannot write the acknowledged position: %s", ap.ack_path, strerror(errno));
+		log_error("%s: cannot write the acknowledged position", ap.ack_path);
 		ap.status = EXIT_OUTPUT;
 		return false;
 	}
