@@ -2,7 +2,7 @@
 # The change data capture benchmark, end to end (dms-capture, the spool,
 # dms-transform, dms-load) beside PostgreSQL's own logical replication, in the
 # same run, on throwaway servers.
-#   Live: pgbench (tpcb-like, BENCH_CDC_SECONDS, default 60, 2 clients) on a
+#   Live: pgbench (tpcb-like, BENCH_CDC_SECONDS, default 60, 4 clients) on a
 #   source replicated at the same time by a native subscription and by
 #   dms-migrate --type cdc. A heartbeat row is updated on the source every
 #   100 ms; the lag of a target is the age of the heartbeat it shows, sampled
@@ -64,7 +64,9 @@ pg_sql live_src "CREATE PUBLICATION native FOR ALL TABLES" >/dev/null
 pg_sql live_src "SELECT pg_create_logical_replication_slot('native_live', 'pgoutput')" >/dev/null
 pg_sql live_native "CREATE SUBSCRIPTION native CONNECTION '$conninfo dbname=live_src' PUBLICATION native
 	WITH (create_slot = false, slot_name = 'native_live', copy_data = false)" >/dev/null
-dms-migrate -q --type cdc --task live --spool "$work/live.spool" "$(pg_uri live_src)" "$(pg_uri live_dms)" &
+# /usr/bin/time's peak is the largest of the script's processes
+/usr/bin/time -f %M -o "$work/mem.live" \
+	dms-migrate -q --type cdc --task live --spool "$work/live.spool" "$(pg_uri live_src)" "$(pg_uri live_dms)" &
 mig=$!
 # both followers at work before the load starts: a heartbeat seen by each
 # (beaten again until then: the dms slot is made as dms-migrate starts)
@@ -77,7 +79,7 @@ for db in live_native live_dms; do
 		sleep 0.2
 	done
 done
-pgbench -n -T "$seconds" -c 2 "$(pg_uri live_src)" >"$work/pgbench.log" 2>&1 &
+pgbench -n -T "$seconds" -c 4 "$(pg_uri live_src)" >"$work/pgbench.log" 2>&1 &
 load=$!
 : >"$work/lag.native"
 : >"$work/lag.dms"
@@ -88,13 +90,15 @@ while kill -0 "$load" 2>/dev/null; do
 	sleep 0.1 # the heartbeat's period, not a wait for a condition
 done
 wait "$load"
+load_end=$(date +%s.%N)
 tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -n 1)
 # the last commit: a row each follower shows once it has everything before it
 pg_sql live_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
 for db in live_native live_dms; do
 	until_row "$db" "SELECT count(*) FROM heartbeat WHERE id = 2"
 done
-kill -TERM "$mig"
+t_drain=$(echo "$(date +%s.%N) - $load_end" | bc -l)
+pkill -TERM -P "$mig" -x dms-migrate
 wait "$mig"
 want=$(digest live_src)
 [ "$(digest live_native)" = "$want" ] || { echo "native: the target differs from the source" >&2; exit 1; }
@@ -151,13 +155,49 @@ for t in accounts orders events; do
 done
 pg_sql bl_native "DROP SUBSCRIPTION native" >/dev/null
 
+scale=${BENCH_CDC_SCALE:-50}
+echo "full-load-and-cdc: pgbench scale $scale, written by pgbench all along"
+pg_sql postgres "CREATE DATABASE fl_src" >/dev/null
+pg_sql postgres "CREATE DATABASE fl_dst" >/dev/null
+pgbench -i -q -s "$scale" "$(pg_uri fl_src)" 2>/dev/null
+pg_sql fl_src "ALTER TABLE pgbench_history ADD COLUMN id bigserial PRIMARY KEY;
+	CREATE TABLE heartbeat (id int PRIMARY KEY, t timestamptz); INSERT INTO heartbeat VALUES (1, clock_timestamp())"
+pgbench -n -T 100000 -c 4 "$(pg_uri fl_src)" >"$work/pgbench.fl.log" 2>&1 &
+load=$!
+start=$(date +%s.%N)
+/usr/bin/time -f %M -o "$work/mem.fl" dms-migrate --task fl --spool "$work/fl.spool" "$(pg_uri fl_src)" "$(pg_uri fl_dst)" 2>"$work/fl.log" &
+mig=$!
+# the load ends when the cached changes start; then the lag, by heartbeat, until under 1 s
+until grep -q "applying the cached changes" "$work/fl.log"; do
+	kill -0 "$mig" 2>/dev/null || { cat "$work/fl.log" >&2; exit 1; }
+	sleep 0.1 # a poll of the log
+done
+t_load=$(echo "$(date +%s.%N) - $start" | bc -l)
+loaded=$(date +%s.%N)
+while :; do
+	pg_sql fl_src "UPDATE heartbeat SET t = clock_timestamp()"
+	lag=$(pg_sql fl_dst "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" 2>/dev/null || echo 999999)
+	[ -n "$lag" ] && [ "$lag" -lt 1000 ] && break
+	kill -0 "$mig" 2>/dev/null || { cat "$work/fl.log" >&2; exit 1; }
+	sleep 0.2 # the heartbeat's period
+done
+t_catchup=$(echo "$(date +%s.%N) - $loaded" | bc -l)
+kill -TERM "$load"
+wait "$load" || true # pgbench ends by the TERM above, with its own status
+pg_sql fl_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
+until_row fl_dst "SELECT count(*) FROM heartbeat WHERE id = 2"
+pkill -TERM -P "$mig" -x dms-migrate
+wait "$mig"
+[ "$(digest fl_dst)" = "$(digest fl_src)" ] || { echo "full-load-and-cdc: the target differs from the source" >&2; exit 1; }
+
 {
 	echo "PostgreSQL -> PostgreSQL, end to end (every target equal to its source)"
 	echo "live, pgbench tpcb-like for $seconds s at $(printf '%.0f' "$tps") tps, lag sampled every 100 ms:"
 	echo "   native logical replication: p50 $(percentile 50 "$work/lag.native") ms, p99 $(percentile 99 "$work/lag.native") ms"
-	echo "   dms-migrate --type cdc:     p50 $(percentile 50 "$work/lag.dms") ms, p99 $(percentile 99 "$work/lag.dms") ms (through the spool)"
+	echo "   dms-migrate --type cdc:     p50 $(percentile 50 "$work/lag.dms") ms, p99 $(percentile 99 "$work/lag.dms") ms (through the spool); caught up $(printf '%.1f' "$t_drain") s after pgbench; peak $(mem "$work/mem.live") MiB"
 	echo "backlog of $n changes caught up:"
 	echo "   native logical replication: $(printf '%.2f' "$t_native") s, $(rate "$n" "$t_native") changes/s"
 	echo "   dms-capture | dms-load:     $(printf '%.2f' "$t_txn") s, $(rate "$n" "$t_txn") changes/s: $(ratio "$t_native" "$t_txn")x native; dms-load peak $(mem "$work/mem.txn") MiB"
 	echo "   the same, batch apply:      $(printf '%.2f' "$t_batch") s, $(rate "$n" "$t_batch") changes/s: $(ratio "$t_native" "$t_batch")x native (target >= 2.0); dms-load peak $(mem "$work/mem.batch") MiB"
+	echo "full-load-and-cdc of pgbench scale $scale under pgbench (4 clients): load and keys $(printf '%.1f' "$t_load") s, then lag under 1 s $(printf '%.1f' "$t_catchup") s later; peak $(mem "$work/mem.fl") MiB"
 } | tee "$results"
