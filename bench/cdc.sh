@@ -21,6 +21,7 @@ export PATH="$root/bin:$root/bin/tools:$root/scripts:$PATH"
 # shellcheck source=bench/lib.bash
 . "$root/bench/lib.bash"
 
+trap 'echo "bench/cdc.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 seconds=${BENCH_CDC_SECONDS:-60}
 n=${BENCH_CDC_CHANGES:-1000000}
 bench_servers
@@ -85,8 +86,9 @@ load=$!
 : >"$work/lag.dms"
 while kill -0 "$load" 2>/dev/null; do
 	pg_sql live_src "UPDATE heartbeat SET t = clock_timestamp()"
-	pg_sql live_native "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" >>"$work/lag.native"
-	pg_sql live_dms "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" >>"$work/lag.dms"
+	for f in native dms; do
+		pg_sql "live_$f" "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat WHERE id = 1" >>"$work/lag.$f"
+	done
 	sleep 0.1 # the heartbeat's period, not a wait for a condition
 done
 wait "$load"
@@ -98,7 +100,7 @@ for db in live_native live_dms; do
 	until_row "$db" "SELECT count(*) FROM heartbeat WHERE id = 2"
 done
 t_drain=$(echo "$(date +%s.%N) - $load_end" | bc -l)
-pkill -TERM -P "$mig" -x dms-migrate
+pkill -TERM -P "$mig"
 wait "$mig"
 want=$(digest live_src)
 [ "$(digest live_native)" = "$want" ] || { echo "native: the target differs from the source" >&2; exit 1; }
@@ -186,7 +188,7 @@ kill -TERM "$load"
 wait "$load" || true # pgbench ends by the TERM above, with its own status
 pg_sql fl_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
 until_row fl_dst "SELECT count(*) FROM heartbeat WHERE id = 2"
-pkill -TERM -P "$mig" -x dms-migrate
+pkill -TERM -P "$mig"
 wait "$mig"
 [ "$(digest fl_dst)" = "$(digest fl_src)" ] || { echo "full-load-and-cdc: the target differs from the source" >&2; exit 1; }
 
