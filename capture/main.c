@@ -76,15 +76,6 @@ name_of(const char *given, const char *task)
 	return given ? xstrdup(given) : xprintf("dms_%s", task);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A one-value query on the catalog's connection; NULL on error (logged) or no row. */
 static char *
 value(struct capture *c, const char *sql, int n, const char *const *params)
@@ -347,7 +338,7 @@ static bool
 spool_sync(struct capture *c, bool idle, bool force)
 {
 	char pos[32];
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 
 	if (c->spool == NULL || !spool_dirty(c->spool))
 		return true;
@@ -381,7 +372,7 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 	PGresult *res;
 	uint64_t received = start, acked = c->spool ? c->durable : read_ack(o->ack_file);
 	bool confirm = o->ack_file != NULL || c->spool != NULL;
-	int64_t last_status = 0, last_ack_read = 0, last_checkpoint = now_ms();
+	int64_t last_status = 0, last_ack_read = 0, last_checkpoint = mono_ms();
 	char *qpub = pg_quote_ident(pub);
 
 	*lost = false;
@@ -438,12 +429,12 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 					if ((c->stop_lsn && wal_end >= c->stop_lsn) || (c->stop_time && sent > c->stop_time))
 						c->stop = true;
 					/* idle: the target's position keeps moving */
-					if (!c->stop && wal_end > c->emitted && now_ms() - last_checkpoint >= 1000) {
+					if (!c->stop && wal_end > c->emitted && mono_ms() - last_checkpoint >= 1000) {
 						lsn_format(wal_end, pos, sizeof(pos));
 						rec_checkpoint(&c->w->pk, pos, sent, 0);
 						c->emitted = wal_end;
 						ok = out_flush(&c->w->out);
-						last_checkpoint = now_ms();
+						last_checkpoint = mono_ms();
 					}
 				}
 			}
@@ -484,14 +475,14 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 		/* feedback: what the target has, about every 100 ms to 1 s, at once when asked */
 		if (c->spool) {
 			acked = c->durable;
-		} else if (o->ack_file && now_ms() - last_ack_read >= 100) {
+		} else if (o->ack_file && mono_ms() - last_ack_read >= 100) {
 			uint64_t a = read_ack(o->ack_file);
 
 			if (a > acked)
 				acked = a;
-			last_ack_read = now_ms();
+			last_ack_read = mono_ms();
 		}
-		if (reply || now_ms() - last_status >= 1000) {
+		if (reply || mono_ms() - last_status >= 1000) {
 			/*
 			 * Only what the target (or the spool) has is confirmed: never
 			 * the idle WAL end itself, which would put the slot past the
@@ -503,7 +494,7 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 				*lost = true;
 				return EXIT_SOURCE;
 			}
-			last_status = now_ms();
+			last_status = mono_ms();
 		}
 	}
 }
@@ -567,7 +558,7 @@ open_spool(struct capture *c, const struct options *o, struct spool_writer *s, u
 	c->spool = s;
 	c->w = &s->w;
 	c->durable = *start;
-	c->last_durable = now_ms();
+	c->last_durable = mono_ms();
 	log_info("spool %s: segment %u begins after %s", o->spool, s->st.segment, pos);
 	return EXIT_OK;
 }
@@ -690,12 +681,12 @@ run(const struct options *o)
 			break;
 		/* the connection went: again, with back-off, from what was written, for --retry-time */
 		if (lost_at == 0 || c.emitted != lost_pos) {
-			lost_at = now_ms();
+			lost_at = mono_ms();
 			lost_pos = c.emitted;
 			tries = 0;
 		}
 		{
-			int64_t waited = now_ms() - lost_at, delay = (int64_t)1000 << (tries < 5 ? tries : 5);
+			int64_t waited = mono_ms() - lost_at, delay = (int64_t)1000 << (tries < 5 ? tries : 5);
 			char pos[32];
 			struct timespec pause;
 

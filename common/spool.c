@@ -614,15 +614,6 @@ spool_reader_open(struct spool_reader *r, const char *dir, const char *start, bo
 	return EXIT_OK;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Segments read whole and wholly applied by the target (its ack file) are deleted. */
 static void
 prune(struct spool_reader *r)

@@ -67,5 +67,7 @@ bool base64_decode(const char *src, size_t n, uint8_t *dst, size_t *outlen);
 
 #endif
 
+/* Milliseconds of the monotonic clock, for intervals. */
+int64_t mono_ms(void);
 /* Makes room for n more bytes (a hot loop then appends without reallocating). */
 void sb_grow_by(struct strbuf *sb, size_t n);
