@@ -49,7 +49,7 @@ LIBMAP := $(B)common/map/libdmsmap.a
 # One program per directory that has a main.c.
 PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
 PROGRAMS := $(patsubst %,$(BIN)/dms-%,$(PROGRAM_DIRS))
-TOOLS := $(BIN)/tools/dms-benchgen $(BIN)/tools/dms-conncheck $(BIN)/tools/dms-unit \
+TOOLS := $(BIN)/tools/dms-benchgen $(BIN)/tools/dms-lagprobe $(BIN)/tools/dms-conncheck $(BIN)/tools/dms-unit \
 	$(BIN)/tools/dms-fuzz
 SCRIPTS := $(filter-out %.md,$(wildcard scripts/dms-*))
 
@@ -87,10 +87,14 @@ $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 
 # Helpers for the benchmarks and tests, in bin/tools; not installed.
 $(call check_links,dms-benchgen,$(B)bench/benchgen.o,bench)
+$(call check_links,dms-lagprobe,$(B)bench/lagprobe.o,bench)
 $(call check_links,dms-unit,$(B)tests/helpers/unit.o,tests)
 $(call check_links,dms-conncheck,$(B)tests/helpers/conncheck.o,tests)
 $(call check_links,dms-fuzz,$(B)tests/fuzz/fuzz.o,tests)
 $(BIN)/tools/dms-benchgen: $(B)bench/benchgen.o $(LIB)
+	@mkdir -p $(BIN)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/tools/dms-lagprobe: $(B)bench/lagprobe.o $(LIB)
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/tools/dms-unit: $(B)tests/helpers/unit.o $(LIB)

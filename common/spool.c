@@ -55,11 +55,11 @@ sync_dir(const char *dir)
 }
 
 bool
-file_replace(const char *path, const void *data, size_t len, bool sync_directory)
+file_replace(const char *path, const void *data, size_t len, bool durable)
 {
 	char *tmp = xprintf("%s.tmp", path), *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && (!durable || fsync(fd) == 0);
 
 	if (fd >= 0 && close(fd) != 0)
 		ok = false;
@@ -69,7 +69,7 @@ file_replace(const char *path, const void *data, size_t len, bool sync_directory
 		log_error("%s: cannot write: %s", path, strerror(errno));
 	if (slash != NULL)
 		*slash = '\0';
-	if (ok && sync_directory)
+	if (ok && durable)
 		ok = sync_dir(slash == NULL ? "." : *dir ? dir : "/");
 	free(tmp);
 	free(dir);

@@ -203,9 +203,12 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 }
 
 /*
- * --ack-file: the position, written whole or not at all. The directory is
- * not synced: after a crash the file may hold an earlier position, which a
- * reader only takes as less acknowledged than it was.
+ * --ack-file: the position, written whole or not at all. Not fsynced: the
+ * target's apply_state is what is durable, and after a crash of the machine
+ * the file may hold an earlier position or nothing, which its readers take
+ * as less acknowledged than it was (the slot confirmed later, the spool read
+ * from further back and its transactions passed over). An fsync here was a
+ * wait of up to 0.35 s in the apply, measured under load.
  */
 static bool
 write_ack(const char *pos)

@@ -1,0 +1,164 @@
+/*
+ * dms-lagprobe [-i ms] -o DIR SOURCE TARGET...: measures replication lag.
+ * Every -i milliseconds (default 100) it sets heartbeat.t (the row with
+ * id 1) on the SOURCE to clock_timestamp(), and it polls every TARGET, over
+ * connections it keeps, for the heartbeat each shows. A heartbeat's lag on a
+ * target is the time from its commit on the source (when the UPDATE
+ * returned) to the first poll that shows it or a later one. The lags go to
+ * DIR/lag.N (milliseconds, one a line, N the target's rank from 1), written
+ * at TERM or INT; a heartbeat a target has not shown by then counts with its
+ * age at that moment.
+ *
+ * One process with its connections, so that the probe costs the machine
+ * little and measures every target alike: no client process started per
+ * sample, no target always sampled after another.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "../common/util.h"
+
+#define MAX_BEATS 100000
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* microseconds of the monotonic clock */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static PGconn *
+connect_to(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "dms-lagprobe: %s: %s", conninfo, PQerrorMessage(c));
+		exit(1);
+	}
+	return c;
+}
+
+/* The heartbeat's value (epoch microseconds) by SQL on c; -1 when there is none. */
+static int64_t
+beat_of(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int64_t v = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "dms-lagprobe: %s", PQerrorMessage(c));
+	PQclear(r);
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	static int64_t beat[MAX_BEATS], sent[MAX_BEATS];
+	const char *dir = NULL;
+	int interval = 100, opt, ntargets;
+	size_t nbeats = 0;
+	PGconn *src, **tgt;
+	size_t *seen;
+	int64_t **lag, next;
+
+	while ((opt = getopt(argc, argv, "i:o:")) != -1) {
+		if (opt == 'i')
+			interval = atoi(optarg);
+		else if (opt == 'o')
+			dir = optarg;
+		else
+			goto usage;
+	}
+	if (dir == NULL || interval <= 0 || argc - optind < 2)
+		goto usage;
+	src = connect_to(argv[optind]);
+	ntargets = argc - optind - 1;
+	tgt = xcalloc((size_t)ntargets, sizeof(*tgt));
+	seen = xcalloc((size_t)ntargets, sizeof(*seen));
+	lag = xcalloc((size_t)ntargets, sizeof(*lag));
+	for (int i = 0; i < ntargets; i++) {
+		tgt[i] = connect_to(argv[optind + 1 + i]);
+		lag[i] = xcalloc(MAX_BEATS, sizeof(**lag));
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	next = mono_us();
+	while (!stop && nbeats < MAX_BEATS) {
+		int64_t now = mono_us();
+
+		if (now >= next) {
+			int64_t v = beat_of(src, "UPDATE heartbeat SET t = clock_timestamp() WHERE id = 1 "
+						 "RETURNING (extract(epoch FROM t) * 1000000)::bigint");
+
+			if (v < 0)
+				return 1;
+			beat[nbeats] = v;
+			sent[nbeats++] = mono_us();
+			next += interval * 1000;
+		}
+		for (int i = 0; i < ntargets; i++) {
+			int64_t v;
+
+			if (seen[i] == nbeats)
+				continue;
+			v = beat_of(tgt[i], "SELECT (extract(epoch FROM t) * 1000000)::bigint FROM heartbeat WHERE id = 1");
+			now = mono_us();
+			while (seen[i] < nbeats && beat[seen[i]] <= v) {
+				lag[i][seen[i]] = now - sent[seen[i]];
+				seen[i]++;
+			}
+		}
+		{
+			struct timespec pause = { 0, 2 * 1000000 };
+
+			nanosleep(&pause, NULL);
+		}
+	}
+	for (int i = 0; i < ntargets; i++) {
+		char path[4096];
+		FILE *f;
+		int64_t now = mono_us();
+
+		snprintf(path, sizeof(path), "%s/lag.%d", dir, i + 1);
+		if ((f = fopen(path, "w")) == NULL) {
+			fprintf(stderr, "dms-lagprobe: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		for (size_t k = 0; k < nbeats; k++)
+			fprintf(f, "%" PRId64 "\n", (k < seen[i] ? lag[i][k] : now - sent[k]) / 1000);
+		if (fclose(f) != 0) {
+			fprintf(stderr, "dms-lagprobe: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		PQfinish(tgt[i]);
+	}
+	PQfinish(src);
+	return 0;
+usage:
+	fprintf(stderr, "usage: dms-lagprobe [-i ms] -o DIR SOURCE TARGET...\n");
+	return 2;
+}
