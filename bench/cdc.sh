@@ -4,10 +4,11 @@
 # same run, on throwaway servers.
 #   Live: pgbench (tpcb-like, BENCH_CDC_SECONDS, default 60, 4 clients) on a
 #   source replicated at the same time by a native subscription and by
-#   dms-migrate --type cdc. A heartbeat row is updated on the source every
-#   100 ms; the lag of a target is the age of the heartbeat it shows, sampled
-#   every 100 ms: p50 and p99 for each; a last heartbeat row tells when each
-#   has caught up.
+#   dms-migrate --type cdc. dms-lagprobe updates a heartbeat row on the
+#   source every 100 ms and polls both targets every 2 ms: the lag of a
+#   heartbeat on a target is from its commit on the source to the first poll
+#   that shows it; p50 and p99 for each; a last heartbeat row tells when each
+#   has caught up after pgbench.
 #   Backlog: BENCH_CDC_CHANGES row changes (default 1,000,000, dms-benchgen -c)
 #   made on a source while a native subscription and dms slots wait; the time
 #   to catch up, until a marker row committed last arrives: native (from
@@ -80,20 +81,21 @@ for db in live_native live_dms; do
 		sleep 0.2
 	done
 done
-pgbench -n -T "$seconds" -c 4 "$(pg_uri live_src)" >"$work/pgbench.log" 2>&1 &
-load=$!
-: >"$work/lag.native"
-: >"$work/lag.dms"
-while kill -0 "$load" 2>/dev/null; do
-	pg_sql live_src "UPDATE heartbeat SET t = clock_timestamp()"
-	for f in native dms; do
-		pg_sql "live_$f" "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat WHERE id = 1" >>"$work/lag.$f"
-	done
-	sleep 0.1 # the heartbeat's period, not a wait for a condition
-done
-wait "$load"
+# the lag of each heartbeat (every 100 ms), from its commit on the source to
+# the first poll that shows it on a target, measured for both targets alike
+# by one process over kept connections (dms-lagprobe)
+dms-lagprobe -o "$work" "$conninfo dbname=live_src" "$conninfo dbname=live_native" "$conninfo dbname=live_dms" &
+probe=$!
+pgbench -n -T "$seconds" -c 4 "$(pg_uri live_src)" >"$work/pgbench.log" 2>&1
+kill -TERM "$probe"
+wait "$probe"
+mv "$work/lag.1" "$work/lag.native"
+mv "$work/lag.2" "$work/lag.dms"
 load_end=$(date +%s.%N)
 tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -n 1)
+# a tpcb-like transaction changes four rows (three updates, one insert)
+changes=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.log")
+changes=$((changes * 4))
 # the last commit: a row each follower shows once it has everything before it
 pg_sql live_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
 for db in live_native live_dms; do
@@ -194,7 +196,7 @@ wait "$mig"
 
 {
 	echo "PostgreSQL -> PostgreSQL, end to end (every target equal to its source)"
-	echo "live, pgbench tpcb-like for $seconds s at $(printf '%.0f' "$tps") tps, lag sampled every 100 ms:"
+	echo "live, pgbench tpcb-like for $seconds s at $(printf '%.0f' "$tps") tps ($(rate "$changes" "$seconds") row changes/s), lag of a heartbeat every 100 ms:"
 	echo "   native logical replication: p50 $(percentile 50 "$work/lag.native") ms, p99 $(percentile 99 "$work/lag.native") ms"
 	echo "   dms-migrate --type cdc:     p50 $(percentile 50 "$work/lag.dms") ms, p99 $(percentile 99 "$work/lag.dms") ms (through the spool); caught up $(printf '%.1f' "$t_drain") s after pgbench; peak $(mem "$work/mem.live") MiB"
 	echo "backlog of $n changes caught up:"

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,198 @@ wait_input(struct capture *c, bool flowing, int idle_ms, int *lowat)
 	return true;
 }
 
+/* ---- the backlog, read through SQL ---- */
+
+/*
+ * A backlog is decoded through SQL (pg_logical_slot_peek_binary_changes)
+ * rather than the walsender: a backend decodes it and sends the rows in
+ * bulk, where the walsender makes a system call or two for every WAL record
+ * and every message. On a backlog of 1,000,000 small changes, measured: 1.6 s
+ * against 8 to 12 s through the walsender. Used while the slot is more than
+ * CATCHUP_BEHIND bytes of WAL behind; each chunk at most CATCHUP_CHUNK bytes
+ * (a chunk's rows come once it is decoded whole: smaller chunks let the
+ * apply begin sooner; 64 MiB was the fastest of 32 to 256 through the spool).
+ */
+#define CATCHUP_BEHIND ((uint64_t)16 << 20)
+#define CATCHUP_CHUNK ((uint64_t)64 << 20)
+
+static bool
+lsn_value(struct capture *c, const char *sql, int n, const char *const *params, uint64_t *lsn)
+{
+	char *v = value(c, sql, n, params);
+	bool ok = v != NULL && lsn_parse(v, lsn);
+
+	if (!ok)
+		log_error("%s: no position", sql);
+	free(v);
+	return ok;
+}
+
+/*
+ * The transactions that commit before upto, through the stream's decoder:
+ * whole transactions only (no streaming of transactions in progress), rows
+ * taken one at a time. Returns an exit status.
+ */
+static int
+peek(struct capture *c, struct pg_conn *q, const char *slot, const char *pub, uint64_t upto)
+{
+	char pos[32];
+	const char *params[3] = { slot, pos, pub };
+	const int formats[3] = { 0, 0, 0 };
+	PGresult *res;
+	int status = EXIT_OK;
+
+	lsn_format(upto, pos, sizeof(pos));
+	if (!PQsendQueryParams(q->conn, "SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, NULL, "
+				"'proto_version', '2', 'publication_names', $3)",
+			       3, NULL, params, NULL, formats, 1) ||
+	    !PQsetSingleRowMode(q->conn)) {
+		pg_failed(q, NULL, "pg_logical_slot_peek_binary_changes");
+		return EXIT_SOURCE;
+	}
+	while ((res = PQgetResult(q->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE && status == EXIT_OK) {
+			const uint8_t *m = (const uint8_t *)PQgetvalue(res, 0, 0);
+
+			if (sig_stop || sig_drain || c->stop) {
+				/* the rest is read and dropped; the stream resumes after what was written */
+			} else if (!pgoutput_message(c, m, (size_t)PQgetlength(res, 0, 0))) {
+				status = c->w->out.failed ? EXIT_OUTPUT : EXIT_SOURCE;
+			} else if (!spool_sync(c, false, false)) {
+				status = EXIT_OUTPUT;
+			}
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+			pg_failed(q, res, "pg_logical_slot_peek_binary_changes");
+			status = EXIT_SOURCE;
+		}
+		PQclear(res);
+	}
+	if (status == EXIT_OK && pgoutput_busy(c)) {
+		log_error("the changes before %s end inside a transaction", pos);
+		status = EXIT_SOURCE;
+	}
+	return status;
+}
+
+/* Whether the reader of standard output is gone (a pipe closed at its end). */
+static bool
+reader_gone(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
+/*
+ * Until the target's ack file is at lsn: what was written of the backlog is
+ * applied before the slot moves past it. False: stopped by a signal, or the
+ * reader went (logged).
+ */
+static bool
+wait_ack(const char *ack_file, uint64_t lsn)
+{
+	while (read_ack(ack_file) < lsn) {
+		struct timespec pause = { 0, 10 * 1000000 };
+
+		if (sig_drain || sig_stop)
+			return false;
+		if (reader_gone()) {
+			log_error("stdout: the reader of the changes is gone");
+			return false;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return true;
+}
+
+/*
+ * While the slot is far behind the source's WAL: chunks of the backlog
+ * through SQL, each made durable downstream (the spool synced, or the ack
+ * file at its end) before the slot is advanced past it, so that neither the
+ * next chunk nor the stream decodes it again. Without an ack file, one chunk
+ * (nothing may be confirmed). Returns an exit status.
+ */
+static int
+catch_up(struct capture *c, const struct options *o, const char *slot, const char *pub)
+{
+	struct pg_conn q = { 0 };
+	const char *sp[] = { slot };
+	int status = EXIT_OK;
+	int chunks = 0;
+
+	for (;;) {
+		uint64_t wal, confirmed, upto;
+		char pos[32];
+
+		if (sig_drain || sig_stop || c->stop)
+			break;
+		if (!lsn_value(c, "SELECT pg_current_wal_flush_lsn()", 0, NULL, &wal) ||
+		    !lsn_value(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", 1, sp,
+			       &confirmed)) {
+			status = EXIT_SOURCE;
+			break;
+		}
+		if (c->emitted > confirmed)
+			confirmed = c->emitted;
+		if (c->stop_lsn && wal > c->stop_lsn)
+			wal = c->stop_lsn;
+		if (c->stop_lsn && confirmed >= c->stop_lsn) {
+			/* every transaction that commits before the stop point is written */
+			c->stop = true;
+			break;
+		}
+		if (wal <= confirmed || wal - confirmed < CATCHUP_BEHIND || (chunks > 0 && !c->spool && !o->ack_file))
+			break;
+		if (q.conn == NULL && !pg_connect_as(&q, o->uri, false)) {
+			status = EXIT_SOURCE;
+			break;
+		}
+		upto = wal - confirmed > CATCHUP_CHUNK ? confirmed + CATCHUP_CHUNK : wal;
+		lsn_format(upto, pos, sizeof(pos));
+		log_info("the slot is %" PRIu64 " MiB of WAL behind: reading the backlog up to %s", (wal - confirmed) >> 20,
+			 pos);
+		status = peek(c, &q, slot, pub, upto);
+		chunks++;
+		if (status != EXIT_OK || c->stop || sig_drain || sig_stop)
+			break;
+		/* every transaction that commits before upto is written: the position moves there */
+		if (upto > c->emitted) {
+			rec_checkpoint(&c->w->pk, pos, 0, 0);
+			c->emitted = upto;
+		}
+		if (!out_flush(&c->w->out)) {
+			status = EXIT_OUTPUT;
+			break;
+		}
+		if (c->spool) {
+			if (!spool_sync(c, false, true)) {
+				status = EXIT_OUTPUT;
+				break;
+			}
+		} else if (o->ack_file == NULL) {
+			continue;
+		} else if (!wait_ack(o->ack_file, c->emitted)) {
+			status = sig_drain || sig_stop ? EXIT_OK : EXIT_OUTPUT;
+			break;
+		}
+		lsn_format(c->emitted, pos, sizeof(pos));
+		{
+			const char *ap[] = { slot, pos };
+			PGresult *res = pg_query(&q, "SELECT pg_replication_slot_advance($1, $2::pg_lsn)", 2, ap);
+
+			if (res == NULL) {
+				status = EXIT_SOURCE;
+				break;
+			}
+			PQclear(res);
+		}
+	}
+	pg_disconnect(&q);
+	return status;
+}
+
 /*
  * Streams from the slot until the stop point, a signal or an error.
  * Returns an exit status; *lost: the connection went, a retry may resume.
@@ -699,7 +892,12 @@ run(const struct options *o)
 							      .database = c.src.database });
 	}
 	c.emitted = start;
+	status = catch_up(&c, o, slot, pub);
+	if (c.emitted > start)
+		start = c.emitted;
 	for (;;) {
+		if (status != EXIT_OK && !lost)
+			break;
 		status = stream(&c, o, slot, pub, start, &lost);
 		if (!lost || sig_drain || sig_stop)
 			break;

@@ -285,3 +285,50 @@ JSON
 	expect "nothing doubled, nothing lost" "991 10" \
 		"$(pg_sql cap_fl_dst "SELECT count(*) || ' ' || count(*) FILTER (WHERE v = 'changed') FROM t")"
 }
+
+@test "a backlog far behind the slot is read through SQL in chunks: the same changes, the slot advanced, a SIGKILL in the middle loses and doubles nothing" {
+	pg_sql postgres "CREATE DATABASE cap_back"
+	pg_sql cap_back "CREATE TABLE b (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, pad text)"
+	for t in back1 back2; do
+		capture_to cap_back "$t" none.dms
+	done
+	before=$(pg_sql cap_back "SELECT pg_current_wal_insert_lsn()")
+	# about 150 MB of WAL, well past the 16 MB that turns to SQL and over
+	# several 64 MB chunks: rows, then counters bumped in 6 transactions (a
+	# doubled change shows), one of them big
+	pg_sql cap_back "INSERT INTO b (id, pad) SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, 20000) g"
+	for r in $(seq 1 6); do
+		pg_sql cap_back "UPDATE b SET n = n + 1, pad = md5(pad) || substr(pad, 33)"
+	done
+	pg_sql cap_back "DELETE FROM b WHERE id % 10 = 0"
+	stop=$(pg_sql cap_back "SELECT pg_current_wal_insert_lsn()")
+	q="SELECT count(*) || ' ' || sum(n) || ' ' || md5(string_agg(id || ':' || n || ':' || pad, ',' ORDER BY id)) FROM b"
+	want=$(pg_sql cap_back "$q")
+
+	# through the spool, the capture killed once it has written part of the backlog
+	dms-capture -v --task back1 -o spool "$(pg_uri cap_back)" 2>capture.log &
+	cpid=$!
+	written() { grep -q "reading the backlog" capture.log && [ "$(find spool -name '*.lz4' -size +100k | wc -l)" -gt 0 ]; }
+	wait_for "part of the backlog in the spool" written
+	kill -KILL "$cpid"
+	wait "$cpid" && st=0 || st=$?
+	expect "dms-capture killed" 137 "$st"
+	run --separate-stderr dms-capture -v --task back1 -o spool --stop-at "$stop" "$(pg_uri cap_back)"
+	assert_status 0
+	assert_match "reading the backlog" "$stderr"
+	pg_sql postgres "CREATE DATABASE cap_back_dst1"
+	run --separate-stderr bash -o pipefail -c "dms-transform spool | dms-load --task back1 '$(pg_uri cap_back_dst1)'"
+	assert_status 0
+	expect "through the spool: the table, counters and all" "$want" "$(pg_sql cap_back_dst1 "$q")"
+	advanced=$(pg_sql cap_back "SELECT confirmed_flush_lsn - '$before' > 64 * 1024 * 1024 FROM pg_replication_slots WHERE slot_name = 'dms_back1'")
+	expect "the slot advanced over the chunks the spool has" t "$advanced"
+
+	# through a pipe: each chunk applied (the ack file) before the slot moves past it
+	pg_sql postgres "CREATE DATABASE cap_back_dst2"
+	run --separate-stderr bash -o pipefail -c "dms-capture -v --task back2 --ack-file ack --stop-at $stop '$(pg_uri cap_back)' | dms-load --task back2 --ack-file ack '$(pg_uri cap_back_dst2)'"
+	assert_status 0
+	assert_match "reading the backlog" "$stderr"
+	expect "through a pipe: the table, counters and all" "$want" "$(pg_sql cap_back_dst2 "$q")"
+	moved=$(pg_sql cap_back "SELECT confirmed_flush_lsn - '$before' > 64 * 1024 * 1024 AND confirmed_flush_lsn <= '$stop' FROM pg_replication_slots WHERE slot_name = 'dms_back2'")
+	expect "the slot advanced, never past the target" t "$moved"
+}
