@@ -12,7 +12,8 @@
 #   Backlog: BENCH_CDC_CHANGES row changes (default 1,000,000, dms-benchgen -c)
 #   made on a source while a native subscription and dms slots wait; the time
 #   to catch up, until a marker row committed last arrives: native (from
-#   ENABLE), dms-capture | dms-load transactional, and with BatchApplyEnabled.
+#   ENABLE), dms-migrate --type cdc (from its start) transactional, and with
+#   BatchApplyEnabled.
 # Every target is compared with its source at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -135,18 +136,18 @@ native() {
 	until_row bl_native "SELECT count(*) FROM marker"
 }
 t_native=$(timed native)
-# capture | apply, each to its own target from its own slot, until the marker
+# dms-migrate --type cdc, each to its own target from its own slot (made
+# before the changes), until the marker: the capture reads the backlog into
+# the spool, the apply follows it
 dms_catchup() {
-	local t=$1 cpid lpid
+	local t=$1 mpid
 	shift
-	mkfifo "$work/$t.pipe"
-	dms-capture -q --task "$t" --ack-file "$work/$t.ack" "$(pg_uri bl_src)" >"$work/$t.pipe" &
-	cpid=$!
-	/usr/bin/time -f %M -o "$work/mem.$t" dms-load -q "$@" --task "$t" --ack-file "$work/$t.ack" "$(pg_uri "bl_$t")" <"$work/$t.pipe" &
-	lpid=$!
+	/usr/bin/time -f %M -o "$work/mem.$t" dms-migrate -q "$@" --type cdc --task "$t" --spool "$work/$t.spool" \
+		"$(pg_uri bl_src)" "$(pg_uri "bl_$t")" &
+	mpid=$!
 	until_row "bl_$t" "SELECT count(*) FROM marker"
-	kill -TERM "$cpid"
-	wait "$cpid" "$lpid"
+	pkill -TERM -P "$mpid"
+	wait "$mpid"
 }
 t_txn=$(timed dms_catchup txn)
 t_batch=$(timed dms_catchup batch -s "$work/batch.json")
@@ -201,7 +202,7 @@ wait "$mig"
 	echo "   dms-migrate --type cdc:     p50 $(percentile 50 "$work/lag.dms") ms, p99 $(percentile 99 "$work/lag.dms") ms (through the spool); caught up $(printf '%.1f' "$t_drain") s after pgbench; peak $(mem "$work/mem.live") MiB"
 	echo "backlog of $n changes caught up:"
 	echo "   native logical replication: $(printf '%.2f' "$t_native") s, $(rate "$n" "$t_native") changes/s"
-	echo "   dms-capture | dms-load:     $(printf '%.2f' "$t_txn") s, $(rate "$n" "$t_txn") changes/s: $(ratio "$t_native" "$t_txn")x native; dms-load peak $(mem "$work/mem.txn") MiB"
-	echo "   the same, batch apply:      $(printf '%.2f' "$t_batch") s, $(rate "$n" "$t_batch") changes/s: $(ratio "$t_native" "$t_batch")x native (target >= 2.0); dms-load peak $(mem "$work/mem.batch") MiB"
+	echo "   dms-migrate --type cdc:     $(printf '%.2f' "$t_txn") s, $(rate "$n" "$t_txn") changes/s: $(ratio "$t_native" "$t_txn")x native; peak $(mem "$work/mem.txn") MiB"
+	echo "   the same, batch apply:      $(printf '%.2f' "$t_batch") s, $(rate "$n" "$t_batch") changes/s: $(ratio "$t_native" "$t_batch")x native (target >= 2.0); peak $(mem "$work/mem.batch") MiB"
 	echo "full-load-and-cdc of pgbench scale $scale under pgbench (4 clients): load and keys $(printf '%.1f' "$t_load") s, then lag under 1 s $(printf '%.1f' "$t_catchup") s later; peak $(mem "$work/mem.fl") MiB"
 } | tee "$results"
