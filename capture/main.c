@@ -391,6 +391,20 @@ wait_input(struct capture *c, bool flowing, int idle_ms, int *lowat)
 	return true;
 }
 
+/* The slot's confirmed position; false on error (logged). */
+static bool
+slot_position(struct capture *c, const char *slot, uint64_t *lsn)
+{
+	const char *sp[] = { slot };
+	char *v = value(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", 1, sp);
+	bool ok = v != NULL && lsn_parse(v, lsn);
+
+	if (!ok)
+		log_error("slot %s: no confirmed position (was it dropped?)", slot);
+	free(v);
+	return ok;
+}
+
 /* ---- the backlog, read through SQL ---- */
 
 /*
@@ -407,9 +421,9 @@ wait_input(struct capture *c, bool flowing, int idle_ms, int *lowat)
 #define CATCHUP_CHUNK ((uint64_t)64 << 20)
 
 static bool
-lsn_value(struct capture *c, const char *sql, int n, const char *const *params, uint64_t *lsn)
+lsn_value(struct capture *c, const char *sql, uint64_t *lsn)
 {
-	char *v = value(c, sql, n, params);
+	char *v = value(c, sql, 0, NULL);
 	bool ok = v != NULL && lsn_parse(v, lsn);
 
 	if (!ok)
@@ -508,7 +522,6 @@ static int
 catch_up(struct capture *c, const struct options *o, const char *slot, const char *pub)
 {
 	struct pg_conn q = { 0 };
-	const char *sp[] = { slot };
 	int status = EXIT_OK;
 	int chunks = 0;
 
@@ -518,9 +531,7 @@ catch_up(struct capture *c, const struct options *o, const char *slot, const cha
 
 		if (sig_drain || sig_stop || c->stop)
 			break;
-		if (!lsn_value(c, "SELECT pg_current_wal_flush_lsn()", 0, NULL, &wal) ||
-		    !lsn_value(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", 1, sp,
-			       &confirmed)) {
+		if (!lsn_value(c, "SELECT pg_current_wal_flush_lsn()", &wal) || !slot_position(c, slot, &confirmed)) {
 			status = EXIT_SOURCE;
 			break;
 		}
@@ -716,20 +727,6 @@ stream(struct capture *c, const struct options *o, const char *slot, const char 
 	}
 }
 
-/* The slot's confirmed position; false on error (logged). */
-static bool
-slot_position(struct capture *c, const char *slot, uint64_t *lsn)
-{
-	const char *sp[] = { slot };
-	char *v = value(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", 1, sp);
-	bool ok = v != NULL && lsn_parse(v, lsn);
-
-	if (!ok)
-		log_error("slot %s: no confirmed position (was it dropped?)", slot);
-	free(v);
-	return ok;
-}
-
 /*
  * -o DIR: the spool is opened and a segment begins. The stream resumes after
  * the spool's durable position; a slot already past it (another spool's, or
@@ -778,6 +775,19 @@ open_spool(struct capture *c, const struct options *o, struct spool_writer *s, u
 	c->last_durable = mono_ms();
 	log_info("spool %s: segment %u begins after %s", o->spool, s->st.segment, pos);
 	return EXIT_OK;
+}
+
+/* The decoder as new: what a new decoding session sends again (relations, transactions in progress). */
+static void
+decoder_reset(struct capture *c)
+{
+	pgoutput_release(c);
+	c->rels = NULL;
+	c->nrels = 0;
+	memset(&c->cur, 0, sizeof(c->cur));
+	c->streamed = NULL;
+	c->nstreamed = 0;
+	c->stream_xid = 0;
 }
 
 static bool
@@ -893,6 +903,15 @@ run(const struct options *o)
 	}
 	c.emitted = start;
 	status = catch_up(&c, o, slot, pub);
+	if (status == EXIT_SOURCE && !sig_drain && !sig_stop) {
+		char pos[32];
+
+		/* the stream can do what SQL could not, and retries a lost source */
+		lsn_format(c.emitted, pos, sizeof(pos));
+		log_warn("the backlog could not be read through SQL: the replication stream goes on after %s", pos);
+		decoder_reset(&c);
+		status = EXIT_OK;
+	}
 	if (c.emitted > start)
 		start = c.emitted;
 	for (;;) {
@@ -926,13 +945,7 @@ run(const struct options *o)
 			pause.tv_sec = delay / 1000;
 			pause.tv_nsec = (delay % 1000) * 1000000;
 			nanosleep(&pause, NULL);
-			pgoutput_release(&c);
-			c.rels = NULL;
-			c.nrels = 0;
-			memset(&c.cur, 0, sizeof(c.cur));
-			c.streamed = NULL;
-			c.nstreamed = 0;
-			c.stream_xid = 0;
+			decoder_reset(&c);
 			if (connect_all(&c, o->uri))
 				start = c.emitted;
 		}

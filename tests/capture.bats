@@ -289,7 +289,7 @@ JSON
 @test "a backlog far behind the slot is read through SQL in chunks: the same changes, the slot advanced, a SIGKILL in the middle loses and doubles nothing" {
 	pg_sql postgres "CREATE DATABASE cap_back"
 	pg_sql cap_back "CREATE TABLE b (id int PRIMARY KEY, n int NOT NULL DEFAULT 0, pad text)"
-	for t in back1 back2; do
+	for t in back1 back2 back3; do
 		capture_to cap_back "$t" none.dms
 	done
 	before=$(pg_sql cap_back "SELECT pg_current_wal_insert_lsn()")
@@ -331,4 +331,14 @@ JSON
 	expect "through a pipe: the table, counters and all" "$want" "$(pg_sql cap_back_dst2 "$q")"
 	moved=$(pg_sql cap_back "SELECT confirmed_flush_lsn - '$before' > 64 * 1024 * 1024 AND confirmed_flush_lsn <= '$stop' FROM pg_replication_slots WHERE slot_name = 'dms_back2'")
 	expect "the slot advanced, never past the target" t "$moved"
+
+	# a role that may replicate but not call the SQL functions: the stream reads the backlog
+	pg_sql cap_back "CREATE ROLE backrep LOGIN REPLICATION PASSWORD '$DMS_TEST_PASSWORD';
+		REVOKE EXECUTE ON FUNCTION pg_logical_slot_peek_binary_changes FROM PUBLIC"
+	pg_sql postgres "CREATE DATABASE cap_back_dst3"
+	src="postgresql://backrep:$DMS_TEST_PASSWORD@127.0.0.1:$PG_PORT/cap_back"
+	run --separate-stderr bash -o pipefail -c "dms-capture --task back3 --ack-file ack3 --stop-at $stop '$src' | dms-load --task back3 --ack-file ack3 '$(pg_uri cap_back_dst3)'"
+	assert_status 0
+	assert_match "could not be read through SQL: the replication stream goes on" "$stderr"
+	expect "through the stream: the table, counters and all" "$want" "$(pg_sql cap_back_dst3 "$q")"
 }
