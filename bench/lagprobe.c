@@ -1,5 +1,9 @@
 /*
  * dms-lagprobe [-i ms] -o DIR SOURCE TARGET...: measures replication lag.
+ * dms-lagprobe -u SQL [-t seconds] CONNINFO: waits until SQL gives 1 on
+ * CONNINFO (polled every 10 ms over one connection; exit 1 after -t
+ * seconds, default 600), so that a benchmark's wait costs the machine
+ * nothing it measures.
  * Every -i milliseconds (default 100) it sets heartbeat.t (the row with
  * id 1) on the SOURCE to clock_timestamp(), and it polls every TARGET, over
  * connections it keeps, for the heartbeat each shows. A heartbeat's lag on a
@@ -74,25 +78,58 @@ beat_of(PGconn *c, const char *sql)
 	return v;
 }
 
+/* -u: until sql gives 1, every 10 ms; 0, or 1 after seconds */
+static int
+until_one(const char *sql, int seconds, const char *conninfo)
+{
+	PGconn *c = connect_to(conninfo);
+	int64_t end = mono_us() + (int64_t)seconds * 1000000;
+
+	for (;;) {
+		PGresult *r = PQexec(c, sql);
+		bool one = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+			   strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+		struct timespec pause = { 0, 10 * 1000000 };
+
+		PQclear(r);
+		if (one)
+			break;
+		if (mono_us() >= end) {
+			fprintf(stderr, "dms-lagprobe: %s: not 1 after %d s\n", sql, seconds);
+			PQfinish(c);
+			return 1;
+		}
+		nanosleep(&pause, NULL);
+	}
+	PQfinish(c);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static int64_t beat[MAX_BEATS], sent[MAX_BEATS];
-	const char *dir = NULL;
-	int interval = 100, opt, ntargets;
+	const char *dir = NULL, *until = NULL;
+	int interval = 100, opt, ntargets, seconds = 600;
 	size_t nbeats = 0;
 	PGconn *src, **tgt;
 	size_t *seen;
 	int64_t **lag, next;
 
-	while ((opt = getopt(argc, argv, "i:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:o:t:u:")) != -1) {
 		if (opt == 'i')
 			interval = atoi(optarg);
 		else if (opt == 'o')
 			dir = optarg;
+		else if (opt == 't')
+			seconds = atoi(optarg);
+		else if (opt == 'u')
+			until = optarg;
 		else
 			goto usage;
 	}
+	if (until != NULL && argc - optind == 1 && seconds > 0)
+		return until_one(until, seconds, argv[optind]);
 	if (dir == NULL || interval <= 0 || argc - optind < 2)
 		goto usage;
 	src = connect_to(argv[optind]);
@@ -159,6 +196,7 @@ main(int argc, char **argv)
 	PQfinish(src);
 	return 0;
 usage:
-	fprintf(stderr, "usage: dms-lagprobe [-i ms] -o DIR SOURCE TARGET...\n");
+	fprintf(stderr, "usage: dms-lagprobe [-i ms] -o DIR SOURCE TARGET...\n"
+			"       dms-lagprobe -u SQL [-t seconds] CONNINFO\n");
 	return 2;
 }
