@@ -169,7 +169,7 @@ start=$(date +%s.%N)
 /usr/bin/time -f %M -o "$work/mem.fl" dms-migrate --task fl --spool "$work/fl.spool" "$(pg_uri fl_src)" "$(pg_uri fl_dst)" 2>"$work/fl.log" &
 mig=$!
 # the load ends when the cached changes start; then the lag, by heartbeat, until under 1 s
-until grep -q "applying the cached changes" "$work/fl.log"; do
+until grep -qs "applying the cached changes" "$work/fl.log"; do
 	kill -0 "$mig" 2>/dev/null || { cat "$work/fl.log" >&2; exit 1; }
 	sleep 0.1 # a poll of the log
 done
