@@ -28,14 +28,7 @@ secs() { printf '%.2f' "$1"; }
 results=$work/results
 
 echo "setting up: $n row changes"
-dms-benchgen -c -n "$n" >"$work/changes.dms"
-dms-benchgen -c -n 0 >"$work/tables.dms"
-echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >"$work/each.json"
-echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >"$work/batch.json"
-for db in lr_src lr_dst dms_txn dms_batch; do
-	pg_sql postgres "CREATE DATABASE $db"
-	dms-load -q --task tables "$(pg_uri $db)" <"$work/tables.dms"
-done
+bench_changes "$n" lr_src lr_dst dms_txn dms_batch
 for db in my_txn my_batch; do
 	my_sql "CREATE DATABASE $db"
 	dms-load -q --task tables "$(my_uri $db)" <"$work/tables.dms"

@@ -107,14 +107,7 @@ want=$(digest live_src)
 pg_sql live_native "DROP SUBSCRIPTION native" >/dev/null
 
 echo "backlog: $n row changes made while the subscribers wait"
-dms-benchgen -c -n "$n" >"$work/changes.dms"
-dms-benchgen -c -n 0 >"$work/tables.dms"
-echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >"$work/each.json"
-echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >"$work/batch.json"
-for db in bl_src bl_native bl_txn bl_batch; do
-	pg_sql postgres "CREATE DATABASE $db" >/dev/null
-	dms-load -q --task tables "$(pg_uri $db)" <"$work/tables.dms"
-done
+bench_changes "$n" bl_src bl_native bl_txn bl_batch
 # the marker: its row comes last, and a follower that has it has everything
 pg_sql bl_src "CREATE TABLE marker (id int PRIMARY KEY)"
 pg_sql bl_native "CREATE TABLE marker (id int PRIMARY KEY)"

@@ -28,3 +28,20 @@ bench_servers() {
 	servers_start pg my >/dev/null
 	export PGPASSWORD=$DMS_TEST_PASSWORD
 }
+
+# bench_changes N DB...: $work/changes.dms, N row changes (dms-benchgen -c);
+# $work/tables.dms, their tables, made in each PostgreSQL database DB (created);
+# the settings $work/each.json (a target transaction for each source one) and
+# $work/batch.json (batch apply)
+bench_changes() {
+	local n=$1 db
+	shift
+	dms-benchgen -c -n "$n" >"$work/changes.dms"
+	dms-benchgen -c -n 0 >"$work/tables.dms"
+	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >"$work/each.json"
+	echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >"$work/batch.json"
+	for db in "$@"; do
+		pg_sql postgres "CREATE DATABASE $db" >/dev/null
+		dms-load -q --task tables "$(pg_uri "$db")" <"$work/tables.dms"
+	done
+}

@@ -442,14 +442,13 @@ peek(struct capture *c, struct pg_conn *q, const char *slot, const char *pub, ui
 {
 	char pos[32];
 	const char *params[3] = { slot, pos, pub };
-	const int formats[3] = { 0, 0, 0 };
 	PGresult *res;
 	int status = EXIT_OK;
 
 	lsn_format(upto, pos, sizeof(pos));
 	if (!PQsendQueryParams(q->conn, "SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, NULL, "
 				"'proto_version', '2', 'publication_names', $3)",
-			       3, NULL, params, NULL, formats, 1) ||
+			       3, NULL, params, NULL, NULL, 1) ||
 	    !PQsetSingleRowMode(q->conn)) {
 		pg_failed(q, NULL, "pg_logical_slot_peek_binary_changes");
 		return EXIT_SOURCE;

@@ -41,41 +41,6 @@ segment_path(const char *dir, unsigned seq)
 	return xprintf("%s/%010u.lz4", dir, seq);
 }
 
-static bool
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool ok = fd >= 0 && fsync(fd) == 0;
-
-	if (!ok)
-		log_error("%s: cannot sync the directory: %s", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-bool
-file_replace(const char *path, const void *data, size_t len, bool durable)
-{
-	char *tmp = xprintf("%s.tmp", path), *dir = xstrdup(path), *slash = strrchr(dir, '/');
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && (!durable || fsync(fd) == 0);
-
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) != 0)
-		ok = false;
-	if (!ok)
-		log_error("%s: cannot write: %s", path, strerror(errno));
-	if (slash != NULL)
-		*slash = '\0';
-	if (ok && durable)
-		ok = sync_dir(slash == NULL ? "." : *dir ? dir : "/");
-	free(tmp);
-	free(dir);
-	return ok;
-}
-
 char *
 ack_position(const char *path)
 {

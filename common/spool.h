@@ -95,14 +95,6 @@ int spool_reader_open(struct spool_reader *r, const char *dir, const char *start
 enum in_status spool_read(void *arg, uint8_t *dst, size_t room, size_t *got);
 void spool_reader_close(struct spool_reader *r);
 
-/*
- * Replaces the file at path with data, whole or not at all for its readers:
- * a temporary file renamed over it. durable: the file and its directory are
- * fsynced first and after, so that it survives a crash of the machine;
- * without, such a crash may leave the previous content or an empty file.
- * False: logged.
- */
-bool file_replace(const char *path, const void *data, size_t len, bool durable);
 /* The position in an ack file (its first line), or NULL: none yet, or no file. */
 char *ack_position(const char *path);
 

@@ -2,11 +2,14 @@
  * util.c: small helpers: base64, checked allocation, growing strings, TSV
  * escapes (see util.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "log.h"
@@ -305,4 +308,39 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool ok = fd >= 0 && fsync(fd) == 0;
+
+	if (!ok)
+		log_error("%s: cannot sync the directory: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+bool
+file_replace(const char *path, const void *data, size_t len, bool durable)
+{
+	char *tmp = xprintf("%s.tmp", path), *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && (!durable || fsync(fd) == 0);
+
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (ok && rename(tmp, path) != 0)
+		ok = false;
+	if (!ok)
+		log_error("%s: cannot write: %s", path, strerror(errno));
+	if (slash != NULL)
+		*slash = '\0';
+	if (ok && durable)
+		ok = sync_dir(slash == NULL ? "." : *dir ? dir : "/");
+	free(tmp);
+	free(dir);
+	return ok;
 }

@@ -65,9 +65,20 @@ void base64_encode(const uint8_t *src, size_t n, char *dst);
 /* Decodes into dst (room for n*3/4 bytes); false on a character or length that is not base64. */
 bool base64_decode(const char *src, size_t n, uint8_t *dst, size_t *outlen);
 
-#endif
+/*
+ * Replaces the file at path with data, whole or not at all for its readers:
+ * a temporary file renamed over it. durable: the file and its directory are
+ * fsynced first and after, so that it survives a crash of the machine;
+ * without, such a crash may leave the previous content or an empty file.
+ * False: logged.
+ */
+bool file_replace(const char *path, const void *data, size_t len, bool durable);
+/* fsync of a directory (after a file in it was made or renamed). False: logged. */
+bool sync_dir(const char *dir);
 
 /* Milliseconds of the monotonic clock, for intervals. */
 int64_t mono_ms(void);
 /* Makes room for n more bytes (a hot loop then appends without reallocating). */
 void sb_grow_by(struct strbuf *sb, size_t n);
+
+#endif

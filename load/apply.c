@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "applier.h"
-#include "../common/spool.h"
 #include "../common/ctl.h"
 #include "../common/my.h"
 #include "../common/pg.h"
