@@ -140,13 +140,7 @@ dms_catchup() {
 }
 t_txn=$(timed dms_catchup txn)
 t_batch=$(timed dms_catchup batch -s "$work/batch.json")
-for t in accounts orders events; do
-	q="SELECT count(*), md5(string_agg(b::text, ',' ORDER BY id)) FROM bench_$t b"
-	want=$(pg_sql bl_src "$q")
-	for db in bl_native bl_txn bl_batch; do
-		[ "$(pg_sql $db "$q")" = "$want" ] || { echo "bench_$t differs in $db" >&2; exit 1; }
-	done
-done
+bench_same bl_src bl_native bl_txn bl_batch
 pg_sql bl_native "DROP SUBSCRIPTION native" >/dev/null
 
 scale=${BENCH_CDC_SCALE:-50}

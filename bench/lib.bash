@@ -45,3 +45,17 @@ bench_changes() {
 		dms-load -q --task tables "$(pg_uri "$db")" <"$work/tables.dms"
 	done
 }
+
+# bench_same SRC DB...: each PostgreSQL database DB has SRC's bench_* tables,
+# row for row; otherwise the benchmark fails
+bench_same() {
+	local src=$1 t q want db
+	shift
+	for t in accounts orders events; do
+		q="SELECT count(*), md5(string_agg(b::text, ',' ORDER BY id)) FROM bench_$t b"
+		want=$(pg_sql "$src" "$q")
+		for db in "$@"; do
+			[ "$(pg_sql "$db" "$q")" = "$want" ] || { echo "bench_$t differs in $db" >&2; exit 1; }
+		done
+	done
+}
