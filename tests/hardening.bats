@@ -123,6 +123,15 @@ CORPUS="$DMS_ROOT/tests/fuzz/corpus/stream"
 	sample dms-full-load -q @src.uri @dst.uri
 	[ "$(pg_sql hps2 "SELECT count(*) FROM public.t")" = 200000 ]
 	! grep -q 'S3cretPW' ps.txt
+	# dms-migrate: its own arguments, and those of its capture, full load and apply
+	pg_sql postgres "CREATE DATABASE hps3" >/dev/null
+	lsn=$(pg_sql hsrc "SELECT pg_current_wal_insert_lsn()")
+	sample dms-migrate -q --task hps --spool hps.spool --stop-at "$lsn" "$src" \
+		"postgresql://secuser:S3cretPW-42x@127.0.0.1:$PG_PORT/hps3"
+	[ "$(pg_sql hps3 "SELECT count(*) FROM public.t")" = 200000 ]
+	grep -q '^dms-capture' ps.txt
+	! grep -q 'S3cretPW' ps.txt
+	dms-capture --task hps --drop-slot "$src"
 	# a program given a password in argv overwrites it in place
 	mkfifo holder
 	dms-extract --export-snapshot "$src?application_name=x&password=S3cretPW-42x" <holder >snap &
