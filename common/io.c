@@ -431,6 +431,18 @@ in_read(struct dms_in *in, uint8_t *dst, size_t room, size_t *got)
 	return read_some(in, dst, room, got);
 }
 
+bool
+in_waits(const struct dms_in *in)
+{
+	if (in->source != NULL || in->eof || !in->detected)
+		return false;
+	if (in->rawpos < in->rawlen)
+		return false;
+	if (in->dctx != NULL && in->outpos < in->outlen)
+		return false;
+	return true;
+}
+
 void
 in_release(struct dms_in *in)
 {

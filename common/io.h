@@ -95,6 +95,8 @@ struct dms_in {
 };
 
 bool in_init(struct dms_in *in, int fd, const char *name);
+/* Whether the next in_read needs bytes from fd (none are buffered, it is not at its end). */
+bool in_waits(const struct dms_in *in);
 /*
  * Reads up to room bytes of (decompressed) input into dst; *got is set.
  * IN_DATA: *got > 0. IN_EOF: clean end. IN_ERROR: logged.

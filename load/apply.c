@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -689,13 +690,27 @@ apply_record(const struct dms_record *rec)
 bool
 apply_idle(void *arg)
 {
-	(void)arg;
-	/* nothing more at hand: commit what is applied, so that latency stays low
-	 * (a batch waits BatchApplyTimeoutMin first) */
-	if (ap.open && !ap.in_txn &&
-	    (!ap.l->settings->batch_apply || since(&ap.started) >= (double)ap.l->settings->batch_timeout_min))
+	const struct dms_in *in = arg;
+	double due;
+
+	if (!ap.open || ap.in_txn)
+		return true;
+	/* a read may wait: commit what is applied, so that latency stays low */
+	if (!ap.l->settings->batch_apply)
 		return ap_group_commit();
-	return true;
+	/*
+	 * A batch commits once BatchApplyTimeoutMin has passed since it began:
+	 * at that moment if no input comes meanwhile (not at the next record,
+	 * which on a quiet source may be seconds away), else after reading it.
+	 */
+	due = (double)ap.l->settings->batch_timeout_min - since(&ap.started);
+	if (due > 0) {
+		struct pollfd p = { .fd = in ? in->fd : -1, .events = POLLIN };
+
+		if (in == NULL || !in_waits(in) || poll(&p, 1, (int)(due * 1000) + 1) != 0)
+			return true;	/* input at hand (or a signal): read it */
+	}
+	return ap_group_commit();
 }
 
 bool

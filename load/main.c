@@ -681,6 +681,7 @@ run_changes(const struct options *o, struct dms_reader *r)
 	if (!apply_start(&L, &r->st, table_slot, o->ack_file))
 		return apply_status();
 	r->before_read = apply_idle;
+	r->arg = &r->in;
 	while (status == EXIT_OK) {
 		int rc;
 

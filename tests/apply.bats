@@ -313,6 +313,33 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	expect "the rerun applies it whole" "1 2 3" "$(pg_sql sig_pg "SELECT id FROM k ORDER BY id" | xargs)"
 }
 
+@test "batch apply commits a group BatchApplyTimeoutMin after it began though no more input comes (the producer holds its pipe open)" {
+	pg_sql postgres "CREATE DATABASE quiet_pg"
+	{
+		echo "$HEAD"
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"a"]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+	} >quiet.jsonl
+	dms-transform --from-json quiet.jsonl >quiet.dms 2>/dev/null && st=0 || st=$?
+	expect "a stream without its END" 5 "$st"
+	echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >batch.json
+	mkfifo in.fifo
+	dms-load -s batch.json --task quiet --ack-file ack "$(pg_uri quiet_pg)" <in.fifo 2>quiet.log &
+	pid=$!
+	exec 7>in.fifo
+	cat quiet.dms >&7
+	# committed about a second after the group began (BatchApplyTimeoutMin 1),
+	# with the pipe still open and nothing more written to it
+	wait_for "the batch committed while its input is quiet" test -s ack
+	expect "acknowledged" "0/100" "$(cat ack)"
+	expect "the row" "1|a" "$(pg_sql quiet_pg "SELECT id, v FROM k")"
+	kill -TERM "$pid"
+	wait "$pid" && st=0 || st=$?
+	exec 7>&-
+	expect "TERM between transactions: exit 0" 0 "$st"
+}
+
 @test "dms-load killed with SIGKILL at random points and its connection lost (exit 4), rerun on the whole stream: the tables end exactly as expected" {
 	dms-benchgen -c -n 200000 >long.dms
 	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >each.json
