@@ -14,7 +14,10 @@
 #   to catch up, until a marker row committed last arrives: native (from
 #   ENABLE), dms-migrate --type cdc (from its start) transactional, and with
 #   BatchApplyEnabled.
-# Every target is compared with its source at the end.
+# The sources are on one PostgreSQL server and the targets on another, as in
+# a migration between servers (on one server, each follower would also decode
+# the WAL its own target writes). Every target is compared with its source at
+# the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/bin/tools:$root/scripts:$PATH"
@@ -27,14 +30,16 @@ trap 'echo "bench/cdc.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 seconds=${BENCH_CDC_SECONDS:-60}
 n=${BENCH_CDC_CHANGES:-1000000}
 bench_servers
+bench_target
 results=$work/results
-conninfo="host=127.0.0.1 port=$PG_PORT user=postgres password=$DMS_TEST_PASSWORD"
+# a database on the target server
+tg() { echo "$1@$TG_PORT"; }
 
 # until_row DB SQL: until SQL gives 1 on DB (at most 10 minutes), polled every
 # 10 ms over one connection: a psql started every 50 ms took a quarter of
 # the two cores that the followers being timed needed
 until_row() {
-	dms-lagprobe -t 600 -u "$2" "$conninfo dbname=$1" || exit 1
+	dms-lagprobe -t 600 -u "$2" "$(bench_conninfo "$1")" || exit 1
 }
 # percentile P FILE: the P-th percentile of the numbers in FILE (one a line)
 percentile() {
@@ -42,7 +47,7 @@ percentile() {
 }
 # digest DB: the pgbench tables' rows, as one md5
 digest() {
-	pg_sql "$1" "SELECT md5(string_agg(x, '')) FROM (
+	bench_sql "$1" "SELECT md5(string_agg(x, '')) FROM (
 		SELECT md5(string_agg(concat_ws(':', aid, bid, abalance), ',' ORDER BY aid)) x FROM pgbench_accounts UNION ALL
 		SELECT md5(string_agg(concat_ws(':', tid, bid, tbalance), ',' ORDER BY tid)) FROM pgbench_tellers UNION ALL
 		SELECT md5(string_agg(concat_ws(':', bid, bbalance), ',' ORDER BY bid)) FROM pgbench_branches UNION ALL
@@ -55,24 +60,23 @@ pgbench -i -q -s 10 "$(pg_uri live_src)" 2>/dev/null
 pg_sql live_src "ALTER TABLE pgbench_history ADD COLUMN id bigserial PRIMARY KEY;
 	CREATE TABLE heartbeat (id int PRIMARY KEY, t timestamptz); INSERT INTO heartbeat VALUES (1, clock_timestamp())"
 for db in live_native live_dms; do
-	pg_sql postgres "CREATE DATABASE $db" >/dev/null
-	pg_dump "$(pg_uri live_src)" | psql -X -q "$(pg_uri "$db")" >/dev/null
+	bench_sql "$(tg postgres)" "CREATE DATABASE $db" >/dev/null
+	pg_dump "$(pg_uri live_src)" | psql -X -q "$(bench_uri "$(tg "$db")")" >/dev/null
 done
-# a subscription to the same server cannot create its slot: the slot first
 pg_sql live_src "CREATE PUBLICATION native FOR ALL TABLES" >/dev/null
 pg_sql live_src "SELECT pg_create_logical_replication_slot('native_live', 'pgoutput')" >/dev/null
-pg_sql live_native "CREATE SUBSCRIPTION native CONNECTION '$conninfo dbname=live_src' PUBLICATION native
+bench_sql "$(tg live_native)" "CREATE SUBSCRIPTION native CONNECTION '$(bench_conninfo live_src)' PUBLICATION native
 	WITH (create_slot = false, slot_name = 'native_live', copy_data = false)" >/dev/null
 # /usr/bin/time's peak is the largest of the script's processes
 /usr/bin/time -f %M -o "$work/mem.live" \
-	dms-migrate -q --type cdc --task live --spool "$work/live.spool" "$(pg_uri live_src)" "$(pg_uri live_dms)" &
+	dms-migrate -q --type cdc --task live --spool "$work/live.spool" "$(pg_uri live_src)" "$(bench_uri "$(tg live_dms)")" &
 mig=$!
 # both followers at work before the load starts: a heartbeat seen by each
 # (beaten again until then: the dms slot is made as dms-migrate starts)
 hb=$(pg_sql live_src "SELECT clock_timestamp()")
 for db in live_native live_dms; do
 	for i in $(seq 1 600); do
-		[ "$(pg_sql "$db" "SELECT count(*) FROM heartbeat WHERE t >= '$hb'" 2>/dev/null)" = 1 ] && break
+		[ "$(bench_sql "$(tg "$db")" "SELECT count(*) FROM heartbeat WHERE t >= '$hb'" 2>/dev/null)" = 1 ] && break
 		[ "$i" -lt 600 ] || { echo "$db: no heartbeat replicated in 120 s" >&2; exit 1; }
 		pg_sql live_src "UPDATE heartbeat SET t = clock_timestamp()"
 		sleep 0.2
@@ -81,7 +85,8 @@ done
 # the lag of each heartbeat (every 100 ms), from its commit on the source to
 # the first poll that shows it on a target, measured for both targets alike
 # by one process over kept connections (dms-lagprobe)
-dms-lagprobe -o "$work" "$conninfo dbname=live_src" "$conninfo dbname=live_native" "$conninfo dbname=live_dms" &
+dms-lagprobe -o "$work" "$(bench_conninfo live_src)" "$(bench_conninfo "$(tg live_native)")" \
+	"$(bench_conninfo "$(tg live_dms)")" &
 probe=$!
 pgbench -n -T "$seconds" -c 4 "$(pg_uri live_src)" >"$work/pgbench.log" 2>&1
 kill -TERM "$probe"
@@ -96,24 +101,24 @@ changes=$((changes * 4))
 # the last commit: a row each follower shows once it has everything before it
 pg_sql live_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
 for db in live_native live_dms; do
-	until_row "$db" "SELECT count(*) FROM heartbeat WHERE id = 2"
+	until_row "$(tg "$db")" "SELECT count(*) FROM heartbeat WHERE id = 2"
 done
 t_drain=$(echo "$(date +%s.%N) - $load_end" | bc -l)
 pkill -TERM -P "$mig"
 wait "$mig"
 want=$(digest live_src)
-[ "$(digest live_native)" = "$want" ] || { echo "native: the target differs from the source" >&2; exit 1; }
-[ "$(digest live_dms)" = "$want" ] || { echo "dms: the target differs from the source" >&2; exit 1; }
-pg_sql live_native "DROP SUBSCRIPTION native" >/dev/null
+[ "$(digest "$(tg live_native)")" = "$want" ] || { echo "native: the target differs from the source" >&2; exit 1; }
+[ "$(digest "$(tg live_dms)")" = "$want" ] || { echo "dms: the target differs from the source" >&2; exit 1; }
+bench_sql "$(tg live_native)" "DROP SUBSCRIPTION native" >/dev/null
 
 echo "backlog: $n row changes made while the subscribers wait"
-bench_changes "$n" bl_src bl_native bl_txn bl_batch
+bench_changes "$n" bl_src "$(tg bl_native)" "$(tg bl_txn)" "$(tg bl_batch)"
 # the marker: its row comes last, and a follower that has it has everything
 pg_sql bl_src "CREATE TABLE marker (id int PRIMARY KEY)"
-pg_sql bl_native "CREATE TABLE marker (id int PRIMARY KEY)"
+bench_sql "$(tg bl_native)" "CREATE TABLE marker (id int PRIMARY KEY)"
 pg_sql bl_src "CREATE PUBLICATION native FOR TABLE bench_accounts, bench_orders, bench_events, marker" >/dev/null
 pg_sql bl_src "SELECT pg_create_logical_replication_slot('native', 'pgoutput')" >/dev/null
-pg_sql bl_native "CREATE SUBSCRIPTION native CONNECTION '$conninfo dbname=bl_src'
+bench_sql "$(tg bl_native)" "CREATE SUBSCRIPTION native CONNECTION '$(bench_conninfo bl_src)'
 	PUBLICATION native WITH (create_slot = false, slot_name = 'native', enabled = false, copy_data = false)" >/dev/null
 for t in txn batch; do
 	dms-capture -q --task "$t" --stop-at 0/1 "$(pg_uri bl_src)" >/dev/null
@@ -121,9 +126,16 @@ done
 dms-load -q -s "$work/each.json" --task src "$(pg_uri bl_src)" <"$work/changes.dms"
 pg_sql bl_src "INSERT INTO marker VALUES (1)"
 native() {
-	pg_sql bl_native "ALTER SUBSCRIPTION native ENABLE" >/dev/null
-	until_row bl_native "SELECT count(*) FROM marker"
+	bench_sql "$(tg bl_native)" "ALTER SUBSCRIPTION native ENABLE" >/dev/null
+	until_row "$(tg bl_native)" "SELECT count(*) FROM marker"
 }
+# each timed catch-up starts from clean servers: the dirty buffers and WAL
+# that the one before left are not written during the next one
+checkpoints() {
+	pg_sql postgres "CHECKPOINT"
+	bench_sql "$(tg postgres)" "CHECKPOINT"
+}
+checkpoints
 t_native=$(timed native)
 # dms-migrate --type cdc, each to its own target from its own slot (made
 # before the changes), until the marker: the capture reads the backlog into
@@ -132,28 +144,30 @@ dms_catchup() {
 	local t=$1 mpid
 	shift
 	/usr/bin/time -f %M -o "$work/mem.$t" dms-migrate -q "$@" --type cdc --task "$t" --spool "$work/$t.spool" \
-		"$(pg_uri bl_src)" "$(pg_uri "bl_$t")" &
+		"$(pg_uri bl_src)" "$(bench_uri "$(tg "bl_$t")")" &
 	mpid=$!
-	until_row "bl_$t" "SELECT count(*) FROM marker"
+	until_row "$(tg "bl_$t")" "SELECT count(*) FROM marker"
 	pkill -TERM -P "$mpid"
 	wait "$mpid"
 }
+checkpoints
 t_txn=$(timed dms_catchup txn)
+checkpoints
 t_batch=$(timed dms_catchup batch -s "$work/batch.json")
-bench_same bl_src bl_native bl_txn bl_batch
-pg_sql bl_native "DROP SUBSCRIPTION native" >/dev/null
+bench_same bl_src "$(tg bl_native)" "$(tg bl_txn)" "$(tg bl_batch)"
+bench_sql "$(tg bl_native)" "DROP SUBSCRIPTION native" >/dev/null
 
 scale=${BENCH_CDC_SCALE:-50}
 echo "full-load-and-cdc: pgbench scale $scale, written by pgbench all along"
 pg_sql postgres "CREATE DATABASE fl_src" >/dev/null
-pg_sql postgres "CREATE DATABASE fl_dst" >/dev/null
+bench_sql "$(tg postgres)" "CREATE DATABASE fl_dst" >/dev/null
 pgbench -i -q -s "$scale" "$(pg_uri fl_src)" 2>/dev/null
 pg_sql fl_src "ALTER TABLE pgbench_history ADD COLUMN id bigserial PRIMARY KEY;
 	CREATE TABLE heartbeat (id int PRIMARY KEY, t timestamptz); INSERT INTO heartbeat VALUES (1, clock_timestamp())"
 pgbench -n -T 100000 -c 4 "$(pg_uri fl_src)" >"$work/pgbench.fl.log" 2>&1 &
 load=$!
 start=$(date +%s.%N)
-/usr/bin/time -f %M -o "$work/mem.fl" dms-migrate --task fl --spool "$work/fl.spool" "$(pg_uri fl_src)" "$(pg_uri fl_dst)" 2>"$work/fl.log" &
+/usr/bin/time -f %M -o "$work/mem.fl" dms-migrate --task fl --spool "$work/fl.spool" "$(pg_uri fl_src)" "$(bench_uri "$(tg fl_dst)")" 2>"$work/fl.log" &
 mig=$!
 # the load ends when the cached changes start; then the lag, by heartbeat, until under 1 s
 until grep -qs "applying the cached changes" "$work/fl.log"; do
@@ -164,7 +178,7 @@ t_load=$(echo "$(date +%s.%N) - $start" | bc -l)
 loaded=$(date +%s.%N)
 while :; do
 	pg_sql fl_src "UPDATE heartbeat SET t = clock_timestamp()"
-	lag=$(pg_sql fl_dst "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" 2>/dev/null || echo 999999)
+	lag=$(bench_sql "$(tg fl_dst)" "SELECT (extract(epoch FROM clock_timestamp() - t) * 1000)::int FROM heartbeat" 2>/dev/null || echo 999999)
 	[ -n "$lag" ] && [ "$lag" -lt 1000 ] && break
 	kill -0 "$mig" 2>/dev/null || { cat "$work/fl.log" >&2; exit 1; }
 	sleep 0.2 # the heartbeat's period
@@ -173,10 +187,10 @@ t_catchup=$(echo "$(date +%s.%N) - $loaded" | bc -l)
 kill -TERM "$load"
 wait "$load" || true # pgbench ends by the TERM above, with its own status
 pg_sql fl_src "INSERT INTO heartbeat VALUES (2, clock_timestamp())"
-until_row fl_dst "SELECT count(*) FROM heartbeat WHERE id = 2"
+until_row "$(tg fl_dst)" "SELECT count(*) FROM heartbeat WHERE id = 2"
 pkill -TERM -P "$mig"
 wait "$mig"
-[ "$(digest fl_dst)" = "$(digest fl_src)" ] || { echo "full-load-and-cdc: the target differs from the source" >&2; exit 1; }
+[ "$(digest "$(tg fl_dst)")" = "$(digest fl_src)" ] || { echo "full-load-and-cdc: the target differs from the source" >&2; exit 1; }
 
 {
 	echo "PostgreSQL -> PostgreSQL, end to end (every target equal to its source)"

@@ -24,9 +24,48 @@ mem() { echo "$(($(cat "$1") / 1024))"; }
 bench_servers() {
 	work=$(mktemp -d)
 	chmod 755 "$work"
-	trap 'servers_stop; rm -rf "$work"' EXIT
+	TG_DIR=""
+	trap 'bench_target_stop; servers_stop; rm -rf "$work"' EXIT
 	servers_start pg my >/dev/null
 	export PGPASSWORD=$DMS_TEST_PASSWORD
+}
+
+# bench_target: a second PostgreSQL server, for targets: its port in TG_PORT
+# (PG_PORT stays the first's). A migration's source and target are separate
+# servers; on one, each follower would also decode the WAL its own target
+# writes, which no migration between servers does.
+bench_target() {
+	local dir=$PG_DIR port=$PG_PORT uri=$PG_URI
+	pg_start pg-target >/dev/null || exit 1
+	TG_DIR=$PG_DIR TG_PORT=$PG_PORT
+	export TG_PORT
+	PG_DIR=$dir PG_PORT=$port PG_URI=$uri
+	export PG_DIR PG_PORT PG_URI
+}
+# shellcheck disable=SC2317 # called by the EXIT trap
+bench_target_stop() {
+	[ -z "${TG_DIR:-}" ] || PG_DIR=$TG_DIR pg_stop
+}
+
+# A database argument of the helpers below is NAME, on the first server, or
+# NAME@PORT, on the server at PORT.
+# bench_sql DB SQL: pg_sql on DB's server
+bench_sql() {
+	local db=${1%@*} port=$PG_PORT
+	[ "$db" = "$1" ] || port=${1##*@}
+	PG_PORT=$port pg_sql "$db" "$2"
+}
+# bench_uri DB: DB's URI
+bench_uri() {
+	local db=${1%@*} port=$PG_PORT
+	[ "$db" = "$1" ] || port=${1##*@}
+	PG_PORT=$port pg_uri "$db"
+}
+# bench_conninfo DB: DB's libpq connection string
+bench_conninfo() {
+	local db=${1%@*} port=$PG_PORT
+	[ "$db" = "$1" ] || port=${1##*@}
+	echo "host=127.0.0.1 port=$port user=postgres password=$DMS_TEST_PASSWORD dbname=$db"
 }
 
 # bench_changes N DB...: $work/changes.dms, N row changes (dms-benchgen -c);
@@ -34,15 +73,17 @@ bench_servers() {
 # the settings $work/each.json (a target transaction for each source one) and
 # $work/batch.json (batch apply)
 bench_changes() {
-	local n=$1 db
+	local n=$1 db server
 	shift
 	dms-benchgen -c -n "$n" >"$work/changes.dms"
 	dms-benchgen -c -n 0 >"$work/tables.dms"
 	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >"$work/each.json"
 	echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >"$work/batch.json"
 	for db in "$@"; do
-		pg_sql postgres "CREATE DATABASE $db" >/dev/null
-		dms-load -q --task tables "$(pg_uri "$db")" <"$work/tables.dms"
+		server=postgres
+		[ "${db%@*}" = "$db" ] || server=postgres@${db##*@}
+		bench_sql "$server" "CREATE DATABASE ${db%@*}" >/dev/null
+		dms-load -q --task tables "$(bench_uri "$db")" <"$work/tables.dms"
 	done
 }
 
@@ -53,9 +94,9 @@ bench_same() {
 	shift
 	for t in accounts orders events; do
 		q="SELECT count(*), md5(string_agg(b::text, ',' ORDER BY id)) FROM bench_$t b"
-		want=$(pg_sql "$src" "$q")
+		want=$(bench_sql "$src" "$q")
 		for db in "$@"; do
-			[ "$(pg_sql "$db" "$q")" = "$want" ] || { echo "bench_$t differs in $db" >&2; exit 1; }
+			[ "$(bench_sql "$db" "$q")" = "$want" ] || { echo "bench_$t differs in $db" >&2; exit 1; }
 		done
 	done
 }

@@ -56,10 +56,12 @@ servers_dir() {
 	fi
 }
 
+# pg_start [NAME]: a PostgreSQL server in $SERVERS_DIR/NAME (default pg); sets
+# PG_DIR, PG_PORT and PG_URI
 pg_start() {
 	local log
 	servers_dir
-	PG_DIR=$SERVERS_DIR/pg
+	PG_DIR=$SERVERS_DIR/${1:-pg}
 	mkdir -p "$PG_DIR"
 	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$PG_DIR"
 	chmod 700 "$PG_DIR"
@@ -216,7 +218,7 @@ servers_start() {
 	trap servers_stop EXIT
 	for s in "$@"; do
 		case $s in
-		pg) pg_start || return 1 ;;
+		pg) pg_start pg || return 1 ;;
 		my) my_start || return 1 ;;
 		*)
 			echo "servers_start: unknown server $s" >&2
