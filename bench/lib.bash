@@ -49,23 +49,20 @@ bench_target_stop() {
 
 # A database argument of the helpers below is NAME, on the first server, or
 # NAME@PORT, on the server at PORT.
+# bench_port DB: the port of DB's server
+bench_port() {
+	case $1 in
+	*@*) echo "${1##*@}" ;;
+	*) echo "$PG_PORT" ;;
+	esac
+}
 # bench_sql DB SQL: pg_sql on DB's server
-bench_sql() {
-	local db=${1%@*} port=$PG_PORT
-	[ "$db" = "$1" ] || port=${1##*@}
-	PG_PORT=$port pg_sql "$db" "$2"
-}
+bench_sql() { PG_PORT=$(bench_port "$1") pg_sql "${1%@*}" "$2"; }
 # bench_uri DB: DB's URI
-bench_uri() {
-	local db=${1%@*} port=$PG_PORT
-	[ "$db" = "$1" ] || port=${1##*@}
-	PG_PORT=$port pg_uri "$db"
-}
+bench_uri() { PG_PORT=$(bench_port "$1") pg_uri "${1%@*}"; }
 # bench_conninfo DB: DB's libpq connection string
 bench_conninfo() {
-	local db=${1%@*} port=$PG_PORT
-	[ "$db" = "$1" ] || port=${1##*@}
-	echo "host=127.0.0.1 port=$port user=postgres password=$DMS_TEST_PASSWORD dbname=$db"
+	echo "host=127.0.0.1 port=$(bench_port "$1") user=postgres password=$DMS_TEST_PASSWORD dbname=${1%@*}"
 }
 
 # bench_changes N DB...: $work/changes.dms, N row changes (dms-benchgen -c);
@@ -73,16 +70,14 @@ bench_conninfo() {
 # the settings $work/each.json (a target transaction for each source one) and
 # $work/batch.json (batch apply)
 bench_changes() {
-	local n=$1 db server
+	local n=$1 db
 	shift
 	dms-benchgen -c -n "$n" >"$work/changes.dms"
 	dms-benchgen -c -n 0 >"$work/tables.dms"
 	echo '{"ChangeProcessingTuning": {"MinTransactionSize": 1}}' >"$work/each.json"
 	echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >"$work/batch.json"
 	for db in "$@"; do
-		server=postgres
-		[ "${db%@*}" = "$db" ] || server=postgres@${db##*@}
-		bench_sql "$server" "CREATE DATABASE ${db%@*}" >/dev/null
+		bench_sql "postgres@$(bench_port "$db")" "CREATE DATABASE ${db%@*}" >/dev/null
 		dms-load -q --task tables "$(bench_uri "$db")" <"$work/tables.dms"
 	done
 }

@@ -705,9 +705,9 @@ apply_idle(void *arg)
 	 */
 	due = (double)ap.l->settings->batch_timeout_min - since(&ap.started);
 	if (due > 0) {
-		struct pollfd p = { .fd = in ? in->fd : -1, .events = POLLIN };
+		struct pollfd p = { .fd = in->fd, .events = POLLIN };
 
-		if (in == NULL || !in_waits(in) || poll(&p, 1, (int)(due * 1000) + 1) != 0)
+		if (!in_waits(in) || poll(&p, 1, (int)(due * 1000) + 1) != 0)
 			return true;	/* input at hand (or a signal): read it */
 	}
 	return ap_group_commit();

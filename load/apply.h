@@ -19,7 +19,10 @@ bool apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*tabl
 int apply_table(struct ttable *t, int64_t tid);
 /* BEGIN, INSERT, UPDATE, DELETE, TRUNCATE, COMMIT, CHECKPOINT; an exit status. */
 int apply_record(const struct dms_record *rec);
-/* The reader waits for input: the group in hand is committed (a reader's before_read). */
+/*
+ * Before a read that may wait (a reader's before_read; arg: its struct
+ * dms_in): the group in hand is committed, a batch once it is due.
+ */
 bool apply_idle(void *arg);
 /* Whether no source transaction is open (a drain can stop here). */
 bool apply_between(void);
