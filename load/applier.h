@@ -10,12 +10,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "apply.h"
 #include "net.h"
 
 #define GROUP_MEMORY (8u << 20)	/* records kept for a replay, bytes */
+#define GROUP_SPILL ((off_t)1 << 30)	/* batch apply: records past GROUP_MEMORY kept in a temporary file, up to this */
 #define NET_MEMORY (24u << 20)	/* batch apply: net changes held before they go to the target */
 #define PIPELINE_DEPTH 1024	/* statements sent before their outcomes are read */
 #define LOCK_TRIES 100		/* tenths of a second the task's lock is waited for */
@@ -62,7 +65,9 @@ struct applier {
 	bool caught_up;		/* a transaction after it was seen: no more comparisons */
 	/* the target transaction (group) in hand */
 	bool open, careful, overflow;
-	struct strbuf buf;	/* its records, for a replay */
+	struct strbuf buf;	/* its records, for a replay (after those in the spill file) */
+	FILE *spill;		/* batch apply: the group's records before buf's, past GROUP_MEMORY */
+	off_t spilled;		/* bytes of records in it */
 	uint64_t txns, changes;
 	struct timespec started;
 	char *pos;		/* its last COMMIT's position and time */

@@ -233,6 +233,16 @@ write_ack(const char *pos)
 
 /* ---- groups ---- */
 
+/* The group's records are forgotten (it committed, or it begins). */
+static void
+records_reset(void)
+{
+	sb_reset(&ap.buf);
+	if (ap.spill != NULL && ap.spilled > 0 && ftruncate(fileno(ap.spill), 0) != 0)
+		log_warn("cannot empty the temporary file of a batch's records: %s", strerror(errno));
+	ap.spilled = 0;
+}
+
 static bool
 group_open(void)
 {
@@ -247,7 +257,7 @@ group_open(void)
 	ap.batch = ap.l->settings->batch_apply;
 	ap.overflow = false;
 	ap.txns = ap.changes = 0;
-	sb_reset(&ap.buf);
+	records_reset();
 	clock_gettime(CLOCK_MONOTONIC, &ap.started);
 	ap.snap = xrealloc(ap.snap, (ap.nat + 1) * sizeof(*ap.snap));
 	if (ap.nat)
@@ -405,48 +415,101 @@ ap_group_commit(void)
 		clock_gettime(CLOCK_MONOTONIC, &ap.reported);
 		ap.reported_changes = ap.applied_changes;
 	}
-	sb_reset(&ap.buf);
+	records_reset();
 	return write_ack(ap.pos);
 }
 
 
 /*
- * Applies the group's records from offset from of the buffer: after a
- * refusal (careful: each change in a savepoint), or a transaction held back
- * until its COMMIT told whether it was applied already.
+ * Applies the records in p[0..len) with st, from *off: after a refusal
+ * (careful: each change in a savepoint), or a transaction held back until its
+ * COMMIT told whether it was applied already. Stops at an incomplete record
+ * when more is to come (part). 1: go on; 0: fatal; 2: a redo inside applied
+ * the whole group.
  */
-static bool
-replay(size_t from)
+static int
+replay_records(struct dms_stream *st, const uint8_t *p, size_t len, size_t *off, bool part, unsigned redos)
 {
-	struct dms_stream st = *ap.st;
-	size_t off = from;
-
-	st.in_txn = false;
-	st.part_open = false;
-	st.ended = false;
-	unsigned redos = ap.redos;
-
-	while (off < ap.buf.len) {
+	while (*off < len) {
 		struct dms_record rec;
+		enum check_status cs;
 
 		if (ap.redos != redos)
-			return true;	/* a redo inside applied the whole group */
-		if (stream_check(&st, (const uint8_t *)ap.buf.buf + off, ap.buf.len - off, &rec) != CHECK_OK) {
+			return 2;
+		cs = stream_check(st, p + *off, len - *off, &rec);
+		if (cs == CHECK_INCOMPLETE && part)
+			return 1;
+		if (cs != CHECK_OK) {
 			log_error("replaying the group: a record does not read back");
 			ap.status = EXIT_RUNTIME;
-			return false;
+			return 0;
 		}
-		off += rec.len;
+		*off += rec.len;
 		switch (ap_apply_one(&rec)) {
 		case CH_OK:
 			break;
 		case CH_REDO:	/* a held transaction's change refused: the whole group, carefully */
-			return ap_redo();
+			return ap_redo() ? 2 : 0;
 		default:
-			return false;
+			return 0;
 		}
 	}
-	return true;
+	return ap.redos != redos ? 2 : 1;
+}
+
+/* The group's records in the spill file, replayed a piece at a time. */
+static int
+replay_spilled(struct dms_stream *st, unsigned redos)
+{
+	struct strbuf piece = STRBUF_INIT;
+	off_t at = 0;
+	size_t off = 0;
+	int rc = 1;
+
+	while (rc == 1 && at < ap.spilled) {
+		size_t want = (size_t)(ap.spilled - at < GROUP_MEMORY ? ap.spilled - at : GROUP_MEMORY);
+		ssize_t got;
+
+		/* what the last piece left (a record cut in two) goes first */
+		if (off > 0) {
+			memmove(piece.buf, piece.buf + off, piece.len - off);
+			piece.len -= off;
+			off = 0;
+		}
+		sb_grow_by(&piece, want);
+		got = pread(fileno(ap.spill), piece.buf + piece.len, want, at);
+		if (got <= 0) {
+			log_error("replaying the group: cannot read its records back from a temporary file: %s",
+				  got < 0 ? strerror(errno) : "it is shorter than written");
+			ap.status = EXIT_RUNTIME;
+			rc = 0;
+			break;
+		}
+		piece.len += (size_t)got;
+		at += got;
+		rc = replay_records(st, (const uint8_t *)piece.buf, piece.len, &off, at < ap.spilled, redos);
+	}
+	sb_release(&piece);
+	return rc;
+}
+
+/* Applies the group's records from offset from of the buffer (spilled: those in the file first). */
+static bool
+replay(size_t from, bool spilled)
+{
+	struct dms_stream st = *ap.st;
+	size_t off = from;
+	unsigned redos = ap.redos;
+	int rc = 1;
+
+	st.in_txn = false;
+	st.part_open = false;
+	st.ended = false;
+	if (spilled && ap.spilled > 0)
+		rc = replay_spilled(&st, redos);
+	if (rc == 1)
+		rc = replay_records(&st, (const uint8_t *)ap.buf.buf, ap.buf.len, &off, false, redos);
+	return rc != 0;
 }
 
 /* The group failed a statement for its data: roll back and apply it all again, carefully. */
@@ -479,7 +542,39 @@ ap_redo(void)
 	ap.quiet_until = ap.npend ? ap.pend[0].seq - 1 : ap.seq - 1;
 	ap_pending_clear();
 	ap.seq = 0;
-	return replay(0);
+	return replay(0, true);
+}
+
+/*
+ * A batch's records past the memory bound go to a temporary file, so that
+ * the batch goes on (nets gain with its size) and can still be replayed;
+ * false: not (not a batch, a transaction held back, the file's bound, an
+ * error), and the group goes on change by change.
+ */
+static bool
+spill(void)
+{
+	if (!ap.batch || ap.deferred || ap.spilled + (off_t)ap.buf.len > GROUP_SPILL)
+		return false;
+	if (ap.spill == NULL && (ap.spill = tmpfile()) == NULL) {
+		log_warn("cannot keep a batch's records in a temporary file (%s): the batch goes on change by change",
+			 strerror(errno));
+		return false;
+	}
+	for (size_t done = 0; done < ap.buf.len;) {
+		ssize_t n = pwrite(fileno(ap.spill), ap.buf.buf + done, ap.buf.len - done, ap.spilled + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("cannot keep a batch's records in a temporary file (%s): the batch goes on change by change",
+				 n < 0 ? strerror(errno) : "nothing written");
+			return false;
+		}
+		done += (size_t)n;
+	}
+	ap.spilled += (off_t)ap.buf.len;
+	return true;
 }
 
 /* Keeps a record of the group for a replay, while the group is within its memory bound. */
@@ -500,6 +595,8 @@ keep(const struct dms_record *rec)
 	/* MySQL undoes a refused statement alone: only a batch needs its records */
 	if (ap.overflow || (ap.l->ops->stmt_atomic && !ap.batch))
 		return true;
+	if (ap.buf.len + rec->len > GROUP_MEMORY && spill())
+		sb_reset(&ap.buf);
 	if (ap.buf.len + rec->len > GROUP_MEMORY) {
 		/* past the bound the group goes on change by change: what is held goes first */
 		if (ap.batch && !ap_flush_nets())
@@ -591,7 +688,7 @@ commit(const struct dms_record *rec)
 			return true;
 		}
 		ap.caught_up = true;
-		if (!replay(ap.txn_start)) {
+		if (!replay(ap.txn_start, false)) {
 			free(pos);
 			return false;
 		}
@@ -743,6 +840,9 @@ apply_finish(bool at_end, int status)
 		ap.open = false;
 	}
 	ap_statements_release();
+	if (ap.spill != NULL)
+		fclose(ap.spill);
+	ap.spill = NULL;
 	if (ap.skipped)
 		log_warn("%" PRIu64 " transactions were applied before (at or before %s): skipped", ap.skipped,
 			 ap.applied ? ap.applied : "?");

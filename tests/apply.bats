@@ -448,6 +448,46 @@ HEAD='{"kind":"HELLO","version":1,"attrs":{"engine":"postgresql","stream":"chang
 	done
 }
 
+@test "a batch whose records outgrow memory keeps them in a temporary file: a value refused at its end replays all of it change by change" {
+	# one source transaction of 60,000 changes with 200-byte values (about
+	# 13 MB of records, past the 8 MiB kept in memory), a value too long for
+	# k.v at its end: the batch is rolled back and replayed from the file
+	echo '{"TargetMetadata": {"BatchApplyEnabled": true}}' >batch.json
+	{
+		echo "$HEAD"
+		echo '{"kind":"TABLE","tid":1,"schema":"public","name":"w","columns":[{"name":"id","type":"int4","nullable":false},{"name":"pad","type":"string","nullable":true}],"key":[0],"attrs":{}}'
+		echo '{"kind":"BEGIN","xid":1,"position":"0/100","time":null}'
+		awk 'BEGIN {
+			pad = sprintf("%200s", ""); gsub(/ /, "a", pad)
+			upd = sprintf("%200s", ""); gsub(/ /, "b", upd)
+			for (i = 1; i <= 40000; i++) printf "{\"kind\":\"INSERT\",\"tid\":1,\"new\":[%d,\"%s\"]}\n", i, pad
+			for (i = 1; i <= 20000; i++) printf "{\"kind\":\"UPDATE\",\"tid\":1,\"new\":[%d,\"%s%d\"],\"old\":null}\n", i, upd, i
+			for (i = 30001; i <= 30100; i++) printf "{\"kind\":\"DELETE\",\"tid\":1,\"old\":[%d,null]}\n", i
+		}'
+		echo '{"kind":"INSERT","tid":0,"new":[1,"one"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[4,"toolongvalue"]}'
+		echo '{"kind":"INSERT","tid":0,"new":[5,"five"]}'
+		echo '{"kind":"COMMIT","position":"0/100","time":null,"attrs":{}}'
+		echo '{"kind":"END","attrs":{}}'
+	} | dms-transform --from-json >spill.dms
+	for e in pg my; do
+		target_db $e bat_spill_$e
+		run --separate-stderr dms-load -v -s batch.json --task spill "$(target_uri $e bat_spill_$e)" <spill.dms
+		assert_status 0
+		# replayed: not gone on change by change past the memory bound
+		[[ "$stderr" == *"applying the group again, each change in a savepoint"* ]] ||
+			{ echo "$e: the batch was not replayed: $stderr" >&2; return 1; }
+		expect "$e: k" "1|one 5|five" "$(tsql $e bat_spill_$e "SELECT id, v FROM k ORDER BY id" | xargs)"
+		expect "$e: w, rows; updated; the last" "39900|20000|40000" "$(tsql $e bat_spill_$e \
+			"SELECT count(*), sum(CASE WHEN pad LIKE 'b%' THEN 1 ELSE 0 END), max(id) FROM w")"
+		expect "$e: w 20000" "$(printf '%200s' '' | tr ' ' b)20000" "$(tsql $e bat_spill_$e "SELECT pad FROM w WHERE id = 20000")"
+		expect "$e: w 30001 deleted" "0" "$(tsql $e bat_spill_$e "SELECT count(*) FROM w WHERE id BETWEEN 30001 AND 30100")"
+		ctl=$([ $e = pg ] && echo bat_spill_$e || echo dms)
+		expect "$e: the refused change" "id=4" \
+			"$(tsql $e "$ctl" "SELECT key_text FROM dms.apply_exceptions WHERE task_name = 'spill'")"
+	done
+}
+
 @test "CHECKPOINT acknowledges an idle position; QUIT stops at once; a dropped table; ApplyErrorFailOnTruncationDdl; apply conflicts escalate" {
 	pg_sql postgres "CREATE DATABASE misc_pg"
 	u=$(pg_uri misc_pg)
