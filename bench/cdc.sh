@@ -129,9 +129,15 @@ native() {
 	bench_sql "$(tg bl_native)" "ALTER SUBSCRIPTION native ENABLE" >/dev/null
 	until_row "$(tg bl_native)" "SELECT count(*) FROM marker"
 }
-# each timed catch-up starts from clean servers: the dirty buffers and WAL
-# that the one before left are not written during the next one
+# each timed catch-up starts from settled servers: no autovacuum left to do
+# on the tables the changes (or the catch-up before) wrote, and no dirty
+# buffers or WAL that the one before left, to be written during the next one
 checkpoints() {
+	local db
+	pg_sql bl_src "VACUUM (ANALYZE)"
+	for db in bl_native bl_txn bl_batch; do
+		bench_sql "$(tg "$db")" "VACUUM (ANALYZE)"
+	done
 	pg_sql postgres "CHECKPOINT"
 	bench_sql "$(tg postgres)" "CHECKPOINT"
 }

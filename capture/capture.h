@@ -67,6 +67,17 @@ struct capture {
 	struct strbuf scratch;		/* a value's text, NUL-terminated */
 };
 
+struct options {
+	const char *mappings, *task, *slot, *publication, *ack_file, *start, *stop_at, *uri, *spool;
+	size_t memory;
+	uint64_t segment_size;
+	int64_t retry_ms;
+	bool drop, export;
+};
+
+/* dms-capture from a MySQL or MariaDB source (capture/mysql.c): an exit status. */
+int mysql_run(const struct options *o);
+
 /* Decodes one pgoutput message (the payload of an XLogData). False: fatal (logged). */
 bool pgoutput_message(struct capture *c, const uint8_t *p, size_t n);
 /* Whether a transaction is being received (its changes not yet all emitted). */

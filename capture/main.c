@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"       dms-capture --help | --version\n"
 	"\n"
 	"Reads the committed changes of a PostgreSQL source through logical\n"
-	"replication and writes them as a dms change stream on stdout, a whole\n"
+	"replication, or of a MySQL or MariaDB source (mysql://) from its binary\n"
+	"log, and writes them as a dms change stream on stdout, a whole\n"
 	"transaction at a time, in commit order.\n"
 	"\n"
 	"  -m, --mappings file   AWS DMS table mappings: the tables to capture\n"
@@ -63,14 +64,6 @@ static const char usage_text[] =
 	"  -v, --verbose         more messages\n"
 	"  -h, --help            show this help and exit\n"
 	"  -V, --version         show the version and exit\n";
-
-struct options {
-	const char *mappings, *task, *slot, *publication, *ack_file, *start, *stop_at, *uri, *spool;
-	size_t memory;
-	uint64_t segment_size;
-	int64_t retry_ms;
-	bool drop, export;
-};
 
 static char *
 name_of(const char *given, const char *task)
@@ -1064,8 +1057,18 @@ main(int argc, char **argv)
 	if ((uri = uri_arg(argv[optind])) == NULL)
 		return EXIT_USAGE;
 	o.uri = uri;
-	if (strncmp(o.uri, "postgres", 8) != 0) {
-		log_usage_error("%s: dms-capture reads PostgreSQL in this version (postgresql://...)", argv[optind]);
+	if (uri_engine(o.uri) == ENGINE_MYSQL) {
+		if (!stream_refuse_tty(STDOUT_FILENO)) {
+			free(uri);
+			return EXIT_USAGE;
+		}
+		sig_init();
+		status = mysql_run(&o);
+		free(uri);
+		return status;
+	}
+	if (uri_engine(o.uri) != ENGINE_PG) {
+		log_usage_error("%s: expected a postgresql:// or mysql:// URI", argv[optind]);
 		free(uri);
 		return EXIT_USAGE;
 	}

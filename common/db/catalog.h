@@ -112,6 +112,19 @@ bool catalog_select(const struct source_ops *ops, struct source *s, const char *
  * none.
  */
 bool src_table_key_fallback(struct src_table *t);
+/*
+ * Keeps the columns whose keep[] is true (a change capture's view of a table
+ * at an older point of the source's log, before columns were added); the key,
+ * indexes and foreign keys that lose a column go with it.
+ */
+void src_table_keep_columns(struct src_table *t, const bool *keep);
+/*
+ * A column's value in the rows that were there when it was added (text as
+ * the client library gives it; NULL: none), as its "missing" attr, so that a
+ * target that adds the column gives its older rows the same. Arrays and NULL
+ * are left out (a column attribute is a scalar).
+ */
+void src_missing_value(struct src_table *t, uint32_t col, const char *text);
 /* Adds a column to the described table; the caller fills what is not NULL/-1/false. */
 struct dms_column *src_add_column(struct src_table *t, const char *name, enum dms_type type,
 				  enum conv conv, char *select);

@@ -249,6 +249,43 @@ my_describe_fkeys(struct source *s, struct src_table *t, const char *sch, const 
 	return true;
 }
 
+/*
+ * A column's default when it is a constant: the value rows take that were
+ * there when the column was added (MySQL writes no row events for them), as
+ * its "missing" attr. MariaDB quotes a string default and writes an
+ * expression as one (current_timestamp()); MySQL 8 writes a string bare and
+ * flags an expression DEFAULT_GENERATED.
+ */
+static void
+default_literal(struct source *s, struct src_table *t, uint32_t col, const char *def, const char *extra)
+{
+	struct strbuf v = STRBUF_INIT;
+	char *end;
+
+	if (def == NULL || (extra && strstr(extra, "DEFAULT_GENERATED")))
+		return;
+	if (MY(s)->mariadb && def[0] == '\'') {
+		for (const char *p = def + 1; *p; p++) {
+			if (*p == '\'' && p[1] == '\'')
+				p++;
+			else if (*p == '\'')
+				break;
+			else if (*p == '\\' && p[1])
+				p++;
+			sb_add(&v, p, 1);
+		}
+	} else if (MY(s)->mariadb) {
+		strtod(def, &end);
+		if (strcmp(def, "NULL") == 0 || end == def || *end != '\0')
+			return;	/* NULL, or an expression */
+		sb_adds(&v, def);
+	} else {
+		sb_adds(&v, def);
+	}
+	src_missing_value(t, col, v.buf ? v.buf : "");
+	sb_release(&v);
+}
+
 static bool
 my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
 {
@@ -275,7 +312,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 	sb_reset(&sql);
 	sb_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
 		      "CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, "
-		      "EXTRA, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+		      "EXTRA, COLLATION_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
 		      "ORDER BY ORDINAL_POSITION", sch, tab);
 	if ((res = my_query(MY(s), sql.buf)) == NULL)
 		goto done;
@@ -304,6 +341,7 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 			json_cols.buf && strstr(json_cols.buf, probe));
 		c->identity = row[8] && strstr(row[8], "auto_increment") != NULL;
 		c->collation = row[9] ? xstrdup(row[9]) : NULL;
+		default_literal(s, t, t->d.ncols - 1, row[10], row[8]);
 	}
 	mysql_free_result(res);
 

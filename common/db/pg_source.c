@@ -154,38 +154,6 @@ col_by_attnum(const int *attnums, int n, int attnum)
 	return -1;
 }
 
-/*
- * A column added with a default that existing rows take without being
- * rewritten (attmissingval): that value, as a stream value, so that a target
- * that adds the column gives its older rows the same. Arrays are left out
- * (a column attribute is a scalar).
- */
-static void
-missing_value(struct src_table *t, uint32_t col, const char *text)
-{
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	struct mp_cursor c;
-	struct mp_item it;
-	char *copy;
-
-	if (text == NULL)
-		return;
-	copy = xstrdup(text);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (convert_value(&pk, t, col, copy, strlen(copy))) {
-		mp_cursor_init(&c, (const uint8_t *)sb.data, sb.size);
-		if (mp_next(&c, &it) == MP_OK && it.type != MP_ARRAY && it.type != MP_MAP && it.type != MP_NIL) {
-			t->d.cols[col].missing = xmalloc(sb.size);
-			memcpy(t->d.cols[col].missing, sb.data, sb.size);
-			t->d.cols[col].missing_len = sb.size;
-		}
-	}
-	msgpack_sbuffer_destroy(&sb);
-	free(copy);
-}
-
 static bool
 pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t)
 {
@@ -228,7 +196,7 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 	}
 	for (int i = 0; i < PQntuples(res); i++)
 		if (PQgetvalue(res, i, 11)[0] == 't')
-			missing_value(t, (uint32_t)i, PQgetisnull(res, i, 10) ? NULL : PQgetvalue(res, i, 10));
+			src_missing_value(t, (uint32_t)i, PQgetisnull(res, i, 10) ? NULL : PQgetvalue(res, i, 10));
 	PQclear(res);
 
 	/* indexes: the primary key (else the replica identity index), then the others */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "convert.h"
 #include "../records.h"
 #include "../dms.h"
 
@@ -167,4 +168,94 @@ src_table_key_fallback(struct src_table *t)
 		}
 	}
 	return false;
+}
+
+void
+src_table_keep_columns(struct src_table *t, const bool *keep)
+{
+	int *map = xcalloc((size_t)t->d.ncols + 1, sizeof(int));
+	uint32_t n = 0;
+	int nx = 0, nf = 0;
+
+	for (uint32_t i = 0; i < t->d.ncols; i++) {
+		struct dms_column *c = &t->d.cols[i];
+
+		if (!keep[i]) {
+			free(c->name);
+			free(c->type_name);
+			free(c->native);
+			free(c->collation);
+			free(c->missing);
+			free(t->read[i].select);
+			map[i] = -1;
+			continue;
+		}
+		map[i] = (int)n;
+		t->d.cols[n] = *c;
+		t->read[n] = t->read[i];
+		n++;
+	}
+	t->d.ncols = n;
+	/* the key, and each index, goes with any of its columns */
+	for (uint32_t k = 0; k < t->d.nkey; k++)
+		if (map[t->d.key[k]] < 0) {
+			t->d.nkey = 0;
+			break;
+		} else {
+			t->d.key[k] = (uint32_t)map[t->d.key[k]];
+		}
+	for (int i = 0; i < t->d.nindexes; i++) {
+		struct dms_index *x = &t->d.indexes[i];
+		bool whole = true;
+
+		for (int k = 0; k < x->ncols; k++)
+			if ((x->cols[k] = map[x->cols[k]]) < 0)
+				whole = false;
+		if (whole)
+			t->d.indexes[nx++] = *x;
+		else
+			dms_index_free(x);
+	}
+	t->d.nindexes = nx;
+	/* a foreign key names its columns */
+	for (int i = 0; i < t->d.nfkeys; i++) {
+		struct dms_fkey *f = &t->d.fkeys[i];
+		bool whole = true;
+
+		for (int k = 0; k < f->ncols; k++)
+			if (src_column_index(t, f->cols[k]) < 0)
+				whole = false;
+		if (whole)
+			t->d.fkeys[nf++] = *f;
+		else
+			dms_fkey_free(f);
+	}
+	t->d.nfkeys = nf;
+	free(map);
+}
+
+void
+src_missing_value(struct src_table *t, uint32_t col, const char *text)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct mp_cursor c;
+	struct mp_item it;
+	char *copy;
+
+	if (text == NULL)
+		return;
+	copy = xstrdup(text);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (convert_value(&pk, t, col, copy, strlen(copy))) {
+		mp_cursor_init(&c, (const uint8_t *)sb.data, sb.size);
+		if (mp_next(&c, &it) == MP_OK && it.type != MP_ARRAY && it.type != MP_MAP && it.type != MP_NIL) {
+			t->d.cols[col].missing = xmalloc(sb.size);
+			memcpy(t->d.cols[col].missing, sb.data, sb.size);
+			t->d.cols[col].missing_len = sb.size;
+		}
+	}
+	msgpack_sbuffer_destroy(&sb);
+	free(copy);
 }

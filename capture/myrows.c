@@ -1,0 +1,559 @@
+/*
+ * capture/myrows.c: row images of the binary log into stream values. A value
+ * is first written as the text MySQL's client shows for it, then converted
+ * as dms-extract converts that text (common/db/convert.c), so that a row
+ * reads the same from dms-extract and from dms-capture. Layouts: cdc-notes
+ * B, "Type codes and metadata".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "myrows.h"
+#include "../common/db/convert.h"
+#include "../common/dms.h"
+
+/* Big-endian unsigned integer of n bytes (n <= 8). */
+static uint64_t
+be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Little-endian unsigned integer of n bytes (n <= 8). */
+static uint64_t
+le(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = n; i > 0; i--)
+		v = v << 8 | p[i - 1];
+	return v;
+}
+
+/* n bytes at *p, or false when fewer are left. */
+static bool
+take(const uint8_t **p, const uint8_t *end, size_t n, const uint8_t **at)
+{
+	if ((size_t)(end - *p) < n)
+		return false;
+	*at = *p;
+	*p += n;
+	return true;
+}
+
+bool
+myrows_map(struct mymap *m, const uint8_t *types, size_t ntypes, const uint8_t *meta, size_t metalen,
+	   char *err, size_t errsize)
+{
+	const uint8_t *p = meta, *end = meta + metalen, *b;
+
+	m->ncols = (uint32_t)ntypes;
+	m->cols = xcalloc(ntypes + 1, sizeof(*m->cols));
+	for (size_t i = 0; i < ntypes; i++) {
+		struct mycol *c = &m->cols[i];
+		size_t n = 0;
+
+		c->type = types[i];
+		c->col = -1;
+		c->cd = (iconv_t)-1;
+		switch (c->type) {
+		case MYT_FLOAT: case MYT_DOUBLE: case MYT_BLOB: case MYT_GEOMETRY: case MYT_JSON:
+		case MYT_TIMESTAMP2: case MYT_DATETIME2: case MYT_TIME2:
+			n = 1;
+			break;
+		case MYT_VARCHAR: case MYT_VAR_STRING: case MYT_BIT: case MYT_NEWDECIMAL: case MYT_STRING:
+		case MYT_ENUM: case MYT_SET:
+			n = 2;
+			break;
+		default:
+			break;
+		}
+		if (!take(&p, end, n, &b)) {
+			snprintf(err, errsize, "TABLE_MAP: the metadata of column %zu is cut short", i + 1);
+			return false;
+		}
+		if (n == 1) {
+			c->meta = b[0];
+		} else if (c->type == MYT_VARCHAR || c->type == MYT_VAR_STRING) {
+			c->meta = (uint16_t)le(b, 2);
+		} else if (c->type == MYT_STRING || c->type == MYT_ENUM || c->type == MYT_SET) {
+			uint8_t real = b[0];
+			uint16_t len = b[1];
+
+			/* a CHAR longer than 255 bytes keeps length bits in the real type's byte */
+			if ((real & 0x30) != 0x30) {
+				len |= (uint16_t)(((real & 0x30) ^ 0x30) << 4);
+				real |= 0x30;
+			}
+			c->type = real;
+			c->meta = len;
+		} else {
+			c->meta = (uint16_t)(b[0] << 8 | b[1]);	/* BIT: bits % 8, bytes; DECIMAL: precision, scale */
+		}
+	}
+	return true;
+}
+
+void
+myrows_map_free(struct mymap *m)
+{
+	for (uint32_t i = 0; i < m->ncols; i++) {
+		if (m->cols[i].cd != (iconv_t)-1)
+			iconv_close(m->cols[i].cd);
+		for (uint32_t k = 0; k < m->cols[i].nlabels; k++)
+			free(m->cols[i].labels[k]);
+		free(m->cols[i].labels);
+	}
+	free(m->cols);
+	m->cols = NULL;
+	m->ncols = 0;
+}
+
+/* The fraction of a temporal type: fsp digits of microseconds, appended as ".ffff". */
+static void
+fraction(struct strbuf *out, unsigned fsp, uint32_t micro)
+{
+	static const uint32_t div[] = { 1000000, 100000, 10000, 1000, 100, 10, 1 };
+
+	if (fsp == 0 || fsp > 6)
+		return;
+	sb_addf(out, ".%0*u", (int)fsp, micro / div[fsp]);
+}
+
+/* A temporal type's fraction bytes (fsp 0-6) as microseconds. */
+static bool
+frac_micro(const uint8_t **p, const uint8_t *end, unsigned fsp, uint32_t *micro)
+{
+	size_t n = (fsp + 1) / 2;
+	const uint8_t *b;
+
+	if (fsp > 6 || !take(p, end, n, &b))
+		return false;
+	*micro = n == 0 ? 0 : n == 1 ? (uint32_t)b[0] * 10000 : n == 2 ? (uint32_t)be(b, 2) * 100 : (uint32_t)be(b, 3);
+	return *micro < 1000000;
+}
+
+/* DECIMAL in MySQL's binary form (decimal2bin): its text, scale digits kept. */
+static bool
+decimal_text(const uint8_t **p, const uint8_t *end, unsigned precision, unsigned scale, struct strbuf *out)
+{
+	static const int dig2bytes[10] = { 0, 1, 1, 2, 2, 3, 3, 4, 4, 4 };
+	unsigned intg, intg0, intg0x, frac0, frac0x;
+	size_t size, at = 0;
+	uint8_t buf[80];
+	const uint8_t *b;
+	uint8_t mask;
+	char digits[100];
+	size_t nd = 0, start;
+
+	if (precision == 0 || precision > 65 || scale > 30 || scale > precision)
+		return false;
+	intg = precision - scale;
+	intg0 = intg / 9;
+	intg0x = intg % 9;
+	frac0 = scale / 9;
+	frac0x = scale % 9;
+	size = intg0 * 4 + (size_t)dig2bytes[intg0x] + frac0 * 4 + (size_t)dig2bytes[frac0x];
+	if (!take(p, end, size, &b))
+		return false;
+	memcpy(buf, b, size);
+	mask = (buf[0] & 0x80) ? 0 : 0xff;	/* negative: every byte inverted */
+	buf[0] ^= 0x80;
+	for (size_t i = 0; i < size; i++)
+		buf[i] ^= mask;
+	/* the integer digits: a leading group of intg0x, then groups of nine */
+	if (intg0x) {
+		uint64_t v = be(buf, (size_t)dig2bytes[intg0x]);
+
+		if (v >= 1000000000)
+			return false;
+		nd += (size_t)snprintf(digits + nd, sizeof(digits) - nd, "%0*" PRIu64, (int)intg0x, v);
+		at += (size_t)dig2bytes[intg0x];
+	}
+	for (unsigned g = 0; g < intg0; g++, at += 4) {
+		uint64_t v = be(buf + at, 4);
+
+		if (v >= 1000000000)
+			return false;
+		nd += (size_t)snprintf(digits + nd, sizeof(digits) - nd, "%09" PRIu64, v);
+	}
+	for (start = 0; start + 1 < nd && digits[start] == '0'; start++)
+		;
+	if (mask)
+		sb_add(out, "-", 1);
+	if (nd == 0)
+		sb_add(out, "0", 1);
+	else
+		sb_add(out, digits + start, nd - start);
+	if (scale == 0)
+		return true;
+	sb_add(out, ".", 1);
+	for (unsigned g = 0; g < frac0; g++, at += 4) {
+		uint64_t v = be(buf + at, 4);
+
+		if (v >= 1000000000)
+			return false;
+		sb_addf(out, "%09" PRIu64, v);
+	}
+	if (frac0x) {
+		uint64_t v = be(buf + at, (size_t)dig2bytes[frac0x]);
+		uint64_t lim = 1;
+
+		for (unsigned k = 0; k < frac0x; k++)
+			lim *= 10;
+		if (v >= lim)
+			return false;
+		sb_addf(out, "%0*" PRIu64, (int)frac0x, v);
+	}
+	return true;
+}
+
+/* A string of n length bytes (little-endian), then its bytes. */
+static bool
+counted(const uint8_t **p, const uint8_t *end, size_t n, const uint8_t **s, size_t *len)
+{
+	const uint8_t *b;
+
+	if (n < 1 || n > 4 || !take(p, end, n, &b))
+		return false;
+	*len = (size_t)le(b, n);
+	return take(p, end, *len, s);
+}
+
+/* Text in the column's character set, as UTF-8. */
+static bool
+text_utf8(const struct mycol *c, const uint8_t *s, size_t len, struct strbuf *out)
+{
+	char *in = (char *)(uintptr_t)s, *o;
+	size_t left = len, room;
+
+	if (c->cd == (iconv_t)-1) {
+		sb_add(out, s, len);
+		return true;
+	}
+	iconv(c->cd, NULL, NULL, NULL, NULL);
+	while (left > 0) {
+		sb_grow_by(out, left * 4 + 16);
+		o = out->buf + out->len;
+		room = out->cap - out->len - 1;
+		if (iconv(c->cd, &in, &left, &o, &room) == (size_t)-1 && errno != E2BIG) {
+			out->len = (size_t)(o - out->buf);
+			return false;
+		}
+		out->len = (size_t)(o - out->buf);
+	}
+	out->buf[out->len] = '\0';
+	return true;
+}
+
+bool
+myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct strbuf *out, char *err,
+	    size_t errsize)
+{
+	const uint8_t *b, *s;
+	size_t len;
+
+	switch (c->type) {
+	case MYT_TINY: case MYT_SHORT: case MYT_INT24: case MYT_LONG: case MYT_LONGLONG: {
+		size_t n = c->type == MYT_TINY ? 1 : c->type == MYT_SHORT ? 2 : c->type == MYT_INT24 ? 3
+			 : c->type == MYT_LONG ? 4 : 8;
+		uint64_t v;
+
+		if (!take(p, end, n, &b))
+			break;
+		v = le(b, n);
+		if (c->is_unsigned) {
+			sb_addf(out, "%" PRIu64, v);
+		} else {
+			int64_t sv = n == 8 ? (int64_t)v : (int64_t)(v << (64 - 8 * n)) >> (64 - 8 * n);
+
+			sb_addf(out, "%" PRId64, sv);
+		}
+		return true;
+	}
+	case MYT_YEAR:
+		if (!take(p, end, 1, &b))
+			break;
+		sb_addf(out, "%u", b[0] ? 1900u + b[0] : 0u);
+		return true;
+	case MYT_FLOAT: {
+		float f;
+
+		if (!take(p, end, 4, &b))
+			break;
+		memcpy(&f, b, 4);	/* IEEE little-endian, as this machine */
+		sb_addf(out, "%.9g", (double)f);
+		return true;
+	}
+	case MYT_DOUBLE: {
+		double d;
+
+		if (!take(p, end, 8, &b))
+			break;
+		memcpy(&d, b, 8);
+		sb_addf(out, "%.17g", d);
+		return true;
+	}
+	case MYT_NEWDECIMAL:
+		if (!decimal_text(p, end, c->meta >> 8, c->meta & 0xff, out))
+			break;
+		return true;
+	case MYT_VARCHAR: case MYT_VAR_STRING: case MYT_STRING:
+		if (!counted(p, end, c->meta < 256 ? 1 : 2, &s, &len))
+			break;
+		if (c->type == MYT_STRING && c->binary) {
+			/* BINARY(n): the log drops the trailing zero bytes that the column holds */
+			if (len > c->meta)
+				break;
+			sb_add(out, s, len);
+			for (size_t k = len; k < c->meta; k++)
+				sb_add(out, "", 1);
+			return true;
+		}
+		if (c->type == MYT_STRING)
+			while (len > 0 && s[len - 1] == ' ')	/* CHAR: MySQL drops the padding */
+				len--;
+		if (!text_utf8(c, s, len, out)) {
+			snprintf(err, errsize, "a value is not valid in its character set");
+			return false;
+		}
+		return true;
+	case MYT_BLOB: case MYT_GEOMETRY: case MYT_JSON: case MYT_TINY_BLOB: case MYT_MEDIUM_BLOB:
+	case MYT_LONG_BLOB:
+		if (!counted(p, end, c->meta, &s, &len))
+			break;
+		if (c->type == MYT_JSON) {
+			snprintf(err, errsize, "MySQL's binary JSON is not decoded in this version");
+			return false;
+		}
+		if (!text_utf8(c, s, len, out)) {
+			snprintf(err, errsize, "a value is not valid in its character set");
+			return false;
+		}
+		return true;
+	case MYT_ENUM: {
+		uint64_t v;
+
+		if ((c->meta != 1 && c->meta != 2) || !take(p, end, c->meta, &b))
+			break;
+		v = le(b, c->meta);
+		if (v == 0)
+			return true;	/* the empty string of an invalid value */
+		if (v > c->nlabels) {
+			snprintf(err, errsize, "ENUM index %" PRIu64 " past its %u values", v, c->nlabels);
+			return false;
+		}
+		sb_adds(out, c->labels[v - 1]);
+		return true;
+	}
+	case MYT_SET: {
+		uint64_t v;
+		bool first = true;
+
+		if (c->meta < 1 || c->meta > 8 || !take(p, end, c->meta, &b))
+			break;
+		v = le(b, c->meta);
+		for (uint32_t k = 0; k < 64; k++) {
+			if (!(v >> k & 1))
+				continue;
+			if (k >= c->nlabels) {
+				snprintf(err, errsize, "SET bit %u past its %u values", k, c->nlabels);
+				return false;
+			}
+			if (!first)
+				sb_add(out, ",", 1);
+			sb_adds(out, c->labels[k]);
+			first = false;
+		}
+		return true;
+	}
+	case MYT_BIT: {
+		size_t n = (c->meta & 0xff) + ((c->meta >> 8) ? 1 : 0);
+
+		if (n < 1 || n > 8 || !take(p, end, n, &b))
+			break;
+		sb_addf(out, "%" PRIu64, be(b, n));
+		return true;
+	}
+	case MYT_DATE: {
+		uint32_t v;
+
+		if (!take(p, end, 3, &b))
+			break;
+		v = (uint32_t)le(b, 3);
+		sb_addf(out, "%04u-%02u-%02u", v >> 9, (v >> 5) & 15, v & 31);
+		return true;
+	}
+	case MYT_DATETIME2: {
+		int64_t v;
+		uint64_t ymd, ym, hms;
+		uint32_t micro;
+
+		if (!take(p, end, 5, &b))
+			break;
+		v = (int64_t)be(b, 5) - 0x8000000000LL;
+		if (v < 0 || !frac_micro(p, end, c->meta, &micro))
+			break;
+		ymd = (uint64_t)v >> 17;
+		ym = ymd >> 5;
+		hms = (uint64_t)v % (1 << 17);
+		sb_addf(out, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned)(ym / 13), (unsigned)(ym % 13),
+			(unsigned)(ymd % 32), (unsigned)(hms >> 12), (unsigned)((hms >> 6) % 64), (unsigned)(hms % 64));
+		fraction(out, c->meta, micro);
+		return true;
+	}
+	case MYT_TIMESTAMP2: {
+		time_t sec;
+		uint32_t micro;
+		struct tm tm;
+
+		if (!take(p, end, 4, &b) || !frac_micro(p, end, c->meta, &micro))
+			break;
+		sec = (time_t)be(b, 4);
+		if (sec == 0 && micro == 0) {
+			sb_adds(out, "0000-00-00 00:00:00");	/* MySQL's zero timestamp */
+		} else {
+			gmtime_r(&sec, &tm);
+			sb_addf(out, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+				tm.tm_hour, tm.tm_min, tm.tm_sec);
+		}
+		fraction(out, c->meta, micro);
+		return true;
+	}
+	case MYT_TIME2: {
+		size_t fb = (c->meta + 1) / 2;
+		int64_t v;
+		uint64_t u, hms, micro;
+
+		if (c->meta > 6 || !take(p, end, 3 + fb, &b))
+			break;
+		/* one signed integer of 3 + fb bytes, biased: the int part's sign carries the fraction's */
+		v = (int64_t)be(b, 3 + fb) - ((int64_t)0x800000 << (8 * fb));
+		u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+		hms = u >> (8 * fb);
+		micro = u & (((uint64_t)1 << (8 * fb)) - 1);
+		micro = fb == 1 ? micro * 10000 : fb == 2 ? micro * 100 : micro;
+		if (micro >= 1000000)
+			break;
+		sb_addf(out, "%s%02u:%02u:%02u", v < 0 ? "-" : "", (unsigned)((hms >> 12) % 1024),
+			(unsigned)((hms >> 6) % 64), (unsigned)(hms % 64));
+		fraction(out, c->meta, (uint32_t)micro);
+		return true;
+	}
+	case MYT_TIMESTAMP: {
+		time_t sec;
+		struct tm tm;
+
+		if (!take(p, end, 4, &b))
+			break;
+		sec = (time_t)le(b, 4);
+		if (sec == 0) {
+			sb_adds(out, "0000-00-00 00:00:00");
+			return true;
+		}
+		gmtime_r(&sec, &tm);
+		sb_addf(out, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec);
+		return true;
+	}
+	case MYT_TIME: {
+		int32_t v;
+		uint32_t u;
+
+		if (!take(p, end, 3, &b))
+			break;
+		v = (int32_t)(le(b, 3) << 8) >> 8;
+		u = v < 0 ? (uint32_t)-v : (uint32_t)v;
+		sb_addf(out, "%s%02u:%02u:%02u", v < 0 ? "-" : "", u / 10000, u / 100 % 100, u % 100);
+		return true;
+	}
+	case MYT_DATETIME: {
+		uint64_t v, d, t;
+
+		if (!take(p, end, 8, &b))
+			break;
+		v = le(b, 8);
+		d = v / 1000000;
+		t = v % 1000000;
+		sb_addf(out, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned)(d / 10000 % 10000), (unsigned)(d / 100 % 100),
+			(unsigned)(d % 100), (unsigned)(t / 10000), (unsigned)(t / 100 % 100), (unsigned)(t % 100));
+		return true;
+	}
+	default:
+		snprintf(err, errsize, "binary log type %u is not decoded", c->type);
+		return false;
+	}
+	snprintf(err, errsize, "a value of type %u is cut short or out of its range", c->type);
+	return false;
+}
+
+bool
+myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, const uint8_t *end, bool after,
+	   msgpack_packer *pk, struct strbuf *scratch, char *err, size_t errsize)
+{
+	const struct src_table *t = m->t;
+	uint32_t npresent = 0, k = 0, want = 0;
+	const uint8_t *nulls;
+
+	for (uint32_t i = 0; i < m->ncols; i++)
+		npresent += present[i / 8] >> (i % 8) & 1;
+	if (!take(p, end, (npresent + 7) / 8, &nulls)) {
+		snprintf(err, errsize, "a row image is cut short");
+		return false;
+	}
+	msgpack_pack_array(pk, (size_t)t->d.ncols);
+	for (uint32_t i = 0; i < m->ncols; i++) {
+		const struct mycol *c = &m->cols[i];
+		bool null;
+
+		if (!(present[i / 8] >> (i % 8) & 1))
+			continue;
+		null = nulls[k / 8] >> (k % 8) & 1;
+		k++;
+		/* columns the image lacks, before this one */
+		for (; c->col >= 0 && want < (uint32_t)c->col; want++) {
+			if (after)
+				pk_unchanged(pk);
+			else
+				msgpack_pack_nil(pk);
+		}
+		if (null) {
+			if (c->col >= 0) {
+				msgpack_pack_nil(pk);
+				want++;
+			}
+			continue;
+		}
+		sb_reset(scratch);
+		if (!myrows_text(c, p, end, scratch, err, errsize)) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, errsize - n, " (column %u%s%s)", i + 1, c->col >= 0 ? " " : "",
+				 c->col >= 0 ? t->d.cols[c->col].name : "");
+			return false;
+		}
+		if (c->col < 0)
+			continue;
+		if (!convert_value(pk, t, (uint32_t)c->col, scratch->buf ? scratch->buf : (char *)"", scratch->len)) {
+			snprintf(err, errsize, "column %s: \"%.40s\" is not a %s", t->d.cols[c->col].name,
+				 scratch->buf ? scratch->buf : "", dms_type_name(t->d.cols[c->col].type));
+			return false;
+		}
+		want++;
+	}
+	for (; want < t->d.ncols; want++) {
+		if (after)
+			pk_unchanged(pk);
+		else
+			msgpack_pack_nil(pk);
+	}
+	return true;
+}

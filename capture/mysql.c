@@ -1,0 +1,869 @@
+/*
+ * capture/mysql.c: dms-capture from MySQL or MariaDB: the binary log read
+ * as a replica through MariaDB Connector/C's replication API (transport,
+ * event headers, checksums, TABLE_MAP), the row images decoded by
+ * capture/myrows.c, tables described with the shared source catalog. Only
+ * committed transactions are in the binary log, in commit order; each is
+ * kept until its XID (or COMMIT) and written whole, its TABLE records first.
+ * See dms-capture(1), MYSQL AND MARIADB.
+ */
+#define _GNU_SOURCE	/* strptime, timegm */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mysql.h>
+#include <mariadb_rpl.h>
+
+#include "capture.h"
+#include "myrows.h"
+#include "../common/my.h"
+#include "../common/position.h"
+#include "../common/records.h"
+#include "../common/dms.h"
+
+/* A table met in the binary log, by schema and name. */
+struct mytable {
+	char *schema, *name;
+	bool skip;		/* not selected: its rows are passed over */
+	bool described;
+	bool stale;		/* a DDL statement came: described again at its next TABLE_MAP */
+	char *mapcols;		/* the column names of its last TABLE_MAP, \x01-separated */
+	struct src_table t;
+	int64_t tid;
+	uint8_t *table;		/* its TABLE record as last written */
+	size_t table_len;
+	uint8_t *pending;	/* a TABLE record to write before the transaction in hand */
+	size_t pending_len;
+};
+
+struct mycap {
+	const struct options *o;
+	struct source src;	/* the catalog's connection */
+	struct my_conn repl;
+	MARIADB_RPL *rpl;
+	struct mapping *mapping;
+	struct dms_writer w;
+	char file[256];		/* the binary log being read */
+	uint64_t pos;		/* the end of the last event read */
+	char emitted[300];	/* the end of the last transaction passed (written or not) */
+	char written[300];	/* the position of the last COMMIT or CHECKPOINT written */
+	struct mytable *tables;
+	size_t ntables;
+	struct mymap *maps;	/* the TABLE_MAPs of the transaction in hand */
+	size_t nmaps;
+	int64_t next_tid;
+	/* the transaction in hand */
+	bool in_txn;
+	char gtid[64];		/* MariaDB's domain-server-sequence; "": none */
+	uint64_t changes;
+	struct strbuf txn;
+	msgpack_sbuffer rec;
+	msgpack_packer pk;
+	struct strbuf scratch;
+	uint64_t transactions;
+	char stop_at[300];	/* --stop-at position; "": none */
+	int64_t stop_time;
+	bool stop;
+};
+
+/* A one-value query of the catalog's connection; NULL on error (logged) or no row. */
+static char *
+my_value(struct mycap *c, const char *sql)
+{
+	MYSQL_RES *res = my_query(c->src.conn, sql);
+	MYSQL_ROW row;
+	char *v = NULL;
+
+	if (res == NULL)
+		return NULL;
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+		v = xstrdup(row[0]);
+	mysql_free_result(res);
+	return v;
+}
+
+/* A server setting that must have one value: an error naming the fix otherwise. */
+static bool
+require(struct mycap *c, const char *var, const char *want, const char *fix)
+{
+	char sql[128], *v;
+	bool ok;
+
+	snprintf(sql, sizeof(sql), "SELECT @@GLOBAL.%s", var);
+	v = my_value(c, sql);
+	ok = v != NULL && strcasecmp(v, want) == 0;
+	if (!ok)
+		log_error("the source's %s is %s, and change capture needs %s: %s", var, v ? v : "unknown", want, fix);
+	free(v);
+	return ok;
+}
+
+/*
+ * What reading the binary log needs of the source: binary logging, ROW
+ * format, FULL row images; binlog_row_metadata=FULL where the server has it
+ * (column names in each TABLE_MAP).
+ */
+static bool
+preflight(struct mycap *c)
+{
+	char *v;
+
+	if (!require(c, "log_bin", "1", "start the server with --log-bin") ||
+	    !require(c, "binlog_format", "ROW", "SET GLOBAL binlog_format = 'ROW' (and in the server's configuration)") ||
+	    !require(c, "binlog_row_image", "FULL",
+		     "SET GLOBAL binlog_row_image = 'FULL' (and in the server's configuration)"))
+		return false;
+	v = my_value(c, "SELECT @@GLOBAL.binlog_row_metadata");
+	if (v != NULL && strcasecmp(v, "FULL") != 0)
+		log_warn("the source's binlog_row_metadata is %s: columns are matched by position; FULL names them (SET GLOBAL binlog_row_metadata = 'FULL')",
+			 v);
+	free(v);
+	v = my_value(c, "SELECT count(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "
+			"concat('''', substring_index(current_user(), '@', 1), '''@''', "
+			"substring_index(current_user(), '@', -1), '''') AND PRIVILEGE_TYPE IN "
+			"('REPLICATION SLAVE', 'SUPER', 'BINLOG MONITOR', 'REPLICATION CLIENT')");
+	if (v == NULL || strcmp(v, "0") == 0) {
+		log_error("the user may not read the binary log: GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO the user");
+		free(v);
+		return false;
+	}
+	free(v);
+	return true;
+}
+
+/* The ENUM or SET values of a column type "enum('a','b''c')". */
+static void
+labels_of(const char *native, char ***labels, uint32_t *n)
+{
+	const char *p = strchr(native ? native : "", '(');
+	struct strbuf s = STRBUF_INIT;
+
+	*labels = NULL;
+	*n = 0;
+	if (p == NULL)
+		return;
+	for (p++; *p == '\'';) {
+		sb_reset(&s);
+		for (p++; *p; p++) {
+			if (*p == '\'' && p[1] == '\'') {
+				sb_add(&s, "'", 1);
+				p++;
+			} else if (*p == '\\' && p[1]) {
+				sb_add(&s, p + 1, 1);
+				p++;
+			} else if (*p == '\'') {
+				break;
+			} else {
+				sb_add(&s, p, 1);
+			}
+		}
+		*labels = xrealloc(*labels, (*n + 1) * sizeof(char *));
+		(*labels)[(*n)++] = xstrdup(s.buf ? s.buf : "");
+		if (*p == '\'')
+			p++;
+		if (*p == ',')
+			p++;
+	}
+	sb_release(&s);
+}
+
+/* iconv's name of a MySQL character set, from a collation name; NULL: UTF-8 or binary as they are. */
+static const char *
+charset_of(const char *collation, bool *known)
+{
+	static const char *const map[][2] = {
+		{ "latin1", "CP1252" }, { "latin2", "ISO-8859-2" }, { "latin5", "ISO-8859-9" },
+		{ "latin7", "ISO-8859-13" }, { "cp1250", "CP1250" }, { "cp1251", "CP1251" },
+		{ "cp1256", "CP1256" }, { "cp1257", "CP1257" }, { "cp850", "CP850" }, { "cp852", "CP852" },
+		{ "cp866", "CP866" }, { "koi8r", "KOI8-R" }, { "koi8u", "KOI8-U" }, { "greek", "ISO-8859-7" },
+		{ "hebrew", "ISO-8859-8" }, { "ucs2", "UCS-2BE" }, { "utf16", "UTF-16BE" },
+		{ "utf16le", "UTF-16LE" }, { "utf32", "UTF-32BE" }, { "sjis", "SHIFT_JIS" },
+		{ "cp932", "CP932" }, { "ujis", "EUC-JP" }, { "eucjpms", "EUC-JP-MS" }, { "gbk", "GBK" },
+		{ "gb2312", "GB2312" }, { "big5", "BIG5" }, { "euckr", "EUC-KR" }, { "tis620", "TIS-620" },
+	};
+	size_t n;
+
+	*known = true;
+	if (collation == NULL)
+		return NULL;
+	n = strcspn(collation, "_");
+	if ((n == 4 && strncmp(collation, "utf8", 4) == 0) || (n == 7 && strncmp(collation, "utf8mb", 6) == 0) ||
+	    (n == 5 && strncmp(collation, "ascii", 5) == 0) || (n == 6 && strncmp(collation, "binary", 6) == 0))
+		return NULL;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strlen(map[i][0]) == n && strncmp(collation, map[i][0], n) == 0)
+			return map[i][1];
+	*known = false;
+	return NULL;
+}
+
+static struct mytable *
+table_of(struct mycap *c, const char *schema, const char *name)
+{
+	struct mytable *t;
+
+	for (size_t i = 0; i < c->ntables; i++)
+		if (strcmp(c->tables[i].schema, schema) == 0 && strcmp(c->tables[i].name, name) == 0)
+			return &c->tables[i];
+	c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
+	t = &c->tables[c->ntables++];
+	memset(t, 0, sizeof(*t));
+	t->schema = xstrdup(schema);
+	t->name = xstrdup(name);
+	t->tid = -1;
+	/* the database the URI names, as dms-extract reads it, and of it what the mappings select */
+	t->skip = strcmp(schema, c->src.database) != 0 || !mapping_selects(c->mapping, schema, name);
+	return t;
+}
+
+/*
+ * A table described (again) by the catalog, as the binary log has it here:
+ * of the catalog's columns, those the TABLE_MAP names (names; NULL: all), so
+ * that a capture reading the log from before columns were added writes the
+ * table as it was then, and the ALTER a redefinition. Its TABLE record is
+ * pending when it differs from the last written.
+ */
+static bool
+describe(struct mycap *c, struct mytable *t, char **names, uint32_t nnames)
+{
+	struct src_name nm = { .schema = t->schema, .name = t->name };
+	struct src_table d = { 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (!my_source_ops.describe(&c->src, &nm, &d))
+		return false;
+	if (d.d.nkey == 0)
+		src_table_key_fallback(&d);
+	if (names != NULL) {
+		bool *keep = xcalloc((size_t)d.d.ncols + 1, sizeof(bool));
+
+		for (uint32_t i = 0; i < nnames; i++) {
+			int col = src_column_index(&d, names[i]);
+
+			if (col >= 0)
+				keep[col] = true;
+		}
+		src_table_keep_columns(&d, keep);
+		free(keep);
+	}
+	if (d.d.ncols == 0) {
+		log_error("%s.%s: the catalog has none of its columns (dropped since this part of the binary log was written?)",
+			  t->schema, t->name);
+		src_table_free(&d);
+		return false;
+	}
+	if (t->described)
+		src_table_free(&t->t);
+	t->t = d;
+	t->described = true;
+	t->stale = false;
+	if (t->tid < 0)
+		t->tid = c->next_tid++;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	rec_table(&pk, t->tid, &t->t.d);
+	free(t->pending);
+	t->pending = NULL;
+	if (t->table == NULL || t->table_len != sb.size || memcmp(t->table, sb.data, sb.size) != 0) {
+		t->pending = xmalloc(sb.size);
+		memcpy(t->pending, sb.data, sb.size);
+		t->pending_len = sb.size;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return true;
+}
+
+/* The column names of a TABLE_MAP's optional metadata (length-prefixed), or NULL. */
+static char **
+column_names(const MARIADB_CONST_DATA *d, uint32_t ncols)
+{
+	const uint8_t *p = (const uint8_t *)d->data, *end = p + d->length;
+	char **names;
+
+	if (d->data == NULL || d->length == 0)
+		return NULL;
+	names = xcalloc(ncols + 1, sizeof(char *));
+	for (uint32_t i = 0; i < ncols; i++) {
+		size_t n;
+
+		if (p >= end || *p >= 251 || (size_t)(end - p - 1) < *p) {
+			for (uint32_t k = 0; k < i; k++)
+				free(names[k]);
+			free(names);
+			return NULL;
+		}
+		n = *p++;
+		names[i] = xstrndup((const char *)p, n);
+		p += n;
+	}
+	return names;
+}
+
+/* A TABLE_MAP: the table matched with its description, kept by table id until the transaction ends. */
+static bool
+table_map(struct mycap *c, const struct st_mariadb_rpl_table_map_event *e)
+{
+	char schema[256], name[256], err[256];
+	struct mytable *t;
+	struct mymap m = { 0 };
+	char **names;
+	uint32_t next = 0;
+	bool ok = true;
+
+	snprintf(schema, sizeof(schema), "%.*s", (int)e->database.length, e->database.str);
+	snprintf(name, sizeof(name), "%.*s", (int)e->table.length, e->table.str);
+	t = table_of(c, schema, name);
+	m.table_id = e->table_id;
+	if (t->skip)
+		goto keep;
+	if (!myrows_map(&m, (const uint8_t *)e->column_types.str, e->column_types.length,
+			(const uint8_t *)e->metadata.str, e->metadata.length, err, sizeof(err))) {
+		log_error("%s.%s: %s", schema, name, err);
+		return false;
+	}
+	names = column_names(&e->column_names, m.ncols);
+	{
+		struct strbuf cols = STRBUF_INIT;
+
+		for (uint32_t i = 0; names != NULL && i < m.ncols; i++)
+			sb_addf(&cols, "%s%s", i ? "\x01" : "", names[i]);
+		/* described again after DDL, or when the log's columns are not those of the last TABLE_MAP */
+		if (!t->described || t->stale || strcmp(t->mapcols ? t->mapcols : "", cols.buf ? cols.buf : "") != 0) {
+			free(t->mapcols);
+			t->mapcols = xstrdup(cols.buf ? cols.buf : "");
+			if (!describe(c, t, names, m.ncols))
+				ok = false;
+		}
+		sb_release(&cols);
+	}
+	m.t = &t->t;
+	if (ok && names == NULL && m.ncols != t->t.d.ncols) {
+		log_error("%s.%s: the binary log has %u columns, the catalog %u, and no column names (binlog_row_metadata is not FULL): SET GLOBAL binlog_row_metadata = 'FULL'",
+			  schema, name, m.ncols, t->t.d.ncols);
+		ok = false;
+	}
+	for (uint32_t i = 0; i < m.ncols && ok; i++) {
+		struct mycol *mc = &m.cols[i];
+		int col = names ? src_column_index(&t->t, names[i]) : (int)i;
+		const struct dms_column *dc;
+		const char *cs;
+		bool known;
+
+		if (col < 0)
+			continue;	/* a generated column: computed on the target */
+		if ((uint32_t)col < next) {
+			log_error("%s.%s: the columns of the binary log and of the catalog are in different orders: the table was altered after this part of the binary log; restart from a later position",
+				  schema, name);
+			ok = false;
+			break;
+		}
+		next = (uint32_t)col + 1;
+		mc->col = col;
+		dc = &t->t.d.cols[col];
+		mc->is_unsigned = dc->is_unsigned;
+		mc->binary = dc->type == DT_BYTES || dc->type == DT_BLOB;
+		if (mc->type == MYT_ENUM || mc->type == MYT_SET)
+			labels_of(dc->native, &mc->labels, &mc->nlabels);
+		cs = charset_of(dc->collation, &known);
+		if (!known) {
+			log_error("%s.%s: column %s: character set of collation %s is not converted in this version",
+				  schema, name, dc->name, dc->collation);
+			ok = false;
+		} else if (cs != NULL && (mc->cd = iconv_open("UTF-8", cs)) == (iconv_t)-1) {
+			log_error("%s.%s: column %s: cannot convert from %s: %s", schema, name, dc->name, cs, strerror(errno));
+			ok = false;
+		}
+	}
+	if (names != NULL)
+		for (uint32_t i = 0; i < m.ncols; i++)
+			free(names[i]);
+	free(names);
+	if (!ok) {
+		myrows_map_free(&m);
+		return false;
+	}
+keep:
+	for (size_t i = 0; i < c->nmaps; i++)
+		if (c->maps[i].table_id == m.table_id) {
+			myrows_map_free(&c->maps[i]);
+			c->maps[i] = m;
+			return true;
+		}
+	c->maps = xrealloc(c->maps, (c->nmaps + 1) * sizeof(*c->maps));
+	c->maps[c->nmaps++] = m;
+	return true;
+}
+
+static void
+maps_clear(struct mycap *c)
+{
+	for (size_t i = 0; i < c->nmaps; i++)
+		myrows_map_free(&c->maps[i]);
+	c->nmaps = 0;
+}
+
+static struct mytable *
+table_by_map(struct mycap *c, const struct mymap *m)
+{
+	for (size_t i = 0; i < c->ntables; i++)
+		if (&c->tables[i].t == m->t)
+			return &c->tables[i];
+	return NULL;
+}
+
+/* A rows event: each row image a change record of the transaction in hand. */
+static bool
+rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
+{
+	const struct st_mariadb_rpl_rows_event *e = &ev->event.rows;
+	const struct mymap *m = NULL;
+	const uint8_t *p = e->row_data, *end = p + e->row_data_size;
+	enum dms_kind kind;
+	struct mytable *t;
+	char err[256];
+
+	for (size_t i = 0; i < c->nmaps; i++)
+		if (c->maps[i].table_id == e->table_id)
+			m = &c->maps[i];
+	if (m == NULL) {
+		log_error("%s:%" PRIu64 ": a rows event of table id %" PRIu64 " without its TABLE_MAP", c->file, c->pos,
+			  e->table_id);
+		return false;
+	}
+	if (m->t == NULL)
+		return true;	/* not captured */
+	if (e->column_count != m->ncols || e->column_bitmap == NULL) {
+		log_error("%s:%" PRIu64 ": a rows event of %u columns for a TABLE_MAP of %u", c->file, c->pos,
+			  e->column_count, m->ncols);
+		return false;
+	}
+	t = table_by_map(c, m);
+	switch (ev->event_type) {
+	case WRITE_ROWS_EVENT_V1: case WRITE_ROWS_EVENT: kind = K_INSERT; break;
+	case UPDATE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT: kind = K_UPDATE; break;
+	default: kind = K_DELETE; break;
+	}
+	/* MySQL's UPDATE_ROWS v2: the library leaves the after image's bitmap at the start of the rows (cdc-notes B) */
+	if (ev->event_type == UPDATE_ROWS_EVENT && e->column_update_bitmap == NULL) {
+		if ((size_t)(end - p) < (m->ncols + 7) / 8)
+			goto bad;
+		p += (m->ncols + 7) / 8;
+	}
+	while (p < end) {
+		msgpack_sbuffer_clear(&c->rec);
+		rec_change(&c->pk, kind, t->tid);
+		if (kind == K_UPDATE) {
+			msgpack_sbuffer old;
+			msgpack_packer opk;
+			bool ok;
+
+			/* the before image comes first in the event, and second in the record */
+			msgpack_sbuffer_init(&old);
+			msgpack_packer_init(&opk, &old, msgpack_sbuffer_write);
+			ok = myrows_row(m, e->column_bitmap, &p, end, false, &opk, &c->scratch, err, sizeof(err)) &&
+			     myrows_row(m, e->column_update_bitmap ? e->column_update_bitmap : e->column_bitmap, &p, end,
+					true, &c->pk, &c->scratch, err, sizeof(err));
+			if (ok)
+				msgpack_sbuffer_write(&c->rec, old.data, old.size);
+			msgpack_sbuffer_destroy(&old);
+			if (!ok)
+				goto bad;
+		} else if (!myrows_row(m, e->column_bitmap, &p, end, kind == K_INSERT, &c->pk, &c->scratch, err,
+				       sizeof(err))) {
+			goto bad;
+		}
+		sb_add(&c->txn, c->rec.data, c->rec.size);
+		c->changes++;
+	}
+	return true;
+bad:
+	if (err[0] == '\0')
+		snprintf(err, sizeof(err), "the row image is malformed");
+	log_error("%s:%" PRIu64 ": %s.%s: %s", c->file, c->pos, t->schema, t->name, err);
+	return false;
+}
+
+/* The position "file:offset" of the end of the last event read. */
+static void
+position_now(const struct mycap *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%" PRIu64, c->file, c->pos);
+}
+
+/* Whether a commit position is past --stop-at. */
+static bool
+past_stop(const struct mycap *c, const char *pos, int64_t when)
+{
+	int cmp;
+
+	if (c->stop_time)
+		return when > c->stop_time;
+	return c->stop_at[0] && position_compare(pos, c->stop_at, &cmp) && cmp > 0;
+}
+
+/* Between transactions: a CHECKPOINT at the end of the last transaction passed, if none says it yet. */
+static void
+checkpoint(struct mycap *c)
+{
+	if (strcmp(c->emitted, c->written) == 0)
+		return;
+	rec_checkpoint(&c->w.pk, c->emitted, 0, 0);
+	snprintf(c->written, sizeof(c->written), "%s", c->emitted);
+}
+
+/* Between transactions: whether the log is read up to --stop-at (nothing at or before it can follow). */
+static bool
+at_stop(const struct mycap *c)
+{
+	char pos[300];
+	int cmp;
+
+	if (!c->stop_at[0])
+		return false;
+	position_now(c, pos, sizeof(pos));
+	return position_compare(pos, c->stop_at, &cmp) && cmp >= 0;
+}
+
+/* The transaction in hand ends: written whole (its tables first) when it changed a captured table. */
+static bool
+commit(struct mycap *c, int64_t when)
+{
+	char pos[300];
+	msgpack_packer *pk = &c->w.pk;
+
+	position_now(c, pos, sizeof(pos));
+	c->in_txn = false;
+	maps_clear(c);
+	if (past_stop(c, pos, when)) {
+		c->stop = true;
+		sb_reset(&c->txn);
+		return true;
+	}
+	snprintf(c->emitted, sizeof(c->emitted), "%s", pos);
+	if (c->changes == 0)
+		return true;
+	for (size_t i = 0; i < c->ntables; i++) {
+		struct mytable *t = &c->tables[i];
+
+		if (t->pending == NULL)
+			continue;
+		out_write(&c->w.out, t->pending, t->pending_len);
+		free(t->table);
+		t->table = t->pending;
+		t->table_len = t->pending_len;
+		t->pending = NULL;
+	}
+	rec_begin(pk, c->gtid[0] ? c->gtid : NULL, pos, when, 0);
+	out_write(&c->w.out, c->txn.buf, c->txn.len);
+	rec_commit(pk, pos, when, 0, c->changes);
+	snprintf(c->written, sizeof(c->written), "%s", pos);
+	sb_reset(&c->txn);
+	c->changes = 0;
+	c->transactions++;
+	return !c->w.out.failed;
+}
+
+static void
+begin(struct mycap *c)
+{
+	c->gtid[0] = '\0';
+	c->in_txn = true;
+	c->changes = 0;
+	sb_reset(&c->txn);
+}
+
+/* A QUERY event: BEGIN, COMMIT, or a statement (DDL) after which the tables are described again. */
+static bool
+query(struct mycap *c, const MARIADB_RPL_EVENT *ev)
+{
+	const MARIADB_STRING *s = &ev->event.query.statement;
+
+	if (s->length == 5 && strncasecmp(s->str, "BEGIN", 5) == 0) {
+		begin(c);
+		return true;
+	}
+	if (s->length == 6 && strncasecmp(s->str, "COMMIT", 6) == 0)
+		return commit(c, ev->timestamp);
+	/* DDL (or a statement-logged change, which ROW format does not write for tables) */
+	for (size_t i = 0; i < c->ntables; i++)
+		c->tables[i].stale = true;
+	if (!c->in_txn) {
+		char pos[300];
+
+		position_now(c, pos, sizeof(pos));
+		if (past_stop(c, pos, ev->timestamp))
+			c->stop = true;
+		else
+			snprintf(c->emitted, sizeof(c->emitted), "%s", pos);
+	}
+	return true;
+}
+
+/* The start position: --start, the ack file's, or the server's current one. */
+static bool
+start_position(struct mycap *c, char *file, size_t size, uint64_t *pos)
+{
+	const char *given = c->o->start;
+	char buf[300] = "";
+	size_t baselen;
+	uint64_t fileno, off;
+
+	if (given == NULL && c->o->ack_file != NULL) {
+		FILE *f = fopen(c->o->ack_file, "r");
+
+		if (f != NULL) {
+			if (fgets(buf, sizeof(buf), f) != NULL)
+				buf[strcspn(buf, "\n")] = '\0';
+			fclose(f);
+		}
+		if (buf[0])
+			given = buf;
+	}
+	if (given != NULL) {
+		const char *colon = strrchr(given, ':');
+
+		if (!binlog_parse(given, &baselen, &fileno, &off) || colon == NULL ||
+		    (size_t)(colon - given) >= size) {
+			log_usage_error("%s: expected a binary log position, file:offset (binlog.000001:1234)", given);
+			return false;
+		}
+		snprintf(file, size, "%.*s", (int)(colon - given), given);
+		*pos = off;
+		return true;
+	}
+	{
+		MYSQL_RES *res = my_query(c->src.conn, "SHOW MASTER STATUS");
+		MYSQL_ROW row;
+		bool ok = false;
+
+		if (res == NULL)
+			return false;
+		if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL && row[1] != NULL) {
+			snprintf(file, size, "%s", row[0]);
+			*pos = strtoull(row[1], NULL, 10);
+			ok = true;
+		}
+		mysql_free_result(res);
+		if (!ok)
+			log_error("SHOW MASTER STATUS gives no position: is binary logging on (--log-bin)?");
+		return ok;
+	}
+}
+
+/* The replication session, from file:pos: the checksum, GTID events, a heartbeat every second. */
+static bool
+open_binlog(struct mycap *c)
+{
+	unsigned int server_id;
+	uint32_t flags = 0;	/* blocking: heartbeats while idle */
+	unsigned long start = (unsigned long)c->pos;
+
+	if (!my_connect(&c->repl, c->o->uri))
+		return false;
+	if (!my_command(&c->repl, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+				  "@mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000"))
+		return false;
+	/* a replica's server id of its own: from the process, out of the range servers are given by hand */
+	server_id = 0x40000000u | ((unsigned)getpid() & 0x3fffffffu);
+	c->rpl = mariadb_rpl_init(c->repl.conn);
+	if (c->rpl == NULL) {
+		log_error("%s: cannot start a replication session", c->repl.label);
+		return false;
+	}
+	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_FILENAME, c->file, strlen(c->file));
+	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_START, start);
+	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_SERVER_ID, server_id);
+	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_FLAGS, flags);
+	if (mariadb_rpl_open(c->rpl) != 0) {
+		log_error("%s: cannot read the binary log from %s:%" PRIu64 ": %s", c->repl.label, c->file, c->pos,
+			  mysql_error(c->repl.conn));
+		return false;
+	}
+	return true;
+}
+
+/* Reads events until the stop point, a signal or an error: an exit status. */
+static int
+follow(struct mycap *c)
+{
+	MARIADB_RPL_EVENT *ev = NULL;
+	int status = EXIT_OK;
+
+	while (!c->stop) {
+		if ((sig_drain || sig_stop) && !c->in_txn)
+			break;
+		ev = mariadb_rpl_fetch(c->rpl, ev);
+		if (ev == NULL) {
+			if ((sig_drain || sig_stop) && !c->in_txn)
+				break;
+			if (sig_drain || sig_stop) {
+				log_warn("stopped by a signal inside a transaction: it is left for the next run");
+				break;
+			}
+			log_error("%s: reading the binary log after %s:%" PRIu64 ": %s (error %u)", c->repl.label, c->file,
+				  c->pos, mysql_error(c->repl.conn), mysql_errno(c->repl.conn));
+			status = EXIT_SOURCE;
+			break;
+		}
+		if (ev->event_type == ROTATE_EVENT) {
+			snprintf(c->file, sizeof(c->file), "%.*s", (int)ev->event.rotate.filename.length,
+				 ev->event.rotate.filename.str);
+			c->pos = ev->event.rotate.position;
+			continue;
+		}
+		if (ev->next_event_pos != 0 && !(ev->flags & LOG_EVENT_ARTIFICIAL_F))
+			c->pos = ev->next_event_pos;
+		switch (ev->event_type) {
+		case GTID_EVENT:
+			begin(c);
+			snprintf(c->gtid, sizeof(c->gtid), "%u-%u-%" PRIu64, ev->event.gtid.domain_id, ev->server_id,
+				 ev->event.gtid.sequence_nr);
+			if (ev->event.gtid.flags & FL_STANDALONE)
+				c->in_txn = false;	/* DDL: no XID follows */
+			break;
+		case QUERY_EVENT:
+			if (!query(c, ev))
+				status = EXIT_SOURCE;
+			break;
+		case TABLE_MAP_EVENT:
+			if (!table_map(c, &ev->event.table_map))
+				status = EXIT_SOURCE;
+			break;
+		case WRITE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT_V1: case DELETE_ROWS_EVENT_V1:
+		case WRITE_ROWS_EVENT: case UPDATE_ROWS_EVENT: case DELETE_ROWS_EVENT:
+			if (!c->in_txn)
+				begin(c);	/* a statement of a non-transactional table, without BEGIN */
+			if (!rows(c, ev))
+				status = EXIT_SOURCE;
+			else if ((ev->event.rows.flags & STMT_END_F) && !c->in_txn)
+				status = commit(c, ev->timestamp) ? EXIT_OK : EXIT_OUTPUT;
+			break;
+		case XID_EVENT:
+			if (!commit(c, ev->timestamp))
+				status = EXIT_OUTPUT;
+			break;
+		case HEARTBEAT_LOG_EVENT:
+			/* idle: every transaction up to here is passed, the target's position moves on */
+			log_debug("heartbeat at %s:%" PRIu64, c->file, c->pos);
+			if (!c->in_txn)
+				checkpoint(c);
+			break;
+		default:
+			break;
+		}
+		if (status != EXIT_OK)
+			break;
+		if (!c->in_txn && !out_flush(&c->w.out)) {
+			status = EXIT_OUTPUT;
+			break;
+		}
+		if (!c->in_txn && at_stop(c))
+			c->stop = true;
+	}
+	if (ev != NULL)
+		mariadb_free_rpl_event(ev);
+	return status;
+}
+
+int
+mysql_run(const struct options *o)
+{
+	struct mycap c = { .o = o };
+	struct mapping mapping = { 0 };
+	int status = EXIT_SOURCE;
+	char start[300];
+
+	if (o->spool != NULL || o->drop || o->export || o->slot || o->publication) {
+		log_usage_error("a MySQL or MariaDB source reads the binary log to stdout: -o, --slot, --publication, --drop-slot and --export-snapshot are for PostgreSQL sources in this version");
+		return EXIT_USAGE;
+	}
+	if (o->stop_at != NULL) {
+		if (strncmp(o->stop_at, "commit_time:", 12) == 0) {
+			struct tm tm = { 0 };
+			const char *e = strptime(o->stop_at + 12, "%Y-%m-%dT%H:%M:%S", &tm);
+
+			if (e == NULL || *e != '\0') {
+				log_usage_error("--stop-at %s: expected commit_time:YYYY-MM-DDTHH:MM:SS", o->stop_at);
+				return EXIT_USAGE;
+			}
+			c.stop_time = (int64_t)timegm(&tm);
+		} else {
+			size_t bl;
+			uint64_t fn, off;
+
+			if (!binlog_parse(o->stop_at, &bl, &fn, &off)) {
+				log_usage_error("--stop-at %s: expected a binary log position, file:offset", o->stop_at);
+				return EXIT_USAGE;
+			}
+			snprintf(c.stop_at, sizeof(c.stop_at), "%s", o->stop_at);
+		}
+	}
+	if (o->mappings != NULL && !mapping_load(o->mappings, &mapping))
+		return EXIT_USAGE;
+	/* without a mapping every table of the database is captured */
+	c.mapping = o->mappings ? &mapping : NULL;
+	c.src.mapping = c.mapping;
+	c.src.engine = ENGINE_MYSQL;
+	msgpack_sbuffer_init(&c.rec);
+	msgpack_packer_init(&c.pk, &c.rec, msgpack_sbuffer_write);
+	if (!my_source_ops.connect(&c.src, o->uri) || !my_source_ops.identity(&c.src) || !preflight(&c))
+		goto out;
+	if (!start_position(&c, c.file, sizeof(c.file), &c.pos)) {
+		status = o->start != NULL ? EXIT_USAGE : EXIT_SOURCE;
+		goto out;
+	}
+	position_now(&c, start, sizeof(start));
+	snprintf(c.emitted, sizeof(c.emitted), "%s", start);
+	snprintf(c.written, sizeof(c.written), "%s", start);
+	if (!writer_init(&c.w, STDOUT_FILENO, "stdout", false)) {
+		status = EXIT_OUTPUT;
+		goto out;
+	}
+	rec_hello(&c.w.pk, &(const struct hello_attrs){ .engine = "mysql", .stream = "changes",
+							 .tool = "dms-capture " DMS_VERSION, .server = c.src.server,
+							 .database = c.src.database, .position = start });
+	if (!open_binlog(&c))
+		goto out;
+	log_info("reading the binary log from %s", start);
+	status = follow(&c);
+	if (status == EXIT_OK) {
+		checkpoint(&c);
+		rec_end(&c.w.pk, NULL, NULL, !c.stop);
+		if (!out_finish(&c.w.out))
+			status = EXIT_OUTPUT;
+	}
+	if (status != EXIT_OUTPUT)
+		log_msg(status == EXIT_OK ? LOG_INFO : LOG_ERROR, "%" PRIu64 " transactions written, up to %s%s",
+			c.transactions, c.emitted, status == EXIT_OK ? "" : "; a rerun resumes there");
+out:
+	if (c.rpl != NULL)
+		mariadb_rpl_close(c.rpl);
+	if (c.repl.conn != NULL)
+		my_disconnect(&c.repl);
+	if (c.src.conn != NULL)
+		my_source_ops.disconnect(&c.src);
+	maps_clear(&c);
+	free(c.maps);
+	for (size_t i = 0; i < c.ntables; i++) {
+		free(c.tables[i].schema);
+		free(c.tables[i].name);
+		if (c.tables[i].described)
+			src_table_free(&c.tables[i].t);
+		free(c.tables[i].table);
+		free(c.tables[i].pending);
+		free(c.tables[i].mapcols);
+	}
+	free(c.tables);
+	sb_release(&c.txn);
+	sb_release(&c.scratch);
+	msgpack_sbuffer_destroy(&c.rec);
+	mapping_free(&mapping);
+	return status;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# dms-capture from MariaDB (issue 13): the binary log read as a replica,
+# row images decoded by dms's own decoder, applied by dms-load to MariaDB
+# and PostgreSQL. Every check is made by SQL on the servers: the target
+# against the source, and the captured values against those a full load
+# (dms-extract) gives for the same rows.
+
+load helpers/common
+load helpers/servers
+
+setup_file() {
+	servers_start pg my
+}
+
+teardown_file() {
+	servers_stop
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# binlog_pos: the source's binary log position now, file:offset
+binlog_pos() {
+	my_sql "SHOW MASTER STATUS" | awk '{ print $1 ":" $2 }'
+}
+
+# The columns of the types table, as text that both engines print alike
+# for the same values (the checks compare rows of the source with rows of
+# a target).
+TYPES_DDL="CREATE TABLE types_t (
+	id int PRIMARY KEY,
+	ti tinyint, tu tinyint unsigned, si smallint, mi mediumint, mu mediumint unsigned,
+	ii int, iu int unsigned, bi bigint, bu bigint unsigned,
+	fl float, db double, d1 decimal(30,10), d2 decimal(5,2), d3 decimal(65,30),
+	ch char(10), vc varchar(300), vl varchar(20) CHARACTER SET latin1, tx text, lt longtext,
+	bl blob, bn binary(4), vb varbinary(10),
+	en enum('a','b''q','c'), st set('x','y','z'), bt bit(10),
+	dt date, tm time(2), t0 time, dtm datetime(6), ts timestamp(3) NULL, yr year,
+	js json
+) CHARACTER SET utf8mb4"
+
+# my_digest DB: the types table of a MariaDB database, row by row, as one md5
+my_digest() {
+	my_sql "$1" "SET SESSION group_concat_max_len = 1073741824, time_zone = '+00:00';
+		SELECT count(*), md5(group_concat(concat_ws('|', id, ifnull(ti,'N'), ifnull(tu,'N'), ifnull(si,'N'),
+		ifnull(mi,'N'), ifnull(mu,'N'), ifnull(ii,'N'), ifnull(iu,'N'), ifnull(bi,'N'), ifnull(bu,'N'),
+		ifnull(fl,'N'), ifnull(db,'N'), ifnull(d1,'N'), ifnull(d2,'N'), ifnull(d3,'N'), ifnull(ch,'N'),
+		ifnull(vc,'N'), ifnull(vl,'N'), ifnull(tx,'N'), ifnull(lt,'N'), ifnull(hex(bl),'N'), ifnull(hex(bn),'N'),
+		ifnull(hex(vb),'N'), ifnull(en,'N'), ifnull(st,'N'), ifnull(bt+0,'N'), ifnull(dt,'N'), ifnull(tm,'N'),
+		ifnull(t0,'N'), ifnull(dtm,'N'), ifnull(ts,'N'), ifnull(yr,'N'), ifnull(js,'N')) ORDER BY id SEPARATOR '\n'))
+		FROM types_t"
+}
+
+# pg_digest DB: a PostgreSQL database's types table (schema cap_src), each row as text
+pg_digest() {
+	pg_sql "$1" "SELECT count(*), md5(string_agg(t::text, E'\n' ORDER BY id)) FROM cap_src.types_t t"
+}
+
+@test "dms-capture from MariaDB: every type with NULLs and extremes through INSERT, multi-row UPDATE and DELETE, applied to MariaDB and PostgreSQL as the source has them and as a full load gives them" {
+	my_sql "CREATE DATABASE cap_src"
+	my_sql cap_src "$TYPES_DDL"
+	p0=$(binlog_pos)
+	my_sql cap_src "INSERT INTO types_t VALUES
+		(1, -128, 255, -32768, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808, 18446744073709551615,
+		 -3.40282e38, -1.7976931348623157e308, -12345678901234567890.0123456789, -999.99,
+		 '-12345678901234567890123456789012345.123456789012345678901234567890',
+		 'pad  ', 'héllo wörld ✓ 😀', 'café', 'a\ttab\nline', repeat('long ', 2000),
+		 x'00ff10', x'01020000', x'', 'b''q', 'x,z', b'1111111111',
+		 '1000-01-01', '-838:59:59.99', '12:00:00', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999', 1901,
+		 '{\"a\": [1, 2.5, \"x\"], \"b\": null}'),
+		(2, 127, 0, 32767, 8388607, 0, 2147483647, 0, 9223372036854775807, 0,
+		 1.17549e-38, 2.2250738585072014e-308, 0.0000000001, 0.5, 0,
+		 '', '', '', '', '', x'', x'00000000', x'ff', 'a', '', b'0',
+		 '2024-02-29', '00:00:00.01', '23:59:59', '1970-01-01 00:00:01.000001', '1970-01-01 00:00:01.000', 2155, '[]'),
+		(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+		(4, 0, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 'x', 'y', 'z', 't', 'l', x'01', x'02', x'03', 'c', 'y', b'1',
+		 '2000-01-01', '838:59:59', '-838:59:59', '2000-01-01 00:00:00', '2000-01-01 00:00:00', 0, '{}')"
+	my_sql cap_src "UPDATE types_t SET vc = concat(vc, '+'), d2 = -d2, tm = '01:02:03.45', ts = NULL WHERE id IN (1, 2);
+		UPDATE types_t SET t0 = '-838:59:59' WHERE id = 1;
+		UPDATE types_t SET ti = 5, js = '{\"k\": 1}' WHERE id = 3;
+		DELETE FROM types_t WHERE id = 4"
+	# a rolled-back transaction leaves no trace
+	my_sql cap_src "START TRANSACTION; INSERT INTO types_t (id) VALUES (99); UPDATE types_t SET ti = 1; ROLLBACK"
+	p1=$(binlog_pos)
+	dms-capture --start "$p0" --stop-at "$p1" "$(my_uri cap_src)" >changes.dms 2>capture.log && st=0 || st=$?
+	expect "capture to the stop position: exit 0 ($(cat capture.log))" 0 "$st"
+	dms-transform --to-json changes.dms >changes.jsonl
+	expect "transactions" 5 "$(grep -c '"kind":"COMMIT"' changes.jsonl)"
+	expect "changes" "4 4 1" "$(grep -c '"kind":"INSERT"' changes.jsonl) $(grep -c '"kind":"UPDATE"' changes.jsonl) $(grep -c '"kind":"DELETE"' changes.jsonl)"
+	run grep -c '"new":\[99,' changes.jsonl
+	expect "the rolled-back insert" 0 "$output"
+	# a MariaDB target: created from the TABLE record, then the changes
+	my_sql "CREATE DATABASE cap_my"
+	run --separate-stderr dms-load --task cap "$(my_uri cap_my)" <changes.dms
+	assert_status 0
+	expect "MariaDB target = source" "$(my_digest cap_src)" "$(my_digest cap_my)"
+	# PostgreSQL: the captured rows as a full load of the same rows gives them;
+	# a TIME beyond a day (MariaDB's range) is refused by both
+	pg_sql postgres "CREATE DATABASE cap_pg"
+	pg_sql postgres "CREATE DATABASE cap_fl"
+	run --separate-stderr dms-load --task cap "$(pg_uri cap_pg)" <changes.dms
+	assert_status 0
+	run --separate-stderr dms-full-load "$(my_uri cap_src)" "$(pg_uri cap_fl)"
+	assert_status 0
+	expect "PostgreSQL: capture = full load" "$(pg_digest cap_fl)" "$(pg_digest cap_pg)"
+	expect "rows" "2 3" "$(pg_sql cap_pg "SELECT id FROM cap_src.types_t ORDER BY id" | xargs)"
+	# rows 1 and 4 are refused (a TIME beyond a day), and then row 1's updates find no row
+	expect "the refused rows" "id=1 id=4" \
+		"$(pg_sql cap_pg "SELECT DISTINCT key_text FROM dms.apply_exceptions WHERE task_name = 'cap' ORDER BY 1" | xargs)"
+}
+
+@test "dms-capture from MariaDB resumes from dms-load's acknowledged position: nothing lost or doubled; unselected tables and DDL between transactions" {
+	my_sql "CREATE DATABASE res_src"
+	my_sql res_src "CREATE TABLE c (id int PRIMARY KEY, n int NOT NULL, v varchar(20)); CREATE TABLE other (id int PRIMARY KEY)"
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "object-locator": {"schema-name": "res_src", "table-name": "c"}, "rule-action": "include"}]}' >map.json
+	my_sql "CREATE DATABASE res_dst"
+	p0=$(binlog_pos)
+	for i in $(seq 1 20); do
+		my_sql res_src "INSERT INTO c VALUES ($i, 1, 'v$i'); INSERT INTO other VALUES ($i)"
+	done
+	p1=$(binlog_pos)
+	dms-capture -m map.json --start "$p0" --stop-at "$p1" "$(my_uri res_src)" >part1.dms
+	run --separate-stderr dms-load --task res --ack-file ack "$(my_uri res_dst)" <part1.dms
+	assert_status 0
+	expect "acknowledged" "$p1" "$(cat ack)"
+	# more: updates that count versions, a column added mid-stream
+	my_sql res_src "UPDATE c SET n = n + 1 WHERE id <= 10"
+	my_sql res_src "ALTER TABLE c ADD COLUMN w int DEFAULT 7"
+	my_sql res_src "UPDATE c SET n = n + 1, w = 8 WHERE id > 15; DELETE FROM c WHERE id = 20"
+	p2=$(binlog_pos)
+	# resumed from the ack file (and fed the first part again: skipped)
+	dms-capture -m map.json --ack-file ack --stop-at "$p2" "$(my_uri res_src)" >part2.dms
+	run --separate-stderr dms-transform --to-json part2.dms
+	assert_status 0
+	run grep -c '"schema":"res_src","name":"other"' <<<"$output"
+	expect "the unselected table" 0 "$output"
+	run --separate-stderr dms-load --task res --ack-file ack "$(my_uri res_dst)" <part2.dms
+	assert_status 0
+	q="SELECT count(*), sum(n), sum(ifnull(w, 0)), group_concat(id ORDER BY id) FROM c"
+	expect "target = source" "$(my_sql res_src "$q")" "$(my_sql res_dst "$q")"
+	expect "acknowledged" "$p2" "$(cat ack)"
+	# the first part fed again: applied already, nothing doubled
+	run --separate-stderr dms-load --task res "$(my_uri res_dst)" <part1.dms
+	assert_status 0
+	expect "target = source, after the replay" "$(my_sql res_src "$q")" "$(my_sql res_dst "$q")"
+}
+
+@test "dms-capture from MariaDB: an idle source gives CHECKPOINT records, TERM ends the stream with END; wrong settings and a wrong password exit with a clear error" {
+	my_sql "CREATE DATABASE idle_src"
+	my_sql idle_src "CREATE TABLE t (id int PRIMARY KEY)"
+	echo '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "object-locator": {"schema-name": "idle_src", "table-name": "t"}, "rule-action": "include"}]}' >map.json
+	my_sql "CREATE DATABASE idle_other"
+	my_sql idle_other "CREATE TABLE u (id int PRIMARY KEY)"
+	dms-capture -v -m map.json "$(my_uri idle_src)" >idle.dms 2>idle.log &
+	pid=$!
+	wait_for "the capture reads" grep -q "reading the binary log" idle.log
+	my_sql idle_other "INSERT INTO u VALUES (1)"
+	p=$(binlog_pos)
+	# the heartbeat moves the position past the unselected transaction
+	wait_for "a CHECKPOINT at $p" sh -c "dms-transform --to-json idle.dms 2>/dev/null | grep -q '\"kind\":\"CHECKPOINT\",\"position\":\"$p\"'"
+	kill -TERM "$pid"
+	wait "$pid" && st=0 || st=$?
+	expect "TERM: exit 0" 0 "$st"
+	run --separate-stderr dms-transform --to-json idle.dms
+	assert_status 0
+	[[ "$output" == *'"kind":"END"'* ]]
+	# wrong settings: a clear error naming the fix, exit 3
+	my_sql "SET GLOBAL binlog_format = 'STATEMENT'"
+	run --separate-stderr dms-capture "$(my_uri idle_src)"
+	my_sql "SET GLOBAL binlog_format = 'ROW'"
+	assert_status 3
+	[[ "$stderr" == *"binlog_format is STATEMENT"*"SET GLOBAL binlog_format = 'ROW'"* ]]
+	my_sql "SET GLOBAL binlog_row_image = 'MINIMAL'"
+	run --separate-stderr dms-capture "$(my_uri idle_src)"
+	my_sql "SET GLOBAL binlog_row_image = 'FULL'"
+	assert_status 3
+	[[ "$stderr" == *"binlog_row_image is MINIMAL"* ]]
+	run --separate-stderr dms-capture "mysql://dms:wrong@127.0.0.1:$MY_PORT/idle_src"
+	assert_status 3
+	[[ "$stderr" == *"Access denied"* ]]
+	[[ "$stderr" != *wrong* ]]
+	# a position that is not one: usage, exit 2
+	run --separate-stderr dms-capture --start nowhere "$(my_uri idle_src)"
+	assert_status 2
+	run --separate-stderr dms-capture -o spool "$(my_uri idle_src)"
+	assert_status 2
+}
