@@ -48,7 +48,10 @@ struct mycap {
 	struct my_conn repl;
 	MARIADB_RPL *rpl;
 	struct mapping *mapping;
-	struct dms_writer w;
+	struct dms_writer out;	/* stdout */
+	struct dms_writer *w;	/* stdout's, or the spool's */
+	struct spool_writer *spool;	/* -o DIR; NULL: stdout */
+	int64_t last_durable;	/* spool: when (monotonic ms) */
 	char file[256];		/* the binary log being read */
 	uint64_t pos;		/* the end of the last event read */
 	char emitted[300];	/* the end of the last transaction passed (written or not) */
@@ -265,7 +268,12 @@ describe(struct mycap *c, struct mytable *t, char **names, uint32_t nnames)
 	t->described = true;
 	t->stale = false;
 	if (t->tid < 0)
-		t->tid = c->next_tid++;
+		t->tid = c->spool ? spool_tid(c->spool, t->schema, t->name) : c->next_tid++;
+	if (t->tid < 0) {
+		src_table_free(&t->t);
+		t->described = false;
+		return false;
+	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	rec_table(&pk, t->tid, &t->t.d);
@@ -514,8 +522,34 @@ checkpoint(struct mycap *c)
 {
 	if (strcmp(c->emitted, c->written) == 0)
 		return;
-	rec_checkpoint(&c->w.pk, c->emitted, 0, 0);
+	rec_checkpoint(&c->w->pk, c->emitted, 0, 0);
 	snprintf(c->written, sizeof(c->written), "%s", c->emitted);
+}
+
+/*
+ * Spool: what was written becomes durable, at most every 100 ms while
+ * transactions flow (force: now). A full segment gives way to the next, which
+ * opens with the TABLE records written so far. False: the spool cannot be
+ * written (logged).
+ */
+static bool
+spool_sync(struct mycap *c, bool force)
+{
+	int64_t now = mono_ms();
+
+	if (c->spool == NULL || !spool_dirty(c->spool) || (!force && now - c->last_durable < 100))
+		return true;
+	if (!spool_durable(c->spool, c->written, false))
+		return false;
+	c->last_durable = now;
+	if (!spool_full(c->spool))
+		return true;
+	if (!spool_segment(c->spool, c->written))
+		return false;
+	for (size_t i = 0; i < c->ntables; i++)
+		if (c->tables[i].table != NULL)
+			out_write(&c->w->out, c->tables[i].table, c->tables[i].table_len);
+	return spool_durable(c->spool, c->written, false);
 }
 
 /* Between transactions: whether the log is read up to --stop-at (nothing at or before it can follow). */
@@ -536,7 +570,7 @@ static bool
 commit(struct mycap *c, int64_t when)
 {
 	char pos[300];
-	msgpack_packer *pk = &c->w.pk;
+	msgpack_packer *pk = &c->w->pk;
 
 	position_now(c, pos, sizeof(pos));
 	c->in_txn = false;
@@ -554,20 +588,20 @@ commit(struct mycap *c, int64_t when)
 
 		if (t->pending == NULL)
 			continue;
-		out_write(&c->w.out, t->pending, t->pending_len);
+		out_write(&c->w->out, t->pending, t->pending_len);
 		free(t->table);
 		t->table = t->pending;
 		t->table_len = t->pending_len;
 		t->pending = NULL;
 	}
 	rec_begin(pk, c->gtid[0] ? c->gtid : NULL, pos, when, 0);
-	out_write(&c->w.out, c->txn.buf, c->txn.len);
+	out_write(&c->w->out, c->txn.buf, c->txn.len);
 	rec_commit(pk, pos, when, 0, c->changes);
 	snprintf(c->written, sizeof(c->written), "%s", pos);
 	sb_reset(&c->txn);
 	c->changes = 0;
 	c->transactions++;
-	return !c->w.out.failed;
+	return !c->w->out.failed;
 }
 
 static void
@@ -606,16 +640,15 @@ query(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 	return true;
 }
 
-/* The start position: --start, the ack file's, or the server's current one. */
+/* The start position: given (--start), the ack file's, or the server's current one. */
 static bool
-start_position(struct mycap *c, char *file, size_t size, uint64_t *pos)
+start_position(struct mycap *c, const char *given, char *file, size_t size, uint64_t *pos)
 {
-	const char *given = c->o->start;
 	char buf[300] = "";
 	size_t baselen;
 	uint64_t fileno, off;
 
-	if (given == NULL && c->o->ack_file != NULL) {
+	if (given == NULL && c->o->ack_file != NULL && !c->o->export) {
 		FILE *f = fopen(c->o->ack_file, "r");
 
 		if (f != NULL) {
@@ -752,15 +785,18 @@ follow(struct mycap *c)
 		case HEARTBEAT_LOG_EVENT:
 			/* idle: every transaction up to here is passed, the target's position moves on */
 			log_debug("heartbeat at %s:%" PRIu64, c->file, c->pos);
-			if (!c->in_txn)
+			if (!c->in_txn) {
 				checkpoint(c);
+				if (!out_flush(&c->w->out) || !spool_sync(c, true))
+					status = EXIT_OUTPUT;
+			}
 			break;
 		default:
 			break;
 		}
 		if (status != EXIT_OK)
 			break;
-		if (!c->in_txn && !out_flush(&c->w.out)) {
+		if (!c->in_txn && (!out_flush(&c->w->out) || !spool_sync(c, false))) {
 			status = EXIT_OUTPUT;
 			break;
 		}
@@ -772,17 +808,86 @@ follow(struct mycap *c)
 	return status;
 }
 
+/*
+ * --export-snapshot: a MySQL source has no snapshot to share with a load
+ * (each of a full load's connections takes its own); the position printed,
+ * "- POSITION", comes before every snapshot the load then takes, so that
+ * capturing from it and applying so as to converge (dms-load --converge)
+ * misses nothing. Held until stdin ends, as for PostgreSQL.
+ */
+static int
+export_position(struct mycap *c)
+{
+	char buf[256];
+
+	printf("- %s:%" PRIu64 "\n", c->file, c->pos);
+	if (fflush(stdout) != 0)
+		return EXIT_OUTPUT;
+	while (fgets(buf, sizeof(buf), stdin) != NULL)
+		;
+	return EXIT_OK;
+}
+
+/* -o DIR: the spool, from the later of its position and the start. */
+static int
+open_spool(struct mycap *c, struct spool_writer *s)
+{
+	msgpack_sbuffer hb;
+	msgpack_packer pk;
+	const char *have;
+	char start[300];
+	int st, cmp;
+
+	msgpack_sbuffer_init(&hb);
+	msgpack_packer_init(&pk, &hb, msgpack_sbuffer_write);
+	rec_hello(&pk, &(const struct hello_attrs){ .engine = "mysql", .stream = "changes",
+						     .tool = "dms-capture " DMS_VERSION, .server = c->src.server,
+						     .database = c->src.database });
+	st = spool_open(s, c->o->spool, (const uint8_t *)hb.data, hb.size, c->src.server, c->src.database,
+			c->o->segment_size);
+	msgpack_sbuffer_destroy(&hb);
+	if (st != EXIT_OK)
+		return st;
+	position_now(c, start, sizeof(start));
+	have = spool_position(s);
+	if (have != NULL) {
+		const char *colon = strrchr(have, ':');
+
+		if (!position_compare(have, start, &cmp) || colon == NULL || (size_t)(colon - have) >= sizeof(c->file)) {
+			log_error("%s: position %s is not a binary log position of %s", c->o->spool, have, start);
+			return EXIT_USAGE;
+		}
+		if (cmp > 0) {
+			snprintf(c->file, sizeof(c->file), "%.*s", (int)(colon - have), have);
+			c->pos = strtoull(colon + 1, NULL, 10);
+			position_now(c, start, sizeof(start));
+		}
+	}
+	if (!spool_segment(s, start))
+		return EXIT_OUTPUT;
+	c->spool = s;
+	c->w = &s->w;
+	c->last_durable = mono_ms();
+	log_info("spool %s: segment %u begins after %s", c->o->spool, s->st.segment, start);
+	return EXIT_OK;
+}
+
 int
 mysql_run(const struct options *o)
 {
 	struct mycap c = { .o = o };
 	struct mapping mapping = { 0 };
+	struct spool_writer spool = { 0 };
 	int status = EXIT_SOURCE;
 	char start[300];
 
-	if (o->spool != NULL || o->drop || o->export || o->slot || o->publication) {
-		log_usage_error("a MySQL or MariaDB source reads the binary log to stdout: -o, --slot, --publication, --drop-slot and --export-snapshot are for PostgreSQL sources in this version");
+	if (o->slot || o->publication || (o->ack_file && o->spool)) {
+		log_usage_error("a MySQL or MariaDB source has no slot or publication; -o goes without --ack-file");
 		return EXIT_USAGE;
+	}
+	if (o->drop) {
+		log_info("a MySQL or MariaDB source keeps no slot: nothing to drop");
+		return EXIT_OK;
 	}
 	if (o->stop_at != NULL) {
 		if (strncmp(o->stop_at, "commit_time:", 12) == 0) {
@@ -811,38 +916,56 @@ mysql_run(const struct options *o)
 	c.mapping = o->mappings ? &mapping : NULL;
 	c.src.mapping = c.mapping;
 	c.src.engine = ENGINE_MYSQL;
+	c.w = &c.out;
 	msgpack_sbuffer_init(&c.rec);
 	msgpack_packer_init(&c.pk, &c.rec, msgpack_sbuffer_write);
 	if (!my_source_ops.connect(&c.src, o->uri) || !my_source_ops.identity(&c.src) || !preflight(&c))
 		goto out;
-	if (!start_position(&c, c.file, sizeof(c.file), &c.pos)) {
+	if (!start_position(&c, o->export ? NULL : o->start, c.file, sizeof(c.file), &c.pos)) {
 		status = o->start != NULL ? EXIT_USAGE : EXIT_SOURCE;
+		goto out;
+	}
+	if (o->export) {
+		status = export_position(&c);
+		goto out;
+	}
+	if (o->spool != NULL) {
+		status = open_spool(&c, &spool);
+		if (status != EXIT_OK)
+			goto out;
+		status = EXIT_SOURCE;
+	} else if (!writer_init(&c.out, STDOUT_FILENO, "stdout", false)) {
+		status = EXIT_OUTPUT;
 		goto out;
 	}
 	position_now(&c, start, sizeof(start));
 	snprintf(c.emitted, sizeof(c.emitted), "%s", start);
 	snprintf(c.written, sizeof(c.written), "%s", start);
-	if (!writer_init(&c.w, STDOUT_FILENO, "stdout", false)) {
-		status = EXIT_OUTPUT;
-		goto out;
-	}
-	rec_hello(&c.w.pk, &(const struct hello_attrs){ .engine = "mysql", .stream = "changes",
-							 .tool = "dms-capture " DMS_VERSION, .server = c.src.server,
-							 .database = c.src.database, .position = start });
+	if (c.spool == NULL)
+		rec_hello(&c.w->pk, &(const struct hello_attrs){ .engine = "mysql", .stream = "changes",
+								  .tool = "dms-capture " DMS_VERSION, .server = c.src.server,
+								  .database = c.src.database, .position = start });
 	if (!open_binlog(&c))
 		goto out;
 	log_info("reading the binary log from %s", start);
 	status = follow(&c);
-	if (status == EXIT_OK) {
+	if (status == EXIT_OK)
 		checkpoint(&c);
-		rec_end(&c.w.pk, NULL, NULL, !c.stop);
-		if (!out_finish(&c.w.out))
+	if (c.spool != NULL && status != EXIT_OUTPUT) {
+		/* what was written is whole transactions: it is kept */
+		if (!out_flush(&c.w->out) || !spool_durable(c.spool, c.written, status == EXIT_OK && c.stop))
+			status = EXIT_OUTPUT;
+	} else if (status == EXIT_OK) {
+		rec_end(&c.w->pk, NULL, NULL, !c.stop);
+		if (!out_finish(&c.w->out))
 			status = EXIT_OUTPUT;
 	}
 	if (status != EXIT_OUTPUT)
 		log_msg(status == EXIT_OK ? LOG_INFO : LOG_ERROR, "%" PRIu64 " transactions written, up to %s%s",
 			c.transactions, c.emitted, status == EXIT_OK ? "" : "; a rerun resumes there");
 out:
+	if (spool.dir != NULL)
+		spool_close(&spool);
 	if (c.rpl != NULL)
 		mariadb_rpl_close(c.rpl);
 	if (c.repl.conn != NULL)

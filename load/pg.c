@@ -1039,9 +1039,11 @@ pgt_post_load(struct loader *l, struct ttable *t)
 		{
 			char *q = pg_quote_ident(t->cols[i].src->name);
 
-			sb_addf(&sql, "SELECT setval(s, coalesce(max(%s), 1)::bigint, max(%s) IS NOT NULL) "
-				      "FROM %s, pg_get_serial_sequence($1, $2) s WHERE s IS NOT NULL GROUP BY s",
-				q, q, t->qname);
+			/* the table's column names may be anything: the max is taken apart from them */
+			sb_addf(&sql, "SELECT setval(dms_seq.name, coalesce(dms_max.v, 1)::bigint, dms_max.v IS NOT NULL) "
+				      "FROM (SELECT max(%s) AS v FROM %s) dms_max, pg_get_serial_sequence($1, $2) dms_seq(name) "
+				      "WHERE dms_seq.name IS NOT NULL",
+				q, t->qname);
 			free(q);
 		}
 		res = pg_query(PG(l), sql.buf, 2, ip);

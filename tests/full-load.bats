@@ -417,9 +417,10 @@ JSON
 	expect "mysql" "1	x	2" "$(my_sql 'id dst' 'SELECT * FROM `Order`')"
 }
 
-@test "foreign keys, indexes, unique constraints and identity values after the load" {
+@test "foreign keys, indexes, unique constraints and identity values after the load (beside columns named s, v, name)" {
 	pg_sql postgres "CREATE DATABASE fksrc"
-	pg_sql fksrc "CREATE TABLE parent (id serial PRIMARY KEY, code text UNIQUE);
+	# s, v, name: names a query of dms-load's might use for itself
+	pg_sql fksrc "CREATE TABLE parent (id serial PRIMARY KEY, code text UNIQUE, s int, v int, name text);
 		CREATE TABLE child (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, parent_id int REFERENCES parent(id) ON DELETE CASCADE, note text);
 		CREATE INDEX child_note ON child (note);
 		INSERT INTO parent (code) SELECT 'c' || g FROM generate_series(1, 50) g;
