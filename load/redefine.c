@@ -244,6 +244,41 @@ drop_table(struct atable *a, struct ttable *t)
 	return EXIT_OK;
 }
 
+/*
+ * A table's first definition in this stream, for a target table that exists:
+ * columns the source added since the target's table was made (a stream that
+ * begins after the ALTER, as a capture that starts after a full load does)
+ * are added, with the value older rows have, as a redefinition would; with
+ * HandleSourceTableAltered false their values are left out. Columns only the
+ * target has are left alone.
+ */
+static bool
+catch_up_columns(struct atable *a, struct ttable *t)
+{
+	struct ctl_result *have = target_columns(t);
+	bool ok = have != NULL;
+
+	for (int i = 0; ok && i < t->ncols; i++) {
+		if (t->cols[i].skip || has_column(have, t->cols[i].src->name))
+			continue;
+		if (!ap.l->settings->handle_altered) {
+			t->cols[i].skip = true;
+			log_warn("%s.%s: column %s is not on the target (HandleSourceTableAltered false): its values are left out",
+				 t->schema, t->name, t->cols[i].src->name);
+			continue;
+		}
+		log_info("%s.%s: column %s, added on the source, is added to the target", t->schema, t->name,
+			 t->cols[i].src->name);
+		ok = add_column(t, i);
+		a->n.ddls++;
+	}
+	if (have != NULL) {
+		ctl_result_free(have);
+		free(have);
+	}
+	return ok;
+}
+
 int
 apply_table(struct ttable *t, int64_t tid)
 {
@@ -266,7 +301,7 @@ apply_table(struct ttable *t, int64_t tid)
 		ap.l->settings->prep_mode = PREP_DO_NOTHING;
 		ok = ap.l->ops->prepare(ap.l, t);
 		ap.l->settings->prep_mode = mode;
-		if (!ok)
+		if (!ok || !catch_up_columns(a, t))
 			return EXIT_TARGET;
 	} else if (!redefine(a, t) || !ap_write_stats()) {
 		return EXIT_TARGET;

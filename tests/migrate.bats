@@ -6,6 +6,7 @@
 
 load helpers/common
 load helpers/servers
+load helpers/migrate
 
 setup_file() {
 	servers_start pg my
@@ -23,16 +24,6 @@ now_lsn() {
 	pg_sql "$1" "SELECT pg_current_wal_insert_lsn()"
 }
 
-# digest ENGINE DB TABLE KEY COLUMNS: the row count and an md5 of the rows in
-# key order, the same text on both engines (concat_ws of the columns).
-digest() {
-	case $1 in
-	pg) pg_sql "$2" "SELECT count(*) || ' ' || md5(coalesce(string_agg(concat_ws(':', $5), ',' ORDER BY $4), '')) FROM $3" ;;
-	my) my_sql "$2" "SET SESSION group_concat_max_len = 1073741824;
-		SELECT concat(count(*), ' ', md5(coalesce(group_concat(concat_ws(':', $5) ORDER BY $4 SEPARATOR ','), ''))) FROM $3" ;;
-	esac
-}
-
 # applied_up_to ENGINE DB TASK LSN: the target's apply_state is at or past LSN
 applied_up_to() {
 	local pos
@@ -41,27 +32,6 @@ applied_up_to() {
 	my) pos=$(my_sql dms "SELECT position FROM apply_state WHERE task_name = '$3' AND target_database = '$2'" 2>/dev/null) ;;
 	esac
 	[ -n "$pos" ] && [ "$(pg_sql postgres "SELECT '$pos'::pg_lsn >= '$4'::pg_lsn")" = t ]
-}
-
-# live_one GROUP PGREP-ARGS...: the PID of a running process of the process
-# group that pgrep finds (a zombie, ended but not yet reaped, is not one)
-live_one() {
-	local g=$1 p st
-	shift
-	for p in $(pgrep -g "$g" "$@"); do
-		st=$(ps -o stat= -p "$p") || continue
-		[[ $st == Z* ]] && continue
-		echo "$p"
-		return 0
-	done
-	return 1
-}
-
-# gone PID: ended (a zombie waiting for its status counts)
-gone() {
-	local st
-	st=$(ps -o stat= -p "$1") || return 0
-	[[ $st == Z* ]]
 }
 
 # slot_confirms SLOT LSN: the slot's confirmed position is at or past LSN
