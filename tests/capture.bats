@@ -28,7 +28,7 @@ capture_to() {
 	dms-capture --task "$2" --stop-at "$stop" "$(pg_uri "$1")" >"$3"
 }
 
-@test "dms-capture: --help, --version, usage errors, a source that is not PostgreSQL" {
+@test "dms-capture: --help, --version, usage errors, a source that is neither PostgreSQL nor MySQL" {
 	run --separate-stderr dms-capture --help
 	assert_status 0
 	assert_match "usage: dms-capture" "$output"
@@ -39,9 +39,9 @@ capture_to() {
 	run --separate-stderr dms-capture --stop-at yesterday "$(pg_uri postgres)"
 	assert_status 2
 	assert_match "stop-at" "$stderr"
-	run --separate-stderr dms-capture "$(my_uri mysql)"
+	run --separate-stderr dms-capture "oracle://u@127.0.0.1/db"
 	assert_status 2
-	assert_match "reads PostgreSQL" "$stderr"
+	assert_match "not a database URI" "$stderr"
 }
 
 @test "every type, inserted, updated and deleted on the source, captured and applied to both targets" {

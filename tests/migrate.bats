@@ -39,7 +39,7 @@ slot_confirms() {
 	[ "$(pg_sql postgres "SELECT confirmed_flush_lsn >= '$2' FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
 }
 
-@test "dms-migrate: --help, usage errors, a MySQL source for change capture" {
+@test "dms-migrate: --help, usage errors, a source change capture does not read" {
 	run --separate-stderr dms-migrate --help
 	assert_status 0
 	assert_match "usage: dms-migrate" "$output"
@@ -50,9 +50,9 @@ slot_confirms() {
 	assert_match "full-load, cdc or full-load-and-cdc" "$stderr"
 	run --separate-stderr dms-migrate --task 'no-dash' "$(pg_uri postgres)" "$(pg_uri postgres)"
 	assert_status 2
-	run --separate-stderr dms-migrate --type cdc "$(my_uri mysql)" "$(pg_uri postgres)"
+	run --separate-stderr dms-migrate --type cdc "oracle://u@127.0.0.1/db" "$(pg_uri postgres)"
 	assert_status 2
-	assert_match "PostgreSQL sources" "$stderr"
+	assert_match "reads PostgreSQL, MySQL and MariaDB sources" "$stderr"
 	run --separate-stderr dms-transform --follow
 	assert_status 2
 	assert_match "spool directory" "$stderr"
