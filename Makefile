@@ -50,7 +50,7 @@ LIBMAP := $(B)common/map/libdmsmap.a
 PROGRAM_DIRS := $(patsubst %/main.c,%,$(wildcard extract/main.c capture/main.c transform/main.c load/main.c validate/main.c))
 PROGRAMS := $(patsubst %,$(BIN)/dms-%,$(PROGRAM_DIRS))
 TOOLS := $(BIN)/tools/dms-benchgen $(BIN)/tools/dms-lagprobe $(BIN)/tools/dms-conncheck $(BIN)/tools/dms-unit \
-	$(BIN)/tools/dms-fuzz
+	$(BIN)/tools/dms-fuzz $(BIN)/tools/dms-binlogfuzz
 SCRIPTS := $(filter-out %.md,$(wildcard scripts/dms-*))
 
 all: $(PROGRAMS) $(TOOLS)
@@ -91,6 +91,7 @@ $(call check_links,dms-lagprobe,$(B)bench/lagprobe.o,bench)
 $(call check_links,dms-unit,$(B)tests/helpers/unit.o,tests)
 $(call check_links,dms-conncheck,$(B)tests/helpers/conncheck.o,tests)
 $(call check_links,dms-fuzz,$(B)tests/fuzz/fuzz.o,tests)
+$(call check_links,dms-binlogfuzz,$(B)tests/fuzz/binlog.o $(LIBDB),tests)
 $(BIN)/tools/dms-benchgen: $(B)bench/benchgen.o $(LIB)
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
@@ -106,6 +107,9 @@ $(BIN)/tools/dms-conncheck: $(B)tests/helpers/conncheck.o $(LIB)
 $(BIN)/tools/dms-fuzz: $(B)tests/fuzz/fuzz.o
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^
+$(BIN)/tools/dms-binlogfuzz: $(B)tests/fuzz/binlog.o $(LIBDB) $(LIB)
+	@mkdir -p $(BIN)/tools
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 # The fuzz build: every program with AddressSanitizer and UndefinedBehaviorSanitizer,
 # in build/fuzz/bin; tests/fuzz/run drives them (tests/fuzz.bats runs a short pass).

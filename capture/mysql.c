@@ -21,7 +21,7 @@
 #include <mariadb_rpl.h>
 
 #include "capture.h"
-#include "myrows.h"
+#include "../common/db/myrows.h"
 #include "../common/my.h"
 #include "../common/position.h"
 #include "../common/records.h"
@@ -334,6 +334,7 @@ table_map(struct mycap *c, const struct st_mariadb_rpl_table_map_event *e)
 	if (!myrows_map(&m, (const uint8_t *)e->column_types.str, e->column_types.length,
 			(const uint8_t *)e->metadata.str, e->metadata.length, err, sizeof(err))) {
 		log_error("%s.%s: %s", schema, name, err);
+		myrows_map_free(&m);
 		return false;
 	}
 	names = column_names(&e->column_names, m.ncols);

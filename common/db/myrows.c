@@ -1,5 +1,5 @@
 /*
- * capture/myrows.c: row images of the binary log into stream values. A value
+ * common/db/myrows.c: row images of the binary log into stream values. A value
  * is first written as the text MySQL's client shows for it, then converted
  * as dms-extract converts that text (common/db/convert.c), so that a row
  * reads the same from dms-extract and from dms-capture. Layouts: cdc-notes
@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include "myrows.h"
-#include "../common/db/convert.h"
-#include "../common/dms.h"
+#include "convert.h"
+#include "../dms.h"
 
 /* Big-endian unsigned integer of n bytes (n <= 8). */
 static uint64_t
@@ -57,13 +57,16 @@ myrows_map(struct mymap *m, const uint8_t *types, size_t ntypes, const uint8_t *
 
 	m->ncols = (uint32_t)ntypes;
 	m->cols = xcalloc(ntypes + 1, sizeof(*m->cols));
+	/* every column as new first: a map that fails half read is freed whole */
+	for (size_t i = 0; i < ntypes; i++) {
+		m->cols[i].type = types[i];
+		m->cols[i].col = -1;
+		m->cols[i].cd = (iconv_t)-1;
+	}
 	for (size_t i = 0; i < ntypes; i++) {
 		struct mycol *c = &m->cols[i];
 		size_t n = 0;
 
-		c->type = types[i];
-		c->col = -1;
-		c->cd = (iconv_t)-1;
 		switch (c->type) {
 		case MYT_FLOAT: case MYT_DOUBLE: case MYT_BLOB: case MYT_GEOMETRY: case MYT_JSON:
 		case MYT_TIMESTAMP2: case MYT_DATETIME2: case MYT_TIME2:
@@ -95,7 +98,7 @@ myrows_map(struct mymap *m, const uint8_t *types, size_t ntypes, const uint8_t *
 			}
 			c->type = real;
 			c->meta = len;
-		} else {
+		} else if (n == 2) {
 			c->meta = (uint16_t)(b[0] << 8 | b[1]);	/* BIT: bits % 8, bytes; DECIMAL: precision, scale */
 		}
 	}
@@ -505,6 +508,11 @@ myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, con
 
 	for (uint32_t i = 0; i < m->ncols; i++)
 		npresent += present[i / 8] >> (i % 8) & 1;
+	/* an image of no column takes no byte: rows of them would never end */
+	if (npresent == 0) {
+		snprintf(err, errsize, "a row image of no column");
+		return false;
+	}
 	if (!take(p, end, (npresent + 7) / 8, &nulls)) {
 		snprintf(err, errsize, "a row image is cut short");
 		return false;

@@ -1,12 +1,12 @@
 /*
  * myrows.h: the row images of a MySQL or MariaDB binary log, decoded by a
- * decoder of our own (capture/myrows.c): Connector/C's row extraction gets
- * CHAR, ENUM, SET, TIME and TIMESTAMP wrong (cdc-notes B), so the library
- * only carries the events. Every read is bounds-checked: corrupt or
+ * decoder of our own (common/db/myrows.c, for dms-capture): Connector/C's
+ * row extraction gets CHAR, ENUM, SET, TIME and TIMESTAMP wrong (cdc-notes
+ * B), so the library only carries the events. Every read is bounds-checked: corrupt or
  * truncated event bytes are an error, never a crash.
  */
-#ifndef DMS_CAPTURE_MYROWS_H
-#define DMS_CAPTURE_MYROWS_H
+#ifndef DMS_DB_MYROWS_H
+#define DMS_DB_MYROWS_H
 
 #include <iconv.h>
 #include <stdbool.h>
@@ -15,7 +15,7 @@
 
 #include <msgpack.h>
 
-#include "../common/db/catalog.h"
+#include "catalog.h"
 
 /* Binary log column type codes (MySQL's enum_field_types). */
 enum {
