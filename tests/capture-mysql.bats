@@ -148,7 +148,7 @@ pg_digest() {
 	expect "target = source, after the replay" "$(my_sql res_src "$q")" "$(my_sql res_dst "$q")"
 }
 
-@test "dms-capture from MariaDB: an idle source gives CHECKPOINT records, TERM ends the stream with END; wrong settings and a wrong password exit with a clear error" {
+@test "dms-capture from MariaDB: an idle source gives CHECKPOINT records, TERM ends the stream with END; wrong settings, a wrong password and PostgreSQL's options exit with a clear error" {
 	my_sql "CREATE DATABASE idle_src"
 	my_sql idle_src "CREATE TABLE t (id int PRIMARY KEY)"
 	echo '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "object-locator": {"schema-name": "idle_src", "table-name": "t"}, "rule-action": "include"}]}' >map.json
@@ -185,8 +185,9 @@ pg_digest() {
 	# a position that is not one: usage, exit 2
 	run --separate-stderr dms-capture --start nowhere "$(my_uri idle_src)"
 	assert_status 2
-	run --separate-stderr dms-capture -o spool "$(my_uri idle_src)"
+	run --separate-stderr dms-capture --slot s "$(my_uri idle_src)"
 	assert_status 2
+	[[ "$stderr" == *"no slot or publication"* ]]
 }
 
 @test "the binary log row decoder on 100,000 mutated events of the server's own log, under AddressSanitizer: the real events decode, a mutated one is an error or a row, never a crash" {
