@@ -281,39 +281,7 @@ mk_source() {
 	pg_sql postgres "CREATE DATABASE mk_dst"
 	my_sql mk_src "CALL gen(20000)" &
 	gpid=$!
-	killed=""
-	for k in $(seq 1 15); do
-		setsid dms-migrate --task mk --spool mk.spool "$(my_uri mk_src)" "$(pg_uri mk_dst)" 2>>mk.log &
-		mig=$!
-		case $((k % 3)) in
-		0)
-			# the whole pipeline, at a moment of its run: loading, or applying
-			if [ $((RANDOM % 2)) = 0 ]; then
-				wait_for "kill $k: a loader at work" live_one "$mig" -x dms-load
-			else
-				wait_for "kill $k: the applier at work" live_one "$mig" -f "dms-load .*--ack-file"
-			fi
-			kill -KILL -- -"$mig"
-			killed+=" all"
-			;;
-		1)
-			wait_for "kill $k: capture" live_one "$mig" -f "dms-capture.* -o "
-			wait_for "kill $k: a loader at work" live_one "$mig" -x dms-load
-			kill -KILL "$(live_one "$mig" -f "dms-capture.* -o ")"
-			killed+=" capture"
-			;;
-		2)
-			wait_for "kill $k: the applier at work" live_one "$mig" -f "dms-load .*--ack-file"
-			kill -KILL "$(live_one "$mig" -f "dms-load .*--ack-file")"
-			killed+=" load"
-			;;
-		esac
-		wait_for "kill $k: dms-migrate ended" gone "$mig"
-		wait "$mig" && st=0 || st=$?
-		[ "$st" -ne 0 ] || { echo "kill $k: dms-migrate ended 0" >&2; false; }
-		wait_for "kill $k: the group gone" bash -c "! pgrep -g $mig >/dev/null"
-	done
-	expect "the kills" " capture load all capture load all capture load all capture load all capture load all" "$killed"
+	kill_rounds mk mk.spool "$(my_uri mk_src)" "$(pg_uri mk_dst)"
 	wait "$gpid"
 	pos=$(binlog_pos)
 	run --separate-stderr dms-migrate --task mk --spool mk.spool --stop-at "$pos" "$(my_uri mk_src)" "$(pg_uri mk_dst)"

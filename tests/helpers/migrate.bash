@@ -34,3 +34,46 @@ gone() {
 	[[ $st == Z* ]]
 }
 
+
+# kill_rounds TASK SPOOL SOURCE TARGET: 15 runs of dms-migrate, each killed
+# with SIGKILL at a moment of its run, in turn dms-capture (while a loader
+# works), the applier, and the whole process group (loading or applying);
+# each time dms-migrate must fail, and its processes end. The caller then
+# reruns it to the end and compares.
+kill_rounds() {
+	local task=$1 spool=$2 src=$3 dst=$4 k mig st killed
+	killed=""
+	for k in $(seq 1 15); do
+		setsid dms-migrate --task "$task" --spool "$spool" "$src" "$dst" 2>>"$task.log" &
+		mig=$!
+		case $((k % 3)) in
+		0)
+			# the whole pipeline, at a moment of its run: loading, or applying
+			if [ $((RANDOM % 2)) = 0 ]; then
+				wait_for "kill $k: a loader at work" live_one "$mig" -x dms-load
+			else
+				wait_for "kill $k: the applier at work" live_one "$mig" -f "dms-load .*--ack-file"
+			fi
+			kill -KILL -- -"$mig"
+			killed+=" all"
+			;;
+		1)
+			wait_for "kill $k: capture" live_one "$mig" -f "dms-capture.* -o "
+			wait_for "kill $k: a loader at work" live_one "$mig" -x dms-load
+			kill -KILL "$(live_one "$mig" -f "dms-capture.* -o ")"
+			killed+=" capture"
+			;;
+		2)
+			wait_for "kill $k: the applier at work" live_one "$mig" -f "dms-load .*--ack-file"
+			kill -KILL "$(live_one "$mig" -f "dms-load .*--ack-file")"
+			killed+=" load"
+			;;
+		esac
+		# the script sees the loss and ends (its own stages with it)
+		wait_for "kill $k: dms-migrate ended" gone "$mig"
+		wait "$mig" && st=0 || st=$?
+		[ "$st" -ne 0 ] || { echo "kill $k: dms-migrate ended 0" >&2; false; }
+		wait_for "kill $k: the group gone" bash -c "! pgrep -g $mig >/dev/null"
+	done
+	expect "the kills" " capture load all capture load all capture load all capture load all capture load all" "$killed"
+}
