@@ -699,7 +699,8 @@ open_binlog(struct mycap *c)
 	uint32_t flags = 0;	/* blocking: heartbeats while idle */
 	unsigned long start = (unsigned long)c->pos;
 
-	if (!my_connect(&c->repl, c->o->uri))
+	/* heartbeats come every second: 30 s of silence is a connection lost */
+	if (!my_connect_timeout(&c->repl, c->o->uri, 30))
 		return false;
 	if (!my_command(&c->repl, "SET @master_binlog_checksum = @@global.binlog_checksum, "
 				  "@mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000"))
@@ -725,10 +726,12 @@ open_binlog(struct mycap *c)
 
 /* Reads events until the stop point, a signal or an error: an exit status. */
 static int
-follow(struct mycap *c)
+follow(struct mycap *c, bool *lost)
 {
 	MARIADB_RPL_EVENT *ev = NULL;
 	int status = EXIT_OK;
+
+	*lost = false;
 
 	while (!c->stop) {
 		if ((sig_drain || sig_stop) && !c->in_txn)
@@ -741,8 +744,9 @@ follow(struct mycap *c)
 				log_warn("stopped by a signal inside a transaction: it is left for the next run");
 				break;
 			}
-			log_error("%s: reading the binary log after %s:%" PRIu64 ": %s (error %u)", c->repl.label, c->file,
-				  c->pos, mysql_error(c->repl.conn), mysql_errno(c->repl.conn));
+			log_warn("%s: reading the binary log after %s:%" PRIu64 ": %s (error %u)", c->repl.label, c->file,
+				 c->pos, mysql_error(c->repl.conn), mysql_errno(c->repl.conn));
+			*lost = true;
 			status = EXIT_SOURCE;
 			break;
 		}
@@ -873,6 +877,54 @@ open_spool(struct mycap *c, struct spool_writer *s)
 	return EXIT_OK;
 }
 
+/*
+ * The replication connection lost (or silent past its read timeout): again
+ * from the end of the last transaction passed, the one in hand dropped, with
+ * back-off, for --retry-time. False: given up (logged).
+ */
+static bool
+reconnect(struct mycap *c)
+{
+	int64_t began = mono_ms();
+
+	for (int tries = 0;; tries++) {
+		int64_t waited = mono_ms() - began, delay = (int64_t)1000 << (tries < 5 ? tries : 5);
+		const char *colon = strrchr(c->emitted, ':');
+		struct timespec pause;
+
+		if (waited >= c->o->retry_ms) {
+			log_error("the source is unreachable: gave up after %lld s (--retry-time) at %s; a rerun resumes there",
+				  (long long)(waited / 1000), c->emitted);
+			return false;
+		}
+		if (delay > c->o->retry_ms - waited)
+			delay = c->o->retry_ms - waited;
+		log_warn("connection lost at %s: connecting again in %.1f s", c->emitted, (double)delay / 1000);
+		if (c->rpl != NULL)
+			mariadb_rpl_close(c->rpl);
+		c->rpl = NULL;
+		if (c->repl.conn != NULL)
+			my_disconnect(&c->repl);
+		memset(&c->repl, 0, sizeof(c->repl));
+		pause.tv_sec = delay / 1000;
+		pause.tv_nsec = (delay % 1000) * 1000000;
+		nanosleep(&pause, NULL);
+		if (sig_drain || sig_stop)
+			return false;
+		/* the transaction in hand comes again whole */
+		c->in_txn = false;
+		c->changes = 0;
+		sb_reset(&c->txn);
+		maps_clear(c);
+		if (colon != NULL && (size_t)(colon - c->emitted) < sizeof(c->file)) {
+			snprintf(c->file, sizeof(c->file), "%.*s", (int)(colon - c->emitted), c->emitted);
+			c->pos = strtoull(colon + 1, NULL, 10);
+		}
+		if (open_binlog(c))
+			return true;
+	}
+}
+
 int
 mysql_run(const struct options *o)
 {
@@ -949,7 +1001,13 @@ mysql_run(const struct options *o)
 	if (!open_binlog(&c))
 		goto out;
 	log_info("reading the binary log from %s", start);
-	status = follow(&c);
+	for (;;) {
+		bool lost;
+
+		status = follow(&c, &lost);
+		if (!lost || sig_drain || sig_stop || !reconnect(&c))
+			break;
+	}
 	if (status == EXIT_OK)
 		checkpoint(&c);
 	if (c.spool != NULL && status != EXIT_OUTPUT) {

@@ -24,6 +24,12 @@ my_failed(struct my_conn *c, const char *what)
 bool
 my_connect(struct my_conn *c, const char *text)
 {
+	return my_connect_timeout(c, text, 0);
+}
+
+bool
+my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
+{
 	struct dms_uri u;
 	char attr[64];
 	const char *password, *socket;
@@ -48,6 +54,8 @@ my_connect(struct my_conn *c, const char *text)
 	mysql_options(c->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(c->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(c->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
+	if (read_timeout > 0)
+		mysql_options(c->conn, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
 	/* the session every program works in: UTC, and no timeout cutting a long load */
 	mysql_options(c->conn, MYSQL_INIT_COMMAND,
 		      "SET time_zone = '+00:00', SESSION net_read_timeout = 86400, "

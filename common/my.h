@@ -29,6 +29,8 @@ struct my_conn {
  * The session uses utf8mb4 and UTC.
  */
 bool my_connect(struct my_conn *c, const char *uri);
+/* The same, a read that waits longer than read_timeout seconds failing (0: never). */
+bool my_connect_timeout(struct my_conn *c, const char *uri, unsigned read_timeout);
 bool my_command(struct my_conn *c, const char *sql);
 /* Runs a query and returns its result read row by row (mysql_use_result). */
 MYSQL_RES *my_query_stream(struct my_conn *c, const char *sql);
