@@ -225,15 +225,257 @@ table_of(struct mycap *c, const char *schema, const char *name)
 	return t;
 }
 
+/* A length-encoded integer of a TABLE_MAP's optional metadata; false: cut short. */
+static bool
+lenenc(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	size_t n;
+
+	if (*p >= end)
+		return false;
+	n = **p < 251 ? 0 : **p == 252 ? 2 : **p == 253 ? 3 : **p == 254 ? 8 : 9;
+	if (n == 9 || (size_t)(end - *p) < n + 1)
+		return false;
+	*v = n == 0 ? **p : 0;
+	for (size_t i = 0; i < n; i++)
+		*v |= (uint64_t)(*p)[1 + i] << (8 * i);
+	*p += n + 1;
+	return true;
+}
+
+static bool
+is_numeric(uint8_t type)
+{
+	return type == MYT_TINY || type == MYT_SHORT || type == MYT_INT24 || type == MYT_LONG ||
+	       type == MYT_LONGLONG || type == MYT_NEWDECIMAL || type == MYT_DECIMAL || type == MYT_FLOAT ||
+	       type == MYT_DOUBLE;
+}
+
+static bool
+is_character(uint8_t type)
+{
+	return type == MYT_VARCHAR || type == MYT_VAR_STRING || type == MYT_STRING || type == MYT_BLOB;
+}
+
 /*
- * A table described (again) by the catalog, as the binary log has it here:
- * of the catalog's columns, those the TABLE_MAP names (names; NULL: all), so
- * that a capture reading the log from before columns were added writes the
- * table as it was then, and the ALTER a redefinition. Its TABLE record is
- * pending when it differs from the last written.
+ * The nth list of a TABLE_MAP's ENUM or SET values (count, then each value
+ * length-prefixed) as a column type's "('a','b''c')"; false: cut short.
  */
 static bool
-describe(struct mycap *c, struct mytable *t, char **names, uint32_t nnames)
+map_labels(const MARIADB_CONST_DATA *d, uint32_t nth, struct strbuf *out)
+{
+	const uint8_t *p = (const uint8_t *)d->data, *end = p + (d->data ? d->length : 0);
+
+	for (uint32_t k = 0; k <= nth; k++) {
+		uint64_t count, len;
+
+		if (!lenenc(&p, end, &count))
+			return false;
+		if (k == nth)
+			sb_adds(out, "(");
+		for (uint64_t i = 0; i < count; i++) {
+			if (!lenenc(&p, end, &len) || (uint64_t)(end - p) < len)
+				return false;
+			if (k == nth) {
+				sb_addf(out, "%s'", i ? "," : "");
+				for (uint64_t j = 0; j < len; j++)
+					sb_adds(out, p[j] == '\'' ? "''" : p[j] == '\\' ? "\\\\" : (char[]){ (char)p[j], 0 });
+				sb_adds(out, "'");
+			}
+			p += len;
+		}
+	}
+	sb_adds(out, ")");
+	return true;
+}
+
+/*
+ * A column of the binary log that the catalog no longer has (dropped or
+ * renamed since this part of the log was written): described from the
+ * TABLE_MAP's metadata, as information_schema would have described it then
+ * (type, length, precision, signedness, character set, ENUM and SET values,
+ * nullability). Added to d; false: not described (logged).
+ */
+static bool
+column_from_map(struct mycap *c, struct src_table *d, const struct st_mariadb_rpl_table_map_event *e,
+		const struct mymap *m, uint32_t i, const char *name)
+{
+	const struct mycol *mc = &m->cols[i];
+	uint32_t nnum = 0, nchar = 0, nenum = 0, nset = 0;
+	bool is_unsigned = false, binary = false, nullable;
+	char *collation = NULL, prec[16] = "", scale[16] = "", dtprec[16] = "", charlen[24] = "";
+	const char *dt = NULL;
+	struct strbuf native = STRBUF_INIT;
+	unsigned maxlen = 1;
+	bool ok = true;
+
+	for (uint32_t k = 0; k < i; k++) {
+		nnum += is_numeric(m->cols[k].type);
+		nchar += is_character(m->cols[k].type);
+		nenum += m->cols[k].type == MYT_ENUM;
+		nset += m->cols[k].type == MYT_SET;
+	}
+	nullable = e->null_indicator != NULL && (e->null_indicator[i / 8] >> (i % 8)) & 1;
+	if (is_numeric(mc->type) && e->signed_indicator != NULL)
+		is_unsigned = (e->signed_indicator[nnum / 8] >> (7 - nnum % 8)) & 1;
+	if (is_character(mc->type)) {
+		/* its collation: COLUMN_CHARSET's, else the table's default (DEFAULT_CHARSET) */
+		uint64_t id = e->default_charset;
+		const uint8_t *p = (const uint8_t *)e->column_charsets.data;
+		const uint8_t *end = p ? p + e->column_charsets.length : NULL;
+		char sql[300];
+		MYSQL_RES *res;
+		MYSQL_ROW row;
+
+		for (uint32_t k = 0; p != NULL && k <= nchar; k++)
+			if (!lenenc(&p, end, &id)) {
+				id = e->default_charset;
+				break;
+			}
+		snprintf(sql, sizeof(sql), "SELECT co.COLLATION_NAME, cs.MAXLEN FROM information_schema.COLLATIONS co "
+			 "JOIN information_schema.CHARACTER_SETS cs ON cs.CHARACTER_SET_NAME = co.CHARACTER_SET_NAME "
+			 "WHERE co.ID = %" PRIu64, id);
+		if ((res = my_query(c->src.conn, sql)) == NULL)
+			return false;
+		if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL) {
+			collation = xstrdup(row[0]);
+			maxlen = row[1] && atoi(row[1]) > 0 ? (unsigned)atoi(row[1]) : 1;
+		}
+		mysql_free_result(res);
+		if (collation == NULL) {
+			log_error("%s.%s: column %s, no longer in the catalog: the binary log gives collation %" PRIu64 ", which the server does not know",
+				  d->d.schema, d->d.name, name, id);
+			return false;
+		}
+		binary = strcmp(collation, "binary") == 0;
+	}
+	switch (mc->type) {
+	case MYT_TINY: dt = "tinyint"; break;
+	case MYT_SHORT: dt = "smallint"; break;
+	case MYT_INT24: dt = "mediumint"; break;
+	case MYT_LONG: dt = "int"; break;
+	case MYT_LONGLONG: dt = "bigint"; break;
+	case MYT_FLOAT: dt = "float"; break;
+	case MYT_DOUBLE: dt = "double"; break;
+	case MYT_YEAR: dt = "year"; break;
+	case MYT_NEWDECIMAL:
+		dt = "decimal";
+		snprintf(prec, sizeof(prec), "%u", mc->meta >> 8);
+		snprintf(scale, sizeof(scale), "%u", mc->meta & 0xff);
+		sb_addf(&native, "decimal(%s,%s)", prec, scale);
+		break;
+	case MYT_VARCHAR: case MYT_VAR_STRING: case MYT_STRING:
+		dt = mc->type == MYT_STRING ? (binary ? "binary" : "char") : (binary ? "varbinary" : "varchar");
+		snprintf(charlen, sizeof(charlen), "%u", mc->meta / maxlen);
+		sb_addf(&native, "%s(%s)", dt, charlen);
+		break;
+	case MYT_ENUM: case MYT_SET:
+		dt = mc->type == MYT_ENUM ? "enum" : "set";
+		sb_adds(&native, dt);
+		if (!map_labels(mc->type == MYT_ENUM ? &e->enum_values : &e->set_values,
+				mc->type == MYT_ENUM ? nenum : nset, &native)) {
+			log_error("%s.%s: column %s, no longer in the catalog: the binary log has not its values (binlog_row_metadata is not FULL?)",
+				  d->d.schema, d->d.name, name);
+			ok = false;
+		}
+		break;
+	case MYT_BLOB: {
+		static const char *const size[] = { "", "tiny", "", "medium", "long" };
+
+		sb_addf(&native, "%s%s", size[mc->meta <= 4 ? mc->meta : 0], binary ? "blob" : "text");
+		dt = native.buf;
+		break;
+	}
+	case MYT_DATE: case MYT_NEWDATE: dt = "date"; break;
+	case MYT_TIME: case MYT_TIME2: dt = "time"; break;
+	case MYT_DATETIME: case MYT_DATETIME2: dt = "datetime"; break;
+	case MYT_TIMESTAMP: case MYT_TIMESTAMP2: dt = "timestamp"; break;
+	case MYT_BIT:
+		dt = "bit";
+		sb_addf(&native, "bit(%u)", (mc->meta >> 8) + (mc->meta & 0xff) * 8);
+		break;
+	case MYT_JSON: dt = "json"; break;
+	case MYT_GEOMETRY: dt = "geometry"; break;
+	default:
+		log_error("%s.%s: column %s, no longer in the catalog: binary log type %u is not described in this version",
+			  d->d.schema, d->d.name, name, mc->type);
+		ok = false;
+		break;
+	}
+	if (ok && (mc->type == MYT_TIME2 || mc->type == MYT_DATETIME2 || mc->type == MYT_TIMESTAMP2)) {
+		snprintf(dtprec, sizeof(dtprec), "%u", mc->meta);
+		if (mc->meta > 0)
+			sb_addf(&native, "%s(%u)", dt, mc->meta);
+	}
+	if (ok) {
+		char *dtype = xstrdup(dt), *ntype;
+
+		if (native.len == 0)
+			sb_adds(&native, dt);
+		if (is_unsigned)
+			sb_adds(&native, " unsigned");
+		ntype = xstrdup(native.buf);
+		my_src_add_column(d, name, dtype, ntype, nullable, charlen[0] ? charlen : NULL, prec[0] ? prec : NULL,
+				  scale[0] ? scale : NULL, dtprec[0] ? dtprec : NULL, collation, false);
+		log_info("%s.%s: column %s, which the catalog no longer has, described from the binary log: %s",
+			 d->d.schema, d->d.name, name, ntype);
+		free(dtype);
+		free(ntype);
+	}
+	free(collation);
+	sb_release(&native);
+	return ok;
+}
+
+/* A string as an SQL literal of the catalog's connection. */
+static char *
+quote_literal(struct mycap *c, const char *text)
+{
+	MYSQL *conn = ((struct my_conn *)c->src.conn)->conn;
+	size_t n = strlen(text);
+	char *q = xmalloc(2 * n + 3);
+	unsigned long len = mysql_real_escape_string(conn, q + 1, text, (unsigned long)n);
+
+	q[0] = '\'';
+	q[len + 1] = '\'';
+	q[len + 2] = '\0';
+	return q;
+}
+
+/* Whether the catalog has name as a generated column of the table (not in its description). */
+static bool
+is_generated(struct mycap *c, const struct mytable *t, const char *name)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *q[3] = { quote_literal(c, t->schema), quote_literal(c, t->name), quote_literal(c, name) };
+	char *v;
+	bool generated;
+
+	sb_addf(&sql, "SELECT count(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+		      "AND COLUMN_NAME = %s AND (EXTRA LIKE '%%VIRTUAL%%' OR EXTRA LIKE '%%STORED%%' "
+		      "OR EXTRA LIKE '%%PERSISTENT%%')", q[0], q[1], q[2]);
+	v = my_value(c, sql.buf);
+	for (int i = 0; i < 3; i++)
+		free(q[i]);
+	sb_release(&sql);
+	generated = v != NULL && strcmp(v, "0") != 0;
+	free(v);
+	return generated;
+}
+
+/*
+ * A table described (again) by the catalog, as the binary log has it here:
+ * its columns are those the TABLE_MAP names (names; NULL: the catalog's), in
+ * the log's order. A column the catalog has and the log not yet (added
+ * since) is left out, so that a capture reading the log from before an ALTER
+ * writes the table as it was then, and the ALTER a redefinition; a column
+ * the log has and the catalog no longer (dropped or renamed since) is
+ * described from the TABLE_MAP. Its TABLE record is pending when it differs
+ * from the last written.
+ */
+static bool
+describe(struct mycap *c, struct mytable *t, const struct st_mariadb_rpl_table_map_event *e,
+	 const struct mymap *m, char **names)
 {
 	struct src_name nm = { .schema = t->schema, .name = t->name };
 	struct src_table d = { 0 };
@@ -242,20 +484,50 @@ describe(struct mycap *c, struct mytable *t, char **names, uint32_t nnames)
 
 	if (!my_source_ops.describe(&c->src, &nm, &d))
 		return false;
-	if (d.d.nkey == 0)
-		src_table_key_fallback(&d);
 	if (names != NULL) {
-		bool *keep = xcalloc((size_t)d.d.ncols + 1, sizeof(bool));
+		int *order = xcalloc((size_t)m->ncols + 1, sizeof(int));
+		uint32_t n = 0;
+		bool ok = true;
 
-		for (uint32_t i = 0; i < nnames; i++) {
+		int *at = xcalloc((size_t)m->ncols + 1, sizeof(int));	/* each log column's place in d; -1: none */
+
+		for (uint32_t i = 0; ok && i < m->ncols; i++) {
 			int col = src_column_index(&d, names[i]);
 
-			if (col >= 0)
-				keep[col] = true;
+			at[i] = -1;
+			if (col < 0 && !is_generated(c, t, names[i])) {
+				ok = column_from_map(c, &d, e, m, i, names[i]);
+				col = (int)d.d.ncols - 1;
+			}
+			if (ok && col >= 0) {
+				at[i] = (int)n;
+				order[n++] = col;
+			}
 		}
-		src_table_keep_columns(&d, keep);
-		free(keep);
+		if (ok)
+			src_table_order_columns(&d, order, n);
+		/* a key column renamed since: the key the TABLE_MAP gives */
+		if (ok && d.d.nkey == 0 && e->simple_primary_keys.data != NULL) {
+			const uint8_t *p = (const uint8_t *)e->simple_primary_keys.data;
+			const uint8_t *end = p + e->simple_primary_keys.length;
+			uint64_t k;
+
+			free(d.d.key);
+			d.d.key = xcalloc((size_t)m->ncols + 1, sizeof(*d.d.key));
+			while (p < end && lenenc(&p, end, &k) && k < m->ncols && at[k] >= 0)
+				d.d.key[d.d.nkey++] = (uint32_t)at[k];
+			if (p < end)
+				d.d.nkey = 0;
+		}
+		free(at);
+		free(order);
+		if (!ok) {
+			src_table_free(&d);
+			return false;
+		}
 	}
+	if (d.d.nkey == 0)
+		src_table_key_fallback(&d);
 	if (d.d.ncols == 0) {
 		log_error("%s.%s: the catalog has none of its columns (dropped since this part of the binary log was written?)",
 			  t->schema, t->name);
@@ -347,7 +619,7 @@ table_map(struct mycap *c, const struct st_mariadb_rpl_table_map_event *e)
 		if (!t->described || t->stale || strcmp(t->mapcols ? t->mapcols : "", cols.buf ? cols.buf : "") != 0) {
 			free(t->mapcols);
 			t->mapcols = xstrdup(cols.buf ? cols.buf : "");
-			if (!describe(c, t, names, m.ncols))
+			if (!describe(c, t, e, &m, names))
 				ok = false;
 		}
 		sb_release(&cols);

@@ -46,6 +46,7 @@ struct atable {
 	char **types;		/* their target types */
 	bool suspended;		/* SUSPEND_TABLE: its changes are passed over */
 	bool warned;		/* told that it has no key */
+	bool pending;		/* a definition met among transactions the target has: applied before the next one it lacks */
 	struct net *net;	/* batch apply: its net changes not yet sent */
 	uint64_t conflicts, skipped;
 	struct counters {

@@ -153,7 +153,8 @@ apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*table)(in
 			log_info("task %s: waiting up to %d s for its lock", l->task, LOCK_TRIES / 10);
 		nanosleep(&pause, NULL);
 	}
-	if (l->restart && !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2", "apply_state", 2, params, NULL))
+	if (l->restart && (!ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2", "apply_state", 2, params, NULL) ||
+			   !ctl_sql(l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2", "apply_tables", 2, params, NULL)))
 		return false;
 	/* table_statistics, as dms-validate has it too, with the apply counters */
 	{
@@ -304,7 +305,9 @@ ap_write_stats(void)
 
 		if (!d[0] && !d[1] && !d[2] && !d[3] && !d[4])
 			continue;
-		t = *ap.table((int64_t)tid);
+		/* a table whose first TABLE record is being applied: its counters wait for the next time */
+		if (ap.table((int64_t)tid) == NULL || (t = *ap.table((int64_t)tid)) == NULL)
+			continue;
 		for (int i = 0; i < 5; i++)
 			snprintf(v[i], sizeof(v[i]), "%" PRIu64, d[i]);
 		target = xprintf("%s.%s", t->schema, t->name);
@@ -649,11 +652,22 @@ static bool
 begin(const struct dms_record *rec)
 {
 	char *pos = position_of(rec, 2);
+	bool skip = pos != NULL && applied_already(pos);
 
+	/* definitions met among the transactions the target has, now that one it lacks comes */
+	if (!skip) {
+		int status = apply_pending_tables();
+
+		if (status != EXIT_OK) {
+			ap.status = status;
+			free(pos);
+			return false;
+		}
+	}
 	ap.in_txn = true;
 	ap.txn_changes = 0;
 	ap.deferred = false;
-	ap.skip = pos != NULL && applied_already(pos);
+	ap.skip = skip;
 	if (pos == NULL && ap.applied != NULL && !ap.caught_up)
 		ap.deferred = true;	/* held until its COMMIT says where it stands */
 	free(pos);

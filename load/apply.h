@@ -17,6 +17,8 @@ bool apply_start(struct loader *l, struct dms_stream *st, struct ttable **(*tabl
 		 const char *ack_path);
 /* A TABLE record of a change stream (t is the new definition of tid); an exit status. */
 int apply_table(struct ttable *t, int64_t tid);
+/* The definitions held back while the stream repeated transactions the target has (see apply_table). */
+int apply_pending_tables(void);
 /* BEGIN, INSERT, UPDATE, DELETE, TRUNCATE, COMMIT, CHECKPOINT; an exit status. */
 int apply_record(const struct dms_record *rec);
 /*

@@ -139,6 +139,15 @@ myt_control_tables(struct loader *l)
 		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", runs);
 	ok = ok && my_command(MY(l), sql.buf);
 	free(runs);
+	sb_reset(&sql);
+	runs = ctl(l, "apply_tables");
+	sb_addf(&sql, "CREATE TABLE IF NOT EXISTS %s (task_name varchar(100) NOT NULL, "
+		      "target_database varchar(128) NOT NULL, table_owner varchar(128) NOT NULL, "
+		      "table_name varchar(128) NOT NULL, columns longtext NOT NULL, types longtext NOT NULL, "
+		      "PRIMARY KEY (task_name, target_database, table_owner, table_name)) "
+		      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin", runs);
+	ok = ok && my_command(MY(l), sql.buf);
+	free(runs);
 	free(s);
 	free(parts);
 	free(exc);

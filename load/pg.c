@@ -40,7 +40,7 @@ pgt_control_tables(struct loader *l)
 	struct strbuf sql = STRBUF_INIT;
 	char *s = pg_quote_ident(l->settings->control_schema);
 	char *parts = ctl(l, "load_parts"), *exc = ctl(l, "apply_exceptions");
-	char *runs = ctl(l, "load_runs"), *state = ctl(l, "apply_state");
+	char *runs = ctl(l, "load_runs"), *state = ctl(l, "apply_state"), *tables = ctl(l, "apply_tables");
 	char *parts_lit = PQescapeLiteral(PG(l)->conn, parts, strlen(parts));
 	bool ok;
 
@@ -64,8 +64,11 @@ pgt_control_tables(struct loader *l)
 		"CREATE TABLE IF NOT EXISTS %s (task_name text NOT NULL, target_database text NOT NULL, position text, "
 		"commit_time timestamptz, source_engine text, source_server text, source_database text, "
 		"transactions bigint NOT NULL DEFAULT 0, latency_ms bigint, "
-		"applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (task_name, target_database)); COMMIT",
-		s, parts, exc, parts_lit, parts, runs, state);
+		"applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (task_name, target_database)); "
+		"CREATE TABLE IF NOT EXISTS %s (task_name text NOT NULL, target_database text NOT NULL, "
+		"table_owner text NOT NULL, table_name text NOT NULL, columns text NOT NULL, types text NOT NULL, "
+		"PRIMARY KEY (task_name, target_database, table_owner, table_name)); COMMIT",
+		s, parts, exc, parts_lit, parts, runs, state, tables);
 	ok = pg_command(PG(l), sql.buf);
 	if (!ok)
 		pg_command(PG(l), "ROLLBACK");
@@ -74,6 +77,7 @@ pgt_control_tables(struct loader *l)
 	free(exc);
 	free(runs);
 	free(state);
+	free(tables);
 	PQfreemem(parts_lit);
 	sb_release(&sql);
 	return ok;

@@ -210,6 +210,81 @@ out:
 }
 
 /*
+ * The definition a table was last applied with (its columns and their target
+ * types), kept in the apply_tables control table so that a later run takes a
+ * redefinition that comes first in its stream (a column renamed, dropped or
+ * retyped while no dms-load ran) as one. It is a claim about the target:
+ * each ALTER it leads to is made only when the target's columns agree
+ * (redefine's checks), so a table altered by hand is not harmed.
+ */
+static const char *
+target_db(void)
+{
+	return ap.l->engine == ENGINE_MYSQL && ap.l->dbname ? ap.l->dbname : "";
+}
+
+static bool
+definition_load(struct atable *a, const struct ttable *t)
+{
+	const char *params[] = { ap.l->task, target_db(), t->schema, t->name };
+	struct ctl_result r = { 0 };
+	bool ok;
+
+	ok = ctl_sql(ap.l, "SELECT columns, types FROM %s WHERE task_name = $1 AND target_database = $2 "
+			   "AND table_owner = $3 AND table_name = $4", "apply_tables", 4, params, &r);
+	if (ok && r.nrows == 1 && r.v[0] && r.v[1]) {
+		char *names = r.v[0], *types = r.v[1];
+		int n = 1;
+
+		for (const char *c = names; *c; c++)
+			n += *c == '\x01';
+		a->ncols = n;
+		a->names = xcalloc((size_t)n + 1, sizeof(char *));
+		a->types = xcalloc((size_t)n + 1, sizeof(char *));
+		for (int i = 0; i < n; i++) {
+			size_t ln = strcspn(names, "\x01"), lt = strcspn(types, "\x01");
+
+			a->names[i] = xstrndup(names, ln);
+			a->types[i] = xstrndup(types, lt);
+			names += ln + (names[ln] != '\0');
+			types += lt + (types[lt] != '\0');
+		}
+	}
+	ctl_result_free(&r);
+	return ok;
+}
+
+static bool
+definition_forget(const struct ttable *t)
+{
+	const char *params[] = { ap.l->task, target_db(), t->schema, t->name };
+
+	return ctl_sql(ap.l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2 AND table_owner = $3 "
+			     "AND table_name = $4", "apply_tables", 4, params, NULL);
+}
+
+static bool
+definition_save(const struct atable *a, const struct ttable *t)
+{
+	struct strbuf names = STRBUF_INIT, types = STRBUF_INIT;
+	const char *params[] = { ap.l->task, target_db(), t->schema, t->name, NULL, NULL };
+	bool ok;
+
+	for (int i = 0; i < a->ncols; i++) {
+		sb_addf(&names, "%s%s", i ? "\x01" : "", a->names[i]);
+		sb_addf(&types, "%s%s", i ? "\x01" : "", a->types[i]);
+	}
+	params[4] = names.buf ? names.buf : "";
+	params[5] = types.buf ? types.buf : "";
+	ok = definition_forget(t) &&
+	     ctl_sql(ap.l, "INSERT INTO %s (task_name, target_database, table_owner, table_name, columns, types) "
+			   "VALUES ($1, $2, $3, $4, $5, $6)", "apply_tables", 6, params, NULL);
+	sb_release(&names);
+	sb_release(&types);
+	return ok;
+}
+
+/*
  * A TABLE record: between transactions only. A table met for the first time
  * is created on the target when it is missing (as a full load would, its
  * existing rows left alone); a redefinition alters it.
@@ -241,7 +316,7 @@ drop_table(struct atable *a, struct ttable *t)
 		return ap.status;
 	/* a later definition creates it again */
 	ap_atable_release(a);
-	return EXIT_OK;
+	return definition_forget(t) ? EXIT_OK : EXIT_TARGET;
 }
 
 /*
@@ -279,6 +354,34 @@ catch_up_columns(struct atable *a, struct ttable *t)
 	return ok;
 }
 
+static bool
+same_definition(const struct atable *a, const struct ttable *t)
+{
+	if (a->ncols != t->ncols)
+		return false;
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(a->names[i], t->cols[i].src->name) != 0 ||
+		    strcmp(a->types[i], t->cols[i].sqltype ? t->cols[i].sqltype : "") != 0)
+			return false;
+	return true;
+}
+
+int
+apply_pending_tables(void)
+{
+	for (size_t tid = 0; tid < ap.nat; tid++) {
+		struct ttable **t = ap.table((int64_t)tid);
+		int status;
+
+		if (!ap.at[tid].pending || t == NULL || *t == NULL)
+			continue;
+		ap.at[tid].pending = false;
+		if ((status = apply_table(*t, (int64_t)tid)) != EXIT_OK)
+			return status;
+	}
+	return EXIT_OK;
+}
+
 int
 apply_table(struct ttable *t, int64_t tid)
 {
@@ -295,6 +398,19 @@ apply_table(struct ttable *t, int64_t tid)
 		return ap.status;
 	if (attrs_bool(t->src->attrs, t->src->attrs_len, "dropped", &dropped) && dropped)
 		return drop_table(a, t);
+	if (a->names == NULL && !definition_load(a, t))
+		return EXIT_TARGET;
+	/*
+	 * Among transactions the target has (a stream read again from further
+	 * back), a definition may be older than the target's table: it waits
+	 * for the first transaction the target lacks, and is applied then if it
+	 * is still the stream's.
+	 */
+	a->pending = false;
+	if (a->names != NULL && ap.applied != NULL && !ap.caught_up && !same_definition(a, t)) {
+		a->pending = true;
+		return EXIT_OK;
+	}
 	if (a->names == NULL) {
 		if (!run_check_tables(ap.l, &t, 1))
 			return EXIT_USAGE;
@@ -314,6 +430,6 @@ apply_table(struct ttable *t, int64_t tid)
 		a->names[i] = xstrdup(t->cols[i].src->name);
 		a->types[i] = xstrdup(t->cols[i].sqltype ? t->cols[i].sqltype : "");
 	}
-	return EXIT_OK;
+	return definition_save(a, t) ? EXIT_OK : EXIT_TARGET;
 }
 

@@ -148,6 +148,73 @@ pg_digest() {
 	expect "target = source, after the replay" "$(my_sql res_src "$q")" "$(my_sql res_dst "$q")"
 }
 
+# ddl_digest pg|my DB TABLE: the DDL test's table, row by row, as one md5
+ddl_digest() {
+	case $1 in
+	pg) digest pg "$2" "$3" id "id, w, d, e, encode(bb, 'hex'), y" ;;
+	my) digest my "$2" "$3" id "id, w, d, e, lower(hex(bb)), y" ;;
+	esac
+}
+
+@test "dms-capture from MariaDB: columns added, renamed, dropped and retyped mid-stream, read in step with the catalog and read after the catalog moved on, applied to PostgreSQL and MariaDB as the source has them" {
+	my_sql "CREATE DATABASE ddl_src"
+	my_sql ddl_src "CREATE TABLE c (id int PRIMARY KEY, v varchar(20), x int, d decimal(8,2), e enum('a','b''q'),
+		u int unsigned, b varbinary(8))"
+	for db in ddl_step ddl_lag; do
+		pg_sql postgres "CREATE DATABASE $db"
+		my_sql "CREATE DATABASE $db"
+	done
+	steps=(
+		"INSERT INTO c SELECT seq, concat('v', seq), seq * 10, seq / 4, IF(seq % 2, 'a', 'b''q'), 4000000000 + seq, x'00ff' FROM seq_1_to_20"
+		"UPDATE c SET x = x + 1, v = concat(v, '.') WHERE id <= 5"
+		"ALTER TABLE c RENAME COLUMN v TO w"
+		"UPDATE c SET w = concat(w, '!') WHERE id IN (2, 6)"
+		"ALTER TABLE c DROP COLUMN x"
+		"INSERT INTO c (id, w, d, e, u, b) VALUES (21, 'new', 1.5, 'a', 1, x'01')"
+		"ALTER TABLE c ADD COLUMN y int DEFAULT 9"
+		"UPDATE c SET y = id WHERE id % 3 = 0"
+		"ALTER TABLE c MODIFY d decimal(12,3)"
+		"UPDATE c SET d = d * 2 WHERE id > 15; DELETE FROM c WHERE id = 1"
+		"ALTER TABLE c RENAME COLUMN b TO bb"
+		"UPDATE c SET bb = x'beef' WHERE id = 3"
+		"ALTER TABLE c DROP COLUMN u"
+		"INSERT INTO c (id, w, d, e, bb, y) VALUES (22, 'last', 2, 'b''q', NULL, NULL)"
+	)
+	p0=$(binlog_pos)
+	# in step: each statement captured and applied before the next one
+	from=$p0
+	for sql in "${steps[@]}"; do
+		my_sql ddl_src "$sql"
+		to=$(binlog_pos)
+		dms-capture --start "$from" --stop-at "$to" "$(my_uri ddl_src)" >step.dms 2>>capture.log
+		run --separate-stderr dms-load --task step "$(pg_uri ddl_step)" <step.dms
+		assert_status 0
+		run --separate-stderr dms-load --task step "$(my_uri ddl_step)" <step.dms
+		assert_status 0
+		from=$to
+	done
+	# behind: the whole log read after the last statement, the catalog then
+	# knowing none of the columns renamed or dropped on the way
+	dms-capture --start "$p0" --stop-at "$to" "$(my_uri ddl_src)" >lag.dms 2>lag.log ||
+		{ cat lag.log >&2; false; }
+	run --separate-stderr dms-load --task lag "$(pg_uri ddl_lag)" <lag.dms
+	assert_status 0
+	run --separate-stderr dms-load --task lag "$(my_uri ddl_lag)" <lag.dms
+	assert_status 0
+	want=$(ddl_digest my ddl_src c)
+	cols="id,w,d,e,bb,y"
+	for db in ddl_step ddl_lag; do
+		expect "PostgreSQL $db: rows" "$want" "$(ddl_digest pg "$db" ddl_src.c)"
+		expect "MariaDB $db: rows" "$want" "$(ddl_digest my "$db" c)"
+		expect "PostgreSQL $db: columns" "$cols" "$(pg_sql "$db" "SELECT string_agg(column_name, ',' ORDER BY ordinal_position)
+			FROM information_schema.columns WHERE table_schema = 'ddl_src' AND table_name = 'c'")"
+		expect "MariaDB $db: columns" "$cols" "$(my_sql "$db" "SELECT group_concat(column_name ORDER BY ordinal_position)
+			FROM information_schema.columns WHERE table_schema = '$db' AND table_name = 'c'")"
+		expect "PostgreSQL $db: d retyped" "numeric(12,3)" "$(pg_sql "$db" "SELECT format_type(atttypid, atttypmod)
+			FROM pg_attribute WHERE attrelid = 'ddl_src.c'::regclass AND attname = 'd'")"
+	done
+}
+
 @test "dms-capture from MariaDB: an idle source gives CHECKPOINT records, TERM ends the stream with END; wrong settings, a wrong password and PostgreSQL's options exit with a clear error" {
 	my_sql "CREATE DATABASE idle_src"
 	my_sql idle_src "CREATE TABLE t (id int PRIMARY KEY)"

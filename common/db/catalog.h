@@ -96,6 +96,16 @@ struct source_ops {
 
 extern const struct source_ops pg_source_ops;
 extern const struct source_ops my_source_ops;
+/*
+ * A MySQL column added to t as information_schema.COLUMNS describes one
+ * (DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION,
+ * NUMERIC_SCALE, DATETIME_PRECISION, COLLATION_NAME; json: MariaDB's JSON
+ * check); dms-capture describes from a TABLE_MAP this way a column the
+ * catalog no longer has.
+ */
+struct dms_column *my_src_add_column(struct src_table *t, const char *name, const char *data_type,
+				     const char *column_type, bool nullable, const char *charlen, const char *prec,
+				     const char *scale, const char *dtprec, const char *collation, bool json);
 
 void src_table_free(struct src_table *t);
 /*
@@ -118,6 +128,11 @@ bool src_table_key_fallback(struct src_table *t);
  * indexes and foreign keys that lose a column go with it.
  */
 void src_table_keep_columns(struct src_table *t, const bool *keep);
+/*
+ * Makes the table's columns order[0..n-1] (indexes of its columns, each at
+ * most once), in that order; the others are dropped, as above.
+ */
+void src_table_order_columns(struct src_table *t, const int *order, uint32_t n);
 /*
  * A column's value in the rows that were there when it was added (text as
  * the client library gives it; NULL: none), as its "missing" attr, so that a

@@ -207,6 +207,30 @@ my_type(struct dms_column *c, enum conv *conv, const char *data_type, const char
 	}
 }
 
+struct dms_column *
+my_src_add_column(struct src_table *t, const char *name, const char *data_type, const char *column_type,
+		  bool nullable, const char *charlen, const char *prec, const char *scale, const char *dtprec,
+		  const char *collation, bool json)
+{
+	struct strbuf select = STRBUF_INIT;
+	struct dms_column *c;
+	char *q = my_quote_ident(name);
+
+	if (strcmp(data_type, "bit") == 0)
+		sb_addf(&select, "%s + 0", q);
+	else if (strcmp(data_type, "float") == 0)
+		sb_addf(&select, "CAST(%s AS DOUBLE)", q);	/* its text has too few digits */
+	else
+		sb_adds(&select, q);
+	free(q);
+	c = src_add_column(t, name, DT_STRING, CONV_TEXT, select.buf);
+	c->native = xstrdup(column_type);
+	c->nullable = nullable;
+	my_type(c, &t->read[t->d.ncols - 1].conv, data_type, column_type, charlen, prec, scale, dtprec, json);
+	c->collation = collation ? xstrdup(collation) : NULL;
+	return c;
+}
+
 /* The table's foreign keys, from information_schema (sch, tab: its quoted schema and name). */
 static bool
 my_describe_fkeys(struct source *s, struct src_table *t, const char *sch, const char *tab)
@@ -318,29 +342,14 @@ my_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		goto done;
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		struct dms_column *c;
-		struct src_read *rd;
-		char probe[300], *q;
-		struct strbuf select = STRBUF_INIT;
+		char probe[300];
 
 		if (row[8] && (strstr(row[8], "VIRTUAL") || strstr(row[8], "STORED")))
 			continue;	/* generated columns are computed on the target */
-		q = my_quote_ident(row[0]);
-		if (strcmp(row[1], "bit") == 0)
-			sb_addf(&select, "%s + 0", q);
-		else if (strcmp(row[1], "float") == 0)
-			sb_addf(&select, "CAST(%s AS DOUBLE)", q);	/* its text has too few digits */
-		else
-			sb_adds(&select, q);
-		free(q);
-		c = src_add_column(t, row[0], DT_STRING, CONV_TEXT, select.buf);
-		rd = &t->read[t->d.ncols - 1];
-		c->native = xstrdup(row[2]);
-		c->nullable = strcmp(row[3], "YES") == 0;
-		snprintf(probe, sizeof(probe), "json_valid(`%s`)", c->name);
-		my_type(c, &rd->conv, row[1], row[2], row[4], row[5], row[6], row[7],
-			json_cols.buf && strstr(json_cols.buf, probe));
+		snprintf(probe, sizeof(probe), "json_valid(`%s`)", row[0]);
+		c = my_src_add_column(t, row[0], row[1], row[2], strcmp(row[3], "YES") == 0, row[4], row[5], row[6],
+				      row[7], row[9], json_cols.buf && strstr(json_cols.buf, probe));
 		c->identity = row[8] && strstr(row[8], "auto_increment") != NULL;
-		c->collation = row[9] ? xstrdup(row[9]) : NULL;
 		default_literal(s, t, t->d.ncols - 1, row[10], row[8]);
 	}
 	mysql_free_result(res);

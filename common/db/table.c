@@ -171,30 +171,36 @@ src_table_key_fallback(struct src_table *t)
 }
 
 void
-src_table_keep_columns(struct src_table *t, const bool *keep)
+src_table_order_columns(struct src_table *t, const int *order, uint32_t n)
 {
 	int *map = xcalloc((size_t)t->d.ncols + 1, sizeof(int));
-	uint32_t n = 0;
+	struct dms_column *cols = xcalloc((size_t)n + 1, sizeof(*cols));
+	struct src_read *read = xcalloc((size_t)n + 1, sizeof(*read));
 	int nx = 0, nf = 0;
 
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		map[i] = -1;
+	for (uint32_t k = 0; k < n; k++) {
+		map[order[k]] = (int)k;
+		cols[k] = t->d.cols[order[k]];
+		read[k] = t->read[order[k]];
+	}
 	for (uint32_t i = 0; i < t->d.ncols; i++) {
 		struct dms_column *c = &t->d.cols[i];
 
-		if (!keep[i]) {
-			free(c->name);
-			free(c->type_name);
-			free(c->native);
-			free(c->collation);
-			free(c->missing);
-			free(t->read[i].select);
-			map[i] = -1;
+		if (map[i] >= 0)
 			continue;
-		}
-		map[i] = (int)n;
-		t->d.cols[n] = *c;
-		t->read[n] = t->read[i];
-		n++;
+		free(c->name);
+		free(c->type_name);
+		free(c->native);
+		free(c->collation);
+		free(c->missing);
+		free(t->read[i].select);
 	}
+	free(t->d.cols);
+	free(t->read);
+	t->d.cols = cols;
+	t->read = read;
 	t->d.ncols = n;
 	/* the key, and each index, goes with any of its columns */
 	for (uint32_t k = 0; k < t->d.nkey; k++)
@@ -232,6 +238,19 @@ src_table_keep_columns(struct src_table *t, const bool *keep)
 	}
 	t->d.nfkeys = nf;
 	free(map);
+}
+
+void
+src_table_keep_columns(struct src_table *t, const bool *keep)
+{
+	int *order = xcalloc((size_t)t->d.ncols + 1, sizeof(int));
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		if (keep[i])
+			order[n++] = (int)i;
+	src_table_order_columns(t, order, n);
+	free(order);
 }
 
 void
