@@ -65,7 +65,9 @@ struct mycap {
 	bool in_txn;
 	char gtid[64];		/* MariaDB's domain-server-sequence; "": none */
 	uint64_t changes;
-	struct strbuf txn;
+	struct strbuf txn;	/* the transaction in hand's change records: in memory, */
+	FILE *spill;		/* then, past --memory bytes, in a temporary file first */
+	uint64_t spilled;	/* bytes in it */
 	msgpack_sbuffer rec;
 	msgpack_packer pk;
 	struct strbuf scratch;
@@ -699,6 +701,74 @@ table_by_map(struct mycap *c, const struct mymap *m)
 	return NULL;
 }
 
+/* The transaction in hand forgotten. */
+static void
+txn_reset(struct mycap *c)
+{
+	sb_reset(&c->txn);
+	if (c->spill != NULL)
+		fclose(c->spill);
+	c->spill = NULL;
+	c->spilled = 0;
+}
+
+/*
+ * A change record of the transaction in hand: kept in memory up to --memory
+ * bytes, then what memory holds goes to a temporary file and so does each
+ * record after it. False: the file cannot be written (logged).
+ */
+static bool
+txn_add(struct mycap *c, const void *rec, size_t len)
+{
+	if (c->spill == NULL && c->txn.len + len <= c->o->memory) {
+		sb_add(&c->txn, rec, len);
+		return true;
+	}
+	if (c->spill == NULL) {
+		if ((c->spill = tmpfile()) == NULL) {
+			log_error("cannot spill a large transaction to a temporary file: %s", strerror(errno));
+			return false;
+		}
+		log_info("the transaction at %s:%" PRIu64 " is past %zu bytes: spilled to a temporary file", c->file,
+			 c->pos, c->o->memory);
+	}
+	if (c->txn.len > 0 && fwrite(c->txn.buf, 1, c->txn.len, c->spill) != c->txn.len) {
+		log_error("cannot spill a large transaction to a temporary file: %s", strerror(errno));
+		return false;
+	}
+	c->spilled += c->txn.len;
+	sb_reset(&c->txn);
+	if (fwrite(rec, 1, len, c->spill) != len) {
+		log_error("cannot spill a large transaction to a temporary file: %s", strerror(errno));
+		return false;
+	}
+	c->spilled += len;
+	return true;
+}
+
+/* The transaction in hand's records to the output: the file's, then memory's. False: not read back (logged). */
+static bool
+txn_write(struct mycap *c)
+{
+	if (c->spill != NULL) {
+		char buf[65536];
+		size_t n;
+		uint64_t total = 0;
+
+		rewind(c->spill);
+		while ((n = fread(buf, 1, sizeof(buf), c->spill)) > 0) {
+			out_write(&c->w->out, buf, n);
+			total += n;
+		}
+		if (ferror(c->spill) || total != c->spilled) {
+			log_error("cannot read a large transaction back from its temporary file: %s", strerror(errno));
+			return false;
+		}
+	}
+	out_write(&c->w->out, c->txn.buf, c->txn.len);
+	return true;
+}
+
 /* A rows event: each row image a change record of the transaction in hand. */
 static bool
 rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
@@ -760,7 +830,8 @@ rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 				       sizeof(err))) {
 			goto bad;
 		}
-		sb_add(&c->txn, c->rec.data, c->rec.size);
+		if (!txn_add(c, c->rec.data, c->rec.size))
+			return false;
 		c->changes++;
 	}
 	return true;
@@ -850,7 +921,7 @@ commit(struct mycap *c, int64_t when)
 	maps_clear(c);
 	if (past_stop(c, pos, when)) {
 		c->stop = true;
-		sb_reset(&c->txn);
+		txn_reset(c);
 		return true;
 	}
 	snprintf(c->emitted, sizeof(c->emitted), "%s", pos);
@@ -868,10 +939,11 @@ commit(struct mycap *c, int64_t when)
 		t->pending = NULL;
 	}
 	rec_begin(pk, c->gtid[0] ? c->gtid : NULL, pos, when, 0);
-	out_write(&c->w->out, c->txn.buf, c->txn.len);
+	if (!txn_write(c))
+		return false;
 	rec_commit(pk, pos, when, 0, c->changes);
 	snprintf(c->written, sizeof(c->written), "%s", pos);
-	sb_reset(&c->txn);
+	txn_reset(c);
 	c->changes = 0;
 	c->transactions++;
 	return !c->w->out.failed;
@@ -883,7 +955,7 @@ begin(struct mycap *c)
 	c->gtid[0] = '\0';
 	c->in_txn = true;
 	c->changes = 0;
-	sb_reset(&c->txn);
+	txn_reset(c);
 }
 
 /* A QUERY event: BEGIN, COMMIT, or a statement (DDL) after which the tables are described again. */
@@ -913,9 +985,88 @@ query(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 	return true;
 }
 
+/* Whether text is a MariaDB GTID position: domain-server-sequence, comma-separated for several domains. */
+static bool
+is_gtid(const char *text)
+{
+	const char *p = text;
+
+	for (;;) {
+		for (int part = 0; part < 3; part++) {
+			if (*p < '0' || *p > '9')
+				return false;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (part < 2 && *p++ != '-')
+				return false;
+		}
+		if (*p == '\0')
+			return true;
+		if (*p++ != ',')
+			return false;
+	}
+}
+
+/*
+ * A MariaDB GTID position as the file:offset where the transactions after it
+ * begin, as the server finds it: a replication session from the GTID
+ * (@slave_connect_state), read up to its first transaction (or its first
+ * heartbeat, when none has come since). False: logged.
+ */
+static bool
+gtid_position(struct mycap *c, const char *gtid, char *file, size_t size, uint64_t *pos)
+{
+	struct my_conn conn;
+	MARIADB_RPL *rpl = NULL;
+	MARIADB_RPL_EVENT *ev = NULL;
+	char sql[400];
+	bool found = false;
+
+	if (!my_connect_timeout(&conn, c->o->uri, 30))
+		return false;
+	snprintf(sql, sizeof(sql), "SET @master_binlog_checksum = @@global.binlog_checksum, "
+		 "@mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000, "
+		 "@slave_connect_state = '%s'", gtid);
+	file[0] = '\0';
+	if (my_command(&conn, sql) && (rpl = mariadb_rpl_init(conn.conn)) != NULL) {
+		unsigned int server_id = 0x40000000u | ((unsigned)getpid() & 0x3fffffffu);
+
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)4);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, server_id);
+		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, (uint32_t)0);
+		if (mariadb_rpl_open(rpl) == 0)
+			while (!found && (ev = mariadb_rpl_fetch(rpl, ev)) != NULL) {
+				if (ev->event_type == ROTATE_EVENT) {
+					snprintf(file, size, "%.*s", (int)ev->event.rotate.filename.length,
+						 ev->event.rotate.filename.str);
+				} else if (ev->event_type == GTID_EVENT && file[0] && ev->next_event_pos >= ev->event_length) {
+					*pos = ev->next_event_pos - ev->event_length;
+					found = true;
+				} else if (ev->event_type == HEARTBEAT_LOG_EVENT && ev->next_event_pos != 0) {
+					snprintf(file, size, "%.*s", (int)ev->event.heartbeat.filename.length,
+						 ev->event.heartbeat.filename.str);
+					*pos = ev->next_event_pos;
+					found = true;
+				}
+			}
+	}
+	if (!found)
+		log_error("%s: cannot find GTID %s in the binary log: %s (error %u)", conn.label, gtid,
+			  mysql_error(conn.conn), mysql_errno(conn.conn));
+	else
+		log_info("GTID %s: the transactions after it begin at %s:%" PRIu64, gtid, file, *pos);
+	if (ev != NULL)
+		mariadb_free_rpl_event(ev);
+	if (rpl != NULL)
+		mariadb_rpl_close(rpl);
+	my_disconnect(&conn);
+	return found;
+}
+
 /* The start position: given (--start), the ack file's, or the server's current one. */
 static bool
-start_position(struct mycap *c, const char *given, char *file, size_t size, uint64_t *pos)
+start_position(struct mycap *c, const char *given, char *file, size_t size, uint64_t *pos, bool *gtid_failed)
 {
 	char buf[300] = "";
 	size_t baselen;
@@ -932,12 +1083,19 @@ start_position(struct mycap *c, const char *given, char *file, size_t size, uint
 		if (buf[0])
 			given = buf;
 	}
+	if (given != NULL && is_gtid(given)) {
+		if (!gtid_position(c, given, file, size, pos)) {
+			*gtid_failed = true;
+			return false;
+		}
+		return true;
+	}
 	if (given != NULL) {
 		const char *colon = strrchr(given, ':');
 
 		if (!binlog_parse(given, &baselen, &fileno, &off) || colon == NULL ||
 		    (size_t)(colon - given) >= size) {
-			log_usage_error("%s: expected a binary log position, file:offset (binlog.000001:1234)", given);
+			log_usage_error("%s: expected a binary log position, file:offset (binlog.000001:1234), or a MariaDB GTID (0-1-42)", given);
 			return false;
 		}
 		snprintf(file, size, "%.*s", (int)(colon - given), given);
@@ -1186,7 +1344,7 @@ reconnect(struct mycap *c)
 		/* the transaction in hand comes again whole */
 		c->in_txn = false;
 		c->changes = 0;
-		sb_reset(&c->txn);
+		txn_reset(c);
 		maps_clear(c);
 		if (colon != NULL && (size_t)(colon - c->emitted) < sizeof(c->file)) {
 			snprintf(c->file, sizeof(c->file), "%.*s", (int)(colon - c->emitted), c->emitted);
@@ -1205,6 +1363,7 @@ mysql_run(const struct options *o)
 	struct spool_writer spool = { 0 };
 	int status = EXIT_SOURCE;
 	char start[300];
+	bool gtid_failed = false;
 
 	if (o->slot || o->publication || (o->ack_file && o->spool)) {
 		log_usage_error("a MySQL or MariaDB source has no slot or publication; -o goes without --ack-file");
@@ -1246,8 +1405,8 @@ mysql_run(const struct options *o)
 	msgpack_packer_init(&c.pk, &c.rec, msgpack_sbuffer_write);
 	if (!my_source_ops.connect(&c.src, o->uri) || !my_source_ops.identity(&c.src) || !preflight(&c))
 		goto out;
-	if (!start_position(&c, o->export ? NULL : o->start, c.file, sizeof(c.file), &c.pos)) {
-		status = o->start != NULL ? EXIT_USAGE : EXIT_SOURCE;
+	if (!start_position(&c, o->export ? NULL : o->start, c.file, sizeof(c.file), &c.pos, &gtid_failed)) {
+		status = o->start != NULL && !gtid_failed ? EXIT_USAGE : EXIT_SOURCE;
 		goto out;
 	}
 	if (o->export) {
@@ -1315,6 +1474,7 @@ out:
 		free(c.tables[i].mapcols);
 	}
 	free(c.tables);
+	txn_reset(&c);
 	sb_release(&c.txn);
 	sb_release(&c.scratch);
 	msgpack_sbuffer_destroy(&c.rec);

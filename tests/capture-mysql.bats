@@ -148,6 +148,55 @@ pg_digest() {
 	expect "target = source, after the replay" "$(my_sql res_src "$q")" "$(my_sql res_dst "$q")"
 }
 
+@test "dms-capture from MariaDB: a transaction past --memory goes to a temporary file and is written whole, the same as one kept in memory" {
+	my_sql "CREATE DATABASE big_src"
+	my_sql big_src "CREATE TABLE t (id int PRIMARY KEY, v varchar(200))"
+	p0=$(binlog_pos)
+	my_sql big_src "INSERT INTO t SELECT seq, repeat(md5(seq), 3) FROM seq_1_to_100000; UPDATE t SET v = 'x' WHERE id <= 10"
+	p1=$(binlog_pos)
+	dms-capture -v --memory 65536 --start "$p0" --stop-at "$p1" "$(my_uri big_src)" >spilled.dms 2>spilled.log ||
+		{ cat spilled.log >&2; false; }
+	grep -q "past 65536 bytes: spilled to a temporary file" spilled.log
+	dms-capture --start "$p0" --stop-at "$p1" "$(my_uri big_src)" >memory.dms
+	# the same records, HELLO aside (it names the process)
+	expect "the spilled transaction's records" "$(dms-transform --to-json memory.dms | grep -v '"kind":"HELLO"' | md5sum)" \
+		"$(dms-transform --to-json spilled.dms | grep -v '"kind":"HELLO"' | md5sum)"
+	expect "changes" 100010 "$(dms-transform --to-json spilled.dms | grep -c '"kind":"\(INSERT\|UPDATE\)"')"
+	my_sql "CREATE DATABASE big_dst"
+	run --separate-stderr dms-load --task big "$(my_uri big_dst)" <spilled.dms
+	assert_status 0
+	q="SELECT count(*), md5(group_concat(v ORDER BY id)) FROM t"
+	expect "target = source" "$(my_sql big_src "SET SESSION group_concat_max_len = 1073741824; $q")" \
+		"$(my_sql big_dst "SET SESSION group_concat_max_len = 1073741824; $q")"
+}
+
+@test "dms-capture from MariaDB starts from a GTID as from the file:offset where the transactions after it begin; a GTID the log lacks exits 3, a malformed one 2" {
+	my_sql "CREATE DATABASE gtid_src"
+	my_sql gtid_src "CREATE TABLE t (id int PRIMARY KEY)"
+	p0=$(binlog_pos)
+	g0=$(my_sql "SELECT @@gtid_binlog_pos")
+	my_sql gtid_src "INSERT INTO t VALUES (1), (2); INSERT INTO t VALUES (3)"
+	p1=$(binlog_pos)
+	g1=$(my_sql "SELECT @@gtid_binlog_pos")
+	dms-capture --start "$p0" --stop-at "$p1" "$(my_uri gtid_src)" >bypos.dms
+	dms-capture -v --start "$g0" --stop-at "$p1" "$(my_uri gtid_src)" >bygtid.dms 2>gtid.log && st=0 || st=$?
+	expect "from GTID $g0: exit 0 ($(cat gtid.log))" 0 "$st"
+	grep -q "GTID $g0: the transactions after it begin at $p0" gtid.log
+	cmp bypos.dms bygtid.dms
+	expect "transactions" 2 "$(dms-transform --to-json bygtid.dms | grep -c '"kind":"COMMIT"')"
+	# the last GTID, with nothing after it: where the log ends (found by a heartbeat)
+	dms-capture -v --start "$g1" --stop-at "$p1" "$(my_uri gtid_src)" >idle.dms 2>gtid.log && st=0 || st=$?
+	expect "from the last GTID: exit 0 ($(cat gtid.log))" 0 "$st"
+	grep -q "GTID $g1: the transactions after it begin at $p1" gtid.log
+	expect "nothing after the last GTID" 0 "$(dms-transform --to-json idle.dms | grep -c '"kind":"COMMIT"')"
+	run --separate-stderr dms-capture --start 0-1-999999999 "$(my_uri gtid_src)"
+	assert_status 3
+	[[ "$stderr" == *"cannot find GTID 0-1-999999999"* ]]
+	run --separate-stderr dms-capture --start 0-1-x "$(my_uri gtid_src)"
+	assert_status 2
+	[[ "$stderr" == *"or a MariaDB GTID"* ]]
+}
+
 # ddl_digest pg|my DB TABLE: the DDL test's table, row by row, as one md5
 ddl_digest() {
 	case $1 in
