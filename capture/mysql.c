@@ -985,6 +985,53 @@ query(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 	return true;
 }
 
+/*
+ * A replica's server id of its own: the source kills the binary log session
+ * of another replica with the same id. Taken from the host name and the
+ * process, out of the range servers are given by hand, and moved on past
+ * the source's own id and every id of SHOW SLAVE HOSTS, where each capture
+ * registers itself (report host "dms-capture"). 0: the source cannot be
+ * asked (logged).
+ */
+static unsigned int
+server_id_of_our_own(struct mycap *c)
+{
+	char host[256] = "";
+	uint32_t h = 2166136261u;
+	unsigned int id, own;
+	char *v = my_value(c, "SELECT @@server_id");
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	unsigned int *taken = NULL;
+	size_t ntaken = 0;
+
+	if (v == NULL)
+		return 0;
+	own = (unsigned)strtoul(v, NULL, 10);
+	free(v);
+	if ((res = my_query(c->src.conn, "SHOW SLAVE HOSTS")) == NULL)
+		return 0;
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL) {
+			taken = xrealloc(taken, (ntaken + 1) * sizeof(*taken));
+			taken[ntaken++] = (unsigned)strtoul(row[0], NULL, 10);
+		}
+	mysql_free_result(res);
+	gethostname(host, sizeof(host) - 1);
+	for (const char *p = host; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	id = 0x40000000u | ((h ^ (unsigned)getpid()) & 0x3fffffffu);
+	for (bool moved = true; moved;) {
+		moved = id == own;
+		for (size_t i = 0; i < ntaken && !moved; i++)
+			moved = taken[i] == id;
+		if (moved)
+			id = 0x40000000u | ((id + 1) & 0x3fffffffu);
+	}
+	free(taken);
+	return id;
+}
+
 /* Whether text is a MariaDB GTID position: domain-server-sequence, comma-separated for several domains. */
 static bool
 is_gtid(const char *text)
@@ -1029,7 +1076,7 @@ gtid_position(struct mycap *c, const char *gtid, char *file, size_t size, uint64
 		 "@slave_connect_state = '%s'", gtid);
 	file[0] = '\0';
 	if (my_command(&conn, sql) && (rpl = mariadb_rpl_init(conn.conn)) != NULL) {
-		unsigned int server_id = 0x40000000u | ((unsigned)getpid() & 0x3fffffffu);
+		unsigned int server_id = server_id_of_our_own(c);
 
 		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
 		mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)4);
@@ -1135,8 +1182,8 @@ open_binlog(struct mycap *c)
 	if (!my_command(&c->repl, "SET @master_binlog_checksum = @@global.binlog_checksum, "
 				  "@mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000"))
 		return false;
-	/* a replica's server id of its own: from the process, out of the range servers are given by hand */
-	server_id = 0x40000000u | ((unsigned)getpid() & 0x3fffffffu);
+	if ((server_id = server_id_of_our_own(c)) == 0)
+		return false;
 	c->rpl = mariadb_rpl_init(c->repl.conn);
 	if (c->rpl == NULL) {
 		log_error("%s: cannot start a replication session", c->repl.label);
@@ -1145,6 +1192,7 @@ open_binlog(struct mycap *c)
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_FILENAME, c->file, strlen(c->file));
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_START, start);
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_SERVER_ID, server_id);
+	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_HOST, "dms-capture");
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_FLAGS, flags);
 	if (mariadb_rpl_open(c->rpl) != 0) {
 		log_error("%s: cannot read the binary log from %s:%" PRIu64 ": %s", c->repl.label, c->file, c->pos,

@@ -197,6 +197,32 @@ pg_digest() {
 	[[ "$stderr" == *"or a MariaDB GTID"* ]]
 }
 
+# registered N: N captures are in SHOW SLAVE HOSTS (asked anew at each call)
+registered() {
+	test "$(my_sql "SHOW SLAVE HOSTS" | grep -c dms-capture)" -eq "$1"
+}
+
+@test "dms-capture from MariaDB: captures at the same time register server ids of their own (SHOW SLAVE HOSTS), and each keeps its session" {
+	my_sql "CREATE DATABASE sid_src"
+	my_sql sid_src "CREATE TABLE t (id int PRIMARY KEY)"
+	dms-capture -v "$(my_uri sid_src)" >a.dms 2>a.log &
+	a=$!
+	wait_for "the first capture registers" registered 1
+	dms-capture -v "$(my_uri sid_src)" >b.dms 2>b.log &
+	b=$!
+	wait_for "both register" registered 2
+	ids=$(my_sql "SHOW SLAVE HOSTS" | awk '$2 == "dms-capture" { print $1 }' | sort -u | wc -l)
+	expect "distinct server ids" 2 "$ids"
+	my_sql sid_src "INSERT INTO t VALUES (1)"
+	wait_for "both capture the insert" sh -c "dms-transform --to-json a.dms 2>/dev/null | grep -q '\"new\":\\[1\\]' &&
+		dms-transform --to-json b.dms 2>/dev/null | grep -q '\"new\":\\[1\\]'"
+	kill -TERM "$a" "$b"
+	wait "$a"
+	wait "$b"
+	run grep -c "connection lost" a.log b.log
+	[[ "$output" == *"a.log:0"*"b.log:0"* ]]
+}
+
 # ddl_digest pg|my DB TABLE: the DDL test's table, row by row, as one md5
 ddl_digest() {
 	case $1 in
