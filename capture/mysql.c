@@ -75,6 +75,7 @@ struct mycap {
 	char stop_at[300];	/* --stop-at position; "": none */
 	int64_t stop_time;
 	bool stop;
+	bool hosts_warned;	/* SHOW SLAVE HOSTS refused, said once */
 };
 
 /* A one-value query of the catalog's connection; NULL on error (logged) or no row. */
@@ -1009,14 +1010,21 @@ server_id_of_our_own(struct mycap *c)
 		return 0;
 	own = (unsigned)strtoul(v, NULL, 10);
 	free(v);
-	if ((res = my_query(c->src.conn, "SHOW SLAVE HOSTS")) == NULL)
-		return 0;
-	while ((row = mysql_fetch_row(res)) != NULL)
-		if (row[0] != NULL) {
-			taken = xrealloc(taken, (ntaken + 1) * sizeof(*taken));
-			taken[ntaken++] = (unsigned)strtoul(row[0], NULL, 10);
-		}
-	mysql_free_result(res);
+	/* SHOW SLAVE HOSTS needs REPLICATION MASTER ADMIN (MariaDB 10.5): without it, the id is not checked */
+	if (mysql_query(((struct my_conn *)c->src.conn)->conn, "SHOW SLAVE HOSTS") != 0 ||
+	    (res = mysql_store_result(((struct my_conn *)c->src.conn)->conn)) == NULL) {
+		if (!c->hosts_warned)
+			log_warn("SHOW SLAVE HOSTS: %s: the replica server id is not checked against other replicas'",
+				 mysql_error(((struct my_conn *)c->src.conn)->conn));
+		c->hosts_warned = true;
+	} else {
+		while ((row = mysql_fetch_row(res)) != NULL)
+			if (row[0] != NULL) {
+				taken = xrealloc(taken, (ntaken + 1) * sizeof(*taken));
+				taken[ntaken++] = (unsigned)strtoul(row[0], NULL, 10);
+			}
+		mysql_free_result(res);
+	}
 	gethostname(host, sizeof(host) - 1);
 	for (const char *p = host; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
