@@ -1406,6 +1406,16 @@ reconnect(struct mycap *c)
 			snprintf(c->file, sizeof(c->file), "%.*s", (int)(colon - c->emitted), c->emitted);
 			c->pos = strtoull(colon + 1, NULL, 10);
 		}
+		/* the catalog's connection went with the server too, when it restarted */
+		{
+			struct my_conn *cat = c->src.conn;
+
+			if (mysql_ping(cat->conn) != 0) {
+				my_disconnect(cat);
+				if (!my_connect(cat, c->o->uri))
+					continue;
+			}
+		}
 		if (open_binlog(c))
 			return true;
 	}
