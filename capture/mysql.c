@@ -27,6 +27,9 @@
 #include "../common/records.h"
 #include "../common/dms.h"
 
+/* MySQL 8 event types past Connector/C's enum. */
+enum { MY_TRANSACTION_PAYLOAD = 40, MY_HEARTBEAT_V2 = 41 };
+
 /* A table met in the binary log, by schema and name. */
 struct mytable {
 	char *schema, *name;
@@ -129,6 +132,24 @@ preflight(struct mycap *c)
 	if (v != NULL && strcasecmp(v, "FULL") != 0)
 		log_warn("the source's binlog_row_metadata is %s: columns are matched by position; FULL names them (SET GLOBAL binlog_row_metadata = 'FULL')",
 			 v);
+	free(v);
+	/* MySQL 8: compressed transactions and partial JSON updates are not read in this version */
+	v = my_value(c, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
+			"WHERE VARIABLE_NAME = 'BINLOG_TRANSACTION_COMPRESSION'");
+	if (v != NULL && strcasecmp(v, "ON") == 0) {
+		log_error("the source's binlog_transaction_compression is ON (TRANSACTION_PAYLOAD events), which this version does not read: SET GLOBAL binlog_transaction_compression = OFF");
+		free(v);
+		return false;
+	}
+	free(v);
+	v = my_value(c, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
+			"WHERE VARIABLE_NAME = 'BINLOG_ROW_VALUE_OPTIONS'");
+	if (v != NULL && strcasestr(v, "PARTIAL_JSON") != NULL) {
+		log_error("the source's binlog_row_value_options is %s (PARTIAL_UPDATE_ROWS events), which this version does not read: SET GLOBAL binlog_row_value_options = ''",
+			  v);
+		free(v);
+		return false;
+	}
 	free(v);
 	v = my_value(c, "SELECT count(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "
 			"concat('''', substring_index(current_user(), '@', 1), '''@''', "
@@ -798,8 +819,14 @@ rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 	}
 	t = table_by_map(c, m);
 	switch (ev->event_type) {
-	case WRITE_ROWS_EVENT_V1: case WRITE_ROWS_EVENT: kind = K_INSERT; break;
-	case UPDATE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT: kind = K_UPDATE; break;
+	case WRITE_ROWS_EVENT_V1: case WRITE_ROWS_EVENT:
+	case WRITE_ROWS_COMPRESSED_EVENT_V1: case WRITE_ROWS_COMPRESSED_EVENT:
+		kind = K_INSERT;
+		break;
+	case UPDATE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT:
+	case UPDATE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT:
+		kind = K_UPDATE;
+		break;
 	default: kind = K_DELETE; break;
 	}
 	/* MySQL's UPDATE_ROWS v2: the library leaves the after image's bitmap at the start of the rows (cdc-notes B) */
@@ -1202,6 +1229,7 @@ open_binlog(struct mycap *c)
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_SERVER_ID, server_id);
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_HOST, "dms-capture");
 	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_FLAGS, flags);
+	mariadb_rpl_optionsv(c->rpl, MARIADB_RPL_UNCOMPRESS, (uint32_t)1);
 	if (mariadb_rpl_open(c->rpl) != 0) {
 		log_error("%s: cannot read the binary log from %s:%" PRIu64 ": %s", c->repl.label, c->file, c->pos,
 			  mysql_error(c->repl.conn));
@@ -1244,6 +1272,15 @@ follow(struct mycap *c, bool *lost)
 		}
 		if (ev->next_event_pos != 0 && !(ev->flags & LOG_EVENT_ARTIFICIAL_F))
 			c->pos = ev->next_event_pos;
+		/* MySQL 8's, after the library's enum: a compressed transaction is refused, HEARTBEAT_V2 is a heartbeat */
+		if ((int)ev->event_type == MY_TRANSACTION_PAYLOAD) {
+			log_error("%s:%" PRIu64 ": a TRANSACTION_PAYLOAD event (binlog_transaction_compression=ON in a session of the source), which this version does not read: SET GLOBAL binlog_transaction_compression = OFF and restart the capture before this position",
+				  c->file, c->pos);
+			status = EXIT_SOURCE;
+			break;
+		}
+		if ((int)ev->event_type == MY_HEARTBEAT_V2)
+			ev->event_type = HEARTBEAT_LOG_EVENT;
 		switch (ev->event_type) {
 		case GTID_EVENT:
 			begin(c);
@@ -1262,6 +1299,9 @@ follow(struct mycap *c, bool *lost)
 			break;
 		case WRITE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT_V1: case DELETE_ROWS_EVENT_V1:
 		case WRITE_ROWS_EVENT: case UPDATE_ROWS_EVENT: case DELETE_ROWS_EVENT:
+		case WRITE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT_V1:
+		case DELETE_ROWS_COMPRESSED_EVENT_V1: case WRITE_ROWS_COMPRESSED_EVENT:
+		case UPDATE_ROWS_COMPRESSED_EVENT: case DELETE_ROWS_COMPRESSED_EVENT:
 			if (!c->in_txn)
 				begin(c);	/* a statement of a non-transactional table, without BEGIN */
 			if (!rows(c, ev))
@@ -1272,6 +1312,16 @@ follow(struct mycap *c, bool *lost)
 		case XID_EVENT:
 			if (!commit(c, ev->timestamp))
 				status = EXIT_OUTPUT;
+			break;
+		case PARTIAL_UPDATE_ROWS_EVENT:
+			log_error("%s:%" PRIu64 ": a PARTIAL_UPDATE_ROWS event (binlog_row_value_options=PARTIAL_JSON in a session of the source), which this version does not read: SET GLOBAL binlog_row_value_options = '' and restart the capture before this position",
+				  c->file, c->pos);
+			status = EXIT_SOURCE;
+			break;
+		case XA_PREPARE_LOG_EVENT:
+			log_error("%s:%" PRIu64 ": an XA transaction (XA PREPARE), which this version does not capture",
+				  c->file, c->pos);
+			status = EXIT_SOURCE;
 			break;
 		case HEARTBEAT_LOG_EVENT:
 			/* idle: every transaction up to here is passed, the target's position moves on */

@@ -263,6 +263,30 @@ commits() {
 	grep -q "gave up after 3 s (--retry-time) at $pos" down.log
 }
 
+@test "dms-capture from MariaDB with log_bin_compress=ON: compressed row events and DDL are read like the others (they were passed over)" {
+	my_sql "CREATE DATABASE lz_src"
+	my_sql lz_src "CREATE TABLE t (id int PRIMARY KEY, v text)"
+	my_sql "SET GLOBAL log_bin_compress = ON"
+	p0=$(binlog_pos)
+	my_sql lz_src "INSERT INTO t SELECT seq, repeat(md5(seq), 40) FROM seq_1_to_50;
+		UPDATE t SET v = repeat('xyz', 2000) WHERE id <= 10; DELETE FROM t WHERE id > 45;
+		ALTER TABLE t ADD COLUMN w int DEFAULT 3 COMMENT '$(printf 'a%.0s' $(seq 1 300))';
+		INSERT INTO t VALUES (100, repeat('abc', 1000), 4)"
+	p1=$(binlog_pos)
+	my_sql "SET GLOBAL log_bin_compress = OFF"
+	# the server wrote them compressed
+	mariadb-binlog --no-defaults --start-position="${p0#*:}" --stop-position="${p1#*:}" "$MY_DIR/data/${p0%:*}" >log.txt
+	grep -q "Write_compressed_rows" log.txt
+	grep -q "Update_compressed_rows" log.txt
+	dms-capture --start "$p0" --stop-at "$p1" "$(my_uri lz_src)" >lz.dms
+	my_sql "CREATE DATABASE lz_dst"
+	run --separate-stderr dms-load --task lz "$(my_uri lz_dst)" <lz.dms
+	assert_status 0
+	q="SELECT count(*), md5(group_concat(id, v, ifnull(w, 'N') ORDER BY id)) FROM t"
+	expect "target = source" "$(my_sql lz_src "SET SESSION group_concat_max_len = 1073741824; $q")" \
+		"$(my_sql lz_dst "SET SESSION group_concat_max_len = 1073741824; $q")"
+}
+
 # ddl_digest pg|my DB TABLE: the DDL test's table, row by row, as one md5
 ddl_digest() {
 	case $1 in
