@@ -986,6 +986,241 @@ begin(struct mycap *c)
 	txn_reset(c);
 }
 
+/*
+ * The next token of a statement at *p: a word, or an identifier in
+ * backquotes (unquoted), or one character of punctuation; spaces and
+ * comments are passed over. False at the end.
+ */
+static bool
+sql_token(const char **p, const char *end, char *tok, size_t size)
+{
+	const char *q = *p;
+	size_t n = 0;
+
+	for (;;) {
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+			q++;
+		if (end - q >= 2 && q[0] == '/' && q[1] == '*') {
+			const char *close = q + 2;
+
+			while (end - close >= 2 && !(close[0] == '*' && close[1] == '/'))
+				close++;
+			q = end - close >= 2 ? close + 2 : end;
+		} else if ((q < end && *q == '#') || (end - q >= 3 && q[0] == '-' && q[1] == '-' && q[2] == ' ')) {
+			while (q < end && *q != '\n')
+				q++;
+		} else {
+			break;
+		}
+	}
+	if (q >= end)
+		return false;
+	if (*q == '`') {
+		for (q++; q < end; q++) {
+			if (*q == '`' && (q + 1 >= end || q[1] != '`'))
+				break;
+			if (*q == '`')
+				q++;
+			if (n + 1 < size)
+				tok[n++] = *q;
+		}
+		q++;
+	} else if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' ||
+		   *q == '$' || (unsigned char)*q >= 0x80) {
+		while (q < end && ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+				   *q == '_' || *q == '$' || (unsigned char)*q >= 0x80)) {
+			if (n + 1 < size)
+				tok[n++] = *q;
+			q++;
+		}
+	} else {
+		tok[n++] = *q++;
+	}
+	tok[n] = '\0';
+	*p = q;
+	return true;
+}
+
+/* A table name at *p, [schema.]name, the schema defaulting to the statement's database. False: none. */
+static bool
+sql_table(const char **p, const char *end, const char *db, char *schema, char *name, size_t size)
+{
+	const char *q = *p;
+	char dot[4];
+
+	if (!sql_token(&q, end, name, size))
+		return false;
+	snprintf(schema, size, "%s", db);
+	{
+		const char *r = q;
+
+		if (sql_token(&r, end, dot, sizeof(dot)) && strcmp(dot, ".") == 0) {
+			snprintf(schema, size, "%s", name);
+			if (!sql_token(&r, end, name, size))
+				return false;
+			q = r;
+		}
+	}
+	*p = q;
+	return true;
+}
+
+/* TRUNCATE of a captured table: a transaction of its own, its TRUNCATE record. */
+static bool
+truncated(struct mycap *c, struct mytable *t, int64_t when)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	bool ok;
+
+	if ((!t->described || t->tid < 0 || t->table == NULL) && !describe(c, t, NULL, NULL, NULL))
+		return false;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_int(&pk, K_TRUNCATE);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_int64(&pk, t->tid);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str(&pk, 7);
+	msgpack_pack_str_body(&pk, "cascade", 7);
+	msgpack_pack_false(&pk);
+	msgpack_pack_str(&pk, 16);
+	msgpack_pack_str_body(&pk, "restart_identity", 16);
+	msgpack_pack_false(&pk);
+	ok = txn_add(c, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	if (!ok)
+		return false;
+	c->changes = 1;
+	return commit(c, when);
+}
+
+/* DROP TABLE of a captured table: its TABLE record, dropped, between transactions. */
+static void
+dropped(struct mycap *c, struct mytable *t)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (!t->described || t->tid < 0) {
+		log_warn("%s.%s was dropped on the source before this capture described it: the target's table is left as it is",
+			 t->schema, t->name);
+		return;
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	rec_table_as(&pk, t->tid, &t->t.d, true);
+	out_write(&c->w->out, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	log_info("%s.%s dropped on the source", t->schema, t->name);
+	/* created again: described anew, its TABLE record written again */
+	src_table_free(&t->t);
+	t->described = false;
+	free(t->table);
+	free(t->pending);
+	free(t->mapcols);
+	t->table = t->pending = NULL;
+	t->mapcols = NULL;
+}
+
+/* A captured table renamed: the capture stops, saying what to do. */
+static bool
+renamed(struct mycap *c, const struct mytable *t, const char *pos)
+{
+	log_error("%s:%" PRIu64 ": %s.%s, a captured table, is renamed, which this version does not follow: rename the target's table alike, and go on with --start %s",
+		  c->file, c->pos, t->schema, t->name, pos);
+	return false;
+}
+
+/*
+ * A DDL statement between transactions, for what it does to captured tables
+ * beyond their columns (which the next TABLE_MAP describes): TRUNCATE is a
+ * TRUNCATE record, DROP TABLE a TABLE record that says so, and a captured
+ * table renamed stops the capture (not followed in this version: the target
+ * would go on under the old name while the source's rows go under the new).
+ */
+static bool
+ddl(struct mycap *c, const MARIADB_RPL_EVENT *ev, const char *pos)
+{
+	const MARIADB_STRING *s = &ev->event.query.statement;
+	const char *p = s->str, *end = s->str + s->length;
+	char db[256], w[256], schema[256], name[256];
+	struct mytable *t;
+
+	snprintf(db, sizeof(db), "%.*s", (int)ev->event.query.database.length,
+		 ev->event.query.database.str ? ev->event.query.database.str : "");
+	if (!sql_token(&p, end, w, sizeof(w)))
+		return true;
+	if (strcasecmp(w, "TRUNCATE") == 0) {
+		const char *q = p;
+
+		if (sql_token(&q, end, w, sizeof(w)) && strcasecmp(w, "TABLE") == 0)
+			p = q;
+		if (!sql_table(&p, end, db, schema, name, sizeof(name)))
+			return true;
+		t = table_of(c, schema, name);
+		return t->skip || truncated(c, t, ev->timestamp);
+	}
+	if (strcasecmp(w, "DROP") == 0) {
+		if (!sql_token(&p, end, w, sizeof(w)) || strcasecmp(w, "TABLE") != 0)
+			return true;	/* DROP TEMPORARY TABLE, DROP INDEX, ... */
+		{
+			const char *q = p;
+
+			if (sql_token(&q, end, w, sizeof(w)) && strcasecmp(w, "IF") == 0 &&
+			    sql_token(&q, end, w, sizeof(w)) && strcasecmp(w, "EXISTS") == 0)
+				p = q;
+		}
+		while (sql_table(&p, end, db, schema, name, sizeof(name))) {
+			t = table_of(c, schema, name);
+			if (!t->skip)
+				dropped(c, t);
+			if (!sql_token(&p, end, w, sizeof(w)) || strcmp(w, ",") != 0)
+				break;
+		}
+		return true;
+	}
+	if (strcasecmp(w, "RENAME") == 0) {
+		/* RENAME TABLE a TO b, c TO d: a captured table on either side */
+		if (!sql_token(&p, end, w, sizeof(w)) || strcasecmp(w, "TABLE") != 0)
+			return true;	/* RENAME USER, ... */
+		while (sql_table(&p, end, db, schema, name, sizeof(name))) {
+			t = table_of(c, schema, name);
+			if (!t->skip)
+				return renamed(c, t, pos);
+			if (!sql_token(&p, end, w, sizeof(w)) || strcasecmp(w, "TO") != 0 ||
+			    !sql_table(&p, end, db, schema, name, sizeof(name)))
+				return true;
+			t = table_of(c, schema, name);
+			if (!t->skip)
+				return renamed(c, t, pos);
+			if (!sql_token(&p, end, w, sizeof(w)) || strcmp(w, ",") != 0)
+				return true;
+		}
+		return true;
+	}
+	if (strcasecmp(w, "ALTER") == 0) {
+		/* ALTER [ONLINE] [IGNORE] TABLE a ..., RENAME [TO|AS] b */
+		while (sql_token(&p, end, w, sizeof(w)) && strcasecmp(w, "TABLE") != 0)
+			if (strcasecmp(w, "ONLINE") != 0 && strcasecmp(w, "IGNORE") != 0)
+				return true;	/* ALTER USER, ALTER DATABASE, ... */
+		if (!sql_table(&p, end, db, schema, name, sizeof(name)))
+			return true;
+		t = table_of(c, schema, name);
+		if (t->skip)
+			return true;
+		while (sql_token(&p, end, w, sizeof(w))) {
+			const char *q = p;
+
+			if (strcasecmp(w, "RENAME") == 0 && sql_token(&q, end, w, sizeof(w)) &&
+			    strcasecmp(w, "COLUMN") != 0 && strcasecmp(w, "INDEX") != 0 && strcasecmp(w, "KEY") != 0)
+				return renamed(c, table_of(c, schema, name), pos);
+		}
+	}
+	return true;
+}
+
 /* A QUERY event: BEGIN, COMMIT, or a statement (DDL) after which the tables are described again. */
 static bool
 query(struct mycap *c, const MARIADB_RPL_EVENT *ev)
@@ -1005,10 +1240,13 @@ query(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 		char pos[300];
 
 		position_now(c, pos, sizeof(pos));
-		if (past_stop(c, pos, ev->timestamp))
+		if (past_stop(c, pos, ev->timestamp)) {
 			c->stop = true;
-		else
-			snprintf(c->emitted, sizeof(c->emitted), "%s", pos);
+			return true;
+		}
+		if (!ddl(c, ev, pos))
+			return false;
+		snprintf(c->emitted, sizeof(c->emitted), "%s", pos);
 	}
 	return true;
 }

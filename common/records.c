@@ -137,6 +137,12 @@ pack_str_array(msgpack_packer *pk, char **a, int n)
 void
 rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
 {
+	rec_table_as(pk, tid, t, false);
+}
+
+void
+rec_table_as(msgpack_packer *pk, int64_t tid, const struct dms_table *t, bool dropped)
+{
 	msgpack_pack_array(pk, 7);
 	msgpack_pack_int(pk, K_TABLE);
 	msgpack_pack_int64(pk, tid);
@@ -192,7 +198,11 @@ rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
 	msgpack_pack_array(pk, (size_t)t->nkey);
 	for (uint32_t i = 0; i < t->nkey; i++)
 		msgpack_pack_uint32(pk, t->key[i]);
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, dropped ? 4 : 3);
+	if (dropped) {
+		pk_str(pk, "dropped");
+		msgpack_pack_true(pk);
+	}
 	pk_str(pk, "estimated_rows");
 	msgpack_pack_int64(pk, t->estimated_rows);
 	pk_str(pk, "indexes");

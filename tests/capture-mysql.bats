@@ -287,6 +287,38 @@ commits() {
 		"$(my_sql lz_dst "SET SESSION group_concat_max_len = 1073741824; $q")"
 }
 
+@test "dms-capture from MariaDB: TRUNCATE empties the targets' table, DROP TABLE drops it, an unselected table renamed passes, a captured one renamed stops the capture with exit 3 saying where to go on" {
+	my_sql "CREATE DATABASE tt_src"
+	my_sql tt_src "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)"
+	echo '{"rules": [
+		{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "object-locator": {"schema-name": "tt_src", "table-name": "a"}, "rule-action": "include"},
+		{"rule-type": "selection", "rule-id": "2", "rule-name": "2", "object-locator": {"schema-name": "tt_src", "table-name": "b"}, "rule-action": "include"}]}' >map.json
+	p0=$(binlog_pos)
+	my_sql tt_src "INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES (1)"
+	my_sql tt_src "TRUNCATE TABLE a"
+	my_sql tt_src "INSERT INTO a VALUES (3); DROP TABLE b; RENAME TABLE other TO other2; RENAME TABLE other2 TO other"
+	p1=$(binlog_pos)
+	dms-capture -m map.json --start "$p0" --stop-at "$p1" "$(my_uri tt_src)" >tt.dms 2>tt.log || { cat tt.log >&2; false; }
+	dms-transform --to-json tt.dms >tt.jsonl
+	grep -q '"kind":"TRUNCATE"' tt.jsonl
+	grep -q '"name":"b".*"dropped":true' tt.jsonl
+	pg_sql postgres "CREATE DATABASE tt_dst"
+	my_sql "CREATE DATABASE tt_dst"
+	run --separate-stderr dms-load --task tt "$(pg_uri tt_dst)" <tt.dms
+	assert_status 0
+	run --separate-stderr dms-load --task tt "$(my_uri tt_dst)" <tt.dms
+	assert_status 0
+	expect "PostgreSQL: a" 3 "$(pg_sql tt_dst "SELECT string_agg(id::text, ',') FROM tt_src.a")"
+	expect "MariaDB: a" 3 "$(my_sql tt_dst "SELECT group_concat(id) FROM a")"
+	expect "PostgreSQL: b dropped" 0 "$(pg_sql tt_dst "SELECT count(*) FROM pg_tables WHERE schemaname = 'tt_src' AND tablename = 'b'")"
+	expect "MariaDB: b dropped" 0 "$(my_sql tt_dst "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'tt_dst' AND TABLE_NAME = 'b'")"
+	my_sql tt_src "ALTER TABLE a ADD COLUMN v int, RENAME TO a2"
+	p2=$(binlog_pos)
+	run --separate-stderr dms-capture -m map.json --start "$p1" --stop-at "$p2" "$(my_uri tt_src)"
+	assert_status 3
+	[[ "$stderr" == *"tt_src.a, a captured table, is renamed"*"--start $p2"* ]]
+}
+
 # ddl_digest pg|my DB TABLE: the DDL test's table, row by row, as one md5
 ddl_digest() {
 	case $1 in
