@@ -88,7 +88,7 @@ $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 # Helpers for the benchmarks and tests, in bin/tools; not installed.
 $(call check_links,dms-benchgen,$(B)bench/benchgen.o,bench)
 $(call check_links,dms-lagprobe,$(B)bench/lagprobe.o,bench)
-$(call check_links,dms-unit,$(B)tests/helpers/unit.o,tests)
+$(call check_links,dms-unit,$(B)tests/helpers/unit.o $(LIBDB),tests)
 $(call check_links,dms-conncheck,$(B)tests/helpers/conncheck.o,tests)
 $(call check_links,dms-fuzz,$(B)tests/fuzz/fuzz.o,tests)
 $(call check_links,dms-binlogfuzz,$(B)tests/fuzz/binlog.o $(LIBDB),tests)
@@ -98,7 +98,7 @@ $(BIN)/tools/dms-benchgen: $(B)bench/benchgen.o $(LIB)
 $(BIN)/tools/dms-lagprobe: $(B)bench/lagprobe.o $(LIB)
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
-$(BIN)/tools/dms-unit: $(B)tests/helpers/unit.o $(LIB)
+$(BIN)/tools/dms-unit: $(B)tests/helpers/unit.o $(LIBDB) $(LIB)
 	@mkdir -p $(BIN)/tools
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/tools/dms-conncheck: $(B)tests/helpers/conncheck.o $(LIB)

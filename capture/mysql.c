@@ -1339,16 +1339,16 @@ gtid_position(struct mycap *c, const char *gtid, char *file, size_t size, uint64
 	struct my_conn conn;
 	MARIADB_RPL *rpl = NULL;
 	MARIADB_RPL_EVENT *ev = NULL;
-	char sql[400];
+	struct strbuf sql = STRBUF_INIT;
 	bool found = false;
 
 	if (!my_connect_timeout(&conn, c->o->uri, 30))
 		return false;
-	snprintf(sql, sizeof(sql), "SET @master_binlog_checksum = @@global.binlog_checksum, "
-		 "@mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000, "
-		 "@slave_connect_state = '%s'", gtid);
+	sb_addf(&sql, "SET @master_binlog_checksum = @@global.binlog_checksum, "
+		"@mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000, "
+		"@slave_connect_state = '%s'", gtid);
 	file[0] = '\0';
-	if (my_command(&conn, sql) && (rpl = mariadb_rpl_init(conn.conn)) != NULL) {
+	if (my_command(&conn, sql.buf) && (rpl = mariadb_rpl_init(conn.conn)) != NULL) {
 		unsigned int server_id = server_id_of_our_own(c);
 
 		mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
@@ -1381,6 +1381,7 @@ gtid_position(struct mycap *c, const char *gtid, char *file, size_t size, uint64
 	if (rpl != NULL)
 		mariadb_rpl_close(rpl);
 	my_disconnect(&conn);
+	sb_release(&sql);
 	return found;
 }
 

@@ -34,6 +34,13 @@ load helpers/common
 	assert_status 0
 }
 
+@test "MySQL 8's binary JSON decodes from golden bytes built from its documented format (objects, arrays, scalars, escapes, opaque DECIMAL and temporal values); malformed, cut short or too deeply nested values are errors, and 100,000 mutated ones never crash under AddressSanitizer" {
+	run dms-unit binjson
+	assert_status 0
+	run "$DMS_ROOT/build/fuzz/bin/tools/dms-unit" binjson
+	assert_status 0
+}
+
 @test "an unknown group runs nothing and is an error (exit 2), naming the groups" {
 	run --separate-stderr dms-unit nosuchgroup
 	assert_status 2

@@ -314,6 +314,284 @@ text_utf8(const struct mycol *c, const uint8_t *s, size_t len, struct strbuf *ou
 	return true;
 }
 
+/*
+ * MySQL 8's binary JSON (sql/json_binary.h) as the text MySQL prints for it:
+ * {"k": v, ...}, [v, ...], strings with \" \\ \b \f \n \r \t and \u00XX
+ * escapes, integers, doubles in their shortest form (".0" on one that looks
+ * like an integer), DECIMAL, DATE, TIME, DATETIME and TIMESTAMP of opaque
+ * values as MySQL prints them, other opaque values as "base64:typeN:...".
+ * Every offset and length is checked against the value's bounds; nesting is
+ * bounded. False: malformed.
+ */
+enum {
+	JB_SMALL_OBJECT = 0x0, JB_LARGE_OBJECT = 0x1, JB_SMALL_ARRAY = 0x2, JB_LARGE_ARRAY = 0x3,
+	JB_LITERAL = 0x4, JB_INT16 = 0x5, JB_UINT16 = 0x6, JB_INT32 = 0x7, JB_UINT32 = 0x8, JB_INT64 = 0x9,
+	JB_UINT64 = 0xa, JB_DOUBLE = 0xb, JB_STRING = 0xc, JB_OPAQUE = 0xf,
+};
+
+static bool jb_value(uint8_t type, const uint8_t *v, size_t len, int depth, struct strbuf *out);
+
+/* A variable-length length (7 bits a byte, low groups first, at most 5 bytes). */
+static bool
+jb_length(const uint8_t **p, const uint8_t *end, uint64_t *n)
+{
+	*n = 0;
+	for (int i = 0; i < 5; i++) {
+		if (*p >= end)
+			return false;
+		*n |= (uint64_t)(**p & 0x7f) << (7 * i);
+		if (!(*(*p)++ & 0x80))
+			return true;
+	}
+	return false;
+}
+
+static void
+jb_string(const uint8_t *s, size_t n, struct strbuf *out)
+{
+	sb_adds(out, "\"");
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = s[i];
+
+		switch (ch) {
+		case '"': sb_adds(out, "\\\""); break;
+		case '\\': sb_adds(out, "\\\\"); break;
+		case '\b': sb_adds(out, "\\b"); break;
+		case '\f': sb_adds(out, "\\f"); break;
+		case '\n': sb_adds(out, "\\n"); break;
+		case '\r': sb_adds(out, "\\r"); break;
+		case '\t': sb_adds(out, "\\t"); break;
+		default:
+			if (ch < 0x20)
+				sb_addf(out, "\\u%04x", ch);
+			else
+				sb_add(out, (const char *)&ch, 1);
+		}
+	}
+	sb_adds(out, "\"");
+}
+
+static void
+jb_double(double d, struct strbuf *out)
+{
+	char buf[64], *e;
+	int prec;
+
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	snprintf(buf, sizeof(buf), "%.*g", prec, d);
+	/* 1e+300 as 1e300, 1e-07 as 1e-7 */
+	if ((e = strchr(buf, 'e')) != NULL) {
+		char *q = e + 1, *r;
+
+		if (*q == '+')
+			memmove(q, q + 1, strlen(q));
+		else if (*q == '-')
+			q++;
+		for (r = q; *r == '0' && r[1]; r++)
+			;
+		memmove(q, r, strlen(r) + 1);
+	}
+	sb_adds(out, buf);
+	if (strspn(buf + (buf[0] == '-'), "0123456789") == strlen(buf + (buf[0] == '-')))
+		sb_adds(out, ".0");
+}
+
+/* An opaque value: MySQL's field type, then its bytes. */
+static bool
+jb_opaque(const uint8_t *v, size_t len, struct strbuf *out)
+{
+	const uint8_t *p = v, *end = v + len;
+	uint64_t n;
+	uint8_t ftype;
+
+	if (len < 1)
+		return false;
+	ftype = *p++;
+	if (!jb_length(&p, end, &n) || n > (uint64_t)(end - p))
+		return false;
+	end = p + n;
+	switch (ftype) {
+	case MYT_NEWDECIMAL: {
+		const uint8_t *q = p + 2;
+
+		return n >= 2 && decimal_text(&q, end, p[0], p[1], out) && q == end;
+	}
+	case MYT_DATE: case MYT_TIME: case MYT_DATETIME: case MYT_TIMESTAMP: {
+		/* a packed time: ((ymd << 17 | hms) << 24) + microseconds, negative for a negative TIME */
+		int64_t packed;
+		uint64_t u, ymdhms, frac;
+		bool neg;
+		char buf[64];
+
+		if (n != 8)
+			return false;
+		packed = (int64_t)le(p, 8);
+		neg = packed < 0;
+		u = neg ? (uint64_t)0 - (uint64_t)packed : (uint64_t)packed;
+		frac = u % (1 << 24);
+		ymdhms = u >> 24;
+		if (ftype == MYT_TIME) {
+			snprintf(buf, sizeof(buf), "\"%s%02u:%02u:%02u.%06u\"", neg ? "-" : "",
+				 (unsigned)(ymdhms >> 12) % (1u << 10), (unsigned)(ymdhms >> 6) % 64,
+				 (unsigned)ymdhms % 64, (unsigned)frac);
+		} else {
+			uint64_t ymd = ymdhms >> 17, hms = ymdhms % (1 << 17), ym = ymd >> 5;
+
+			if (neg)
+				return false;
+			if (ftype == MYT_DATE)
+				snprintf(buf, sizeof(buf), "\"%04u-%02u-%02u\"", (unsigned)(ym / 13), (unsigned)(ym % 13),
+					 (unsigned)(ymd % 32));
+			else
+				snprintf(buf, sizeof(buf), "\"%04u-%02u-%02u %02u:%02u:%02u.%06u\"", (unsigned)(ym / 13),
+					 (unsigned)(ym % 13), (unsigned)(ymd % 32), (unsigned)(hms >> 12),
+					 (unsigned)(hms >> 6) % 64, (unsigned)hms % 64, (unsigned)frac);
+		}
+		sb_adds(out, buf);
+		return true;
+	}
+	default: {
+		size_t blen = base64_encoded_len((size_t)n);
+		char *b64 = xmalloc(blen + 1);
+
+		base64_encode(p, (size_t)n, b64);
+		b64[blen] = '\0';
+		sb_addf(out, "\"base64:type%u:%s\"", ftype, b64);
+		free(b64);
+		return true;
+	}
+	}
+}
+
+/* An object or an array (large: 4-byte counts and offsets), v its bytes after the type. */
+static bool
+jb_container(const uint8_t *v, size_t len, bool object, bool large, int depth, struct strbuf *out)
+{
+	size_t w = large ? 4 : 2, entry = 1 + w;
+	uint64_t count, size;
+	size_t header;
+
+	if (depth > 100 || len < 2 * w)
+		return false;
+	count = le(v, w);
+	size = le(v + w, w);
+	if (size > len)
+		return false;
+	header = 2 * w + (object ? (size_t)count * (w + 2) : 0) + (size_t)count * entry;
+	if (count > size || header > size)
+		return false;
+	sb_adds(out, object ? "{" : "[");
+	for (uint64_t i = 0; i < count; i++) {
+		const uint8_t *ve = v + 2 * w + (object ? (size_t)count * (w + 2) : 0) + (size_t)i * entry;
+		uint8_t type = ve[0];
+
+		if (i > 0)
+			sb_adds(out, ", ");
+		if (object) {
+			const uint8_t *ke = v + 2 * w + (size_t)i * (w + 2);
+			uint64_t koff = le(ke, w), klen = le(ke + w, 2);
+
+			if (koff > size || klen > size - koff)
+				return false;
+			jb_string(v + koff, (size_t)klen, out);
+			sb_adds(out, ": ");
+		}
+		/* inlined: literals and 16-bit integers, and 32-bit ones in a large container */
+		if (type == JB_LITERAL || type == JB_INT16 || type == JB_UINT16 ||
+		    (large && (type == JB_INT32 || type == JB_UINT32))) {
+			if (!jb_value(type, ve + 1, w, depth + 1, out))
+				return false;
+		} else {
+			uint64_t off = le(ve + 1, w);
+
+			if (off < header || off >= size || !jb_value(type, v + off, (size_t)(size - off), depth + 1, out))
+				return false;
+		}
+	}
+	sb_adds(out, object ? "}" : "]");
+	return true;
+}
+
+static bool
+jb_value(uint8_t type, const uint8_t *v, size_t len, int depth, struct strbuf *out)
+{
+	char buf[32];
+
+	switch (type) {
+	case JB_SMALL_OBJECT: case JB_LARGE_OBJECT:
+		return jb_container(v, len, true, type == JB_LARGE_OBJECT, depth, out);
+	case JB_SMALL_ARRAY: case JB_LARGE_ARRAY:
+		return jb_container(v, len, false, type == JB_LARGE_ARRAY, depth, out);
+	case JB_LITERAL:
+		if (len < 1 || v[0] > 2)
+			return false;
+		sb_adds(out, v[0] == 0 ? "null" : v[0] == 1 ? "true" : "false");
+		return true;
+	case JB_INT16: case JB_UINT16:
+		if (len < 2)
+			return false;
+		snprintf(buf, sizeof(buf), "%" PRId64, type == JB_INT16 ? (int64_t)(int16_t)le(v, 2) : (int64_t)le(v, 2));
+		break;
+	case JB_INT32: case JB_UINT32:
+		if (len < 4)
+			return false;
+		snprintf(buf, sizeof(buf), "%" PRId64, type == JB_INT32 ? (int64_t)(int32_t)le(v, 4) : (int64_t)le(v, 4));
+		break;
+	case JB_INT64:
+		if (len < 8)
+			return false;
+		snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)le(v, 8));
+		break;
+	case JB_UINT64:
+		if (len < 8)
+			return false;
+		snprintf(buf, sizeof(buf), "%" PRIu64, le(v, 8));
+		break;
+	case JB_DOUBLE: {
+		uint64_t bits;
+		double d;
+
+		if (len < 8)
+			return false;
+		bits = le(v, 8);
+		memcpy(&d, &bits, sizeof(d));
+		if (d != d || d - d != 0)
+			return false;	/* NaN and infinities are not JSON */
+		jb_double(d, out);
+		return true;
+	}
+	case JB_STRING: {
+		const uint8_t *p = v, *end = v + len;
+		uint64_t n;
+
+		if (!jb_length(&p, end, &n) || n > (uint64_t)(end - p))
+			return false;
+		jb_string(p, (size_t)n, out);
+		return true;
+	}
+	case JB_OPAQUE:
+		return jb_opaque(v, len, out);
+	default:
+		return false;
+	}
+	sb_adds(out, buf);
+	return true;
+}
+
+bool
+myrows_json(const uint8_t *v, size_t len, struct strbuf *out)
+{
+	if (len == 0) {		/* an empty document: JSON null */
+		sb_adds(out, "null");
+		return true;
+	}
+	return jb_value(v[0], v + 1, len - 1, 0, out);
+}
+
 bool
 myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct strbuf *out, char *err,
 	    size_t errsize)
@@ -393,8 +671,13 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 		if (!counted(p, end, c->meta, &s, &len))
 			break;
 		if (c->type == MYT_JSON) {
-			snprintf(err, errsize, "MySQL's binary JSON is not decoded in this version");
-			return false;
+			if (!myrows_json(s, len, out)) {
+				snprintf(err, errsize, "a binary JSON value is malformed");
+				return false;
+			}
+			sb_add(out, "", 1);
+			out->len--;
+			return true;
 		}
 		if (!text_utf8(c, s, len, out)) {
 			snprintf(err, errsize, "a value is not valid in its character set");

@@ -65,6 +65,9 @@ void myrows_map_free(struct mymap *m);
 bool myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, const uint8_t *end, bool after,
 		msgpack_packer *pk, struct strbuf *scratch, char *err, size_t errsize);
 
+/* MySQL 8's binary JSON value (a JSON column's bytes) as the text MySQL prints; false: malformed. */
+bool myrows_json(const uint8_t *v, size_t len, struct strbuf *out);
+
 /* The column values' text as MySQL prints it, for a test: type, meta, the value's bytes. */
 bool myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct strbuf *out, char *err,
 		 size_t errsize);

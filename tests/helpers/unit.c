@@ -1,12 +1,15 @@
 /*
  * dms-unit GROUP: unit checks of common/ pieces that no program exposes
- * whole: positions, URIs, base64, the MessagePack reader. Prints one line per
+ * whole: positions, URIs, base64, the MessagePack reader, MySQL's binary
+ * JSON (golden bytes built from the format MySQL documents in
+ * sql/json_binary.h, as no MySQL 8 server runs here). Prints one line per
  * failed check and exits 1 if any failed. Run by tests/unit.bats.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/db/myrows.h"
 #include "../../common/format.h"
 #include "../../common/position.h"
 #include "../../common/uri.h"
@@ -188,6 +191,148 @@ hexfloats(void)
 	CHECK(strcmp(buf, "0x0.0000000000001p-1022") == 0);
 }
 
+/* hex into bytes (room for strlen(hex) / 2). */
+static size_t
+unhex(const char *hex, uint8_t *out)
+{
+	size_t n = 0;
+
+	for (; hex[0] && hex[1]; hex += 2)
+		out[n++] = (uint8_t)(hex_digit(hex[0]) << 4 | hex_digit(hex[1]));
+	return n;
+}
+
+/* The text of a binary JSON value given in hex; "ERROR" when it does not decode. */
+static char *
+json_of(const char *hex)
+{
+	uint8_t buf[512];
+	size_t n = unhex(hex, buf);
+	struct strbuf out = STRBUF_INIT;
+
+	if (!myrows_json(buf, n, &out)) {
+		sb_release(&out);
+		return xstrdup("ERROR");
+	}
+	return out.buf ? out.buf : xstrdup("");
+}
+
+static void
+json_check(const char *hex, const char *want, int line)
+{
+	char *got = json_of(hex);
+
+	if (strcmp(got, want) != 0) {
+		printf("FAIL %s:%d: binary JSON %s: expected %s, got %s\n", __FILE__, line, hex, want, got);
+		failures++;
+	}
+	free(got);
+}
+
+static void
+binjson(void)
+{
+	uint8_t deep[2000];
+	size_t n = 0;
+	struct strbuf out = STRBUF_INIT;
+
+	/* small object, nested small array, inlined INT16 and literal, DOUBLE, STRING */
+	json_check("0002002b0012000100130001000214000400006162030017000501000b0d000c150000000000000004400178",
+		   "{\"a\": [1, 2.5, \"x\"], \"b\": null}", __LINE__);
+	/* large array: inlined INT32, UINT64, escapes, true, false, a double that looks like an integer */
+	json_check("03060000003e0000000790eefeff0a260000000c2e000000040100000004020000000b36000000ffffffffffffffff"
+		   "0771225c0a01c3a9000000000000f03f",
+		   "[-70000, 18446744073709551615, \"q\\\"\\\\\\n\\u0001\xc3\xa9\", true, false, 1.0]", __LINE__);
+	/* opaque DECIMAL(3,2) and DATETIME(6) */
+	json_check("0ff6040302830e", "3.14", __LINE__);
+	json_check("0f0c0820a10719761f9519", "\"2015-01-15 23:24:25.500000\"", __LINE__);
+	/* object: inlined UINT16, nested object with 1e300, opaque negative TIME */
+	json_check("0003003a00190001001a0001001b00010006ffff001c000f30006e6f74010014000b0001000b0c00789c7500883ce4"
+		   "377e0b080000007defffffff",
+		   "{\"n\": 65535, \"o\": {\"x\": 1e300}, \"t\": \"-01:02:03.000000\"}", __LINE__);
+	/* a JSON column's empty value is null; literals and scalars at the top */
+	json_check("", "null", __LINE__);
+	json_check("0401", "true", __LINE__);
+	json_check("0c03616263", "\"abc\"", __LINE__);
+	json_check("09ffffffffffffffff", "-1", __LINE__);
+	json_check("0b9a9999999999b93f", "0.1", __LINE__);
+	/* an opaque value of another type: base64, as MySQL prints it */
+	json_check("0ffc03616263", "\"base64:type252:YWJj\"", __LINE__);
+	/* malformed: an offset past the value, cut short, an unknown type, a bad literal, NaN */
+	json_check("0002002b0012000100130001007f14000400006162030017000501000b0d000c150000000000000004400178", "ERROR",
+		   __LINE__);
+	json_check("0002002b00120001001300", "ERROR", __LINE__);
+	json_check("0d00", "ERROR", __LINE__);
+	json_check("0403", "ERROR", __LINE__);
+	json_check("0b000000000000f87f", "ERROR", __LINE__);
+	json_check("0c05616263", "ERROR", __LINE__);
+	/* nesting past the bound is an error, not a stack overflow: 200 arrays, each holding the next */
+	deep[n++] = 0x02;
+	for (int level = 0; level < 200; level++) {
+		size_t here = 7 * (size_t)(200 - level);	/* this array's size, the innermost 7 */
+
+		deep[n++] = 1;
+		deep[n++] = 0;
+		deep[n++] = (uint8_t)(here & 0xff);
+		deep[n++] = (uint8_t)(here >> 8);
+		if (level == 199) {
+			deep[n++] = 0x04;	/* the innermost holds null */
+			deep[n++] = 0;
+			deep[n++] = 0;
+		} else {
+			deep[n++] = 0x02;	/* the next array, right after this entry */
+			deep[n++] = 7;
+			deep[n++] = 0;
+		}
+	}
+	CHECK(!myrows_json(deep, n, &out));
+	sb_release(&out);
+	/* 100,000 mutations of the documents above: each decodes or is an error (under AddressSanitizer in the fuzz build) */
+	{
+		static const char *const docs[] = {
+			"0002002b0012000100130001000214000400006162030017000501000b0d000c150000000000000004400178",
+			"03060000003e0000000790eefeff0a260000000c2e000000040100000004020000000b36000000ffffffffffffffff"
+			"0771225c0a01c3a9000000000000f03f",
+			"0003003a00190001001a0001001b00010006ffff001c000f30006e6f74010014000b0001000b0c00789c7500883ce4"
+			"377e0b080000007defffffff",
+		};
+		uint64_t rng = 88172645463325252ULL;
+		int decoded = 0;
+
+		for (int i = 0; i < 100000; i++) {
+			uint8_t doc[128], *copy;
+			size_t len = unhex(docs[i % 3], doc);
+
+			for (int k = 0; k < 1 + i % 4; k++) {
+				rng ^= rng << 13;
+				rng ^= rng >> 7;
+				rng ^= rng << 17;
+				doc[rng % len] = (uint8_t)(rng >> 32);
+			}
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			if (i % 5 == 0)
+				len = (size_t)(rng % len);	/* cut short */
+			copy = xmalloc(len ? len : 1);	/* its own allocation: an overread is caught */
+			memcpy(copy, doc, len);
+			decoded += myrows_json(copy, len, &out);
+			sb_reset(&out);
+			free(copy);
+		}
+		CHECK(decoded > 0 && decoded < 100000);
+	}
+	/* 50 deep decodes */
+	{
+		uint8_t *d = deep + (150 * 7);
+
+		d[0] = 0x02;
+		CHECK(myrows_json(d, n - 150 * 7, &out));
+		CHECK(out.buf != NULL && strncmp(out.buf, "[[[[", 4) == 0 && strstr(out.buf, "[null]") != NULL);
+		sb_release(&out);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -197,6 +342,7 @@ main(int argc, char **argv)
 	} groups[] = {
 		{ "positions", positions }, { "uris", uris }, { "base64", base64 },
 		{ "msgpack", msgpack_reader }, { "hexfloats", hexfloats }, { "sha256", sha256 },
+		{ "binjson", binjson },
 	};
 
 	size_t ran = 0;
