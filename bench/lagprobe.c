@@ -1,5 +1,8 @@
 /*
  * dms-lagprobe [-i ms] -o DIR SOURCE TARGET...: measures replication lag.
+ * SOURCE is a libpq connection string, or a mysql:// URI (a MariaDB or
+ * MySQL source, whose heartbeat.t is a DATETIME(6) set in UTC from this
+ * process's clock); the TARGETs are PostgreSQL.
  * dms-lagprobe -u SQL [-t seconds] CONNINFO: waits until SQL gives 1 on
  * CONNINFO (polled every 10 ms over one connection; exit 1 after -t
  * seconds, default 600), so that a benchmark's wait costs the machine
@@ -28,6 +31,9 @@
 
 #include <libpq-fe.h>
 
+#include <mysql.h>
+
+#include "../common/my.h"
 #include "../common/util.h"
 
 #define MAX_BEATS 100000
@@ -113,6 +119,7 @@ main(int argc, char **argv)
 	int interval = 100, opt, ntargets, seconds = 600;
 	size_t nbeats = 0;
 	PGconn *src, **tgt;
+	struct my_conn mysrc = { 0 };
 	size_t *seen;
 	int64_t **lag, next;
 
@@ -132,7 +139,13 @@ main(int argc, char **argv)
 		return until_one(until, seconds, argv[optind]);
 	if (dir == NULL || interval <= 0 || argc - optind < 2)
 		goto usage;
-	src = connect_to(argv[optind]);
+	if (strncmp(argv[optind], "mysql://", 8) == 0 || strncmp(argv[optind], "mariadb://", 10) == 0) {
+		if (!my_connect(&mysrc, argv[optind]))
+			return 1;
+		src = NULL;
+	} else {
+		src = connect_to(argv[optind]);
+	}
 	ntargets = argc - optind - 1;
 	tgt = xcalloc((size_t)ntargets, sizeof(*tgt));
 	seen = xcalloc((size_t)ntargets, sizeof(*seen));
@@ -148,8 +161,23 @@ main(int argc, char **argv)
 		int64_t now = mono_us();
 
 		if (now >= next) {
-			int64_t v = beat_of(src, "UPDATE heartbeat SET t = clock_timestamp() WHERE id = 1 "
+			int64_t v;
+
+			if (src != NULL) {
+				v = beat_of(src, "UPDATE heartbeat SET t = clock_timestamp() WHERE id = 1 "
 						 "RETURNING (extract(epoch FROM t) * 1000000)::bigint");
+			} else {
+				struct timespec wall;
+				char sql[128];
+
+				/* the session is in UTC (my_connect): the target's timestamp reads back as this value */
+				clock_gettime(CLOCK_REALTIME, &wall);
+				v = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+				snprintf(sql, sizeof(sql), "UPDATE heartbeat SET t = FROM_UNIXTIME(%" PRId64 ".%06" PRId64 ") WHERE id = 1",
+					 v / 1000000, v % 1000000);
+				if (!my_command(&mysrc, sql))
+					v = -1;
+			}
 
 			if (v < 0)
 				return 1;
@@ -193,7 +221,10 @@ main(int argc, char **argv)
 		}
 		PQfinish(tgt[i]);
 	}
-	PQfinish(src);
+	if (src != NULL)
+		PQfinish(src);
+	else
+		my_disconnect(&mysrc);
 	return 0;
 usage:
 	fprintf(stderr, "usage: dms-lagprobe [-i ms] -o DIR SOURCE TARGET...\n"
