@@ -333,6 +333,41 @@ binjson(void)
 	}
 }
 
+/* A value of binary log type (and meta) given in hex, as MySQL's text; "ERROR" when it does not decode. */
+static void
+binlog_text_check(uint8_t type, uint16_t meta, const char *hex, const char *want, int line)
+{
+	uint8_t buf[64];
+	size_t n = unhex(hex, buf);
+	const uint8_t *p = buf;
+	struct mycol c = { .type = type, .meta = meta, .col = 0, .cd = (iconv_t)-1 };
+	struct strbuf out = STRBUF_INIT;
+	char err[256] = "";
+	const char *got = myrows_text(&c, &p, buf + n, &out, err, sizeof(err)) ? (out.buf ? out.buf : "") : "ERROR";
+
+	if (strcmp(got, want) != 0) {
+		printf("FAIL %s:%d: type %u %s: expected %s, got %s (%s)\n", __FILE__, line, type, hex, want, got, err);
+		failures++;
+	}
+	sb_release(&out);
+}
+
+/* The temporal forms before MySQL 5.6 (TIMESTAMP, TIME, DATETIME without fractions), from golden bytes. */
+static void
+binlogold(void)
+{
+	binlog_text_check(MYT_TIMESTAMP, 0, "00f15365", "2023-11-14 22:13:20", __LINE__);
+	binlog_text_check(MYT_TIMESTAMP, 0, "00000000", "0000-00-00 00:00:00", __LINE__);
+	binlog_text_check(MYT_TIME, 0, "40e201", "12:34:56", __LINE__);
+	binlog_text_check(MYT_TIME, 0, "25d8ff", "-01:02:03", __LINE__);
+	binlog_text_check(MYT_DATETIME, 0, "a9ea759053120000", "2015-01-15 23:24:25", __LINE__);
+	binlog_text_check(MYT_DATETIME, 0, "a9ea75905312", "ERROR", __LINE__);
+	binlog_text_check(MYT_TIME, 0, "40e2", "ERROR", __LINE__);
+	/* and MySQL 8's JSON column, through the column path */
+	binlog_text_check(MYT_JSON, 4, "020000000401", "true", __LINE__);
+	binlog_text_check(MYT_JSON, 4, "020000000403", "ERROR", __LINE__);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -342,7 +377,7 @@ main(int argc, char **argv)
 	} groups[] = {
 		{ "positions", positions }, { "uris", uris }, { "base64", base64 },
 		{ "msgpack", msgpack_reader }, { "hexfloats", hexfloats }, { "sha256", sha256 },
-		{ "binjson", binjson },
+		{ "binjson", binjson }, { "binlogold", binlogold },
 	};
 
 	size_t ran = 0;
