@@ -510,10 +510,9 @@ describe(struct mycap *c, struct mytable *t, const struct st_mariadb_rpl_table_m
 		return false;
 	if (names != NULL) {
 		int *order = xcalloc((size_t)m->ncols + 1, sizeof(int));
+		int *at = xcalloc((size_t)m->ncols + 1, sizeof(int));	/* each log column's place in d; -1: none */
 		uint32_t n = 0;
 		bool ok = true;
-
-		int *at = xcalloc((size_t)m->ncols + 1, sizeof(int));	/* each log column's place in d; -1: none */
 
 		for (uint32_t i = 0; ok && i < m->ncols; i++) {
 			int col = src_column_index(&d, names[i]);
