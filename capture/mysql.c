@@ -1496,6 +1496,13 @@ follow(struct mycap *c, bool *lost)
 				log_warn("stopped by a signal inside a transaction: it is left for the next run");
 				break;
 			}
+			/* the server cannot send from here (ER_MASTER_FATAL_ERROR_READING_BINLOG): no retry helps */
+			if (mysql_errno(c->repl.conn) == 1236) {
+				log_error("%s: the binary log cannot be read from %s:%" PRIu64 ": %s (purged? SHOW BINARY LOGS lists what the server has)",
+					  c->repl.label, c->file, c->pos, mysql_error(c->repl.conn));
+				status = EXIT_SOURCE;
+				break;
+			}
 			log_warn("%s: reading the binary log after %s:%" PRIu64 ": %s (error %u)", c->repl.label, c->file,
 				 c->pos, mysql_error(c->repl.conn), mysql_errno(c->repl.conn));
 			*lost = true;

@@ -534,3 +534,15 @@ has_last_row() {
 	expect "c, counters and all" "$(digest my mk_src c id id,n,note)" "$(digest pg mk_dst mk_src.c id id,n,note)"
 	expect "bulk" "$(digest my mk_src bulk id id,v)" "$(digest pg mk_dst mk_src.bulk id id,v)"
 }
+
+# (last in the file: it purges the server's older binary logs)
+@test "dms-capture from MariaDB: a start the server no longer has (its binary log purged) exits 3 at once with the server's reason, without retrying" {
+	old=$(binlog_pos)
+	my_sql "FLUSH BINARY LOGS"
+	now=$(binlog_pos)
+	my_sql "PURGE BINARY LOGS TO '${now%:*}'"
+	run --separate-stderr timeout 20 dms-capture --retry-time 60 --start "$old" "$(my_uri mysql)"
+	assert_status 3
+	[[ "$stderr" == *"the binary log cannot be read from $old"*"purged?"* ]]
+	[[ "$stderr" != *"connecting again"* ]]
+}
