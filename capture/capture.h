@@ -26,6 +26,7 @@ struct rel {
 	size_t table_len;
 	uint8_t *pending;	/* a TABLE record to emit before the next transaction that uses it */
 	size_t pending_len;
+	char *from_schema, *from_name;	/* renamed in this run: its first name, in each TABLE record after */
 };
 
 /* The changes of one source transaction, kept until its commit: in memory, then a file. */

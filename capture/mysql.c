@@ -43,6 +43,7 @@ struct mytable {
 	size_t table_len;
 	uint8_t *pending;	/* a TABLE record to write before the transaction in hand */
 	size_t pending_len;
+	char *from_schema, *from_name;	/* renamed in this run: its first name, in each TABLE record after */
 };
 
 struct mycap {
@@ -571,7 +572,9 @@ describe(struct mycap *c, struct mytable *t, const struct st_mariadb_rpl_table_m
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	rec_table(&pk, t->tid, &t->t.d);
+	rec_table_as(&pk, t->tid, &t->t.d,
+		     t->from_name ? &(const struct rec_table_how){ .from_schema = t->from_schema,
+								  .from_name = t->from_name } : NULL);
 	free(t->pending);
 	t->pending = NULL;
 	if (t->table == NULL || t->table_len != sb.size || memcmp(t->table, sb.data, sb.size) != 0) {
@@ -1109,7 +1112,12 @@ dropped(struct mycap *c, struct mytable *t)
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	rec_table_as(&pk, t->tid, &t->t.d, true);
+	{
+		/* no columns, as dms-stream(5) has a dropped table */
+		struct dms_table gone = { .schema = t->t.d.schema, .name = t->t.d.name, .estimated_rows = 0 };
+
+		rec_table_as(&pk, t->tid, &gone, &(const struct rec_table_how){ .dropped = true });
+	}
 	out_write(&c->w->out, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	log_info("%s.%s dropped on the source", t->schema, t->name);
@@ -1123,13 +1131,86 @@ dropped(struct mycap *c, struct mytable *t)
 	t->mapcols = NULL;
 }
 
-/* A captured table renamed: the capture stops, saying what to do. */
-static bool
-renamed(struct mycap *c, const struct mytable *t, const char *pos)
+/* The table of this name met so far; NULL: none (table_of would add it). */
+static struct mytable *
+table_known(struct mycap *c, const char *schema, const char *name)
 {
-	log_error("%s:%" PRIu64 ": %s.%s, a captured table, is renamed, which this version does not follow: rename the target's table alike, and go on with --start %s",
-		  c->file, c->pos, t->schema, t->name, pos);
-	return false;
+	for (size_t i = 0; i < c->ntables; i++)
+		if (strcmp(c->tables[i].schema, schema) == 0 && strcmp(c->tables[i].name, name) == 0)
+			return &c->tables[i];
+	return NULL;
+}
+
+/*
+ * A captured table renamed schema.name: followed when this stream has
+ * described it and the new name is selected and new to it. It keeps its
+ * tid, and its TABLE record, written now, names it anew with renamed_from
+ * (dms-load renames the target's table). Otherwise the capture stops,
+ * saying what to do. The catalog is not read: a capture behind it would
+ * describe a later table.
+ */
+static bool
+renamed(struct mycap *c, size_t ti, const char *schema, const char *name, const char *pos)
+{
+	struct mytable *t = &c->tables[ti];
+	const struct mytable *other = table_known(c, schema, name);
+	const char *why = NULL;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (strcmp(schema, c->src.database) != 0 || !mapping_selects(c->mapping, schema, name))
+		why = "its new name is not selected";
+	else if ((other != NULL && other != t && (other->described || other->tid >= 0)) ||
+		 (c->spool != NULL && spool_tid_known(c->spool, schema, name) >= 0))
+		why = "its new name was another table's";
+	else if (!t->described || t->tid < 0 || t->table == NULL)
+		why = "this capture had not described it yet";
+	if (why != NULL) {
+		log_error("%s:%" PRIu64 ": %s.%s, a captured table, is renamed %s.%s, which is not followed (%s): rename the target's table alike, and go on with --start %s",
+			  c->file, c->pos, t->schema, t->name, schema, name, why, pos);
+		return false;
+	}
+	if (other != NULL && other != t) {
+		/* met but never described (a DDL statement named it): its entry goes */
+		size_t oi = (size_t)(other - c->tables);
+
+		free(c->tables[oi].schema);
+		free(c->tables[oi].name);
+		free(c->tables[oi].mapcols);
+		c->tables[oi] = c->tables[--c->ntables];
+		if (ti == c->ntables)
+			ti = oi;
+		t = &c->tables[ti];
+	}
+	if (c->spool != NULL && spool_tid_as(c->spool, schema, name, t->tid) != t->tid)
+		return false;
+	if (t->from_name == NULL) {
+		t->from_schema = t->schema;
+		t->from_name = t->name;
+	} else {
+		free(t->schema);
+		free(t->name);
+	}
+	t->schema = xstrdup(schema);
+	t->name = xstrdup(name);
+	free(t->t.d.schema);
+	free(t->t.d.name);
+	t->t.d.schema = xstrdup(schema);
+	t->t.d.name = xstrdup(name);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	rec_table_as(&pk, t->tid, &t->t.d, &(const struct rec_table_how){ .from_schema = t->from_schema,
+									 .from_name = t->from_name });
+	out_write(&c->w->out, sb.data, sb.size);
+	free(t->table);
+	t->table = xmalloc(sb.size);
+	memcpy(t->table, sb.data, sb.size);
+	t->table_len = sb.size;
+	free(t->pending);
+	t->pending = NULL;
+	msgpack_sbuffer_destroy(&sb);
+	log_info("%s.%s renamed %s.%s on the source", t->from_schema, t->from_name, schema, name);
+	return true;
 }
 
 /*
@@ -1185,15 +1266,23 @@ ddl(struct mycap *c, const MARIADB_RPL_EVENT *ev, const char *pos)
 		if (!sql_token(&p, end, w, sizeof(w)) || strcasecmp(w, "TABLE") != 0)
 			return true;	/* RENAME USER, ... */
 		while (sql_table(&p, end, db, schema, name, sizeof(name))) {
-			t = table_of(c, schema, name);
-			if (!t->skip)
-				return renamed(c, t, pos);
+			char to_schema[256], to_name[256];
+			size_t ti;
+
 			if (!sql_token(&p, end, w, sizeof(w)) || strcasecmp(w, "TO") != 0 ||
-			    !sql_table(&p, end, db, schema, name, sizeof(name)))
+			    !sql_table(&p, end, db, to_schema, to_name, sizeof(to_name)))
 				return true;
 			t = table_of(c, schema, name);
-			if (!t->skip)
-				return renamed(c, t, pos);
+			ti = (size_t)(t - c->tables);
+			if (!t->skip && !renamed(c, ti, to_schema, to_name, pos))
+				return false;
+			/* an unselected table renamed to a selected name: a table this capture does not know */
+			if (t->skip && strcmp(to_schema, c->src.database) == 0 &&
+			    mapping_selects(c->mapping, to_schema, to_name) && table_known(c, to_schema, to_name) == NULL) {
+				log_error("%s:%" PRIu64 ": %s.%s, not captured, is renamed %s.%s, which is: its rows are not on the target; load it (dms-full-load) and go on with --start %s",
+					  c->file, c->pos, schema, name, to_schema, to_name, pos);
+				return false;
+			}
 			if (!sql_token(&p, end, w, sizeof(w)) || strcmp(w, ",") != 0)
 				return true;
 		}
@@ -1211,10 +1300,18 @@ ddl(struct mycap *c, const MARIADB_RPL_EVENT *ev, const char *pos)
 			return true;
 		while (sql_token(&p, end, w, sizeof(w))) {
 			const char *q = p;
+			char to_schema[256], to_name[256];
 
-			if (strcasecmp(w, "RENAME") == 0 && sql_token(&q, end, w, sizeof(w)) &&
-			    strcasecmp(w, "COLUMN") != 0 && strcasecmp(w, "INDEX") != 0 && strcasecmp(w, "KEY") != 0)
-				return renamed(c, table_of(c, schema, name), pos);
+			if (strcasecmp(w, "RENAME") != 0 || !sql_token(&q, end, w, sizeof(w)) ||
+			    strcasecmp(w, "COLUMN") == 0 || strcasecmp(w, "INDEX") == 0 || strcasecmp(w, "KEY") == 0)
+				continue;
+			/* RENAME [TO | AS] name */
+			if (strcasecmp(w, "TO") != 0 && strcasecmp(w, "AS") != 0)
+				q = p;
+			if (!sql_table(&q, end, db, to_schema, to_name, sizeof(to_name)))
+				return true;
+			t = table_of(c, schema, name);
+			return renamed(c, (size_t)(t - c->tables), to_schema, to_name, pos);
 		}
 	}
 	return true;
@@ -1833,6 +1930,8 @@ out:
 		free(c.tables[i].table);
 		free(c.tables[i].pending);
 		free(c.tables[i].mapcols);
+		free(c.tables[i].from_schema);
+		free(c.tables[i].from_name);
 	}
 	free(c.tables);
 	txn_reset(&c);

@@ -63,16 +63,18 @@ rel_find(struct capture *c, uint32_t relid)
 
 /* ---- relations ---- */
 
-/* The table's TABLE record (as tid), packed by the one encoder. */
+/* The relation's TABLE record, packed by the one encoder; renamed_from once it was renamed. */
 static void
-pack_table_record(const struct src_table *t, int64_t tid, uint8_t **out, size_t *len)
+pack_table_record(const struct rel *rel, uint8_t **out, size_t *len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	rec_table(&pk, tid, &t->d);
+	rec_table_as(&pk, rel->tid, &rel->t.d,
+		     rel->from_name ? &(const struct rec_table_how){ .from_schema = rel->from_schema,
+								      .from_name = rel->from_name } : NULL);
 	*out = xmalloc(sb.size);
 	memcpy(*out, sb.data, sb.size);
 	*len = sb.size;
@@ -151,6 +153,13 @@ relation(struct capture *c, struct rd *r)
 				t.d.key[t.d.nkey++] = (uint32_t)i;
 			}
 	}
+	/* renamed (ALTER TABLE ... RENAME, SET SCHEMA): said in its TABLE records from now on */
+	if (rel->described && rel->from_name == NULL &&
+	    (strcmp(rel->t.d.schema, t.d.schema) != 0 || strcmp(rel->t.d.name, t.d.name) != 0)) {
+		rel->from_schema = xstrdup(rel->t.d.schema);
+		rel->from_name = xstrdup(rel->t.d.name);
+		log_info("%s.%s renamed %s.%s on the source", rel->from_schema, rel->from_name, t.d.schema, t.d.name);
+	}
 	if (rel->described)
 		src_table_free(&rel->t);
 	rel->t = t;
@@ -161,7 +170,7 @@ relation(struct capture *c, struct rd *r)
 		ok = false;
 		goto out;
 	}
-	pack_table_record(&rel->t, rel->tid, &rec, &len);
+	pack_table_record(rel, &rec, &len);
 	free(rel->pending);
 	rel->pending = NULL;
 	if (rel->table == NULL || rel->table_len != len || memcmp(rel->table, rec, len) != 0) {
@@ -626,6 +635,8 @@ pgoutput_release(struct capture *c)
 			src_table_free(&c->rels[i].t);
 		free(c->rels[i].table);
 		free(c->rels[i].pending);
+		free(c->rels[i].from_schema);
+		free(c->rels[i].from_name);
 	}
 	free(c->rels);
 	msgpack_sbuffer_destroy(&c->rec);

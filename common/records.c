@@ -137,12 +137,15 @@ pack_str_array(msgpack_packer *pk, char **a, int n)
 void
 rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t)
 {
-	rec_table_as(pk, tid, t, false);
+	rec_table_as(pk, tid, t, NULL);
 }
 
 void
-rec_table_as(msgpack_packer *pk, int64_t tid, const struct dms_table *t, bool dropped)
+rec_table_as(msgpack_packer *pk, int64_t tid, const struct dms_table *t, const struct rec_table_how *how)
 {
+	bool dropped = how != NULL && how->dropped;
+	bool renamed = how != NULL && how->from_name != NULL;
+
 	msgpack_pack_array(pk, 7);
 	msgpack_pack_int(pk, K_TABLE);
 	msgpack_pack_int64(pk, tid);
@@ -198,10 +201,16 @@ rec_table_as(msgpack_packer *pk, int64_t tid, const struct dms_table *t, bool dr
 	msgpack_pack_array(pk, (size_t)t->nkey);
 	for (uint32_t i = 0; i < t->nkey; i++)
 		msgpack_pack_uint32(pk, t->key[i]);
-	msgpack_pack_map(pk, dropped ? 4 : 3);
+	msgpack_pack_map(pk, 3 + dropped + renamed);
 	if (dropped) {
 		pk_str(pk, "dropped");
 		msgpack_pack_true(pk);
+	}
+	if (renamed) {
+		pk_str(pk, "renamed_from");
+		msgpack_pack_array(pk, 2);
+		pk_str(pk, how->from_schema);
+		pk_str(pk, how->from_name);
 	}
 	pk_str(pk, "estimated_rows");
 	msgpack_pack_int64(pk, t->estimated_rows);

@@ -37,8 +37,16 @@ void rec_part_end(msgpack_packer *pk, int64_t tid, uint64_t rows, const char *pa
 void rec_row(msgpack_packer *pk, int64_t tid, uint32_t ncols);
 /* A TABLE record from the table model's decoded fields (its raw and attrs are not read). */
 void rec_table(msgpack_packer *pk, int64_t tid, const struct dms_table *t);
-/* The same, dropped: the source dropped the table (attrs dropped, dms-stream(5)). */
-void rec_table_as(msgpack_packer *pk, int64_t tid, const struct dms_table *t, bool dropped);
+/*
+ * The same, with what happened to the table on the source (dms-stream(5)):
+ * dropped (attrs dropped), or renamed from from_schema.from_name (attrs
+ * renamed_from). how NULL: neither.
+ */
+struct rec_table_how {
+	bool dropped;
+	const char *from_schema, *from_name;
+};
+void rec_table_as(msgpack_packer *pk, int64_t tid, const struct dms_table *t, const struct rec_table_how *how);
 void rec_reject(msgpack_packer *pk, int64_t tid, const char *key, const char *values, const char *error);
 /*
  * An index of a TABLE's attrs ({name, columns, unique}); map: the output

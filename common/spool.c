@@ -218,6 +218,25 @@ load_tables(struct spool_writer *s)
 int64_t
 spool_tid(struct spool_writer *s, const char *schema, const char *name)
 {
+	return spool_tid_as(s, schema, name, -1);
+}
+
+int64_t
+spool_tid_known(const struct spool_writer *s, const char *schema, const char *name)
+{
+	char *key = xprintf("%s\t%s", schema, name);
+	int64_t tid = -1;
+
+	for (size_t i = 0; i < s->ntables && tid < 0; i++)
+		if (strcmp(s->tnames[i], key) == 0)
+			tid = s->tids[i];
+	free(key);
+	return tid;
+}
+
+int64_t
+spool_tid_as(struct spool_writer *s, const char *schema, const char *name, int64_t given)
+{
 	char *key = xprintf("%s\t%s", schema, name), *line, *path;
 	int64_t tid;
 	int fd;
@@ -233,7 +252,7 @@ spool_tid(struct spool_writer *s, const char *schema, const char *name)
 		free(key);
 		return -1;
 	}
-	tid = s->next_tid++;
+	tid = given >= 0 ? given : s->next_tid++;
 	line = xprintf("%" PRId64 "\t%s\n", tid, key);
 	path = path_of(s->dir, "tables");
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

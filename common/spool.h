@@ -71,6 +71,10 @@ bool spool_dirty(const struct spool_writer *s);
 bool spool_full(const struct spool_writer *s);
 /* A table's tid in this spool, assigned at its first use and kept; -1 on error (logged). */
 int64_t spool_tid(struct spool_writer *s, const char *schema, const char *name);
+/* The same, a table renamed: its new name given the tid it had (given; -1: a new one). */
+int64_t spool_tid_as(struct spool_writer *s, const char *schema, const char *name, int64_t given);
+/* The tid the spool has for a name; -1: none. */
+int64_t spool_tid_known(const struct spool_writer *s, const char *schema, const char *name);
 void spool_close(struct spool_writer *s);
 
 struct spool_reader {

@@ -330,7 +330,7 @@ static const struct attr_rule lob_attrs[] = {
 static const struct attr_rule table_attrs[] = {
 	{ "estimated_rows", A_INT, NULL }, { "indexes", A_MAPS, index_attrs },
 	{ "foreign_keys", A_MAPS, fkey_attrs }, { "lob_settings", A_MAP, lob_attrs },
-	{ "dropped", A_BOOL, NULL }, { NULL, A_SCALAR, NULL },
+	{ "dropped", A_BOOL, NULL }, { "renamed_from", A_STRS, NULL }, { NULL, A_SCALAR, NULL },
 };
 static const struct attr_rule truncate_attrs[] = {
 	{ "cascade", A_BOOL, NULL }, { "restart_identity", A_BOOL, NULL }, { NULL, A_SCALAR, NULL },

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "applier.h"
 #include "../common/my.h"
@@ -142,6 +143,43 @@ add_column(struct ttable *t, int i)
 	return ok;
 }
 
+/*
+ * Whether two target types are the same type: alike, or alike but for an
+ * integer's display width (MySQL: int(11) and int), which changes nothing
+ * a value can be (a column described from the binary log has none).
+ */
+static bool
+same_type(const char *a, const char *b)
+{
+	static const char *const ints[] = { "tinyint", "smallint", "mediumint", "int", "bigint" };
+
+	while (*a && *b) {
+		bool skipped = false;
+
+		for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+			size_t n = strlen(ints[k]);
+
+			if (strncasecmp(a, ints[k], n) == 0 && strncasecmp(b, ints[k], n) == 0) {
+				a += n;
+				b += n;
+				if (*a == '(')
+					a += strspn(a + 1, "0123456789") + (a[1 + strspn(a + 1, "0123456789")] == ')' ? 2 : 0);
+				if (*b == '(')
+					b += strspn(b + 1, "0123456789") + (b[1 + strspn(b + 1, "0123456789")] == ')' ? 2 : 0);
+				skipped = true;
+				break;
+			}
+		}
+		if (skipped)
+			continue;
+		if (*a != *b)
+			return false;
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 /* A redefinition of a known table: the target follows as HandleSourceTableAltered says. */
 static bool
 redefine(struct atable *a, struct ttable *t)
@@ -163,7 +201,7 @@ redefine(struct atable *a, struct ttable *t)
 		const char *nn = t->cols[i].src->name, *on = a->names[i];
 
 		if (strcmp(nn, on) != 0 && name_index(a->names, a->ncols, nn) < 0 && !new_has(t, on) &&
-		    t->cols[i].sqltype && strcmp(a->types[i], t->cols[i].sqltype) == 0 &&
+		    t->cols[i].sqltype && same_type(a->types[i], t->cols[i].sqltype) &&
 		    has_column(have, on) && !has_column(have, nn)) {
 			char *q = ap_quote(nn), *to = xprintf("TO %s", q);
 
@@ -186,7 +224,7 @@ redefine(struct atable *a, struct ttable *t)
 		if (!has_column(have, nn)) {
 			ok = add_column(t, i);
 			a->n.ddls++;
-		} else if (o >= 0 && strcmp(a->types[o], t->cols[i].sqltype) != 0) {
+		} else if (o >= 0 && !same_type(a->types[o], t->cols[i].sqltype)) {
 			ok = retype(t, i);
 			a->n.ddls++;
 		}
@@ -224,9 +262,9 @@ target_db(void)
 }
 
 static bool
-definition_load(struct atable *a, const struct ttable *t)
+definition_load(struct atable *a, const char *schema, const char *name)
 {
-	const char *params[] = { ap.l->task, target_db(), t->schema, t->name };
+	const char *params[] = { ap.l->task, target_db(), schema, name };
 	struct ctl_result r = { 0 };
 	bool ok;
 
@@ -255,9 +293,9 @@ definition_load(struct atable *a, const struct ttable *t)
 }
 
 static bool
-definition_forget(const struct ttable *t)
+definition_forget(const char *schema, const char *name)
 {
-	const char *params[] = { ap.l->task, target_db(), t->schema, t->name };
+	const char *params[] = { ap.l->task, target_db(), schema, name };
 
 	return ctl_sql(ap.l, "DELETE FROM %s WHERE task_name = $1 AND target_database = $2 AND table_owner = $3 "
 			     "AND table_name = $4", "apply_tables", 4, params, NULL);
@@ -276,7 +314,7 @@ definition_save(const struct atable *a, const struct ttable *t)
 	}
 	params[4] = names.buf ? names.buf : "";
 	params[5] = types.buf ? types.buf : "";
-	ok = definition_forget(t) &&
+	ok = definition_forget(t->schema, t->name) &&
 	     ctl_sql(ap.l, "INSERT INTO %s (task_name, target_database, table_owner, table_name, columns, types) "
 			   "VALUES ($1, $2, $3, $4, $5, $6)", "apply_tables", 6, params, NULL);
 	sb_release(&names);
@@ -316,7 +354,7 @@ drop_table(struct atable *a, struct ttable *t)
 		return ap.status;
 	/* a later definition creates it again */
 	ap_atable_release(a);
-	return definition_forget(t) ? EXIT_OK : EXIT_TARGET;
+	return definition_forget(t->schema, t->name) ? EXIT_OK : EXIT_TARGET;
 }
 
 /*
@@ -354,6 +392,122 @@ catch_up_columns(struct atable *a, struct ttable *t)
 	return ok;
 }
 
+/* Whether the target has the table schema.name. */
+static enum answer
+target_has(const char *schema, const char *name)
+{
+	const char *params[] = { schema, name };
+	struct ctl_result r = { 0 };
+	enum answer has;
+
+	if (!ap.l->ops->ctl_query(ap.l, "SELECT count(*) FROM information_schema.tables "
+				 "WHERE table_schema = $1 AND table_name = $2", 2, params, &r))
+		return ANSWER_ERROR;
+	has = r.nrows == 1 && r.v[0] && strcmp(r.v[0], "0") != 0 ? ANSWER_YES : ANSWER_NO;
+	ctl_result_free(&r);
+	return has;
+}
+
+/*
+ * A table the source renamed from oschema.oname (the target's names; its
+ * TABLE record names it anew): the target's table is renamed alike, when
+ * the target has the old name and not the new; its kept definition goes
+ * with it. A target that has the new name and not the old was renamed
+ * already (an earlier run). False: logged.
+ */
+static bool
+rename_table(const char *oschema, const char *oname, const struct ttable *t)
+{
+	enum answer had = target_has(oschema, oname), has = target_has(t->schema, t->name);
+	struct strbuf sql = STRBUF_INIT;
+	char *oq = ap_quote(oschema), *on = ap_quote(oname), *name = ap_quote(t->name);
+	char err[1024] = "";
+	uint64_t rows;
+	bool trunc, ok = true;
+
+	if (had == ANSWER_ERROR || has == ANSWER_ERROR) {
+		ok = false;
+		goto out;
+	}
+	if (had == ANSWER_NO && has == ANSWER_YES)
+		goto out;
+	if (had == ANSWER_NO || has == ANSWER_YES) {
+		log_warn("%s.%s renamed %s.%s on the source: the target has %s, so it is left as it is",
+			 oschema, oname, t->schema, t->name, had == ANSWER_NO ? "neither table" : "both tables");
+		goto out;
+	}
+	if (!ap.l->settings->handle_altered) {
+		log_error("%s.%s renamed %s.%s on the source, and HandleSourceTableAltered is false: rename the target's table alike, and rerun",
+			  oschema, oname, t->schema, t->name);
+		ok = false;
+		goto out;
+	}
+	if (ap.l->engine == ENGINE_MYSQL)
+		sb_addf(&sql, "RENAME TABLE %s.%s TO %s", oq, on, t->qname);
+	else if (strcmp(oname, t->name) != 0)
+		sb_addf(&sql, "ALTER TABLE %s.%s RENAME TO %s", oq, on, name);
+	ok = sql.len == 0 || ap.l->ops->apply_sql(ap.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+	if (ok && ap.l->engine == ENGINE_PG && strcmp(oschema, t->schema) != 0) {
+		/* another schema too: the table, under its new name in the old schema, moves */
+		char *schema = ap_quote(t->schema);
+
+		sb_reset(&sql);
+		sb_addf(&sql, "CREATE SCHEMA IF NOT EXISTS %s", schema);
+		ok = ap.l->ops->apply_sql(ap.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+		if (ok) {
+			sb_reset(&sql);
+			sb_addf(&sql, "ALTER TABLE %s.%s SET SCHEMA %s", oq, name, schema);
+			ok = ap.l->ops->apply_sql(ap.l, sql.buf, 0, NULL, &rows, err, sizeof(err), &trunc) == LOAD_DONE;
+		}
+		free(schema);
+	}
+	if (!ok) {
+		log_error("%s.%s: %s: %s", oschema, oname, sql.buf, err);
+	} else {
+		log_info("%s.%s renamed %s, as on the source", oschema, oname, t->qname);
+		ok = definition_forget(oschema, oname);
+	}
+out:
+	free(oq);
+	free(on);
+	free(name);
+	sb_release(&sql);
+	return ok;
+}
+
+/*
+ * The target's names of the table a TABLE record says it was renamed from
+ * (attrs renamed_from, the source's schema and name), as ttable_new names a
+ * table; false: the record says no such thing.
+ */
+static bool
+renamed_from(const struct ttable *t, char **schema, char **name)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	char *from[2] = { NULL, NULL };
+
+	if (!attrs_find(t->src->attrs, t->src->attrs_len, "renamed_from", &c) || mp_next(&c, &it) != MP_OK ||
+	    it.type != MP_ARRAY || it.v.n != 2)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		if (mp_next(&c, &it) != MP_OK || it.type != MP_STR) {
+			free(from[0]);
+			return false;
+		}
+		from[i] = xstrndup((const char *)it.v.s.p, it.v.s.len);
+	}
+	if (ap.l->settings->target_schema)
+		*schema = xstrdup(ap.l->settings->target_schema);
+	else if (ap.l->engine == ENGINE_MYSQL && ap.l->dbname)
+		*schema = xstrdup(ap.l->dbname);
+	else
+		*schema = xstrdup(from[0]);
+	free(from[0]);
+	*name = from[1];
+	return true;
+}
+
 static bool
 same_definition(const struct atable *a, const struct ttable *t)
 {
@@ -361,7 +515,7 @@ same_definition(const struct atable *a, const struct ttable *t)
 		return false;
 	for (int i = 0; i < t->ncols; i++)
 		if (strcmp(a->names[i], t->cols[i].src->name) != 0 ||
-		    strcmp(a->types[i], t->cols[i].sqltype ? t->cols[i].sqltype : "") != 0)
+		    !same_type(a->types[i], t->cols[i].sqltype ? t->cols[i].sqltype : ""))
 			return false;
 	return true;
 }
@@ -398,18 +552,48 @@ apply_table(struct ttable *t, int64_t tid)
 		return ap.status;
 	if (attrs_bool(t->src->attrs, t->src->attrs_len, "dropped", &dropped) && dropped)
 		return drop_table(a, t);
-	if (a->names == NULL && !definition_load(a, t))
+	if (a->names == NULL && !definition_load(a, t->schema, t->name))
 		return EXIT_TARGET;
 	/*
 	 * Among transactions the target has (a stream read again from further
-	 * back), a definition may be older than the target's table: it waits
-	 * for the first transaction the target lacks, and is applied then if it
-	 * is still the stream's.
+	 * back), a definition may be older than the target's table (or name a
+	 * table renamed since): it waits for the first transaction the target
+	 * lacks, and is applied then if it is still the stream's.
 	 */
 	a->pending = false;
-	if (a->names != NULL && ap.applied != NULL && !ap.caught_up && !same_definition(a, t)) {
-		a->pending = true;
-		return EXIT_OK;
+	if (ap.applied != NULL && !ap.caught_up) {
+		enum answer has = a->names == NULL ? target_has(t->schema, t->name) : ANSWER_YES;
+
+		if (has == ANSWER_ERROR)
+			return EXIT_TARGET;
+		/* a table the target lacks, or a definition other than the target's */
+		if (has == ANSWER_NO || (a->names != NULL && !same_definition(a, t))) {
+			a->pending = true;
+			return EXIT_OK;
+		}
+	}
+	/* renamed on the source: what this run knew it as, else what the record says */
+	{
+		struct ttable **slot = ap.table(tid);
+		char *oschema = NULL, *oname = NULL;
+
+		if (slot != NULL && *slot != NULL && strcmp((*slot)->qname, t->qname) != 0) {
+			oschema = xstrdup((*slot)->schema);
+			oname = xstrdup((*slot)->name);
+		} else if (!renamed_from(t, &oschema, &oname)) {
+			oschema = oname = NULL;
+		}
+		ok = true;
+		if (oschema != NULL && (strcmp(oschema, t->schema) != 0 || strcmp(oname, t->name) != 0)) {
+			/* a first definition in this run: the kept one is under the old name */
+			if (a->names == NULL)
+				ok = definition_load(a, oschema, oname);
+			ok = ok && rename_table(oschema, oname, t);
+		}
+		free(oschema);
+		free(oname);
+		if (!ok)
+			return EXIT_TARGET;
 	}
 	if (a->names == NULL) {
 		if (!run_check_tables(ap.l, &t, 1))

@@ -287,12 +287,13 @@ commits() {
 		"$(my_sql lz_dst "SET SESSION group_concat_max_len = 1073741824; $q")"
 }
 
-@test "dms-capture from MariaDB: TRUNCATE empties the targets' table, DROP TABLE drops it, an unselected table renamed passes, a captured one renamed stops the capture with exit 3 saying where to go on" {
+@test "dms-capture from MariaDB: TRUNCATE empties the targets' table, DROP TABLE drops it, a captured table renamed is followed (the targets' table renamed with its rows), renamed out of the selection it stops the capture with exit 3 saying where to go on" {
 	my_sql "CREATE DATABASE tt_src"
 	my_sql tt_src "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)"
 	echo '{"rules": [
 		{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "object-locator": {"schema-name": "tt_src", "table-name": "a"}, "rule-action": "include"},
-		{"rule-type": "selection", "rule-id": "2", "rule-name": "2", "object-locator": {"schema-name": "tt_src", "table-name": "b"}, "rule-action": "include"}]}' >map.json
+		{"rule-type": "selection", "rule-id": "2", "rule-name": "2", "object-locator": {"schema-name": "tt_src", "table-name": "b"}, "rule-action": "include"},
+		{"rule-type": "selection", "rule-id": "3", "rule-name": "3", "object-locator": {"schema-name": "tt_src", "table-name": "a_new%"}, "rule-action": "include"}]}' >map.json
 	p0=$(binlog_pos)
 	my_sql tt_src "INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES (1)"
 	my_sql tt_src "TRUNCATE TABLE a"
@@ -312,11 +313,25 @@ commits() {
 	expect "MariaDB: a" 3 "$(my_sql tt_dst "SELECT group_concat(id) FROM a")"
 	expect "PostgreSQL: b dropped" 0 "$(pg_sql tt_dst "SELECT count(*) FROM pg_tables WHERE schemaname = 'tt_src' AND tablename = 'b'")"
 	expect "MariaDB: b dropped" 0 "$(my_sql tt_dst "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'tt_dst' AND TABLE_NAME = 'b'")"
-	my_sql tt_src "ALTER TABLE a ADD COLUMN v int, RENAME TO a2"
+	# renamed to a selected name: followed, the targets' table renamed with its rows (by a later dms-load run)
+	my_sql tt_src "INSERT INTO a VALUES (4); RENAME TABLE a TO a_new; INSERT INTO a_new VALUES (5)"
+	my_sql tt_src "ALTER TABLE a_new ADD COLUMN v int DEFAULT 6, RENAME TO a_new2; UPDATE a_new2 SET v = 7 WHERE id = 5"
 	p2=$(binlog_pos)
-	run --separate-stderr dms-capture -m map.json --start "$p1" --stop-at "$p2" "$(my_uri tt_src)"
+	dms-capture -m map.json --start "$p1" --stop-at "$p2" "$(my_uri tt_src)" >rn.dms 2>rn.log || { cat rn.log >&2; false; }
+	run --separate-stderr dms-load --task tt "$(pg_uri tt_dst)" <rn.dms
+	assert_status 0
+	run --separate-stderr dms-load --task tt "$(my_uri tt_dst)" <rn.dms
+	assert_status 0
+	expect "PostgreSQL: a_new2" "3:6 4:6 5:7" "$(pg_sql tt_dst "SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM tt_src.a_new2")"
+	expect "MariaDB: a_new2" "3:6 4:6 5:7" "$(my_sql tt_dst "SELECT group_concat(id, ':', v ORDER BY id SEPARATOR ' ') FROM a_new2")"
+	expect "PostgreSQL: a is gone" 0 "$(pg_sql tt_dst "SELECT count(*) FROM pg_tables WHERE schemaname = 'tt_src' AND tablename IN ('a', 'a_new')")"
+	expect "MariaDB: a is gone" 0 "$(my_sql tt_dst "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'tt_dst' AND TABLE_NAME IN ('a', 'a_new')")"
+	# renamed to a name the mappings do not select: the capture stops, saying where to go on
+	my_sql tt_src "RENAME TABLE a_new2 TO zz"
+	p3=$(binlog_pos)
+	run --separate-stderr dms-capture -m map.json --start "$p2" --stop-at "$p3" "$(my_uri tt_src)"
 	assert_status 3
-	[[ "$stderr" == *"tt_src.a, a captured table, is renamed"*"--start $p2"* ]]
+	[[ "$stderr" == *"tt_src.a_new2, a captured table, is renamed tt_src.zz"*"its new name is not selected"*"--start $p3"* ]]
 }
 
 # ddl_digest pg|my DB TABLE: the DDL test's table, row by row, as one md5

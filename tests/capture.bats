@@ -77,6 +77,41 @@ JSON
 		"$(grep -c '"kind":"UPDATE","tid":[0-9]*,"new":\[30,.*"old":\[2,' changes.jsonl)"
 }
 
+@test "a table renamed on the source, then moved to another schema: the targets' table follows with its rows, in the dms-load run that meets the rename and in a later one" {
+	pg_sql postgres "CREATE DATABASE cap_rn"
+	pg_sql cap_rn "CREATE TABLE a (id int PRIMARY KEY, v text); CREATE SCHEMA other"
+	capture_to cap_rn rn none.dms
+	pg_sql cap_rn "INSERT INTO a VALUES (1, 'x'), (2, 'y')"
+	capture_to cap_rn rn part1.dms
+	pg_sql cap_rn "ALTER TABLE a RENAME TO b"
+	pg_sql cap_rn "INSERT INTO b VALUES (3, 'z')"
+	pg_sql cap_rn "ALTER TABLE b SET SCHEMA other"
+	pg_sql cap_rn "UPDATE other.b SET v = 'w' WHERE id = 1"
+	# the slot is not moved on (no ack file): this capture reads part 1 again, then the renames
+	capture_to cap_rn rn all.dms
+	dms-transform --to-json all.dms >all.jsonl
+	grep -q '"name":"b".*"renamed_from":\["public","a"\]' all.jsonl
+	pg_sql postgres "CREATE DATABASE cap_rn_one"
+	pg_sql postgres "CREATE DATABASE cap_rn_two"
+	my_sql "CREATE DATABASE cap_rn_two"
+	# one run meets both renames; in the others, a first run left the table as a, and the next meets renamed_from
+	run --separate-stderr dms-load --task rn "$(pg_uri cap_rn_one)" <all.dms
+	assert_status 0
+	for u in "$(pg_uri cap_rn_two)" "$(my_uri cap_rn_two)"; do
+		run --separate-stderr dms-load --task rn "$u" <part1.dms
+		assert_status 0
+		run --separate-stderr dms-load --task rn "$u" <all.dms
+		assert_status 0
+	done
+	want="1:w 2:y 3:z"
+	for db in cap_rn_one cap_rn_two; do
+		expect "PostgreSQL $db: other.b" "$want" "$(pg_sql "$db" "SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM other.b")"
+		expect "PostgreSQL $db: a and public.b are gone" 0 "$(pg_sql "$db" "SELECT count(*) FROM pg_tables WHERE tablename IN ('a', 'b') AND schemaname = 'public'")"
+	done
+	expect "MariaDB: b" "$want" "$(my_sql cap_rn_two "SELECT group_concat(id, ':', v ORDER BY id SEPARATOR ' ') FROM b")"
+	expect "MariaDB: a is gone" 0 "$(my_sql cap_rn_two "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'cap_rn_two' AND TABLE_NAME = 'a'")"
+}
+
 @test "unchanged TOASTed values stay as they are; rolled-back transactions and savepoints leave nothing, streamed or not" {
 	pg_sql postgres "CREATE DATABASE cap_toast"
 	pg_sql cap_toast "CREATE TABLE t (id int PRIMARY KEY, n int, big text);
