@@ -60,7 +60,7 @@ enum change_result { CH_OK, CH_FATAL, CH_REDO };
 struct applier {
 	struct loader *l;
 	struct dms_stream *st;	/* the reader's: its table definitions, for a replay */
-	struct ttable **(*table)(int64_t tid);
+	struct ttable **(*table)(int64_t tid);	/* the slot of a tid; NULL before its first TABLE record */
 	const char *ack_path;
 	char *applied;		/* apply_state's position: transactions up to it are skipped */
 	bool caught_up;		/* a transaction after it was seen: no more comparisons */

@@ -656,10 +656,11 @@ next_record(struct dms_reader *r, struct dms_record *rec, int *status)
 	return rc;
 }
 
+/* The table of tid, in its slot; NULL before the first TABLE record of a tid past the slots. */
 static struct ttable **
 table_slot(int64_t tid)
 {
-	return &tables[tid];
+	return tid >= 0 && (size_t)tid < ntables ? &tables[tid] : NULL;
 }
 
 /*

@@ -500,16 +500,18 @@ has_last_row() {
 	my_sql "CREATE DATABASE mg_dst"
 	: >pg.log
 	: >my.log
-	# writes all along the loads and the cached changes, until both replicate
-	(while ! grep -q replicating pg.log || ! grep -q replicating my.log; do
-		my_sql mg_src "CALL gen(100)" || exit 1
-	done) &
-	gpid=$!
 	dms-migrate --task mgpg --spool pg.spool "$(my_uri mg_src)" "$(pg_uri mg_dst)" 2>pg.log &
 	ppid=$!
 	dms-migrate --task mgmy --spool my.spool "$(my_uri mg_src)" "$(my_uri mg_dst)" 2>my.log &
 	mpid=$!
-	wait "$gpid"
+	# writes all along the loads and the cached changes, until both replicate
+	# (or one of them ended: a failure, told below)
+	(while ! grep -q replicating pg.log || ! grep -q replicating my.log; do
+		kill -0 "$ppid" 2>/dev/null && kill -0 "$mpid" 2>/dev/null || exit 1
+		my_sql mg_src "CALL gen(100)" || exit 1
+	done) &
+	gpid=$!
+	wait "$gpid" || { cat pg.log my.log >&2; kill "$ppid" "$mpid" 2>/dev/null; false; }
 	# the column is added once the loads are done: during a load, an ALTER
 	# waits for the metadata lock of the load's snapshot transactions, and the
 	# load's next reads of the table wait behind it (dms-migrate(1))
