@@ -231,14 +231,23 @@ charset_of(const char *collation, bool *known)
 	return NULL;
 }
 
+/* The table of this name met so far; NULL: none (table_of would add it). */
 static struct mytable *
-table_of(struct mycap *c, const char *schema, const char *name)
+table_known(struct mycap *c, const char *schema, const char *name)
 {
-	struct mytable *t;
-
 	for (size_t i = 0; i < c->ntables; i++)
 		if (strcmp(c->tables[i].schema, schema) == 0 && strcmp(c->tables[i].name, name) == 0)
 			return &c->tables[i];
+	return NULL;
+}
+
+static struct mytable *
+table_of(struct mycap *c, const char *schema, const char *name)
+{
+	struct mytable *t = table_known(c, schema, name);
+
+	if (t != NULL)
+		return t;
 	c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 	t = &c->tables[c->ntables++];
 	memset(t, 0, sizeof(*t));
@@ -452,27 +461,13 @@ column_from_map(struct mycap *c, struct src_table *d, const struct st_mariadb_rp
 	return ok;
 }
 
-/* A string as an SQL literal of the catalog's connection. */
-static char *
-quote_literal(struct mycap *c, const char *text)
-{
-	MYSQL *conn = ((struct my_conn *)c->src.conn)->conn;
-	size_t n = strlen(text);
-	char *q = xmalloc(2 * n + 3);
-	unsigned long len = mysql_real_escape_string(conn, q + 1, text, (unsigned long)n);
-
-	q[0] = '\'';
-	q[len + 1] = '\'';
-	q[len + 2] = '\0';
-	return q;
-}
-
 /* Whether the catalog has name as a generated column of the table (not in its description). */
 static bool
 is_generated(struct mycap *c, const struct mytable *t, const char *name)
 {
 	struct strbuf sql = STRBUF_INIT;
-	char *q[3] = { quote_literal(c, t->schema), quote_literal(c, t->name), quote_literal(c, name) };
+	char *q[3] = { my_source_ops.quote_literal(&c->src, t->schema), my_source_ops.quote_literal(&c->src, t->name),
+		       my_source_ops.quote_literal(&c->src, name) };
 	char *v;
 	bool generated;
 
@@ -1131,15 +1126,6 @@ dropped(struct mycap *c, struct mytable *t)
 	t->mapcols = NULL;
 }
 
-/* The table of this name met so far; NULL: none (table_of would add it). */
-static struct mytable *
-table_known(struct mycap *c, const char *schema, const char *name)
-{
-	for (size_t i = 0; i < c->ntables; i++)
-		if (strcmp(c->tables[i].schema, schema) == 0 && strcmp(c->tables[i].name, name) == 0)
-			return &c->tables[i];
-	return NULL;
-}
 
 /*
  * A captured table renamed schema.name: followed when this stream has
