@@ -296,6 +296,52 @@ writer() {
 	expect "no slot" 0 "$(pg_sql postgres "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dms_mf'")"
 }
 
+# term_rounds TASK ROUNDS PATTERN [OPTION...]: dms-migrate run ROUNDS times,
+# each sent TERM the instant its log shows PATTERN (a busy loop: the stages
+# are being started then); each run must end, with status 0, within 20 s.
+# On a hang, the processes left are shown.
+term_rounds() {
+	local task=$1 rounds=$2 pattern=$3 r mig
+	shift 3
+	for r in $(seq 1 "$rounds"); do
+		: >"$task.log"
+		dms-migrate "$@" --task "$task" --spool "$task.spool" "$(pg_uri "${task}_src")" "$(pg_uri "${task}_dst")" 2>"$task.log" &
+		mig=$!
+		until grep -q "$pattern" "$task.log"; do
+			gone "$mig" && break
+		done
+		kill -TERM "$mig"
+		if ! WAIT_SECONDS=20 wait_for "round $r: dms-migrate ended" gone "$mig"; then
+			ps -e --forest -o pid,pgid,stat,wchan:20,args >&2
+			cat "$task.log" >&2
+			kill -KILL -- "$mig" $(pgrep -P "$mig") 2>/dev/null
+			return 1
+		fi
+		wait "$mig" || { echo "round $r: exit $?" >&2; cat "$task.log" >&2; return 1; }
+	done
+}
+
+@test "TERM the instant replication begins, 25 times: every run ends at once with exit 0, and the target has each round's change" {
+	pg_sql postgres "CREATE DATABASE tr_src"
+	pg_sql postgres "CREATE DATABASE tr_dst"
+	pg_sql tr_src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g"
+	for r in $(seq 1 25); do
+		pg_sql tr_src "INSERT INTO t VALUES ($((1000 + r)), 'r$r')"
+		term_rounds tr 1 "replicating"
+	done
+	dms-migrate -q --task tr --spool tr.spool --stop-at "$(now_lsn tr_src)" "$(pg_uri tr_src)" "$(pg_uri tr_dst)"
+	expect "equal" "$(digest pg tr_src t id id,v)" "$(digest pg tr_dst t id id,v)"
+	dms-capture --task tr --drop-slot "$(pg_uri tr_src)"
+}
+
+@test "TERM the instant a migration starts afresh (the slot's snapshot being taken), 15 times: every run ends at once with exit 0" {
+	pg_sql postgres "CREATE DATABASE ts_src"
+	pg_sql postgres "CREATE DATABASE ts_dst"
+	pg_sql ts_src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g"
+	term_rounds ts 15 "starting afresh" --restart
+	dms-capture --task ts --drop-slot "$(pg_uri ts_src)"
+}
+
 @test "dms-migrate's work directory removed under it by another process: made again, with one warning, the capture left running, and the migration goes on" {
 	pg_sql postgres "CREATE DATABASE mw_src"
 	pg_sql postgres "CREATE DATABASE mw_dst"
