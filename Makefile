@@ -17,7 +17,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 
 CC ?= cc
-PKGS := libpq msgpack liblz4 jansson sqlite3
+PKGS := libpq msgpack liblz4 libzstd jansson sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MARIADB_CFLAGS := $(shell mariadb_config --cflags 2>/dev/null)

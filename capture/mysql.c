@@ -17,18 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <errmsg.h>
 #include <mysql.h>
 #include <mariadb_rpl.h>
 
 #include "capture.h"
+#include "../common/db/myevent.h"
 #include "../common/db/myrows.h"
 #include "../common/my.h"
 #include "../common/position.h"
 #include "../common/records.h"
 #include "../common/dms.h"
-
-/* MySQL 8 event types past Connector/C's enum. */
-enum { MY_TRANSACTION_PAYLOAD = 40, MY_HEARTBEAT_V2 = 41 };
 
 /* A table met in the binary log, by schema and name. */
 struct mytable {
@@ -80,6 +79,7 @@ struct mycap {
 	int64_t stop_time;
 	bool stop;
 	bool hosts_warned;	/* SHOW SLAVE HOSTS refused, said once */
+	bool crc;		/* events end with a CRC32 checksum (binlog_checksum) */
 };
 
 /* A one-value query of the catalog's connection; NULL on error (logged) or no row. */
@@ -134,23 +134,8 @@ preflight(struct mycap *c)
 		log_warn("the source's binlog_row_metadata is %s: columns are matched by position; FULL names them (SET GLOBAL binlog_row_metadata = 'FULL')",
 			 v);
 	free(v);
-	/* MySQL 8: compressed transactions and partial JSON updates are not read in this version */
-	v = my_value(c, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
-			"WHERE VARIABLE_NAME = 'BINLOG_TRANSACTION_COMPRESSION'");
-	if (v != NULL && strcasecmp(v, "ON") == 0) {
-		log_error("the source's binlog_transaction_compression is ON (TRANSACTION_PAYLOAD events), which this version does not read: SET GLOBAL binlog_transaction_compression = OFF");
-		free(v);
-		return false;
-	}
-	free(v);
-	v = my_value(c, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
-			"WHERE VARIABLE_NAME = 'BINLOG_ROW_VALUE_OPTIONS'");
-	if (v != NULL && strcasestr(v, "PARTIAL_JSON") != NULL) {
-		log_error("the source's binlog_row_value_options is %s (PARTIAL_UPDATE_ROWS events), which this version does not read: SET GLOBAL binlog_row_value_options = ''",
-			  v);
-		free(v);
-		return false;
-	}
+	v = my_value(c, "SELECT @@GLOBAL.binlog_checksum");
+	c->crc = v == NULL || strcasecmp(v, "NONE") != 0;
 	free(v);
 	v = my_value(c, "SELECT count(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = "
 			"concat('''', substring_index(current_user(), '@', 1), '''@''', "
@@ -788,6 +773,42 @@ txn_write(struct mycap *c)
 	return true;
 }
 
+/*
+ * A row of a PARTIAL_UPDATE_ROWS (MySQL 8, binlog_row_value_options=
+ * PARTIAL_JSON): its before image into opk, its after image into the
+ * record, where a JSON column logged as a diff is the before image's
+ * document with the diff applied. False: malformed, or a diff that does
+ * not apply (err).
+ */
+static bool
+partial_row(struct mycap *c, const struct mymap *m, const struct st_mariadb_rpl_rows_event *e, const uint8_t **p,
+	    const uint8_t *end, msgpack_packer *opk, char *err, size_t errsize)
+{
+	char **json = xcalloc(m->ncols, sizeof(char *));
+	const char **diff_of = xcalloc(m->ncols, sizeof(char *));
+	bool *partial = xcalloc(m->ncols, sizeof(bool));
+	bool ok = myrows_row_json(m, e->column_bitmap, p, end, false, json, NULL, opk, &c->scratch, err, errsize) &&
+		  myrows_shared_image(m, p, end, partial, err, errsize);
+
+	for (uint32_t i = 0; ok && i < m->ncols; i++) {
+		if (!partial[i])
+			continue;
+		if (json[i] == NULL) {
+			snprintf(err, errsize, "column %u: a JSON diff to a value the before image lacks or has NULL", i + 1);
+			ok = false;
+		}
+		diff_of[i] = json[i];
+	}
+	ok = ok && myrows_row_json(m, e->column_update_bitmap ? e->column_update_bitmap : e->column_bitmap, p, end,
+				   true, NULL, diff_of, &c->pk, &c->scratch, err, errsize);
+	for (uint32_t i = 0; i < m->ncols; i++)
+		free(json[i]);
+	free(json);
+	free(diff_of);
+	free(partial);
+	return ok;
+}
+
 /* A rows event: each row image a change record of the transaction in hand. */
 static bool
 rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
@@ -820,7 +841,7 @@ rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 	case WRITE_ROWS_COMPRESSED_EVENT_V1: case WRITE_ROWS_COMPRESSED_EVENT:
 		kind = K_INSERT;
 		break;
-	case UPDATE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT:
+	case UPDATE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT: case PARTIAL_UPDATE_ROWS_EVENT:
 	case UPDATE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT:
 		kind = K_UPDATE;
 		break;
@@ -843,9 +864,14 @@ rows(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 			/* the before image comes first in the event, and second in the record */
 			msgpack_sbuffer_init(&old);
 			msgpack_packer_init(&opk, &old, msgpack_sbuffer_write);
-			ok = myrows_row(m, e->column_bitmap, &p, end, false, &opk, &c->scratch, err, sizeof(err)) &&
-			     myrows_row(m, e->column_update_bitmap ? e->column_update_bitmap : e->column_bitmap, &p, end,
-					true, &c->pk, &c->scratch, err, sizeof(err));
+			if (ev->event_type == PARTIAL_UPDATE_ROWS_EVENT) {
+				ok = partial_row(c, m, e, &p, end, &opk, err, sizeof(err));
+			} else {
+				ok = myrows_row(m, e->column_bitmap, &p, end, false, &opk, &c->scratch, err,
+						sizeof(err)) &&
+				     myrows_row(m, e->column_update_bitmap ? e->column_update_bitmap : e->column_bitmap,
+						&p, end, true, &c->pk, &c->scratch, err, sizeof(err));
+			}
 			if (ok)
 				msgpack_sbuffer_write(&c->rec, old.data, old.size);
 			msgpack_sbuffer_destroy(&old);
@@ -1559,6 +1585,223 @@ open_binlog(struct mycap *c)
 	return true;
 }
 
+/*
+ * One event of the log, or of a TRANSACTION_PAYLOAD: its part of the
+ * transaction in hand, or the transaction's end. An exit status.
+ */
+static int
+event(struct mycap *c, MARIADB_RPL_EVENT *ev)
+{
+	int status = EXIT_OK;
+
+	switch (ev->event_type) {
+	case GTID_EVENT:
+		begin(c);
+		snprintf(c->gtid, sizeof(c->gtid), "%u-%u-%" PRIu64, ev->event.gtid.domain_id, ev->server_id,
+			 ev->event.gtid.sequence_nr);
+		if (ev->event.gtid.flags & FL_STANDALONE)
+			c->in_txn = false;	/* DDL: no XID follows */
+		break;
+	case QUERY_EVENT:
+		if (!query(c, ev))
+			status = EXIT_SOURCE;
+		break;
+	case TABLE_MAP_EVENT:
+		if (!table_map(c, &ev->event.table_map))
+			status = EXIT_SOURCE;
+		break;
+	case WRITE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT_V1: case DELETE_ROWS_EVENT_V1:
+	case WRITE_ROWS_EVENT: case UPDATE_ROWS_EVENT: case DELETE_ROWS_EVENT: case PARTIAL_UPDATE_ROWS_EVENT:
+	case WRITE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT_V1:
+	case DELETE_ROWS_COMPRESSED_EVENT_V1: case WRITE_ROWS_COMPRESSED_EVENT:
+	case UPDATE_ROWS_COMPRESSED_EVENT: case DELETE_ROWS_COMPRESSED_EVENT:
+		if (!c->in_txn)
+			begin(c);	/* a statement of a non-transactional table, without BEGIN */
+		if (!rows(c, ev))
+			status = EXIT_SOURCE;
+		else if ((ev->event.rows.flags & STMT_END_F) && !c->in_txn)
+			status = commit(c, ev->timestamp) ? EXIT_OK : EXIT_OUTPUT;
+		break;
+	case XID_EVENT:
+		if (!commit(c, ev->timestamp))
+			status = EXIT_OUTPUT;
+		break;
+	case XA_PREPARE_LOG_EVENT:
+		log_error("%s:%" PRIu64 ": an XA transaction (XA PREPARE), which this version does not capture",
+			  c->file, c->pos);
+		status = EXIT_SOURCE;
+		break;
+	case HEARTBEAT_LOG_EVENT:
+		/* idle: every transaction up to here is passed, the target's position moves on */
+		log_debug("heartbeat at %s:%" PRIu64, c->file, c->pos);
+		if (!c->in_txn) {
+			checkpoint(c);
+			if (!out_flush(&c->w->out) || !spool_sync(c, true))
+				status = EXIT_OUTPUT;
+		}
+		break;
+	default:
+		break;
+	}
+	return status;
+}
+
+/*
+ * A TRANSACTION_PAYLOAD (MySQL 8, binlog_transaction_compression=ON): a
+ * transaction's events compressed into one event, each inner event then
+ * handled as if it came alone. The transaction ends at the end of the
+ * payload event, the position already read. body: after the header,
+ * without the checksum.
+ */
+static int
+payload(struct mycap *c, const uint8_t *body, size_t len)
+{
+	MARIADB_RPL_EVENT in;
+	struct mypayload pl;
+	const uint8_t *p;
+	char err[256];
+	int r, status = EXIT_OK;
+
+	if (!mypayload_open(&pl, body, len, err, sizeof(err))) {
+		log_error("%s:%" PRIu64 ": %s", c->file, c->pos, err);
+		return EXIT_SOURCE;
+	}
+	while (status == EXIT_OK && (r = mypayload_next(&pl, &p, &len, err, sizeof(err))) != 0) {
+		if (r < 0 || !myevent_parse(p, len, &in, err, sizeof(err))) {
+			log_error("%s:%" PRIu64 ": %s", c->file, c->pos, err);
+			status = EXIT_SOURCE;
+			break;
+		}
+		in.next_event_pos = 0;	/* the position is the payload event's */
+		status = event(c, &in);
+	}
+	mypayload_close(&pl);
+	return status;
+}
+
+/* CRC-32 (ISO-HDLC), the binary log's checksum. */
+static uint32_t
+crc32_of(const uint8_t *p, size_t n)
+{
+	static uint32_t table[256];
+	uint32_t crc = 0xffffffffu;
+
+	if (table[1] == 0)
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t v = i;
+
+			for (int k = 0; k < 8; k++)
+				v = v >> 1 ^ (0xedb88320u & -(v & 1));
+			table[i] = v;
+		}
+	for (size_t i = 0; i < n; i++)
+		crc = crc >> 8 ^ table[(crc ^ p[i]) & 0xff];
+	return ~crc;
+}
+
+/*
+ * An event the library refused as unknown (CR_UNKNOWN_BINLOG_EVENT: MySQL
+ * 8's TRANSACTION_PAYLOAD and HEARTBEAT_V2, past its enum, and
+ * PARTIAL_UPDATE_ROWS, which it does not parse). Its bytes are
+ * still the connection's last packet (net.read_pos: the OK byte, then the
+ * event); they are taken from there only when they are that event whole:
+ * within the packet buffer, its checksum right. An exit status.
+ */
+static int
+refused_event(struct mycap *c)
+{
+	const NET *net = &c->repl.conn->net;
+	const uint8_t *p = net->read_pos;
+	MARIADB_RPL_EVENT ev;
+	uint64_t len;
+	char err[256];
+
+	if (p == NULL || p < net->buff || net->buff_end - p < 1 + MYEVENT_HEADER || p[0] != 0 ||
+	    (len = myevent_le(p + 1 + 9, 4)) < MYEVENT_HEADER + (c->crc ? 4 : 0) ||
+	    (uint64_t)(net->buff_end - p - 1) < len ||
+	    (c->crc && crc32_of(p + 1, len - 4) != (uint32_t)myevent_le(p + 1 + len - 4, 4))) {
+		log_error("%s: after %s:%" PRIu64 ": %s (error %u), and the event's bytes are not at hand to read it ourselves",
+			  c->repl.label, c->file, c->pos, mysql_error(c->repl.conn), mysql_errno(c->repl.conn));
+		return EXIT_SOURCE;
+	}
+	p++;
+	if (c->crc)
+		len -= 4;
+	log_debug("%s:%" PRIu64 ": an event of type %u, refused by the library, read by our own parser", c->file, c->pos,
+		  p[4]);
+	if (!myevent_parse(p, len, &ev, err, sizeof(err))) {
+		log_error("%s:%" PRIu64 ": %s", c->file, c->pos, err);
+		return EXIT_SOURCE;
+	}
+	if (ev.next_event_pos != 0 && !(ev.flags & LOG_EVENT_ARTIFICIAL_F))
+		c->pos = ev.next_event_pos;
+	switch ((int)ev.event_type) {
+	case MY_TRANSACTION_PAYLOAD:
+		return payload(c, p + MYEVENT_HEADER, len - MYEVENT_HEADER);
+	case MY_HEARTBEAT_V2:
+		ev.event_type = HEARTBEAT_LOG_EVENT;
+		return event(c, &ev);
+	case PARTIAL_UPDATE_ROWS_EVENT:
+		return event(c, &ev);
+	default:
+		log_error("%s:%" PRIu64 ": an event of type %d, which this version does not read", c->file, c->pos,
+			  (int)ev.event_type);
+		return EXIT_SOURCE;
+	}
+}
+
+/*
+ * PARTIAL_UPDATE_ROWS (MySQL 8), which the library carries without the
+ * second bitmap of an update: parsed from its bytes by our own parser. An
+ * exit status.
+ */
+static int
+partial_update(struct mycap *c, const MARIADB_RPL_EVENT *ev)
+{
+	const uint8_t *p = ev->raw_data + ev->raw_data_ofs;
+	size_t len = ev->raw_data_size - ev->raw_data_ofs;
+	MARIADB_RPL_EVENT in;
+	char err[256];
+
+	if (len > ev->event_length)
+		len = ev->event_length;
+	if (c->crc && len >= MYEVENT_HEADER + 4)
+		len -= 4;
+	log_debug("%s:%" PRIu64 ": PARTIAL_UPDATE_ROWS, read by our own parser", c->file, c->pos);
+	if (!myevent_parse(p, len, &in, err, sizeof(err))) {
+		log_error("%s:%" PRIu64 ": %s", c->file, c->pos, err);
+		return EXIT_SOURCE;
+	}
+	return event(c, &in);
+}
+
+/*
+ * A ROTATE: the next file, and the position in it, read from the event's
+ * bytes: Connector/C 3.3 skips the post-header before reading the position
+ * from it once a FORMAT_DESCRIPTION has given its length, and so gives a
+ * wrong position and a file name cut to its last characters (seen: every
+ * position after FLUSH BINARY LOGS read "0:N"). False: malformed (logged).
+ */
+static bool
+rotate(struct mycap *c, const MARIADB_RPL_EVENT *ev)
+{
+	const uint8_t *p = ev->raw_data + ev->raw_data_ofs;
+	size_t len = ev->raw_data_size - ev->raw_data_ofs, name;
+
+	if (len > ev->event_length)
+		len = ev->event_length;
+	if (c->crc)
+		len = len >= 4 ? len - 4 : 0;
+	if (len <= MYEVENT_HEADER + 8 || (name = len - MYEVENT_HEADER - 8) >= sizeof(c->file)) {
+		log_error("%s:%" PRIu64 ": a malformed ROTATE event", c->file, c->pos);
+		return false;
+	}
+	snprintf(c->file, sizeof(c->file), "%.*s", (int)name, (const char *)p + MYEVENT_HEADER + 8);
+	c->pos = myevent_le(p + MYEVENT_HEADER, 8);
+	log_debug("rotate to %s:%" PRIu64, c->file, c->pos);
+	return true;
+}
+
 /* Reads events until the stop point, a signal or an error: an exit status. */
 static int
 follow(struct mycap *c, bool *lost)
@@ -1572,7 +1815,9 @@ follow(struct mycap *c, bool *lost)
 		if ((sig_drain || sig_stop) && !c->in_txn)
 			break;
 		ev = mariadb_rpl_fetch(c->rpl, ev);
-		if (ev == NULL) {
+		if (ev == NULL && mysql_errno(c->repl.conn) == CR_UNKNOWN_BINLOG_EVENT) {
+			status = refused_event(c);
+		} else if (ev == NULL) {
 			if ((sig_drain || sig_stop) && !c->in_txn)
 				break;
 			if (sig_drain || sig_stop) {
@@ -1591,77 +1836,13 @@ follow(struct mycap *c, bool *lost)
 			*lost = true;
 			status = EXIT_SOURCE;
 			break;
-		}
-		if (ev->event_type == ROTATE_EVENT) {
-			snprintf(c->file, sizeof(c->file), "%.*s", (int)ev->event.rotate.filename.length,
-				 ev->event.rotate.filename.str);
-			c->pos = ev->event.rotate.position;
-			continue;
-		}
-		if (ev->next_event_pos != 0 && !(ev->flags & LOG_EVENT_ARTIFICIAL_F))
-			c->pos = ev->next_event_pos;
-		/* MySQL 8's, after the library's enum: a compressed transaction is refused, HEARTBEAT_V2 is a heartbeat */
-		if ((int)ev->event_type == MY_TRANSACTION_PAYLOAD) {
-			log_error("%s:%" PRIu64 ": a TRANSACTION_PAYLOAD event (binlog_transaction_compression=ON in a session of the source), which this version does not read: SET GLOBAL binlog_transaction_compression = OFF and restart the capture before this position",
-				  c->file, c->pos);
-			status = EXIT_SOURCE;
-			break;
-		}
-		if ((int)ev->event_type == MY_HEARTBEAT_V2)
-			ev->event_type = HEARTBEAT_LOG_EVENT;
-		switch (ev->event_type) {
-		case GTID_EVENT:
-			begin(c);
-			snprintf(c->gtid, sizeof(c->gtid), "%u-%u-%" PRIu64, ev->event.gtid.domain_id, ev->server_id,
-				 ev->event.gtid.sequence_nr);
-			if (ev->event.gtid.flags & FL_STANDALONE)
-				c->in_txn = false;	/* DDL: no XID follows */
-			break;
-		case QUERY_EVENT:
-			if (!query(c, ev))
+		} else if (ev->event_type == ROTATE_EVENT) {
+			if (!rotate(c, ev))
 				status = EXIT_SOURCE;
-			break;
-		case TABLE_MAP_EVENT:
-			if (!table_map(c, &ev->event.table_map))
-				status = EXIT_SOURCE;
-			break;
-		case WRITE_ROWS_EVENT_V1: case UPDATE_ROWS_EVENT_V1: case DELETE_ROWS_EVENT_V1:
-		case WRITE_ROWS_EVENT: case UPDATE_ROWS_EVENT: case DELETE_ROWS_EVENT:
-		case WRITE_ROWS_COMPRESSED_EVENT_V1: case UPDATE_ROWS_COMPRESSED_EVENT_V1:
-		case DELETE_ROWS_COMPRESSED_EVENT_V1: case WRITE_ROWS_COMPRESSED_EVENT:
-		case UPDATE_ROWS_COMPRESSED_EVENT: case DELETE_ROWS_COMPRESSED_EVENT:
-			if (!c->in_txn)
-				begin(c);	/* a statement of a non-transactional table, without BEGIN */
-			if (!rows(c, ev))
-				status = EXIT_SOURCE;
-			else if ((ev->event.rows.flags & STMT_END_F) && !c->in_txn)
-				status = commit(c, ev->timestamp) ? EXIT_OK : EXIT_OUTPUT;
-			break;
-		case XID_EVENT:
-			if (!commit(c, ev->timestamp))
-				status = EXIT_OUTPUT;
-			break;
-		case PARTIAL_UPDATE_ROWS_EVENT:
-			log_error("%s:%" PRIu64 ": a PARTIAL_UPDATE_ROWS event (binlog_row_value_options=PARTIAL_JSON in a session of the source), which this version does not read: SET GLOBAL binlog_row_value_options = '' and restart the capture before this position",
-				  c->file, c->pos);
-			status = EXIT_SOURCE;
-			break;
-		case XA_PREPARE_LOG_EVENT:
-			log_error("%s:%" PRIu64 ": an XA transaction (XA PREPARE), which this version does not capture",
-				  c->file, c->pos);
-			status = EXIT_SOURCE;
-			break;
-		case HEARTBEAT_LOG_EVENT:
-			/* idle: every transaction up to here is passed, the target's position moves on */
-			log_debug("heartbeat at %s:%" PRIu64, c->file, c->pos);
-			if (!c->in_txn) {
-				checkpoint(c);
-				if (!out_flush(&c->w->out) || !spool_sync(c, true))
-					status = EXIT_OUTPUT;
-			}
-			break;
-		default:
-			break;
+		} else {
+			if (ev->next_event_pos != 0 && !(ev->flags & LOG_EVENT_ARTIFICIAL_F))
+				c->pos = ev->next_event_pos;
+			status = ev->event_type == PARTIAL_UPDATE_ROWS_EVENT ? partial_update(c, ev) : event(c, ev);
 		}
 		if (status != EXIT_OK)
 			break;

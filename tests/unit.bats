@@ -46,6 +46,13 @@ load helpers/common
 	assert_status 0
 }
 
+@test "MySQL 8's events from golden bytes: a zstd TRANSACTION_PAYLOAD (BEGIN, TABLE_MAP with optional metadata, v2 WRITE, UPDATE, PARTIAL_UPDATE and DELETE rows, XID) and uncompressed; JSON values updated in part (REPLACE, INSERT, REMOVE diffs) applied to the before image's document, diffs that do not apply are errors; HEARTBEAT_V2; broken payloads are errors, also under AddressSanitizer" {
+	run dms-unit mysql8
+	assert_status 0
+	run "$DMS_ROOT/build/fuzz/bin/tools/dms-unit" mysql8
+	assert_status 0
+}
+
 @test "an unknown group runs nothing and is an error (exit 2), naming the groups" {
 	run --separate-stderr dms-unit nosuchgroup
 	assert_status 2

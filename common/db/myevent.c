@@ -234,9 +234,9 @@ myevent_parse(const uint8_t *p, size_t len, MARIADB_RPL_EVENT *ev, char *err, si
 	ev->next_event_pos = (unsigned int)myevent_le(p + 13, 4);
 	ev->flags = (unsigned short)myevent_le(p + 17, 2);
 	ev->ok = 1;
-	if (ev->event_length < MYEVENT_HEADER || ev->event_length > len)
+	/* its size counts the checksum, which the caller took off */
+	if (ev->event_length != len && ev->event_length != len + 4)
 		FAIL("an event of type %u says it has %u bytes, and %zu are there", p[4], ev->event_length, len);
-	end = p + ev->event_length;
 	p += MYEVENT_HEADER;
 	switch ((int)ev->event_type) {
 	case QUERY_EVENT:

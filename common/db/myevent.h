@@ -31,7 +31,8 @@ uint64_t myevent_le(const uint8_t *p, size_t n);
 bool myevent_lenenc(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 /*
- * One event, header and body without its checksum, into ev (cleared first;
+ * One event, header and body without its checksum (len: the event's size,
+ * or 4 less where the log has checksums), into ev (cleared first;
  * strings and data point into p). Parsed: the header; QUERY, TABLE_MAP (and
  * its optional metadata), XID, the rows events of every version, and
  * PARTIAL_UPDATE_ROWS; a HEARTBEAT_V2's file name. Other types: the header

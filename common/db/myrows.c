@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "myevent.h"
 #include "myrows.h"
 #include "convert.h"
 #include "../dms.h"
@@ -24,17 +25,6 @@ be(const uint8_t *p, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		v = v << 8 | p[i];
-	return v;
-}
-
-/* Little-endian unsigned integer of n bytes (n <= 8). */
-static uint64_t
-le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i > 0; i--)
-		v = v << 8 | p[i - 1];
 	return v;
 }
 
@@ -86,7 +76,7 @@ myrows_map(struct mymap *m, const uint8_t *types, size_t ntypes, const uint8_t *
 		if (n == 1) {
 			c->meta = b[0];
 		} else if (c->type == MYT_VARCHAR || c->type == MYT_VAR_STRING) {
-			c->meta = (uint16_t)le(b, 2);
+			c->meta = (uint16_t)myevent_le(b, 2);
 		} else if (c->type == MYT_STRING || c->type == MYT_ENUM || c->type == MYT_SET) {
 			uint8_t real = b[0];
 			uint16_t len = b[1];
@@ -284,7 +274,7 @@ counted(const uint8_t **p, const uint8_t *end, size_t n, const uint8_t **s, size
 
 	if (n < 1 || n > 4 || !take(p, end, n, &b))
 		return false;
-	*len = (size_t)le(b, n);
+	*len = (size_t)myevent_le(b, n);
 	return take(p, end, *len, s);
 }
 
@@ -429,7 +419,7 @@ jb_opaque(const uint8_t *v, size_t len, struct strbuf *out)
 
 		if (n != 8)
 			return false;
-		packed = (int64_t)le(p, 8);
+		packed = (int64_t)myevent_le(p, 8);
 		neg = packed < 0;
 		u = neg ? (uint64_t)0 - (uint64_t)packed : (uint64_t)packed;
 		frac = u % (1 << 24);
@@ -477,8 +467,8 @@ jb_container(const uint8_t *v, size_t len, bool object, bool large, int depth, s
 
 	if (depth > 100 || len < 2 * w)
 		return false;
-	count = le(v, w);
-	size = le(v + w, w);
+	count = myevent_le(v, w);
+	size = myevent_le(v + w, w);
 	if (size > len)
 		return false;
 	header = 2 * w + (object ? (size_t)count * (w + 2) : 0) + (size_t)count * entry;
@@ -493,7 +483,7 @@ jb_container(const uint8_t *v, size_t len, bool object, bool large, int depth, s
 			sb_adds(out, ", ");
 		if (object) {
 			const uint8_t *ke = v + 2 * w + (size_t)i * (w + 2);
-			uint64_t koff = le(ke, w), klen = le(ke + w, 2);
+			uint64_t koff = myevent_le(ke, w), klen = myevent_le(ke + w, 2);
 
 			if (koff > size || klen > size - koff)
 				return false;
@@ -506,7 +496,7 @@ jb_container(const uint8_t *v, size_t len, bool object, bool large, int depth, s
 			if (!jb_value(type, ve + 1, w, depth + 1, out))
 				return false;
 		} else {
-			uint64_t off = le(ve + 1, w);
+			uint64_t off = myevent_le(ve + 1, w);
 
 			if (off < header || off >= size || !jb_value(type, v + off, (size_t)(size - off), depth + 1, out))
 				return false;
@@ -534,22 +524,22 @@ jb_value(uint8_t type, const uint8_t *v, size_t len, int depth, struct strbuf *o
 	case JB_INT16: case JB_UINT16:
 		if (len < 2)
 			return false;
-		snprintf(buf, sizeof(buf), "%" PRId64, type == JB_INT16 ? (int64_t)(int16_t)le(v, 2) : (int64_t)le(v, 2));
+		snprintf(buf, sizeof(buf), "%" PRId64, type == JB_INT16 ? (int64_t)(int16_t)myevent_le(v, 2) : (int64_t)myevent_le(v, 2));
 		break;
 	case JB_INT32: case JB_UINT32:
 		if (len < 4)
 			return false;
-		snprintf(buf, sizeof(buf), "%" PRId64, type == JB_INT32 ? (int64_t)(int32_t)le(v, 4) : (int64_t)le(v, 4));
+		snprintf(buf, sizeof(buf), "%" PRId64, type == JB_INT32 ? (int64_t)(int32_t)myevent_le(v, 4) : (int64_t)myevent_le(v, 4));
 		break;
 	case JB_INT64:
 		if (len < 8)
 			return false;
-		snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)le(v, 8));
+		snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)myevent_le(v, 8));
 		break;
 	case JB_UINT64:
 		if (len < 8)
 			return false;
-		snprintf(buf, sizeof(buf), "%" PRIu64, le(v, 8));
+		snprintf(buf, sizeof(buf), "%" PRIu64, myevent_le(v, 8));
 		break;
 	case JB_DOUBLE: {
 		uint64_t bits;
@@ -557,7 +547,7 @@ jb_value(uint8_t type, const uint8_t *v, size_t len, int depth, struct strbuf *o
 
 		if (len < 8)
 			return false;
-		bits = le(v, 8);
+		bits = myevent_le(v, 8);
 		memcpy(&d, &bits, sizeof(d));
 		if (d != d || d - d != 0)
 			return false;	/* NaN and infinities are not JSON */
@@ -607,7 +597,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if (!take(p, end, n, &b))
 			break;
-		v = le(b, n);
+		v = myevent_le(b, n);
 		if (c->is_unsigned) {
 			add_uint(out, v, 1);
 		} else {
@@ -689,7 +679,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if ((c->meta != 1 && c->meta != 2) || !take(p, end, c->meta, &b))
 			break;
-		v = le(b, c->meta);
+		v = myevent_le(b, c->meta);
 		if (v == 0)
 			return true;	/* the empty string of an invalid value */
 		if (v > c->nlabels) {
@@ -705,7 +695,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if (c->meta < 1 || c->meta > 8 || !take(p, end, c->meta, &b))
 			break;
-		v = le(b, c->meta);
+		v = myevent_le(b, c->meta);
 		for (uint32_t k = 0; k < 64; k++) {
 			if (!(v >> k & 1))
 				continue;
@@ -733,7 +723,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if (!take(p, end, 3, &b))
 			break;
-		v = (uint32_t)le(b, 3);
+		v = (uint32_t)myevent_le(b, 3);
 		add_date(out, v >> 9, (v >> 5) & 15, v & 31, false, 0, 0, 0);
 		return true;
 	}
@@ -804,7 +794,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if (!take(p, end, 4, &b))
 			break;
-		sec = (time_t)le(b, 4);
+		sec = (time_t)myevent_le(b, 4);
 		if (sec == 0) {
 			sb_adds(out, "0000-00-00 00:00:00");
 			return true;
@@ -820,7 +810,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if (!take(p, end, 3, &b))
 			break;
-		v = (int32_t)(le(b, 3) << 8) >> 8;
+		v = (int32_t)(myevent_le(b, 3) << 8) >> 8;
 		u = v < 0 ? (uint32_t)-v : (uint32_t)v;
 		sb_addf(out, "%s%02u:%02u:%02u", v < 0 ? "-" : "", u / 10000, u / 100 % 100, u % 100);
 		return true;
@@ -830,7 +820,7 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 
 		if (!take(p, end, 8, &b))
 			break;
-		v = le(b, 8);
+		v = myevent_le(b, 8);
 		d = v / 1000000;
 		t = v % 1000000;
 		sb_addf(out, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned)(d / 10000 % 10000), (unsigned)(d / 100 % 100),
@@ -848,6 +838,14 @@ myrows_text(const struct mycol *c, const uint8_t **p, const uint8_t *end, struct
 bool
 myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, const uint8_t *end, bool after,
 	   msgpack_packer *pk, struct strbuf *scratch, char *err, size_t errsize)
+{
+	return myrows_row_json(m, present, p, end, after, NULL, NULL, pk, scratch, err, errsize);
+}
+
+bool
+myrows_row_json(const struct mymap *m, const uint8_t *present, const uint8_t **p, const uint8_t *end, bool after,
+		char **json, const char *const *diff_of, msgpack_packer *pk, struct strbuf *scratch, char *err,
+		size_t errsize)
 {
 	const struct src_table *t = m->t;
 	uint32_t npresent = 0, k = 0, want = 0;
@@ -888,13 +886,17 @@ myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, con
 			continue;
 		}
 		sb_reset(scratch);
-		if (!myrows_text(c, p, end, scratch, err, errsize)) {
+		if (diff_of != NULL && diff_of[i] != NULL ?
+		    !myjson_apply_diffs(diff_of[i], p, end, scratch, err, errsize) :
+		    !myrows_text(c, p, end, scratch, err, errsize)) {
 			size_t n = strlen(err);
 
 			snprintf(err + n, errsize - n, " (column %u%s%s)", i + 1, c->col >= 0 ? " " : "",
 				 c->col >= 0 ? t->d.cols[c->col].name : "");
 			return false;
 		}
+		if (json != NULL && c->type == MYT_JSON)
+			json[i] = xstrdup(scratch->buf ? scratch->buf : "");
 		if (c->col < 0)
 			continue;
 		if (!convert_value(pk, t, (uint32_t)c->col, scratch->buf ? scratch->buf : (char *)"", scratch->len)) {
@@ -909,6 +911,38 @@ myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, con
 			pk_unchanged(pk);
 		else
 			msgpack_pack_nil(pk);
+	}
+	return true;
+}
+
+bool
+myrows_shared_image(const struct mymap *m, const uint8_t **p, const uint8_t *end, bool *partial, char *err,
+		    size_t errsize)
+{
+	uint64_t options;
+	uint32_t njson = 0, k = 0;
+	const uint8_t *bits;
+
+	memset(partial, 0, m->ncols * sizeof(*partial));
+	if (!myevent_lenenc(p, end, &options)) {
+		snprintf(err, errsize, "a PARTIAL_UPDATE_ROWS row without its value options");
+		return false;
+	}
+	if (!(options & 1))
+		return true;
+	for (uint32_t i = 0; i < m->ncols; i++)
+		njson += m->cols[i].type == MYT_JSON;
+	if ((size_t)(end - *p) < (njson + 7) / 8) {
+		snprintf(err, errsize, "a PARTIAL_UPDATE_ROWS row cut short in its partial JSON bitmap");
+		return false;
+	}
+	bits = *p;
+	*p += (njson + 7) / 8;
+	for (uint32_t i = 0; i < m->ncols; i++) {
+		if (m->cols[i].type != MYT_JSON)
+			continue;
+		partial[i] = bits[k / 8] >> (k % 8) & 1;
+		k++;
 	}
 	return true;
 }

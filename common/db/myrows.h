@@ -65,6 +65,38 @@ void myrows_map_free(struct mymap *m);
 bool myrows_row(const struct mymap *m, const uint8_t *present, const uint8_t **p, const uint8_t *end, bool after,
 		msgpack_packer *pk, struct strbuf *scratch, char *err, size_t errsize);
 
+/*
+ * PARTIAL_UPDATE_ROWS (MySQL 8, binlog_row_value_options=PARTIAL_JSON): the
+ * "shared image" between a row's before and after images, at *p (moved past
+ * it): value_options, and when its bit 1 is set one bit per JSON column of
+ * the table, set for a column whose after image is a diff to apply to the
+ * before image's document rather than the whole value. partial[i] (one per
+ * column of m->cols) is set for each such column. False: malformed (err).
+ */
+bool myrows_shared_image(const struct mymap *m, const uint8_t **p, const uint8_t *end, bool *partial, char *err,
+			 size_t errsize);
+
+/*
+ * myrows_row with MySQL 8's partial JSON updates: json (when not NULL, one
+ * per column of m->cols) receives each JSON column's text in this image
+ * (NULL for a null; the caller frees them); diff_of (when not NULL) gives,
+ * for a column whose value in this image is a diff, the document it applies
+ * to, and the value is that document updated.
+ */
+bool myrows_row_json(const struct mymap *m, const uint8_t *present, const uint8_t **p, const uint8_t *end,
+		     bool after, char **json, const char *const *diff_of, msgpack_packer *pk, struct strbuf *scratch,
+		     char *err, size_t errsize);
+
+/*
+ * A JSON diff vector at *p (MySQL's Json_diff_vector: a 4-byte length, then
+ * REPLACE, INSERT and REMOVE operations at paths, values in binary JSON)
+ * applied to the document doc (the text MySQL prints), the result's text in
+ * out; *p moved past it. False: malformed, or a diff that does not apply to
+ * doc (err says which path).
+ */
+bool myjson_apply_diffs(const char *doc, const uint8_t **p, const uint8_t *end, struct strbuf *out, char *err,
+			size_t errsize);
+
 /* MySQL 8's binary JSON value (a JSON column's bytes) as the text MySQL prints; false: malformed. */
 bool myrows_json(const uint8_t *v, size_t len, struct strbuf *out);
 

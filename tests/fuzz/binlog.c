@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/db/myevent.h"
 #include "../../common/db/myrows.h"
 #include "../../common/dms.h"
 
@@ -53,32 +54,6 @@ next(void)
 	return rng;
 }
 
-static uint64_t
-le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i > 0; i--)
-		v = v << 8 | p[i - 1];
-	return v;
-}
-
-/* A length-encoded integer at *p; false past end. */
-static bool
-lenenc(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	size_t n;
-
-	if (*p >= end)
-		return false;
-	n = **p < 251 ? 0 : **p == 252 ? 2 : **p == 253 ? 3 : **p == 254 ? 8 : 99;
-	if (n == 99 || (size_t)(end - *p) < n + 1)
-		return false;
-	*v = n == 0 ? **p : le(*p + 1, n);
-	*p += n + 1;
-	return true;
-}
-
 /* A TABLE_MAP body: the table id, its column types and their metadata. */
 static bool
 table_map(const uint8_t *p, size_t len, struct map *m)
@@ -88,20 +63,20 @@ table_map(const uint8_t *p, size_t len, struct map *m)
 
 	if (len < 8)
 		return false;
-	m->table_id = le(p, 6);
+	m->table_id = myevent_le(p, 6);
 	p += 8;
 	for (int k = 0; k < 2; k++) {	/* the database and the table: length, name, NUL */
 		if (p >= end || (size_t)(end - p) < (size_t)*p + 2)
 			return false;
 		p += *p + 2;
 	}
-	if (!lenenc(&p, end, &n) || (uint64_t)(end - p) < n)
+	if (!myevent_lenenc(&p, end, &n) || (uint64_t)(end - p) < n)
 		return false;
 	m->ntypes = n;
 	m->types = xmalloc(n + 1);
 	memcpy(m->types, p, n);
 	p += n;
-	if (!lenenc(&p, end, &nmeta) || (uint64_t)(end - p) < nmeta)
+	if (!myevent_lenenc(&p, end, &nmeta) || (uint64_t)(end - p) < nmeta)
 		return false;
 	m->nmeta = nmeta;
 	m->meta = xmalloc(nmeta + 1);
@@ -132,7 +107,7 @@ load_file(const char *path)
 	fclose(f);
 	while (at + 19 <= (size_t)size) {
 		uint8_t type = buf[at + 4];
-		size_t elen = (size_t)le(buf + at + 9, 4), blen;
+		size_t elen = (size_t)myevent_le(buf + at + 9, 4), blen;
 		const uint8_t *body = buf + at + 19;
 
 		if (elen < 19 || at + elen > (size_t)size)
@@ -152,7 +127,7 @@ load_file(const char *path)
 			size_t m = nmaps;
 
 			for (size_t i = nmaps; i > 0 && blen >= 6; i--)
-				if (maps[i - 1].table_id == le(body, 6)) {
+				if (maps[i - 1].table_id == myevent_le(body, 6)) {
 					m = i - 1;
 					break;
 				}
@@ -234,11 +209,11 @@ decode(uint8_t type, const uint8_t *body, size_t len, const struct mymap *mm, ms
 	if (type >= 30) {	/* v2: extra data, its length counting itself */
 		size_t extra;
 
-		if (end - p < 2 || (extra = (size_t)le(p, 2)) < 2 || (size_t)(end - p) < extra)
+		if (end - p < 2 || (extra = (size_t)myevent_le(p, 2)) < 2 || (size_t)(end - p) < extra)
 			return -1;
 		p += extra;
 	}
-	if (!lenenc(&p, end, &ncols) || ncols != mm->ncols)
+	if (!myevent_lenenc(&p, end, &ncols) || ncols != mm->ncols)
 		return -1;
 	nb = (size_t)(ncols + 7) / 8;
 	if ((size_t)(end - p) < nb)
