@@ -244,24 +244,6 @@ table_of(struct mycap *c, const char *schema, const char *name)
 	return t;
 }
 
-/* A length-encoded integer of a TABLE_MAP's optional metadata; false: cut short. */
-static bool
-lenenc(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	size_t n;
-
-	if (*p >= end)
-		return false;
-	n = **p < 251 ? 0 : **p == 252 ? 2 : **p == 253 ? 3 : **p == 254 ? 8 : 9;
-	if (n == 9 || (size_t)(end - *p) < n + 1)
-		return false;
-	*v = n == 0 ? **p : 0;
-	for (size_t i = 0; i < n; i++)
-		*v |= (uint64_t)(*p)[1 + i] << (8 * i);
-	*p += n + 1;
-	return true;
-}
-
 static bool
 is_numeric(uint8_t type)
 {
@@ -288,12 +270,12 @@ map_labels(const MARIADB_CONST_DATA *d, uint32_t nth, struct strbuf *out)
 	for (uint32_t k = 0; k <= nth; k++) {
 		uint64_t count, len;
 
-		if (!lenenc(&p, end, &count))
+		if (!myevent_lenenc(&p, end, &count))
 			return false;
 		if (k == nth)
 			sb_adds(out, "(");
 		for (uint64_t i = 0; i < count; i++) {
-			if (!lenenc(&p, end, &len) || (uint64_t)(end - p) < len)
+			if (!myevent_lenenc(&p, end, &len) || (uint64_t)(end - p) < len)
 				return false;
 			if (k == nth) {
 				sb_addf(out, "%s'", i ? "," : "");
@@ -347,7 +329,7 @@ column_from_map(struct mycap *c, struct src_table *d, const struct st_mariadb_rp
 		MYSQL_ROW row;
 
 		for (uint32_t k = 0; p != NULL && k <= nchar; k++)
-			if (!lenenc(&p, end, &id)) {
+			if (!myevent_lenenc(&p, end, &id)) {
 				id = e->default_charset;
 				break;
 			}
@@ -518,7 +500,7 @@ describe(struct mycap *c, struct mytable *t, const struct st_mariadb_rpl_table_m
 
 			free(d.d.key);
 			d.d.key = xcalloc((size_t)m->ncols + 1, sizeof(*d.d.key));
-			while (p < end && lenenc(&p, end, &k) && k < m->ncols && at[k] >= 0)
+			while (p < end && myevent_lenenc(&p, end, &k) && k < m->ncols && at[k] >= 0)
 				d.d.key[d.d.nkey++] = (uint32_t)at[k];
 			if (p < end)
 				d.d.nkey = 0;
@@ -1679,26 +1661,6 @@ payload(struct mycap *c, const uint8_t *body, size_t len)
 	return status;
 }
 
-/* CRC-32 (ISO-HDLC), the binary log's checksum. */
-static uint32_t
-crc32_of(const uint8_t *p, size_t n)
-{
-	static uint32_t table[256];
-	uint32_t crc = 0xffffffffu;
-
-	if (table[1] == 0)
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t v = i;
-
-			for (int k = 0; k < 8; k++)
-				v = v >> 1 ^ (0xedb88320u & -(v & 1));
-			table[i] = v;
-		}
-	for (size_t i = 0; i < n; i++)
-		crc = crc >> 8 ^ table[(crc ^ p[i]) & 0xff];
-	return ~crc;
-}
-
 /*
  * An event the library refused as unknown (CR_UNKNOWN_BINLOG_EVENT: MySQL
  * 8's TRANSACTION_PAYLOAD and HEARTBEAT_V2, past its enum, and
@@ -1719,7 +1681,7 @@ refused_event(struct mycap *c)
 	if (p == NULL || p < net->buff || net->buff_end - p < 1 + MYEVENT_HEADER || p[0] != 0 ||
 	    (len = myevent_le(p + 1 + 9, 4)) < MYEVENT_HEADER + (c->crc ? 4 : 0) ||
 	    (uint64_t)(net->buff_end - p - 1) < len ||
-	    (c->crc && crc32_of(p + 1, len - 4) != (uint32_t)myevent_le(p + 1 + len - 4, 4))) {
+	    (c->crc && myevent_crc32(p + 1, len - 4) != (uint32_t)myevent_le(p + 1 + len - 4, 4))) {
 		log_error("%s: after %s:%" PRIu64 ": %s (error %u), and the event's bytes are not at hand to read it ourselves",
 			  c->repl.label, c->file, c->pos, mysql_error(c->repl.conn), mysql_errno(c->repl.conn));
 		return EXIT_SOURCE;

@@ -585,6 +585,17 @@ has_last_row() {
 	my_same rot_src rot_dst "SELECT count(*), group_concat(id, ':', v ORDER BY id) FROM r"
 }
 
+# splice SCHEMA TABLE [corrupt | partial]: the binary log file in use closed
+# (FLUSH BINARY LOGS), and MySQL 8's events written into it before its
+# ROTATE by dms-unit splice-payload; spliced_file: that file, spliced_at:
+# the offset they begin at
+splice() {
+	spliced_file=$(binlog_pos)
+	spliced_file=${spliced_file%:*}
+	my_sql "FLUSH BINARY LOGS"
+	spliced_at=$(dms-unit splice-payload "$MY_DIR/data/$spliced_file" "$@") || return 1
+}
+
 @test "dms-capture from MariaDB reads a MySQL 8 compressed transaction (a zstd TRANSACTION_PAYLOAD written into the server's binary log as MySQL writes one, served by the server as it is): applied whole to PostgreSQL, in its place between the transactions around it; one whose compressed bytes are corrupt exits 3 at its position; a PARTIAL_UPDATE_ROWS is read as an update" {
 	my_sql "CREATE DATABASE pz_src"
 	my_sql pz_src "CREATE TABLE t (id int PRIMARY KEY, name varchar(20)) CHARACTER SET utf8mb4; INSERT INTO t VALUES (1, 'real')"
@@ -593,12 +604,9 @@ has_last_row() {
 	assert_status 0
 	p0=$(binlog_pos)
 	my_sql pz_src "INSERT INTO t VALUES (3, 'before')"
-	file=$(my_sql "SHOW MASTER STATUS" | awk '{ print $1 }')
-	my_sql "FLUSH BINARY LOGS"
 	# BEGIN, TABLE_MAP, INSERT 101 and 102, UPDATE 102, DELETE 1, XID: before the ROTATE that ends the file
-	run --separate-stderr dms-unit splice-payload "$MY_DIR/data/$file" pz_src t
-	assert_status 0
-	at=$output
+	splice pz_src t
+	file=$spliced_file at=$spliced_at
 	my_sql pz_src "INSERT INTO t VALUES (4, 'after')"
 	p1=$(binlog_pos)
 	run --separate-stderr bash -c "dms-capture --start '$p0' --stop-at '$p1' '$(my_uri pz_src)' >pz.dms"
@@ -616,21 +624,15 @@ has_last_row() {
 		"$(pg_sql pz_dst "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM pz_src.t")"
 	# a payload whose compressed bytes are corrupt (its event's checksum right): exit 3 at its position, not a skip
 	p2=$(binlog_pos)
-	file=${p2%:*}
-	my_sql "FLUSH BINARY LOGS"
-	run --separate-stderr dms-unit splice-payload "$MY_DIR/data/$file" pz_src t corrupt
-	assert_status 0
+	splice pz_src t corrupt
 	my_sql pz_src "INSERT INTO t VALUES (5, 'later')"
 	p3=$(binlog_pos)
 	run --separate-stderr bash -c "dms-capture --start '$p2' --stop-at '$p3' '$(my_uri pz_src)' >bad.dms"
 	assert_status 3
-	assert_match "$file:[0-9]*: TRANSACTION_PAYLOAD: " "$stderr"
+	assert_match "$spliced_file:[0-9]*: TRANSACTION_PAYLOAD: " "$stderr"
 	# MySQL 8's PARTIAL_UPDATE_ROWS (whole values), which the library refuses: an update like another
 	p4=$(binlog_pos)
-	file=${p4%:*}
-	my_sql "FLUSH BINARY LOGS"
-	run --separate-stderr dms-unit splice-payload "$MY_DIR/data/$file" pz_src t partial
-	assert_status 0
+	splice pz_src t partial
 	my_sql pz_src "INSERT INTO t VALUES (6, 'last')"
 	p5=$(binlog_pos)
 	run --separate-stderr bash -o pipefail -c "dms-capture --start '$p4' --stop-at '$p5' '$(my_uri pz_src)' | dms-load --task pz '$(pg_uri pz_dst)'"

@@ -39,6 +39,25 @@ myevent_lenenc(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return true;
 }
 
+uint32_t
+myevent_crc32(const uint8_t *p, size_t n)
+{
+	static uint32_t table[256];
+	uint32_t crc = 0xffffffffu;
+
+	if (table[1] == 0)
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t v = i;
+
+			for (int k = 0; k < 8; k++)
+				v = v >> 1 ^ (0xedb88320u & -(v & 1));
+			table[i] = v;
+		}
+	for (size_t i = 0; i < n; i++)
+		crc = crc >> 8 ^ table[(crc ^ p[i]) & 0xff];
+	return ~crc;
+}
+
 #define FAIL(...) do { snprintf(err, errsize, __VA_ARGS__); return false; } while (0)
 
 /* A TABLE_MAP's optional metadata (binlog_row_metadata), as Connector/C fills it. */

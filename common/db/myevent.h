@@ -27,6 +27,9 @@ enum { MY_TRANSACTION_PAYLOAD = 40, MY_HEARTBEAT_V2 = 41 };
 /* A little-endian unsigned integer of n bytes (n <= 8). */
 uint64_t myevent_le(const uint8_t *p, size_t n);
 
+/* CRC-32 (ISO-HDLC, zlib's): the binary log's event checksum. */
+uint32_t myevent_crc32(const uint8_t *p, size_t n);
+
 /* A length-encoded integer at *p (moved past it); false: past end, or 251 (NULL). */
 bool myevent_lenenc(const uint8_t **p, const uint8_t *end, uint64_t *v);
 

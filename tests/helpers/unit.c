@@ -667,6 +667,8 @@ mysql8(void)
 	uint64_t pos;
 	MARIADB_STRING file;
 
+	/* the event checksum: CRC-32's check value */
+	CHECK(myevent_crc32((const uint8_t *)"123456789", 9) == 0xcbf43926u);
 	/* BEGIN in database shop: thread, time, database length, error, status length 0 */
 	put_hex(&b, "010000000000000004000000");
 	put_hex(&b, "00");
@@ -822,20 +824,6 @@ mysql8(void)
 	}
 }
 
-/* CRC-32 (the binary log's checksum, ISO-HDLC), bitwise. */
-static uint32_t
-crc32_of(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = c >> 1 ^ (0xedb88320u & -(c & 1));
-	}
-	return ~c;
-}
-
 /* An event's next position set, and its checksum written anew over the header and body. */
 static void
 event_seal(uint8_t *ev, size_t len, uint64_t next)
@@ -844,7 +832,7 @@ event_seal(uint8_t *ev, size_t len, uint64_t next)
 
 	for (int i = 0; i < 4; i++)
 		ev[13 + i] = (uint8_t)(next >> (8 * i));
-	crc = crc32_of(ev, len - 4);
+	crc = myevent_crc32(ev, len - 4);
 	for (int i = 0; i < 4; i++)
 		ev[len - 4 + i] = (uint8_t)(crc >> (8 * i));
 }
