@@ -80,6 +80,11 @@ struct mycap {
 	bool stop;
 	bool hosts_warned;	/* SHOW SLAVE HOSTS refused, said once */
 	bool crc;		/* events end with a CRC32 checksum (binlog_checksum) */
+	/* PARTIAL_UPDATE_ROWS: per column of the row's map, kept from row to row */
+	char **pjson;		/* the before image's JSON text */
+	const char **pdiff;	/* the document a diff applies to */
+	bool *ppartial;		/* logged as a diff */
+	uint32_t pcap;
 };
 
 /* A one-value query of the catalog's connection; NULL on error (logged) or no row. */
@@ -766,11 +771,21 @@ static bool
 partial_row(struct mycap *c, const struct mymap *m, const struct st_mariadb_rpl_rows_event *e, const uint8_t **p,
 	    const uint8_t *end, msgpack_packer *opk, char *err, size_t errsize)
 {
-	char **json = xcalloc(m->ncols, sizeof(char *));
-	const char **diff_of = xcalloc(m->ncols, sizeof(char *));
-	bool *partial = xcalloc(m->ncols, sizeof(bool));
-	bool ok = myrows_row_json(m, e->column_bitmap, p, end, false, json, NULL, opk, &c->scratch, err, errsize) &&
-		  myrows_shared_image(m, p, end, partial, err, errsize);
+	char **json;
+	const char **diff_of;
+	bool *partial, ok;
+
+	if (c->pcap < m->ncols) {
+		c->pjson = xrealloc(c->pjson, m->ncols * sizeof(*c->pjson));
+		c->pdiff = xrealloc(c->pdiff, m->ncols * sizeof(*c->pdiff));
+		c->ppartial = xrealloc(c->ppartial, m->ncols * sizeof(*c->ppartial));
+		c->pcap = m->ncols;
+	}
+	json = c->pjson, diff_of = c->pdiff, partial = c->ppartial;
+	memset(json, 0, m->ncols * sizeof(*json));
+	memset(diff_of, 0, m->ncols * sizeof(*diff_of));
+	ok = myrows_row_json(m, e->column_bitmap, p, end, false, json, NULL, opk, &c->scratch, err, errsize) &&
+	     myrows_shared_image(m, p, end, partial, err, errsize);
 
 	for (uint32_t i = 0; ok && i < m->ncols; i++) {
 		if (!partial[i])
@@ -785,9 +800,6 @@ partial_row(struct mycap *c, const struct mymap *m, const struct st_mariadb_rpl_
 				   true, NULL, diff_of, &c->pk, &c->scratch, err, errsize);
 	for (uint32_t i = 0; i < m->ncols; i++)
 		free(json[i]);
-	free(json);
-	free(diff_of);
-	free(partial);
 	return ok;
 }
 
@@ -1713,6 +1725,21 @@ refused_event(struct mycap *c)
 }
 
 /*
+ * The bytes of an event as the library received it (header and body), its
+ * length without the checksum: what our own parser reads.
+ */
+static const uint8_t *
+event_bytes(const struct mycap *c, const MARIADB_RPL_EVENT *ev, size_t *len)
+{
+	*len = ev->raw_data_size - ev->raw_data_ofs;
+	if (*len > ev->event_length)
+		*len = ev->event_length;
+	if (c->crc)
+		*len = *len >= 4 ? *len - 4 : 0;
+	return ev->raw_data + ev->raw_data_ofs;
+}
+
+/*
  * PARTIAL_UPDATE_ROWS (MySQL 8), which the library carries without the
  * second bitmap of an update: parsed from its bytes by our own parser. An
  * exit status.
@@ -1720,15 +1747,11 @@ refused_event(struct mycap *c)
 static int
 partial_update(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 {
-	const uint8_t *p = ev->raw_data + ev->raw_data_ofs;
-	size_t len = ev->raw_data_size - ev->raw_data_ofs;
+	size_t len;
+	const uint8_t *p = event_bytes(c, ev, &len);
 	MARIADB_RPL_EVENT in;
 	char err[256];
 
-	if (len > ev->event_length)
-		len = ev->event_length;
-	if (c->crc && len >= MYEVENT_HEADER + 4)
-		len -= 4;
 	log_debug("%s:%" PRIu64 ": PARTIAL_UPDATE_ROWS, read by our own parser", c->file, c->pos);
 	if (!myevent_parse(p, len, &in, err, sizeof(err))) {
 		log_error("%s:%" PRIu64 ": %s", c->file, c->pos, err);
@@ -1747,13 +1770,9 @@ partial_update(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 static bool
 rotate(struct mycap *c, const MARIADB_RPL_EVENT *ev)
 {
-	const uint8_t *p = ev->raw_data + ev->raw_data_ofs;
-	size_t len = ev->raw_data_size - ev->raw_data_ofs, name;
+	size_t len, name;
+	const uint8_t *p = event_bytes(c, ev, &len);
 
-	if (len > ev->event_length)
-		len = ev->event_length;
-	if (c->crc)
-		len = len >= 4 ? len - 4 : 0;
 	if (len <= MYEVENT_HEADER + 8 || (name = len - MYEVENT_HEADER - 8) >= sizeof(c->file)) {
 		log_error("%s:%" PRIu64 ": a malformed ROTATE event", c->file, c->pos);
 		return false;
@@ -2051,6 +2070,9 @@ out:
 		my_source_ops.disconnect(&c.src);
 	maps_clear(&c);
 	free(c.maps);
+	free(c.pjson);
+	free(c.pdiff);
+	free(c.ppartial);
 	for (size_t i = 0; i < c.ntables; i++) {
 		free(c.tables[i].schema);
 		free(c.tables[i].name);

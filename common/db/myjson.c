@@ -304,30 +304,11 @@ parse_leg(const char **s, struct leg *l)
 			*s += n;
 		}
 		{
-			/* printed as MySQL prints a key: as myrows_json escapes it */
-			struct strbuf p = STRBUF_INIT;
+			/* printed as MySQL prints a key */
+			struct strbuf k = STRBUF_INIT;
 
-			sb_adds(&p, "\"");
-			for (size_t i = 0; i < l->key.len; i++) {
-				unsigned char c = (unsigned char)l->key.buf[i];
-
-				switch (c) {
-				case '"': sb_adds(&p, "\\\""); break;
-				case '\\': sb_adds(&p, "\\\\"); break;
-				case '\b': sb_adds(&p, "\\b"); break;
-				case '\f': sb_adds(&p, "\\f"); break;
-				case '\n': sb_adds(&p, "\\n"); break;
-				case '\r': sb_adds(&p, "\\r"); break;
-				case '\t': sb_adds(&p, "\\t"); break;
-				default:
-					if (c < 0x20)
-						sb_addf(&p, "\\u%04x", c);
-					else
-						sb_add(&p, (const char *)&c, 1);
-				}
-			}
-			sb_adds(&p, "\"");
-			l->printed = p.buf;
+			myrows_json_string((const uint8_t *)(l->key.buf ? l->key.buf : ""), l->key.len, &k);
+			l->printed = k.buf;
 		}
 		return true;
 	}

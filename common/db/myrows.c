@@ -336,8 +336,8 @@ jb_length(const uint8_t **p, const uint8_t *end, uint64_t *n)
 	return false;
 }
 
-static void
-jb_string(const uint8_t *s, size_t n, struct strbuf *out)
+void
+myrows_json_string(const uint8_t *s, size_t n, struct strbuf *out)
 {
 	sb_adds(out, "\"");
 	for (size_t i = 0; i < n; i++) {
@@ -487,7 +487,7 @@ jb_container(const uint8_t *v, size_t len, bool object, bool large, int depth, s
 
 			if (koff > size || klen > size - koff)
 				return false;
-			jb_string(v + koff, (size_t)klen, out);
+			myrows_json_string(v + koff, (size_t)klen, out);
 			sb_adds(out, ": ");
 		}
 		/* inlined: literals and 16-bit integers, and 32-bit ones in a large container */
@@ -560,7 +560,7 @@ jb_value(uint8_t type, const uint8_t *v, size_t len, int depth, struct strbuf *o
 
 		if (!jb_length(&p, end, &n) || n > (uint64_t)(end - p))
 			return false;
-		jb_string(p, (size_t)n, out);
+		myrows_json_string(p, (size_t)n, out);
 		return true;
 	}
 	case JB_OPAQUE:

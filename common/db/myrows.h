@@ -97,6 +97,9 @@ bool myrows_row_json(const struct mymap *m, const uint8_t *present, const uint8_
 bool myjson_apply_diffs(const char *doc, const uint8_t **p, const uint8_t *end, struct strbuf *out, char *err,
 			size_t errsize);
 
+/* A string as MySQL's JSON prints it, quoted, with \" \\ \b \f \n \r \t and \u00XX escapes. */
+void myrows_json_string(const uint8_t *s, size_t n, struct strbuf *out);
+
 /* MySQL 8's binary JSON value (a JSON column's bytes) as the text MySQL prints; false: malformed. */
 bool myrows_json(const uint8_t *v, size_t len, struct strbuf *out);
 
