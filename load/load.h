@@ -163,6 +163,8 @@ struct target_ops {
 	 * and created again ("" when it does not exist); NULL on error (logged).
 	 */
 	char *(*table_id)(struct loader *l, const struct ttable *t);
+	/* YES: the target table holds a row; NO: it is empty; ERROR: failed (logged). */
+	enum answer (*has_rows)(struct loader *l, const struct ttable *t);
 	/*
 	 * The task's lock. exclusive: the run holder's, tried without waiting,
 	 * held until disconnect. Otherwise a lone loader's: it may run beside

@@ -806,6 +806,23 @@ myt_ctl_query(struct loader *l, const char *sql, int n, const char *const *param
 	return true;
 }
 
+static enum answer
+myt_has_rows(struct loader *l, const struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	MYSQL_RES *res;
+	enum answer a;
+
+	sb_addf(&sql, "SELECT 1 FROM %s LIMIT 1", t->qname);
+	res = my_query(MY(l), sql.buf);
+	sb_release(&sql);
+	if (res == NULL)
+		return ANSWER_ERROR;
+	a = mysql_num_rows(res) > 0 ? ANSWER_YES : ANSWER_NO;
+	mysql_free_result(res);
+	return a;
+}
+
 /*
  * InnoDB's table id, which every CREATE and TRUNCATE renews; where the user
  * may not read it (it needs PROCESS) or the name is not found there, the
@@ -1003,6 +1020,7 @@ const struct target_ops my_target_ops = {
 	.ctl_query = myt_ctl_query,
 	.ctl_name = ctl,
 	.table_id = myt_table_id,
+	.has_rows = myt_has_rows,
 	.task_lock = myt_task_lock,
 	.identity = myt_identity,
 	.ident_max = 64,

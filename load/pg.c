@@ -1109,6 +1109,23 @@ pgt_table_id(struct loader *l, const struct ttable *t)
 }
 
 static enum answer
+pgt_has_rows(struct loader *l, const struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	PGresult *res;
+	enum answer a;
+
+	sb_addf(&sql, "SELECT 1 FROM %s LIMIT 1", t->qname);
+	res = pg_query(PG(l), sql.buf, 0, NULL);
+	sb_release(&sql);
+	if (res == NULL)
+		return ANSWER_ERROR;
+	a = PQntuples(res) > 0 ? ANSWER_YES : ANSWER_NO;
+	PQclear(res);
+	return a;
+}
+
+static enum answer
 pgt_task_lock(struct loader *l, bool exclusive)
 {
 	char key[256];
@@ -1152,6 +1169,7 @@ const struct target_ops pg_target_ops = {
 	.ctl_query = pgt_ctl_query,
 	.ctl_name = ctl,
 	.table_id = pgt_table_id,
+	.has_rows = pgt_has_rows,
 	.task_lock = pgt_task_lock,
 	.identity = pgt_identity,
 	.ident_max = 63,

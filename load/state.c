@@ -48,6 +48,34 @@ forget_table(struct loader *l, const struct ttable *t)
 		       "load_parts", 3, params, NULL);
 }
 
+/*
+ * The table this task prepared is still the same table, but is it still what
+ * was loaded into it? A table emptied since (TRUNCATE, DELETE) keeps its
+ * identity on PostgreSQL: when the task's loaded parts hold rows and the
+ * table holds none, its progress is forgotten (NO) and it loads again.
+ */
+static enum answer
+emptied(struct loader *l, struct ttable *t)
+{
+	const char *params[] = { l->task, t->schema, t->name };
+	struct ctl_result r = { 0 };
+	enum answer has;
+	long long rows;
+
+	if (!ctl_sql(l, "SELECT coalesce(sum(\"rows\"), 0) FROM %s WHERE task_name = $1 AND table_owner = $2 "
+			"AND table_name = $3 AND state = 'loaded'", "load_parts", 3, params, &r))
+		return ANSWER_ERROR;
+	rows = r.nrows > 0 && r.v[0] != NULL ? strtoll(r.v[0], NULL, 10) : 0;
+	ctl_result_free(&r);
+	if (rows == 0)
+		return ANSWER_YES;
+	if ((has = l->ops->has_rows(l, t)) != ANSWER_NO)
+		return has;
+	log_warn("%s.%s: this task loaded %lld rows into it, and the table is empty now (truncated or deleted since?): preparing it again, and loading its parts again",
+		 t->schema, t->name, rows);
+	return forget_table(l, t) ? ANSWER_NO : ANSWER_ERROR;
+}
+
 enum answer
 state_prepared(struct loader *l, struct ttable *t)
 {
@@ -70,6 +98,12 @@ state_prepared(struct loader *l, struct ttable *t)
 		return ANSWER_ERROR;
 	}
 	done = r.v[0] != NULL && now[0] != '\0' && strcmp(r.v[0], now) == 0 ? ANSWER_YES : ANSWER_NO;
+	if (done == ANSWER_YES) {
+		done = emptied(l, t);
+		free(now);
+		ctl_result_free(&r);
+		return done;
+	}
 	if (done == ANSWER_NO) {
 		log_warn("%s.%s: %s since this task prepared it: preparing it again, and loading its parts again",
 			 t->schema, t->name, now[0] ? "the table was dropped and created again" : "the table was dropped");

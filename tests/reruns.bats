@@ -110,6 +110,36 @@ pg_rows() { pg_sql "$1" "$2" | sort; }
 	expect "afresh from the other source" 0 "$(my_sql res_dst "SELECT COUNT(*) FROM a")"
 }
 
+@test "a loaded table emptied behind the task's back (TRUNCATE, DELETE) is loaded again, not skipped as loaded" {
+	pg_sql postgres "CREATE DATABASE emp_src"
+	pg_sql postgres "CREATE DATABASE emp_dst"
+	my_sql "CREATE DATABASE emp_my"
+	pg_sql emp_src "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'a' FROM generate_series(1, 500) g"
+	echo '{"rules":[{"rule-type":"selection","rule-id":"1","rule-name":"t","rule-action":"explicit","object-locator":{"schema-name":"public","table-name":"t"}}]}' >t.json
+	# a lone loader's rerun of the same stream (no dms-full-load run around it)
+	for target in "$(pg_uri emp_dst)" "$(my_uri emp_my)"; do
+		dms-extract -m t.json "$(pg_uri emp_src)" >t.dms
+		run --separate-stderr dms-load "$target" <t.dms
+		assert_status 0
+		run --separate-stderr dms-load "$target" <t.dms
+		assert_status 0
+	done
+	expect "loaded once each" "500 500" "$(pg_sql emp_dst "SELECT count(*) FROM public.t") $(my_sql emp_my "SELECT COUNT(*) FROM t")"
+	pg_sql emp_dst "TRUNCATE public.t"
+	my_sql emp_my "DELETE FROM t"
+	for target in "$(pg_uri emp_dst)" "$(my_uri emp_my)"; do
+		run --separate-stderr dms-load "$target" <t.dms
+		assert_status 0
+		assert_match "this task loaded 500 rows into it, and the table is empty now" "$stderr"
+	done
+	expect "loaded again" "500 500" "$(pg_sql emp_dst "SELECT count(*) FROM public.t") $(my_sql emp_my "SELECT COUNT(*) FROM t")"
+	# rows left in the table: progress is trusted (validation finds partial deletes)
+	pg_sql emp_dst "DELETE FROM public.t WHERE id > 10"
+	run --separate-stderr dms-load "$(pg_uri emp_dst)" <t.dms
+	assert_status 0
+	expect "not reloaded over its rows" 10 "$(pg_sql emp_dst "SELECT count(*) FROM public.t")"
+}
+
 @test "the source and the target the same database: refused before anything is touched" {
 	pg_sql postgres "CREATE DATABASE same_pg"
 	pg_sql same_pg "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)"
