@@ -18,7 +18,8 @@
 
 static const char usage_text[] =
 	"usage: dms-extract [-qvz] [-m mappings.json] [--list | --part ID [--plan file] |\n"
-	"                   --tables-only] [--snapshot ID] [--position-file file]\n"
+	"                   --tables-only [--list-to file]] [--snapshot ID]\n"
+	"                   [--position-file file]\n"
 	"                   [--split-rows N] source-uri\n"
 	"       dms-extract [-qv] --export-snapshot source-uri\n"
 	"       dms-extract [-qv] --identity source-uri\n"
@@ -37,6 +38,8 @@ static const char usage_text[] =
 	"  --identity             print the engine, the server's identity and the\n"
 	"                         database, tab-separated, and exit\n"
 	"  --tables-only          write the TABLE records and no rows\n"
+	"  --list-to file         with --tables-only: also write what --list prints\n"
+	"                         to file (one connection and catalog read for both)\n"
 	"  --snapshot ID          PostgreSQL: read in this exported snapshot\n"
 	"  --export-snapshot      PostgreSQL: export a snapshot, print its ID and hold it\n"
 	"                         until stdin closes\n"
@@ -52,7 +55,7 @@ static const char usage_text[] =
 struct options {
 	const char *mappings;
 	bool list, tables_only, export_snapshot, compress, identity;
-	const char *part, *plan;
+	const char *part, *plan, *list_to;
 	const char *snapshot;
 	const char *position_file;
 	int64_t split_rows;
@@ -475,6 +478,21 @@ write_position(const char *path, const char *position)
 	return true;
 }
 
+/* What --list prints of table number i: a line per part. */
+static void
+list_parts(FILE *f, int i, const struct src_table *t)
+{
+	struct strbuf names_tsv = STRBUF_INIT;
+
+	sb_add_tsv_field(&names_tsv, t->d.schema);
+	sb_adds(&names_tsv, "\t");
+	sb_add_tsv_field(&names_tsv, t->d.name);
+	for (int k = 0; k < t->nparts; k++)
+		fprintf(f, "%d.%d\t%s\t%d/%d\t%" PRId64 "\t%s\n", i + 1, k + 1, names_tsv.buf, k + 1,
+			t->nparts, t->d.estimated_rows / t->nparts, t->parts[k].bounds ? t->parts[k].bounds : "-");
+	sb_release(&names_tsv);
+}
+
 static int
 run(struct options *o)
 {
@@ -485,6 +503,7 @@ run(struct options *o)
 	long want_t = 0, want_k = 0;
 	uint64_t total = 0;
 	bool ok = true;
+	FILE *list = NULL;
 
 	s.engine = uri_engine(o->uri);
 	s.mapping = mapping.nrules ? &mapping : NULL;
@@ -518,22 +537,17 @@ run(struct options *o)
 		for (int i = 0; i < nnames && ok; i++) {
 			struct src_table t;
 
-			struct strbuf names_tsv = STRBUF_INIT;
-
 			ok = prepare_table(&s, &names[i], &t, o->split_rows, true);
-			if (ok) {
-				sb_add_tsv_field(&names_tsv, t.d.schema);
-				sb_adds(&names_tsv, "\t");
-				sb_add_tsv_field(&names_tsv, t.d.name);
-			}
-			for (int k = 0; ok && k < t.nparts; k++)
-				printf("%d.%d\t%s\t%d/%d\t%" PRId64 "\t%s\n", i + 1, k + 1, names_tsv.buf,
-				       k + 1, t.nparts, t.d.estimated_rows / t.nparts,
-				       t.parts[k].bounds ? t.parts[k].bounds : "-");
-			sb_release(&names_tsv);
+			if (ok)
+				list_parts(stdout, i, &t);
 			src_table_free(&t);
 		}
 		status = ok ? (fclose(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT) : EXIT_SOURCE;
+		goto done;
+	}
+	if (o->list_to != NULL && (list = fopen(o->list_to, "w")) == NULL) {
+		log_error("--list-to %s: %s", o->list_to, strerror(errno));
+		status = EXIT_OUTPUT;
 		goto done;
 	}
 
@@ -594,10 +608,12 @@ run(struct options *o)
 		for (int i = 0; i < nnames && ok && !sig_drain && !sig_stop; i++) {
 			struct src_table t;
 
-			ok = prepare_table(&s, &names[i], &t, o->tables_only ? 0 : o->split_rows,
-					   !o->tables_only);
+			ok = prepare_table(&s, &names[i], &t, o->tables_only && list == NULL ? 0 : o->split_rows,
+					   !o->tables_only || list != NULL);
 			if (ok)
 				rec_table(&w.pk, i, &t.d);
+			if (ok && list != NULL)
+				list_parts(list, i, &t);
 			for (int k = 0; ok && !o->tables_only && k < t.nparts; k++)
 				ok = write_part(&w, &s, i, &t, &t.parts[k], &total);
 			src_table_free(&t);
@@ -610,9 +626,20 @@ run(struct options *o)
 	}
 	rec_end(&w.pk, &total, NULL, sig_drain || sig_stop);
 	status = out_finish(&w.out) ? EXIT_OK : EXIT_OUTPUT;
+	if (list != NULL) {
+		bool written = !ferror(list);
+
+		if (fclose(list) != 0 || !written) {
+			log_error("--list-to %s: %s", o->list_to, strerror(errno));
+			status = EXIT_OUTPUT;
+		}
+		list = NULL;
+	}
 out:
 	out_release(&w.out);
 done:
+	if (list != NULL)
+		fclose(list);
 	free(s.server);
 	free(s.database);
 	for (int i = 0; i < nnames; i++) {
@@ -657,7 +684,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_LIST = 256, OPT_PART, OPT_TABLES, OPT_SNAPSHOT, OPT_EXPORT, OPT_POSITION, OPT_SPLIT,
-	       OPT_PLAN, OPT_IDENTITY };
+	       OPT_PLAN, OPT_IDENTITY, OPT_LIST_TO };
 	static const struct option longopts[] = {
 		{ "mappings", required_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, OPT_LIST },
@@ -665,6 +692,7 @@ main(int argc, char **argv)
 		{ "plan", required_argument, NULL, OPT_PLAN },
 		{ "identity", no_argument, NULL, OPT_IDENTITY },
 		{ "tables-only", no_argument, NULL, OPT_TABLES },
+		{ "list-to", required_argument, NULL, OPT_LIST_TO },
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "export-snapshot", no_argument, NULL, OPT_EXPORT },
 		{ "position-file", required_argument, NULL, OPT_POSITION },
@@ -690,6 +718,7 @@ main(int argc, char **argv)
 		case OPT_PLAN: o.plan = optarg; break;
 		case OPT_IDENTITY: o.identity = true; break;
 		case OPT_TABLES: o.tables_only = true; break;
+		case OPT_LIST_TO: o.list_to = optarg; break;
 		case OPT_SNAPSHOT: o.snapshot = optarg; break;
 		case OPT_EXPORT: o.export_snapshot = true; break;
 		case OPT_POSITION: o.position_file = optarg; break;
@@ -720,6 +749,11 @@ main(int argc, char **argv)
 	modes = o.list + o.tables_only + (o.part != NULL) + o.export_snapshot + o.identity;
 	if (modes > 1) {
 		log_usage_error("--list, --part, --tables-only, --export-snapshot and --identity exclude each other");
+		free(uri);
+		return EXIT_USAGE;
+	}
+	if (o.list_to != NULL && !o.tables_only) {
+		log_usage_error("--list-to goes with --tables-only");
 		free(uri);
 		return EXIT_USAGE;
 	}

@@ -223,8 +223,15 @@ bool state_commit_part(struct loader *l, struct ttable *t, const char *part, con
 		       const char *state, uint64_t rows, const char *error);
 
 /* load/run.c: runs of dms-full-load, and the checks before anything is touched. */
-/* --begin-run: the run holder (see dms-load(1)); returns an exit status. */
-int run_holder(struct loader *l, const char *source, bool restart);
+/*
+ * --begin-run: the run holder (see dms-load(1)); returns an exit status.
+ * tables: the run's tables stream (or NULL), checked before the run starts,
+ * and prepared and keyed on dms-full-load's word, in the holder's connection.
+ */
+int run_holder(struct loader *l, const char *source, const char *tables, bool restart);
+/* load/main.c: the tables of the stream in file path checked, prepared or keyed; an exit status. */
+enum tables_work { TABLES_CHECK, TABLES_PREPARE, TABLES_POST_LOAD };
+int load_tables(const char *path, enum tables_work work);
 /* A loader's start: its run is the task's current one, or no run holds the task. */
 bool run_join(struct loader *l);
 /* Refuses (false, logged) tables that cannot end well: same database, names that collide or do not fit. */

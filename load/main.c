@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
 	"                [--progress file] [--ack-file file] [--converge] target-uri\n"
 	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
-	"                --begin-run --source line target-uri\n"
+	"                --begin-run --source line [--tables file] target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
 	"       dms-load --help | --version\n"
 	"\n"
@@ -47,6 +47,8 @@ static const char usage_text[] =
 	"                        talking to dms-full-load on stdin and stdout\n"
 	"  --source line         with --begin-run: the source, as dms-extract --identity\n"
 	"                        prints it\n"
+	"  --tables file         with --begin-run: the run's tables stream, checked\n"
+	"                        first, prepared and keyed when told (one connection)\n"
 	"  --report file         append one line per loaded part to file\n"
 	"  --progress file       keep the rows of the part in hand in file\n"
 	"  --ack-file file       change streams: the position applied, after each commit\n"
@@ -64,7 +66,7 @@ struct options {
 	const char *task;
 	const char *prep_mode;
 	bool post_load, restart, check, begin_run;
-	const char *run, *source;
+	const char *run, *source, *tables;
 	const char *report;
 	const char *progress;
 	const char *ack_file;
@@ -782,18 +784,17 @@ prepare_tables(const struct options *o)
 	return EXIT_OK;
 }
 
+static int load_stream(const struct options *o, int fd, const char *name);
+
 static int
 run(struct options *o)
 {
-	struct dms_reader r;
-	struct dms_record rec;
-	int status = EXIT_OK;
-	bool ok = true, pending = false;
+	int status;
 
 	if (!L.ops->connect(&L, o->uri))
 		return EXIT_TARGET;
 	if (o->begin_run) {
-		status = run_holder(&L, o->source, o->restart);
+		status = run_holder(&L, o->source, o->tables, o->restart);
 		L.ops->disconnect(&L);
 		return status;
 	}
@@ -801,10 +802,38 @@ run(struct options *o)
 		L.ops->disconnect(&L);
 		return EXIT_TARGET;
 	}
-	if (!reader_init(&r, STDIN_FILENO, "stdin")) {
-		L.ops->disconnect(&L);
+	status = load_stream(o, STDIN_FILENO, "stdin");
+	L.ops->disconnect(&L);
+	return status;
+}
+
+int
+load_tables(const char *path, enum tables_work work)
+{
+	struct options o = { .check = work == TABLES_CHECK, .post_load = work == TABLES_POST_LOAD };
+	int fd = open(path, O_RDONLY | O_CLOEXEC), status;
+
+	if (fd < 0) {
+		log_error("%s: %s", path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	L.failed = false;
+	status = load_stream(&o, fd, path);
+	close(fd);
+	return status;
+}
+
+/* Reads the stream on fd and loads it into the connected target; an exit status. */
+static int
+load_stream(const struct options *o, int fd, const char *name)
+{
+	struct dms_reader r;
+	struct dms_record rec;
+	int status = EXIT_OK;
+	bool ok = true, pending = false;
+
+	if (!reader_init(&r, fd, name))
+		return EXIT_RUNTIME;
 	while (ok) {
 		int rc = next_record(&r, &rec, &status);
 
@@ -910,7 +939,6 @@ run(struct options *o)
 		log_warn("%" PRIu64 " rows were not loaded; see the %s apply_exceptions table", L.exceptions,
 			 L.settings->control_schema);
 	reader_release(&r);
-	L.ops->disconnect(&L);
 	return status;
 }
 
@@ -918,7 +946,7 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW, OPT_CHECK,
-	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK, OPT_CONVERGE };
+	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK, OPT_CONVERGE, OPT_TABLES };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -929,6 +957,7 @@ main(int argc, char **argv)
 		{ "run", required_argument, NULL, OPT_RUN },
 		{ "begin-run", no_argument, NULL, OPT_BEGIN_RUN },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "tables", required_argument, NULL, OPT_TABLES },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "ack-file", required_argument, NULL, OPT_ACK },
@@ -957,6 +986,7 @@ main(int argc, char **argv)
 		case OPT_RUN: o.run = optarg; break;
 		case OPT_BEGIN_RUN: o.begin_run = true; break;
 		case OPT_SOURCE: o.source = optarg; break;
+		case OPT_TABLES: o.tables = optarg; break;
 		case OPT_REPORT: o.report = optarg; break;
 		case OPT_PROGRESS: o.progress = optarg; break;
 		case OPT_ACK: o.ack_file = optarg; break;
@@ -997,6 +1027,10 @@ main(int argc, char **argv)
 	}
 	if (o.post_load + o.check + o.begin_run > 1) {
 		log_usage_error("--post-load, --check and --begin-run exclude each other");
+		return EXIT_USAGE;
+	}
+	if (o.tables != NULL && !o.begin_run) {
+		log_usage_error("--tables goes with --begin-run");
 		return EXIT_USAGE;
 	}
 	if (o.begin_run != (o.source != NULL)) {

@@ -68,7 +68,7 @@ next_line(char **buf, size_t *cap)
 }
 
 int
-run_holder(struct loader *l, const char *source, bool restart)
+run_holder(struct loader *l, const char *source, const char *tables, bool restart)
 {
 	char *field[3] = { 0 }, *src = xstrdup(source), *p = src, *line = NULL, *run = NULL;
 	const char *task[] = { l->task };
@@ -98,6 +98,10 @@ run_holder(struct loader *l, const char *source, bool restart)
 	/* the lock first: a second run is refused even while this one waits on the tables */
 	if (!l->ops->control_tables(l))
 		goto out;
+	/* the tables refused before anything of the task is touched */
+	if (tables != NULL && (status = load_tables(tables, TABLES_CHECK)) != EXIT_OK)
+		goto out;
+	status = EXIT_TARGET;
 	if (!ctl_sql(l, "SELECT run_id, state, source_engine, source_server, source_database, plan "
 			 "FROM %s WHERE task_name = $1", "load_runs", 1, task, &r))
 		goto out;
@@ -175,9 +179,25 @@ run_holder(struct loader *l, const char *source, bool restart)
 			goto out;
 		}
 	}
+	l->run = run;
 	while ((p = next_line(&line, &cap)) != NULL) {
 		const char *params[] = { l->task, run };
 
+		if (tables != NULL && (strcmp(p, "prepare") == 0 || strcmp(p, "post-load") == 0)) {
+			bool prepare = p[0] == 'p' && p[1] == 'r';
+			int st = load_tables(tables, prepare ? TABLES_PREPARE : TABLES_POST_LOAD);
+
+			/* a table that cannot be prepared ends the run here; keys that fail are reported */
+			if (prepare && st != EXIT_OK) {
+				status = st;
+				goto out;
+			}
+			if (!say(st == EXIT_OK ? "ok" : "failed")) {
+				status = EXIT_OUTPUT;
+				goto out;
+			}
+			continue;
+		}
 		if (strcmp(p, "finished") != 0) {
 			log_error("--begin-run: unexpected line \"%.40s\" on stdin", p);
 			status = EXIT_INPUT;
@@ -193,6 +213,7 @@ run_holder(struct loader *l, const char *source, bool restart)
 	}
 	status = EXIT_OK;
 out:
+	l->run = NULL;
 	ctl_result_free(&r);
 	free(line);
 	free(run);

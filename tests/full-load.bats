@@ -215,6 +215,17 @@ JSON
 	run --separate-stderr dms-extract --split-rows 1500 --list "$(pg_uri par)"
 	assert_status 0
 	[ "$(echo "$output" | wc -l)" -ge 6 ]
+	# the same list beside the tables' stream, from one read (dms-full-load's way)
+	echo "$output" >listed
+	dms-extract --split-rows 1500 --tables-only --list-to list-to "$(pg_uri par)" | dms-transform --to-json >tables.json
+	expect "--list-to is --list" "$(cat listed)" "$(cat list-to)"
+	expect "the tables' stream beside it" 1 "$(grep -c '"kind":"TABLE"' tables.json)"
+	run --separate-stderr dms-extract --list-to list-to "$(pg_uri par)"
+	assert_status 2
+	assert_match "--list-to goes with --tables-only" "$stderr"
+	run --separate-stderr dms-extract --tables-only --list-to /nonexistent/dir/list "$(pg_uri par)"
+	assert_status 6
+	assert_match "--list-to /nonexistent/dir/list" "$stderr"
 	my_sql "CREATE DATABASE par"
 	run --separate-stderr dms-full-load -j 2 --split-rows 1500 "$(pg_uri par)" "$(my_uri par)"
 	assert_status 0
