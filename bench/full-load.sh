@@ -10,6 +10,11 @@
 #     same number of jobs (BENCH_JOBS, default 2).
 #   MariaDB -> PostgreSQL, the same pgbench_accounts: dms against the raw pipe
 #     mariadb --quick -B | psql COPY, and against pgloader.
+#   Keyed, four directions (issue 15's ratios): dms-full-load against the raw
+#     pipes with the primary key built (psql COPY | psql COPY + ADD PRIMARY
+#     KEY; mariadb -B | psql COPY; psql COPY | LOAD DATA LOCAL; mariadb-dump |
+#     mariadb), pgcopydb clone and pgloader, and the largest process's peak
+#     memory. BENCH_KEYED_ONLY=1 runs only this part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/scripts:$PATH"
@@ -57,7 +62,10 @@ results=$work/results
 : >"$results"
 report() { printf '%-58s %8.2f s %10s rows/s\n' "$1" "$2" "$(rate "$3" "$2")" | tee -a "$results"; }
 
-for table in pgbench_accounts mixed; do
+keyed_only=${BENCH_KEYED_ONLY:-0}
+tables=(pgbench_accounts mixed)
+[ "$keyed_only" = 1 ] && tables=()
+for table in "${tables[@]}"; do
 	n=$rows
 	[ "$table" = mixed ] && n=$mixed
 	echo
@@ -87,11 +95,12 @@ for table in pgbench_accounts mixed; do
 	echo "   dms-full-load vs pgcopydb: $(ratio "$t_pgcopydb" "$t_full")x its throughput (target >= 1.0)" | tee -a "$results"
 done
 
-echo
-echo "== MariaDB -> PostgreSQL, pgbench_accounts ($rows rows)"
 my_sql "CREATE DATABASE src"
 dms-extract -m "$(one_table public pgbench_accounts)" --split-rows 0 "$(pg_uri src)" | dms-load -q --prep-mode DROP_AND_CREATE "$(my_uri src)"
 my_sql src "ANALYZE TABLE pgbench_accounts" >/dev/null
+if [ "$keyed_only" = 0 ]; then
+echo
+echo "== MariaDB -> PostgreSQL, pgbench_accounts ($rows rows)"
 
 t_raw="" t_mdms=""
 for _ in $(seq 1 "$rounds"); do
@@ -109,3 +118,63 @@ t_pgl=$(timed quiet pgloader --no-ssl-cert-verification "mysql://dms:$DMS_TEST_P
 report "pgloader (with indexes)" "$t_pgl" "$rows"
 echo "   dms-full-load vs pgloader: $(ratio "$t_pgl" "$t_mfull")x its throughput (target >= 5)" | tee -a "$results"
 [ "$(pg_sql pgl "SELECT count(*) FROM src.pgbench_accounts")" = "$rows" ] || echo "   (pgloader did not load every row: see its log)"
+fi
+
+# Keyed, one table, four directions: every contender ends with
+# pgbench_accounts and its primary key on the target. Rounds interleaved, best
+# of each kept; the peak memory is the largest process of dms-full-load's run.
+echo
+echo "== Keyed: pgbench_accounts ($rows rows) with its primary key, four directions (issue 15)"
+acc=$(one_table public pgbench_accounts)
+printf '[include-only-table]\npublic.pgbench_accounts\n' >"$work/filter_pgbench_accounts"
+# my_once DB SETUP CMD...: as once, for a MariaDB database
+my_once() {
+	local db=$1 setup=$2
+	shift 2
+	my_sql "DROP DATABASE IF EXISTS $db"
+	my_sql "CREATE DATABASE $db"
+	[ -z "$setup" ] || eval "$setup"
+	timed "$@"
+}
+my_create="CREATE TABLE pgbench_accounts (aid int NOT NULL PRIMARY KEY, bid int, abalance int, filler char(84))"
+full() { /usr/bin/time -f %M -o "$work/mem.full" dms-full-load -q -j "$jobs" "$@"; }
+peak=0
+keep_peak() { local m; m=$(mem "$work/mem.full"); [ "$m" -le "$peak" ] || peak=$m; }
+t_pp_raw="" t_pp_dms="" t_pp_copydb="" t_mp_raw="" t_mp_dms="" t_pm_raw="" t_pm_dms="" t_mm_raw="" t_mm_dms=""
+for _ in $(seq 1 "$rounds"); do
+	# PostgreSQL -> PostgreSQL
+	t_pp_raw=$(min "$t_pp_raw" "$(once k_raw "pg_sql k_raw 'CREATE TABLE pgbench_accounts (aid int NOT NULL, bid int, abalance int, filler char(84))'" bash -o pipefail -c "psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY pgbench_accounts TO STDOUT' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres k_raw -c 'COPY pgbench_accounts FROM STDIN' && psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres k_raw -c 'ALTER TABLE pgbench_accounts ADD PRIMARY KEY (aid)'")")
+	t_pp_dms=$(min "$t_pp_dms" "$(once k_dms "" full -m "$acc" "$(pg_uri src)" "$(pg_uri k_dms)")")
+	keep_peak
+	t_pp_copydb=$(min "$t_pp_copydb" "$(once k_copydb "rm -rf $work/k_copydb" quiet pgcopydb clone --source "$(pg_uri src)" --target "$(pg_uri k_copydb)" \
+		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$work/k_copydb" --no-owner --filters "$work/filter_pgbench_accounts")")
+	# MariaDB -> PostgreSQL
+	t_mp_raw=$(min "$t_mp_raw" "$(once k_raw "pg_sql k_raw 'CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84))'" bash -o pipefail -c "mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --quick -B -N -e 'SELECT aid, bid, abalance, filler FROM src.pgbench_accounts' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres k_raw -c 'COPY pgbench_accounts FROM STDIN'")")
+	t_mp_dms=$(min "$t_mp_dms" "$(once k_dms "" full "$(my_uri src)" "$(pg_uri k_dms)")")
+	keep_peak
+	# PostgreSQL -> MariaDB
+	t_pm_raw=$(min "$t_pm_raw" "$(my_once k_raw "my_sql k_raw '$my_create'" bash -o pipefail -c "psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY pgbench_accounts TO STDOUT' | mariadb --no-defaults --local-infile=1 -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD k_raw -e \"LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE pgbench_accounts\"")")
+	t_pm_dms=$(min "$t_pm_dms" "$(my_once k_dms "" full -m "$acc" "$(pg_uri src)" "$(my_uri k_dms)")")
+	keep_peak
+	# MariaDB -> MariaDB
+	t_mm_raw=$(min "$t_mm_raw" "$(my_once k_raw "" bash -o pipefail -c "mariadb-dump --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --single-transaction src pgbench_accounts | mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD k_raw")")
+	t_mm_dms=$(min "$t_mm_dms" "$(my_once k_dms "" full "$(my_uri src)" "$(my_uri k_dms)")")
+	keep_peak
+done
+[ "$(pg_sql k_dms "SELECT count(*) FROM pgbench_accounts")" = "$rows" ] || { echo "MariaDB -> PostgreSQL: row count differs" >&2; exit 1; }
+[ "$(my_sql k_dms "SELECT COUNT(*) FROM pgbench_accounts")" = "$rows" ] || { echo "MariaDB -> MariaDB: row count differs" >&2; exit 1; }
+[ "$(my_sql k_raw "SELECT COUNT(*) FROM pgbench_accounts")" = "$rows" ] || { echo "mariadb-dump | mariadb: row count differs" >&2; exit 1; }
+report "PG -> PG: psql COPY | psql COPY + ADD PRIMARY KEY" "$t_pp_raw" "$rows"
+report "PG -> PG: pgcopydb clone --table-jobs $jobs" "$t_pp_copydb" "$rows"
+report "PG -> PG: dms-full-load -j $jobs" "$t_pp_dms" "$rows"
+echo "   dms-full-load vs the raw pipe + key: $(ratio "$t_pp_raw" "$t_pp_dms")x (target >= 1.0); vs pgcopydb: $(ratio "$t_pp_copydb" "$t_pp_dms")x (target >= 1.2)" | tee -a "$results"
+report "MariaDB -> PG: mariadb -B | psql COPY (key made first)" "$t_mp_raw" "$rows"
+report "MariaDB -> PG: dms-full-load -j $jobs" "$t_mp_dms" "$rows"
+echo "   dms-full-load vs the raw pipe + key: $(ratio "$t_mp_raw" "$t_mp_dms")x (target >= 1.0; pgloader above: >= 5)" | tee -a "$results"
+report "PG -> MariaDB: psql COPY | LOAD DATA LOCAL (key made first)" "$t_pm_raw" "$rows"
+report "PG -> MariaDB: dms-full-load -j $jobs" "$t_pm_dms" "$rows"
+echo "   dms-full-load vs the raw pipe: $(ratio "$t_pm_raw" "$t_pm_dms")x (target >= 0.8)" | tee -a "$results"
+report "MariaDB -> MariaDB: mariadb-dump | mariadb" "$t_mm_raw" "$rows"
+report "MariaDB -> MariaDB: dms-full-load -j $jobs" "$t_mm_dms" "$rows"
+echo "   dms-full-load vs mariadb-dump | mariadb: $(ratio "$t_mm_raw" "$t_mm_dms")x (target >= 0.8)" | tee -a "$results"
+echo "   peak memory, the largest process of any dms-full-load run: $peak MiB (target < 64)" | tee -a "$results"
