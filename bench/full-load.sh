@@ -161,7 +161,7 @@ for _ in $(seq 1 "$rounds"); do
 	t_mm_dms=$(min "$t_mm_dms" "$(my_once k_dms "" full "$(my_uri src)" "$(my_uri k_dms)")")
 	keep_peak
 done
-[ "$(pg_sql k_dms "SELECT count(*) FROM pgbench_accounts")" = "$rows" ] || { echo "MariaDB -> PostgreSQL: row count differs" >&2; exit 1; }
+[ "$(pg_sql k_dms "SELECT count(*) FROM src.pgbench_accounts")" = "$rows" ] || { echo "MariaDB -> PostgreSQL: row count differs" >&2; exit 1; }
 [ "$(my_sql k_dms "SELECT COUNT(*) FROM pgbench_accounts")" = "$rows" ] || { echo "MariaDB -> MariaDB: row count differs" >&2; exit 1; }
 [ "$(my_sql k_raw "SELECT COUNT(*) FROM pgbench_accounts")" = "$rows" ] || { echo "mariadb-dump | mariadb: row count differs" >&2; exit 1; }
 report "PG -> PG: psql COPY | psql COPY + ADD PRIMARY KEY" "$t_pp_raw" "$rows"

@@ -184,7 +184,7 @@ run_holder(struct loader *l, const char *source, const char *tables, bool restar
 		const char *params[] = { l->task, run };
 
 		if (tables != NULL && (strcmp(p, "prepare") == 0 || strcmp(p, "post-load") == 0)) {
-			bool prepare = p[0] == 'p' && p[1] == 'r';
+			bool prepare = strcmp(p, "prepare") == 0;
 			int st = load_tables(tables, prepare ? TABLES_PREPARE : TABLES_POST_LOAD);
 
 			/* a table that cannot be prepared ends the run here; keys that fail are reported */
