@@ -34,6 +34,7 @@ struct tcol {
 	char *narrowed;		/* MySQL: the type it had before a key made it shorter */
 	char *quoted;		/* its name, quoted for the target */
 	int dec_prec, dec_scale;	/* a decimal(p,s) target type's p and s; -1 otherwise */
+	int binary;		/* PostgreSQL: how a part's binary COPY writes it (load/pg.c) */
 };
 
 struct ttable {
@@ -52,6 +53,7 @@ struct ttable {
 	bool prepared;
 	int lob_mode;		/* table-settings lob-settings: 0 task's, 1 limited, 2 unlimited */
 	int64_t lob_kb;		/* its bulk-max-size */
+	int copy_form;		/* PostgreSQL parts: 0 not known yet, 1 COPY text, 2 COPY binary */
 };
 
 struct batch {
@@ -85,6 +87,8 @@ struct target_ops {
 	/* Creates / drops / truncates the table per the prep mode, once per task. */
 	bool (*prepare)(struct loader *l, struct ttable *t);
 	bool (*begin)(struct loader *l);
+	/* Optional: a part of t begins (in the transaction begin opened); false: failed (logged). */
+	bool (*part_table)(struct loader *l, struct ttable *t);
 	bool (*rollback)(struct loader *l);
 	/* COMMIT; false (logged) when the transaction did not commit. */
 	bool (*commit)(struct loader *l);

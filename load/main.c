@@ -509,6 +509,8 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 	if (!L.ops->begin(&L))
 		return false;
 	P.open = true;
+	if (L.ops->part_table != NULL && !L.ops->part_table(&L, t))
+		return false;
 	progress(true);
 	return true;
 }

@@ -342,6 +342,205 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 	return true;
 }
 
+/*
+ * Binary COPY. A part's table goes in binary when every loaded column's
+ * target type (as the target has it: a table the task did not create may
+ * differ) takes the stream's values exactly: integers, floats, booleans, text
+ * and bytea; otherwise in text. What the target's input function would
+ * refuse in text (an integer out of range, a float4 overflow, a NUL byte)
+ * is refused here with its message; the rest (lengths, encodings) the
+ * target's receive functions check as its input functions do.
+ */
+enum pg_out { PGOUT_NONE, PGOUT_INT2, PGOUT_INT4, PGOUT_INT8, PGOUT_FLOAT4, PGOUT_FLOAT8, PGOUT_BOOL,
+	      PGOUT_STR, PGOUT_BYTES };
+
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0";
+
+static enum pg_out
+pg_out_of(const char *typname, enum dms_type type)
+{
+	bool integer = type >= DT_INT1 && type <= DT_UINT8, real = type == DT_REAL4 || type == DT_REAL8;
+	bool text = type == DT_STRING || type == DT_WSTRING || type == DT_CLOB || type == DT_NCLOB;
+
+	if (integer && strcmp(typname, "int2") == 0)
+		return PGOUT_INT2;
+	if (integer && strcmp(typname, "int4") == 0)
+		return PGOUT_INT4;
+	if (integer && strcmp(typname, "int8") == 0)
+		return PGOUT_INT8;
+	if (real && strcmp(typname, "float4") == 0)
+		return PGOUT_FLOAT4;
+	if (real && strcmp(typname, "float8") == 0)
+		return PGOUT_FLOAT8;
+	if (type == DT_BOOLEAN && strcmp(typname, "bool") == 0)
+		return PGOUT_BOOL;
+	if (text && (strcmp(typname, "text") == 0 || strcmp(typname, "varchar") == 0 || strcmp(typname, "bpchar") == 0))
+		return PGOUT_STR;
+	if ((type == DT_BYTES || type == DT_BLOB) && strcmp(typname, "bytea") == 0)
+		return PGOUT_BYTES;
+	return PGOUT_NONE;
+}
+
+/* A part of t begins: which COPY form its rows take, read from the target's catalog once. */
+static bool
+pgt_part_table(struct loader *l, struct ttable *t)
+{
+	const char *params[] = { t->qname };
+	PGresult *res;
+	int form = 2;
+
+	if (t->copy_form != 0)
+		return true;
+	res = pg_query(PG(l), "SELECT a.attname, ty.typname FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid "
+			      "JOIN pg_namespace n ON n.oid = ty.typnamespace WHERE a.attrelid = to_regclass($1) "
+			      "AND a.attnum > 0 AND NOT a.attisdropped AND n.nspname = 'pg_catalog' AND ty.typtype = 'b'",
+		       1, params);
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < t->ncols && form == 2; i++) {
+		struct tcol *c = &t->cols[i];
+		int r = 0;
+
+		if (c->skip)
+			continue;
+		while (r < PQntuples(res) && strcmp(PQgetvalue(res, r, 0), c->src->name) != 0)
+			r++;
+		c->binary = r < PQntuples(res) ? pg_out_of(PQgetvalue(res, r, 1), c->src->type) : PGOUT_NONE;
+		if (c->binary == PGOUT_NONE)
+			form = 1;
+	}
+	PQclear(res);
+	t->copy_form = form;
+	log_info("%s.%s: parts go in %s COPY", t->schema, t->name, form == 2 ? "binary" : "text");
+	return true;
+}
+
+static void
+put_be(struct strbuf *out, uint64_t v, int bytes)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < bytes; i++)
+		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+	sb_add(out, b, (size_t)bytes);
+}
+
+static bool
+pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+		  struct strbuf *out, char *err, size_t errsize)
+{
+	static const char *const int_names[] = { "smallint", "integer", "bigint" };
+	static const int64_t int_lo[] = { INT16_MIN, INT32_MIN, INT64_MIN }, int_hi[] = { INT16_MAX, INT32_MAX, INT64_MAX };
+	struct mp_cursor c;
+	struct mp_item it;
+	size_t count_at = out->len;
+	int n = 0;
+
+	sb_add(out, "\0\0", 2);	/* the field count, set below */
+	mp_cursor_init(&c, values, values_len);
+	mp_next(&c, &it);
+	for (int i = 0; i < t->ncols; i++) {
+		struct tcol *col = &t->cols[i];
+
+		mp_next(&c, &it);
+		if (col->skip)
+			continue;
+		n++;
+		if (it.type == MP_NIL) {
+			put_be(out, UINT32_MAX, 4);
+			continue;
+		}
+		switch (col->binary) {
+		case PGOUT_INT2:
+		case PGOUT_INT4:
+		case PGOUT_INT8: {
+			int k = col->binary - PGOUT_INT2;
+			bool in = it.type == MP_INT ? it.v.i >= int_lo[k] && it.v.i <= int_hi[k]
+				: it.type == MP_UINT && it.v.u <= (uint64_t)int_hi[k];
+
+			if (it.type != MP_INT && it.type != MP_UINT)
+				goto no_form;
+			if (!in) {
+				if (it.type == MP_INT)
+					snprintf(err, errsize, "column %s: value \"%" PRId64 "\" is out of range for type %s (SQLSTATE 22003)",
+						 col->src->name, it.v.i, int_names[k]);
+				else
+					snprintf(err, errsize, "column %s: value \"%" PRIu64 "\" is out of range for type %s (SQLSTATE 22003)",
+						 col->src->name, it.v.u, int_names[k]);
+				return false;
+			}
+			put_be(out, 2u << k, 4);
+			put_be(out, it.type == MP_INT ? (uint64_t)it.v.i : it.v.u, 2 << k);
+			break;
+		}
+		case PGOUT_FLOAT4: {
+			float f = it.type == MP_FLOAT32 ? it.v.f32 : (float)it.v.f64;
+			uint32_t bits;
+
+			if (it.type != MP_FLOAT32 && it.type != MP_FLOAT64)
+				goto no_form;
+			if (it.type == MP_FLOAT64 && ((isfinite(it.v.f64) && isinf(f)) || (it.v.f64 != 0 && f == 0))) {
+				snprintf(err, errsize, "column %s: \"%g\" is out of range for type real (SQLSTATE 22003)",
+					 col->src->name, it.v.f64);
+				return false;
+			}
+			memcpy(&bits, &f, 4);
+			put_be(out, 4, 4);
+			put_be(out, bits, 4);
+			break;
+		}
+		case PGOUT_FLOAT8: {
+			double d = it.type == MP_FLOAT32 ? (double)it.v.f32 : it.v.f64;
+			uint64_t bits;
+
+			if (it.type != MP_FLOAT32 && it.type != MP_FLOAT64)
+				goto no_form;
+			memcpy(&bits, &d, 8);
+			put_be(out, 8, 4);
+			put_be(out, bits, 8);
+			break;
+		}
+		case PGOUT_BOOL:
+			if (it.type != MP_BOOL)
+				goto no_form;
+			put_be(out, 1, 4);
+			sb_add(out, it.v.b ? "\1" : "\0", 1);
+			break;
+		case PGOUT_STR:
+		case PGOUT_BYTES: {
+			size_t len = it.v.s.len, limit = lob_limit(l, t, col);
+			bool str = col->binary == PGOUT_STR;
+
+			if (it.type != (str ? MP_STR : MP_BIN))
+				goto no_form;
+			if (limit)
+				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, str);
+			if (str && memchr(it.v.s.p, '\0', len) != NULL) {
+				snprintf(err, errsize, "column %s: a NUL byte, which PostgreSQL text cannot hold",
+					 col->src->name);
+				return false;
+			}
+			if (len > INT32_MAX) {
+				snprintf(err, errsize, "column %s: a value of %zu bytes, more than PostgreSQL takes",
+					 col->src->name, len);
+				return false;
+			}
+			put_be(out, len, 4);
+			sb_add(out, it.v.s.p, len);
+			break;
+		}
+		default:
+			goto no_form;
+		}
+	}
+	out->buf[count_at] = (char)(n >> 8);
+	out->buf[count_at + 1] = (char)n;
+	return true;
+no_form:
+	snprintf(err, errsize, "a %s value has no binary PostgreSQL form for this column's type", mp_type_name(it.type));
+	return false;
+}
+
 static bool
 is_data_error(const char *sqlstate)
 {
@@ -865,11 +1064,14 @@ pgt_stream_begin(struct loader *l, struct ttable *t)
 	struct strbuf sql = STRBUF_INIT;
 	PGresult *res;
 
-	sb_addf(&sql, "SAVEPOINT dms_batch; COPY %s (%s) FROM STDIN", t->qname, t->collist);
+	sb_addf(&sql, "SAVEPOINT dms_batch; COPY %s (%s) FROM STDIN%s", t->qname, t->collist,
+		t->copy_form == 2 ? " (FORMAT binary)" : "");
 	res = pg_query(PG(l), sql.buf, 0, NULL);
 	sb_release(&sql);
 	PQclear(res);
-	return res != NULL;
+	if (res == NULL)
+		return false;
+	return t->copy_form != 2 || pgt_stream_send(l, copy_header, sizeof(copy_header));
 }
 
 static bool
@@ -1149,6 +1351,16 @@ pgt_identity(struct loader *l, char **server, char **database)
 	return pg_identity(PG(l), server, database);
 }
 
+/* A part's row: in the form its table's COPY takes (changes always go as text). */
+static bool
+pgt_format_part_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+		    struct strbuf *out, char *err, size_t errsize)
+{
+	if (t->copy_form == 2)
+		return pgt_format_binary(l, t, values, values_len, out, err, errsize);
+	return pgt_format_row(l, t, values, values_len, out, err, errsize);
+}
+
 const struct target_ops pg_target_ops = {
 	.connect = pgt_connect,
 	.control_tables = pgt_control_tables,
@@ -1162,7 +1374,8 @@ const struct target_ops pg_target_ops = {
 	.apply_net = pgt_apply_net,
 	.apply_send = pgt_apply_send,
 	.apply_sync = pgt_apply_sync,
-	.format_row = pgt_format_row,
+	.format_row = pgt_format_part_row,
+	.part_table = pgt_part_table,
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,
 	.post_load = pgt_post_load,

@@ -126,6 +126,34 @@ setup() {
 		"$(pg_sql mp "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'mysrc' AND table_name = 'mytypes' AND column_name <> 'id'")"
 }
 
+@test "PostgreSQL tables read in binary COPY give the very values text COPY gives, edge values and NULLs of every type it covers" {
+	pg_sql postgres "CREATE DATABASE bin"
+	pg_sql bin "CREATE TABLE b (id int PRIMARY KEY, s smallint, i bigint, r real, d double precision, t text, v varchar(10), c char(5),
+		bo boolean, by bytea, n numeric(10,3), da date, ts timestamp, tz timestamptz, ti time, tt timetz, iv interval, u uuid, j json, jb jsonb);
+	INSERT INTO b VALUES
+	(1, -32768, -9223372036854775808, 1.5e-40, 'NaN', E'a\tb\nc\\\\d\r', 'ünï ', 'ab', true, '\x00ff10', -1234567.891, '2024-02-29',
+	 '2024-01-01 12:34:56.123456', '2024-01-01 12:34:56+05:30', '23:59:59.999999', '10:00+02', '1 year 2 mons 3 days 04:05:06.7',
+	 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1,2]}', '{\"b\": 1, \"a\": null}'),
+	(2, 32767, 9223372036854775807, '-Infinity', '-0', '', '', '', false, '', 'NaN', 'infinity', '-infinity', 'infinity', '00:00',
+	 '00:00+00', '-1 days', NULL, 'null', '[]'),
+	(3, NULL, NULL, 3.4028235e38, 2.2250738585072014e-308, NULL, NULL, NULL, NULL, NULL, 0.001, '0044-03-15 BC', '1999-12-31 23:59:59',
+	 '1900-01-01 00:00:00+00', NULL, NULL, NULL, NULL, NULL, NULL);
+	INSERT INTO b (id, t, v) SELECT g, repeat('x', g), 'v' || g FROM generate_series(4, 3000) g"
+	dms-extract -v "$(pg_uri bin)" 2>binary.log | dms-transform --to-json >binary.json
+	assert_match "public.b: read in binary COPY" "$(cat binary.log)"
+	# an inet column has no exact binary reading: the table is read as text
+	pg_sql bin "ALTER TABLE b ADD COLUMN addr inet"
+	dms-extract -v "$(pg_uri bin)" 2>text.log | dms-transform --to-json >text.json
+	assert_match "public.b: read in text COPY \(column addr, inet, has no exact binary form here\)" "$(cat text.log)"
+	expect "rows" 3000 "$(grep -c '"kind":"ROW"' binary.json)"
+	grep '"kind":"ROW"' binary.json >binary.rows
+	# the text read's rows without their last value (the inet's null)
+	grep '"kind":"ROW"' text.json | sed 's/,null\]}$/]}/' >text.rows
+	run diff binary.rows text.rows
+	assert_status 0
+	assert_match '"a\\tb\\nc\\\\d\\r","ünï ","ab   ",true,\{"\$bin":"AP8Q"\},"-1234567.891"' "$(sed -n 1p binary.rows)"
+}
+
 @test "stdout of dms-extract holds only the stream" {
 	run --separate-stderr bash -c "dms-extract -v '$(pg_uri pgsrc)' | dms-transform --to-json"
 	assert_status 0
@@ -353,6 +381,44 @@ JSON
 	expect "pg good rows" "999" "$(pg_sql badpg "SELECT count(*) FROM public.b")"
 	run pg_sql badpg "SELECT key_text, error FROM dms.apply_exceptions"
 	assert_match 'id=999\|column code: value too long for type character varying\(5\) \(SQLSTATE 22001\)' "$output"
+}
+
+@test "PostgreSQL target: integers, floats, booleans, text and bytea go in binary COPY, every value as the source has it; what the target's types cannot hold is refused and logged as in text COPY" {
+	pg_sql postgres "CREATE DATABASE binsrc"
+	pg_sql binsrc "CREATE TABLE bt (id int PRIMARY KEY, s smallint, b bigint, r real, d double precision, t text, v varchar(10), c char(5), bo boolean, by bytea);
+	INSERT INTO bt VALUES (1, -32768, -9223372036854775808, 1.5e-40, 'NaN', E'a\tb\nc\\\\d\r', 'ünï', 'ab', true, '\x00ff10'),
+	(2, 32767, 9223372036854775807, '-Infinity', '-0', '', '', '', false, ''),
+	(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+	(4, 0, 0, 3.4028235e38, 4.9e-324, repeat('é', 1000), 'x', 'abcde', true, '\x00'),
+	(5, 1, 2147483647, 1, 1e300, 't', 'vv', 'c', false, '\x01');
+	INSERT INTO bt SELECT g, g % 100, g * 1000, g / 3.0, g / 7.0, 'row ' || g, 'v' || g % 1000, 'c', g % 2 = 0, int4send(g) FROM generate_series(6, 5000) g"
+	pg_sql postgres "CREATE DATABASE bindst"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri binsrc)' | dms-load -v '$(pg_uri bindst)'"
+	assert_status 0
+	assert_match "public.bt: parts go in binary COPY" "$stderr"
+	q="SELECT count(*), md5(string_agg(bt::text, '|' ORDER BY id)) FROM bt"
+	expect "every value as the source has it" "$(pg_sql binsrc "$q")" "$(pg_sql bindst "$q")"
+	# a table of the target's own, narrower: out of range for integer and real, too long for varchar(2)
+	pg_sql postgres "CREATE DATABASE binnarrow"
+	pg_sql binnarrow "CREATE TABLE public.bt (id int PRIMARY KEY, s smallint, b int, r real, d real, t text, v varchar(2), c char(5), bo boolean, by bytea)"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri binsrc)' | dms-load -v --prep-mode DO_NOTHING '$(pg_uri binnarrow)'"
+	assert_status 0
+	assert_match "public.bt: parts go in binary COPY" "$stderr"
+	run pg_sql binnarrow "SELECT key_text, error FROM dms.apply_exceptions ORDER BY key_text"
+	assert_match 'id=1\|column b: value "-9223372036854775808" is out of range for type integer \(SQLSTATE 22003\)' "$output"
+	assert_match 'id=2\|column b: value "9223372036854775807" is out of range for type integer \(SQLSTATE 22003\)' "$output"
+	assert_match 'id=4\|column d: "4.94066e-324" is out of range for type real \(SQLSTATE 22003\)' "$output"
+	assert_match 'id=5\|column d: "1e\+300" is out of range for type real \(SQLSTATE 22003\)' "$output"
+	assert_match 'id=10\|column v: value too long for type character varying\(2\) \(SQLSTATE 22001\)' "$output"
+	expect "every row loaded or refused" 5000 "$(pg_sql binnarrow "SELECT (SELECT count(*) FROM dms.apply_exceptions) + (SELECT count(*) FROM bt)")"
+	expect "the rest loaded, as the source has it" "$(pg_sql binsrc "SELECT count(*), sum(id) FROM bt WHERE id = 3 OR (id > 5 AND length(v) <= 2)")" "$(pg_sql binnarrow "SELECT count(*), sum(id) FROM bt")"
+	# a column of a type binary COPY does not write (numeric): the table goes in text
+	pg_sql postgres "CREATE DATABASE bintext"
+	pg_sql bintext "CREATE TABLE public.bt (id int PRIMARY KEY, s numeric, b bigint, r real, d double precision, t text, v varchar(10), c char(5), bo boolean, by bytea)"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri binsrc)' | dms-load -v --prep-mode DO_NOTHING '$(pg_uri bintext)'"
+	assert_status 0
+	assert_match "public.bt: parts go in text COPY" "$stderr"
+	expect "the same values in text" "$(pg_sql binsrc "$q")" "$(pg_sql bintext "$q")"
 }
 
 @test "DataErrorPolicy STOP_TASK: the part is not loaded, exit 4" {

@@ -33,9 +33,27 @@ enum conv {
 	CONV_TIMESTAMP_UTC,	/* MySQL TIMESTAMP: append +00 */
 };
 
+/*
+ * PostgreSQL: how a column reads in binary COPY. A table is read in binary
+ * when every column has a way; otherwise in text (conv).
+ */
+enum pg_binary {
+	PGBIN_NONE,		/* no exact binary reading: the table is read as text */
+	PGBIN_STR,		/* text, varchar, bpchar: the string's bytes */
+	PGBIN_CAST,		/* selected as ::text, which is its output function */
+	PGBIN_INT2,
+	PGBIN_INT4,
+	PGBIN_INT8,
+	PGBIN_FLOAT4,
+	PGBIN_FLOAT8,
+	PGBIN_BOOL,
+	PGBIN_BYTES,		/* bytea */
+};
+
 /* How the catalog reads a column of the model: its conversion and select-list expression. */
 struct src_read {
 	enum conv conv;
+	enum pg_binary binary;	/* PostgreSQL */
 	char *select;
 };
 

@@ -1,9 +1,11 @@
 /*
  * common/db/pg_source.c: the source catalog and reader of a PostgreSQL database: the catalogs for the tables and
- * their columns, keys, indexes and foreign keys; COPY ... TO STDOUT (text
- * format) for the rows, in a REPEATABLE READ snapshot, exported or imported.
+ * their columns, keys, indexes and foreign keys; COPY ... TO STDOUT for the
+ * rows (binary when every column has an exact binary reading, else text), in
+ * a REPEATABLE READ snapshot, exported or imported.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,37 @@ pg_src_list(struct source *s, struct src_name **names, int *n)
 	}
 	PQclear(res);
 	return true;
+}
+
+/*
+ * How a column reads in binary COPY: only built-in base types, and of those
+ * the ones read as the text of their output function only when their cast
+ * to text is that function (no pg_cast function: bool's, inet's and
+ * bpchar's cast differ from their output), so that col::text in binary is
+ * what COPY's text gives.
+ */
+static enum pg_binary
+pg_binary_of(const char *typname, char typtype, char typcategory, bool builtin)
+{
+	static const struct {
+		const char *name;
+		enum pg_binary how;
+	} types[] = {
+		{ "bool", PGBIN_BOOL }, { "int2", PGBIN_INT2 }, { "int4", PGBIN_INT4 }, { "int8", PGBIN_INT8 },
+		{ "float4", PGBIN_FLOAT4 }, { "float8", PGBIN_FLOAT8 }, { "bytea", PGBIN_BYTES },
+		{ "text", PGBIN_STR }, { "varchar", PGBIN_STR }, { "bpchar", PGBIN_STR },
+		{ "numeric", PGBIN_CAST }, { "date", PGBIN_CAST }, { "time", PGBIN_CAST },
+		{ "timetz", PGBIN_CAST }, { "timestamp", PGBIN_CAST }, { "timestamptz", PGBIN_CAST },
+		{ "interval", PGBIN_CAST }, { "uuid", PGBIN_CAST }, { "json", PGBIN_CAST },
+		{ "jsonb", PGBIN_CAST },
+	};
+
+	if (!builtin || typtype != 'b' || typcategory == 'A')
+		return PGBIN_NONE;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(typname, types[i].name) == 0)
+			return types[i].how;
+	return PGBIN_NONE;
 }
 
 /* The DMS type of a column and how to read its text. */
@@ -191,6 +224,8 @@ pg_src_describe(struct source *s, const struct src_name *nm, struct src_table *t
 		c->nullable = PQgetvalue(res, i, 2)[0] != 't';
 		pg_type(c, &t->read[i].conv, PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)[0],
 			PQgetvalue(res, i, 5)[0], atoi(PQgetvalue(res, i, 6)), builtin);
+		t->read[i].binary = pg_binary_of(PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)[0],
+						 PQgetvalue(res, i, 5)[0], builtin);
 		attnums[i] = atoi(PQgetvalue(res, i, 8));
 		c->identity = PQgetvalue(res, i, 9)[0] == 't';
 	}
@@ -394,6 +429,154 @@ unescape(char *f, size_t len)
 	return o;
 }
 
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+be64(const unsigned char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* One value of binary COPY as the stream's value (the one convert_value gives its text). */
+static bool
+binary_value(msgpack_packer *pk, const struct src_table *t, uint32_t col, const unsigned char *v, uint32_t len)
+{
+	static const uint32_t size[] = {
+		[PGBIN_INT2] = 2, [PGBIN_INT4] = 4, [PGBIN_INT8] = 8, [PGBIN_FLOAT4] = 4, [PGBIN_FLOAT8] = 8,
+		[PGBIN_BOOL] = 1,
+	};
+	enum pg_binary how = t->read[col].binary;
+
+	if (how >= PGBIN_INT2 && how <= PGBIN_BOOL && len != size[how]) {
+		log_error("%s.%s column %s: binary COPY gave %" PRIu32 " bytes, not %" PRIu32,
+			  t->d.schema, t->d.name, t->d.cols[col].name, len, size[how]);
+		return false;
+	}
+	switch (how) {
+	case PGBIN_STR:
+	case PGBIN_CAST:
+		pk_strn(pk, (const char *)v, len);
+		break;
+	case PGBIN_BYTES:
+		msgpack_pack_bin(pk, len);
+		msgpack_pack_bin_body(pk, v, len);
+		break;
+	case PGBIN_BOOL:
+		if (v[0])
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		break;
+	case PGBIN_INT2:
+		msgpack_pack_int64(pk, (int16_t)(v[0] << 8 | v[1]));
+		break;
+	case PGBIN_INT4:
+		msgpack_pack_int64(pk, (int32_t)be32(v));
+		break;
+	case PGBIN_INT8:
+		msgpack_pack_int64(pk, (int64_t)be64(v));
+		break;
+	case PGBIN_FLOAT4: {
+		uint32_t bits = be32(v);
+		float f;
+
+		memcpy(&f, &bits, 4);
+		msgpack_pack_float(pk, isnan(f) ? NAN : f);	/* NaN as the text "NaN" reads */
+		break;
+	}
+	case PGBIN_FLOAT8: {
+		uint64_t bits = be64(v);
+		double d;
+
+		memcpy(&d, &bits, 8);
+		msgpack_pack_double(pk, isnan(d) ? NAN : d);
+		break;
+	}
+	case PGBIN_NONE:
+		return false;
+	}
+	return true;
+}
+
+static const unsigned char copy_signature[11] = "PGCOPY\n\377\r\n";
+
+/*
+ * The rows of one message of binary COPY (the server sends whole rows in
+ * each, the header before the first): false on what is not its layout.
+ */
+static bool
+binary_rows(const struct src_table *t, struct dms_writer *w, int tid, const unsigned char *p, size_t len,
+	    bool *header, bool *trailer, uint64_t *rows)
+{
+	const unsigned char *end = p + len;
+
+	if (!*header) {
+		uint32_t ext;
+
+		if (len < 19 || memcmp(p, copy_signature, 11) != 0)
+			goto bad;
+		ext = be32(p + 15);
+		if (ext > len - 19)
+			goto bad;
+		p += 19 + ext;
+		*header = true;
+	}
+	while (p < end) {
+		int16_t n;
+
+		if (end - p < 2 || *trailer)
+			goto bad;
+		n = (int16_t)(p[0] << 8 | p[1]);
+		p += 2;
+		if (n == -1) {
+			*trailer = true;
+			continue;
+		}
+		if (n != (int16_t)t->d.ncols)
+			goto bad;
+		rec_row(&w->pk, tid, t->d.ncols);
+		for (uint32_t col = 0; col < t->d.ncols; col++) {
+			uint32_t flen;
+
+			if (end - p < 4)
+				goto bad;
+			flen = be32(p);
+			p += 4;
+			if (flen == UINT32_MAX) {
+				msgpack_pack_nil(&w->pk);
+				continue;
+			}
+			if (flen > (size_t)(end - p))
+				goto bad;
+			if (!binary_value(&w->pk, t, col, p, flen))
+				return false;
+			p += flen;
+		}
+		(*rows)++;
+		if (w->out.failed)
+			return false;
+	}
+	return true;
+bad:
+	log_error("%s.%s: binary COPY data not in its documented layout (row %" PRIu64 ")", t->d.schema, t->d.name,
+		  *rows + 1);
+	return false;
+}
+
+/* True when every column of t reads exactly in binary COPY. */
+static bool
+reads_binary(const struct src_table *t)
+{
+	for (uint32_t i = 0; i < t->d.ncols; i++)
+		if (t->read[i].binary == PGBIN_NONE)
+			return false;
+	return t->d.ncols > 0;
+}
+
 static bool
 pg_src_read_part(struct source *s, const struct src_table *t, const struct src_part *p,
 		 struct dms_writer *w, int tid, uint64_t *rows)
@@ -403,14 +586,25 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	PGresult *res;
 	char *line;
 	int len;
-	bool ok = true;
+	bool ok = true, binary = reads_binary(t), header = false, trailer = false;
+
+	for (uint32_t i = 0; !binary && i < t->d.ncols; i++)
+		if (t->read[i].binary == PGBIN_NONE) {
+			log_info("%s.%s: read in text COPY (column %s, %s, has no exact binary form here)",
+				 t->d.schema, t->d.name, t->d.cols[i].name,
+				 t->d.cols[i].native ? t->d.cols[i].native : dms_type_name(t->d.cols[i].type));
+			break;
+		}
+	if (binary)
+		log_info("%s.%s: read in binary COPY", t->d.schema, t->d.name);
 
 	sb_adds(&sql, "COPY (SELECT ");
 	for (uint32_t i = 0; i < t->d.ncols; i++)
-		sb_addf(&sql, "%s%s", i ? ", " : "", t->read[i].select);
+		sb_addf(&sql, "%s%s%s", i ? ", " : "", t->read[i].select,
+			binary && t->read[i].binary == PGBIN_CAST ? "::text" : "");
 	sb_addf(&sql, " FROM ONLY %s", tab);
 	src_part_where(&sql, t, p);
-	sb_adds(&sql, ") TO STDOUT");
+	sb_adds(&sql, binary ? ") TO STDOUT (FORMAT binary)" : ") TO STDOUT");
 	free(tab);
 	res = pg_query(PG(s), sql.buf, 0, NULL);
 	sb_release(&sql);
@@ -420,6 +614,16 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 	while ((len = PQgetCopyData(PG(s)->conn, &line, 0)) > 0) {
 		char *f = line, *end = line + len;
 		uint32_t col = 0;
+
+		if (binary) {
+			ok = binary_rows(t, w, tid, (const unsigned char *)line, (size_t)len, &header, &trailer, rows);
+			PQfreemem(line);
+			if (!ok || w->out.failed) {
+				ok = false;
+				break;
+			}
+			continue;
+		}
 
 		if (end > line && end[-1] == '\n')
 			end--;
@@ -469,6 +673,11 @@ pg_src_read_part(struct source *s, const struct src_table *t, const struct src_p
 			ok = false;
 		}
 		PQclear(res);
+	}
+	if (ok && binary && !trailer) {
+		log_error("%s: reading %s.%s: binary COPY ended without its trailer", PG(s)->label, t->d.schema,
+			  t->d.name);
+		ok = false;
 	}
 	return ok;
 }
