@@ -851,3 +851,16 @@ mapping_filter_sql(const struct mapping *m, const char *schema, const char *tabl
 
 	return mapping_filter_expr(m, schema, table, quoted_operand, &q);
 }
+
+bool
+mapping_changes_snapshot(const struct mapping *m)
+{
+	for (int i = 0; i < m->nrules; i++) {
+		const struct mapping_rule *r = &m->rules[i];
+
+		if (r->type == RULE_TRANSFORMATION || r->type == RULE_OTHER ||
+		    (r->type == RULE_TABLE_SETTINGS && r->lob_mode != NULL))
+			return true;
+	}
+	return false;
+}

@@ -87,6 +87,13 @@ bool wildcard_match(const char *pattern, const char *s);
  * matches and no exclude rule does. With no mapping, everything is selected.
  */
 bool mapping_selects(const struct mapping *m, const char *schema, const char *table);
+/*
+ * Whether dms-transform -m changes a snapshot stream that dms-extract -m
+ * read: a transformation rule, a table-settings rule's lob-settings, a rule
+ * of a type this version does not know. Selection rules and their filters,
+ * and parallel-load, are dms-extract's.
+ */
+bool mapping_changes_snapshot(const struct mapping *m);
 /* The largest load-order of the include rules that match (0 when none). */
 long mapping_load_order(const struct mapping *m, const char *schema, const char *table);
 /* The table-settings rule for exactly schema.table, or NULL. */

@@ -340,3 +340,30 @@ end() { printf '\x92\x0c\x80'; }
 	[ "$st" = 1 ]
 	grep -q 'stopped by SIGQUIT' err
 }
+
+@test "--needed says whether mappings change what dms-extract -m reads: transformations and lob-settings do, selection, filters and parallel-load do not" {
+	sel='{"rule-type": "selection", "rule-id": "1", "rule-name": "s", "rule-action": "include", "object-locator": {"schema-name": "public", "table-name": "%"},
+	      "filters": [{"filter-type": "source", "column-name": "id", "filter-conditions": [{"filter-operator": "gte", "value": "5"}]}]}'
+	echo "{\"rules\": [$sel]}" >sel.json
+	echo "{\"rules\": [$sel, {\"rule-type\": \"table-settings\", \"rule-id\": \"2\", \"rule-name\": \"p\", \"object-locator\": {\"schema-name\": \"public\", \"table-name\": \"t\"},
+	      \"parallel-load\": {\"type\": \"ranges\", \"columns\": [\"id\"], \"boundaries\": [[\"10\"]]}}]}" >par.json
+	echo "{\"rules\": [$sel, {\"rule-type\": \"table-settings\", \"rule-id\": \"2\", \"rule-name\": \"l\", \"object-locator\": {\"schema-name\": \"public\", \"table-name\": \"t\"},
+	      \"lob-settings\": {\"mode\": \"limited\", \"bulk-max-size\": \"16\"}}]}" >lob.json
+	echo "{\"rules\": [$sel, {\"rule-type\": \"transformation\", \"rule-id\": \"2\", \"rule-name\": \"r\", \"rule-action\": \"rename\", \"rule-target\": \"table\",
+	      \"object-locator\": {\"schema-name\": \"public\", \"table-name\": \"t\"}, \"value\": \"u\"}]}" >tr.json
+	for f in sel par lob tr; do
+		run --separate-stderr dms-transform -m $f.json --needed
+		assert_status 0
+		printf '%s %s\n' "$f" "$output" >>said
+	done
+	expect "what each needs" "sel no
+par no
+lob yes
+tr yes" "$(cat said)"
+	echo '{"rules": [{"rule-type": "selection"}]}' >bad.json
+	run --separate-stderr dms-transform -m bad.json --needed
+	assert_status 2
+	run --separate-stderr dms-transform --needed
+	assert_status 2
+	assert_match "--needed takes -m mappings.json and nothing else" "$stderr"
+}

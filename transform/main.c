@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"       dms-transform [-qvz] [--to-json | --from-json] [file]\n"
 	"       dms-transform [-qvz] [-m mappings.json] [-s settings.json] [--follow]\n"
 	"                     [--start position] [--ack-file file] spool-dir\n"
+	"       dms-transform -m mappings.json --needed\n"
 	"       dms-transform --help | --version\n"
 	"\n"
 	"Reads a dms record stream (stdin or file), checks every record, and writes\n"
@@ -36,6 +37,9 @@ static const char usage_text[] =
 	"                 their filters, transformation rules\n"
 	"  -s, --settings file  AWS DMS task settings: the data error policy for\n"
 	"                 values a mapping cannot convert\n"
+	"  --needed       print yes when the mappings change a snapshot stream\n"
+	"                 (transformation rules, lob-settings), no when dms-extract\n"
+	"                 -m alone gives their stream; and exit\n"
 	"  --to-json      write one JSON object per record per line\n"
 	"  --from-json    read JSON lines, write a stream\n"
 	"  -z, --compress write the stream in an LZ4 frame\n"
@@ -281,6 +285,7 @@ main(int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "start", required_argument, NULL, 'S' },
 		{ "ack-file", required_argument, NULL, 'A' },
+		{ "needed", no_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -293,7 +298,7 @@ main(int argc, char **argv)
 	const char *mappings = NULL, *settings_path = NULL, *start = NULL, *ack_file = NULL;
 	struct mapping mapping;
 	struct spool_reader spool, *sp = NULL;
-	bool follow = false;
+	bool follow = false, needed = false;
 	struct stat sb;
 	int fd = STDIN_FILENO;
 	int ch, status;
@@ -320,6 +325,9 @@ main(int argc, char **argv)
 			break;
 		case 'A':
 			ack_file = optarg;
+			break;
+		case 'N':
+			needed = true;
 			break;
 		case 'm':
 			mappings = optarg;
@@ -355,6 +363,20 @@ main(int argc, char **argv)
 			mapping_free(&mapping);
 			return EXIT_USAGE;
 		}
+	}
+	if (needed) {
+		if (mappings == NULL || mode != MODE_PASS || optind < argc) {
+			log_usage_error("--needed takes -m mappings.json and nothing else");
+			status = EXIT_USAGE;
+		} else {
+			status = printf("%s\n", mapping_changes_snapshot(&mapping) ? "yes" : "no") > 0 &&
+				 fflush(stdout) == 0 ? EXIT_OK : EXIT_OUTPUT;
+		}
+		if (rules != NULL) {
+			rules_free(rules);
+			mapping_free(&mapping);
+		}
+		return status;
 	}
 	if (settings_path != NULL) {
 		struct task_settings settings;
