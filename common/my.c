@@ -27,13 +27,46 @@ my_connect(struct my_conn *c, const char *text)
 	return my_connect_timeout(c, text, 0);
 }
 
+/* A LOAD DATA LOCAL request from the server is refused: no file of this machine is read. */
+static int
+no_infile_init(void **ptr, const char *name, void *userdata)
+{
+	(void)name;
+	(void)userdata;
+	*ptr = NULL;
+	return 1;
+}
+
+static int
+no_infile_read(void *ptr, char *buf, unsigned int len)
+{
+	(void)ptr;
+	(void)buf;
+	(void)len;
+	return -1;
+}
+
+static void
+no_infile_end(void *ptr)
+{
+	(void)ptr;
+}
+
+static int
+no_infile_error(void *ptr, char *msg, unsigned int len)
+{
+	(void)ptr;
+	snprintf(msg, len, "the server asked for a local file: dms sends none");
+	return 2000;	/* CR_UNKNOWN_ERROR */
+}
+
 bool
 my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
 {
 	struct dms_uri u;
 	char attr[64];
 	const char *password, *socket;
-	unsigned timeout = 10;
+	unsigned timeout = 10, no_local = 0;
 	unsigned long packet = 1UL << 30;	/* the client never the limit: the server's max_allowed_packet is */
 	bool ok = false;
 
@@ -54,6 +87,11 @@ my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
 	mysql_options(c->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(c->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(c->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
+	/*
+	 * No LOAD DATA LOCAL: with it, the server may ask for any file this
+	 * program can read, in answer to any statement, and be sent it.
+	 */
+	mysql_options(c->conn, MYSQL_OPT_LOCAL_INFILE, &no_local);
 	if (read_timeout > 0)
 		mysql_options(c->conn, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
 	/* the session every program works in: UTC, and no timeout cutting a long load */
@@ -66,10 +104,13 @@ my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
 	socket = uri_param(&u, "socket");
 	if (mysql_real_connect(c->conn, socket ? "localhost" : u.host ? u.host : "127.0.0.1",
 			       u.user, password, u.dbname, u.port, socket,
-			       CLIENT_LOCAL_FILES | CLIENT_MULTI_RESULTS) == NULL) {
+			       CLIENT_MULTI_RESULTS) == NULL) {
 		my_failed(c, "cannot connect");
 		goto done;
 	}
+	/* and should a server ask all the same, no file is opened: these refuse */
+	mysql_set_local_infile_handler(c->conn, no_infile_init, no_infile_read, no_infile_end, no_infile_error,
+				       NULL);
 	c->server_version = mysql_get_server_version(c->conn);
 	c->mariadb = strstr(mysql_get_server_info(c->conn), "MariaDB") != NULL;
 	c->dbname = u.dbname ? xstrdup(u.dbname) : NULL;

@@ -239,3 +239,13 @@ x\`")" = 2 ]
 	[ "$output" = 6 ]
 	[ ! -s err3 ]
 }
+
+@test "a MySQL server cannot read this machine's files: LOAD DATA LOCAL is off in every connection, and a request for a file is refused" {
+	my_sql "CREATE DATABASE li; CREATE TABLE li.t (s text)"
+	echo "not for the server" >secret.txt
+	chmod 644 secret.txt
+	run --separate-stderr dms-conncheck "$(my_uri li)" "LOAD DATA LOCAL INFILE '$PWD/secret.txt' INTO TABLE t"
+	assert_status 1
+	assert_match "disabled the local infile capability|asked for a local file" "$stderr"
+	expect "nothing of the file on the server" 0 "$(my_sql li "SELECT COUNT(*) FROM t")"
+}
