@@ -21,10 +21,56 @@ my_failed(struct my_conn *c, const char *what)
 	return false;
 }
 
+static bool connect_with(struct my_conn *c, const char *text, unsigned read_timeout, struct my_local_rows *rows);
+
 bool
 my_connect(struct my_conn *c, const char *text)
 {
-	return my_connect_timeout(c, text, 0);
+	return connect_with(c, text, 0, NULL);
+}
+
+bool
+my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
+{
+	return connect_with(c, text, read_timeout, NULL);
+}
+
+bool
+my_connect_rows(struct my_conn *c, const char *text, struct my_local_rows *rows)
+{
+	return connect_with(c, text, 0, rows);
+}
+
+/* LOAD DATA LOCAL of the armed rows only (userdata: the struct my_local_rows). */
+static int
+rows_init(void **ptr, const char *name, void *userdata)
+{
+	struct my_local_rows *rows = userdata;
+
+	(void)name;
+	*ptr = rows;
+	if (!rows->armed)
+		return 1;
+	rows->armed = false;	/* one statement's rows, once */
+	return 0;
+}
+
+static int
+rows_read(void *ptr, char *buf, unsigned int len)
+{
+	struct my_local_rows *rows = ptr;
+	size_t n = rows->left < len ? rows->left : len;
+
+	memcpy(buf, rows->p, n);
+	rows->p += n;
+	rows->left -= n;
+	return (int)n;
+}
+
+static void
+rows_end(void *ptr)
+{
+	(void)ptr;
 }
 
 /* A LOAD DATA LOCAL request from the server is refused: no file of this machine is read. */
@@ -60,13 +106,13 @@ no_infile_error(void *ptr, char *msg, unsigned int len)
 	return 2000;	/* CR_UNKNOWN_ERROR */
 }
 
-bool
-my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
+static bool
+connect_with(struct my_conn *c, const char *text, unsigned read_timeout, struct my_local_rows *rows)
 {
 	struct dms_uri u;
 	char attr[64];
 	const char *password, *socket;
-	unsigned timeout = 10, no_local = 0;
+	unsigned timeout = 10, local = rows != NULL;
 	unsigned long packet = 1UL << 30;	/* the client never the limit: the server's max_allowed_packet is */
 	bool ok = false;
 
@@ -88,10 +134,11 @@ my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
 	mysql_options(c->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(c->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
 	/*
-	 * No LOAD DATA LOCAL: with it, the server may ask for any file this
-	 * program can read, in answer to any statement, and be sent it.
+	 * No LOAD DATA LOCAL of files: with it, the server may ask for any file
+	 * this program can read, in answer to any statement, and be sent it.
+	 * dms-load's rows only, through the handlers below.
 	 */
-	mysql_options(c->conn, MYSQL_OPT_LOCAL_INFILE, &no_local);
+	mysql_options(c->conn, MYSQL_OPT_LOCAL_INFILE, &local);
 	if (read_timeout > 0)
 		mysql_options(c->conn, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
 	/* the session every program works in: UTC, and no timeout cutting a long load */
@@ -104,13 +151,16 @@ my_connect_timeout(struct my_conn *c, const char *text, unsigned read_timeout)
 	socket = uri_param(&u, "socket");
 	if (mysql_real_connect(c->conn, socket ? "localhost" : u.host ? u.host : "127.0.0.1",
 			       u.user, password, u.dbname, u.port, socket,
-			       CLIENT_MULTI_RESULTS) == NULL) {
+			       (local ? CLIENT_LOCAL_FILES : 0) | CLIENT_MULTI_RESULTS) == NULL) {
 		my_failed(c, "cannot connect");
 		goto done;
 	}
-	/* and should a server ask all the same, no file is opened: these refuse */
-	mysql_set_local_infile_handler(c->conn, no_infile_init, no_infile_read, no_infile_end, no_infile_error,
-				       NULL);
+	/* and should a server ask all the same, no file is opened: these refuse, or send dms-load's rows */
+	if (rows != NULL)
+		mysql_set_local_infile_handler(c->conn, rows_init, rows_read, rows_end, no_infile_error, rows);
+	else
+		mysql_set_local_infile_handler(c->conn, no_infile_init, no_infile_read, no_infile_end,
+					       no_infile_error, NULL);
 	c->server_version = mysql_get_server_version(c->conn);
 	c->mariadb = strstr(mysql_get_server_info(c->conn), "MariaDB") != NULL;
 	c->dbname = u.dbname ? xstrdup(u.dbname) : NULL;

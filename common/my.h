@@ -31,6 +31,18 @@ struct my_conn {
 bool my_connect(struct my_conn *c, const char *uri);
 /* The same, a read that waits longer than read_timeout seconds failing (0: never). */
 bool my_connect_timeout(struct my_conn *c, const char *uri, unsigned read_timeout);
+/*
+ * Rows a LOAD DATA LOCAL statement of this program sends: while armed, the
+ * server's request for "a file" reads them (whatever file it names); at any
+ * other time the request is refused. Every other connection refuses all.
+ */
+struct my_local_rows {
+	const char *p;
+	size_t left;
+	bool armed;
+};
+/* my_connect, with LOAD DATA LOCAL of the rows in *rows (dms-load's target). */
+bool my_connect_rows(struct my_conn *c, const char *uri, struct my_local_rows *rows);
 bool my_command(struct my_conn *c, const char *sql);
 /* Runs a query and returns its result read row by row (mysql_use_result). */
 MYSQL_RES *my_query_stream(struct my_conn *c, const char *sql);

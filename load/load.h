@@ -53,7 +53,8 @@ struct ttable {
 	bool prepared;
 	int lob_mode;		/* table-settings lob-settings: 0 task's, 1 limited, 2 unlimited */
 	int64_t lob_kb;		/* its bulk-max-size */
-	int copy_form;		/* PostgreSQL parts: 0 not known yet, 1 COPY text, 2 COPY binary */
+	int copy_form;		/* parts: 0 not known yet; PostgreSQL: 1 COPY text, 2 COPY binary;
+				 * MySQL: 1 INSERT, 2 LOAD DATA LOCAL */
 };
 
 struct batch {

@@ -1,14 +1,18 @@
 /*
- * load/my.c: a MySQL or MariaDB target. Rows go in as multi-row INSERTs in
- * strict mode, so that a value the target cannot hold is an error, never a
- * silent truncation (LOAD DATA LOCAL turns such errors into warnings). DDL
- * commits by itself in MySQL: table preparation runs under a named lock.
+ * load/my.c: a MySQL or MariaDB target. A part's rows go in as LOAD DATA
+ * LOCAL of tab-separated text where the server takes it and the table's
+ * columns read that text as INSERT reads literals, else as multi-row INSERTs;
+ * both in strict mode, and a statement with any warning is refused and rolled
+ * back (LOAD DATA LOCAL turns errors into warnings), so that a value the
+ * target cannot hold is never silently altered. Changes go as statements.
+ * DDL commits by itself in MySQL: table preparation runs under a named lock.
  */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "load.h"
 #include "net.h"
@@ -16,6 +20,10 @@
 #include "../common/dms.h"
 
 #define MY(l) ((struct my_conn *)(l)->conn)
+
+/* The rows a LOAD DATA LOCAL statement sends (my_connect_rows), and whether the server takes it. */
+static struct my_local_rows local_rows;
+static bool server_local_infile;
 
 static char *
 ctl(const struct loader *l, const char *table)
@@ -48,7 +56,7 @@ static bool
 myt_connect(struct loader *l, const char *uri)
 {
 	l->conn = xcalloc(1, sizeof(struct my_conn));
-	if (!my_connect(MY(l), uri))
+	if (!my_connect_rows(MY(l), uri, &local_rows))
 		return false;
 	if (MY(l)->dbname == NULL && l->settings->target_schema == NULL) {
 		log_error("%s: the URI names no database (mysql://host/database) and no TargetSchema is set",
@@ -69,6 +77,16 @@ myt_connect(struct loader *l, const char *uri)
 			l->statement_overhead = 65536;
 			l->max_statement = packet > 2 * l->statement_overhead ? packet - l->statement_overhead : packet / 2;
 		}
+		mysql_free_result(res);
+	}
+	{
+		MYSQL_RES *res = my_query(MY(l), "SELECT @@GLOBAL.local_infile");
+		MYSQL_ROW row;
+
+		if (res == NULL)
+			return false;
+		row = mysql_fetch_row(res);
+		server_local_infile = row != NULL && row[0] != NULL && (strcmp(row[0], "1") == 0 || strcasecmp(row[0], "ON") == 0);
 		mysql_free_result(res);
 	}
 	return my_command(MY(l), "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
@@ -436,6 +454,79 @@ decimal_fits(const struct tcol *col, const uint8_t *p, size_t n, char *err, size
 	return true;
 }
 
+/* What a value's text is: SQL NULL, a number as it is, a string, bytes. */
+enum vtext { VT_FAILED = -1, VT_NULL, VT_PLAIN, VT_STR, VT_BYTES };
+
+/*
+ * The text of value it of column col (in buf, or in the row), with the
+ * checks the target would not make (NaN, a DECIMAL's excess digits): VT_FAILED
+ * with err set when the target cannot hold it. values: the row's array.
+ */
+static enum vtext
+value_text(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+	   const uint8_t *values, size_t values_len, char *buf, size_t bufsize, const uint8_t **p, size_t *n,
+	   char *err, size_t errsize)
+{
+	switch (it->type) {
+	case MP_NIL:
+		return VT_NULL;
+	case MP_BOOL:
+		*p = (const uint8_t *)(it->v.b ? "1" : "0");
+		*n = 1;
+		return VT_PLAIN;
+	case MP_INT:
+		*n = (size_t)format_int(buf, it->v.i);
+		*p = (const uint8_t *)buf;
+		return VT_PLAIN;
+	case MP_UINT:
+		*n = (size_t)format_uint(buf, it->v.u);
+		*p = (const uint8_t *)buf;
+		return VT_PLAIN;
+	case MP_FLOAT32:
+	case MP_FLOAT64: {
+		double v = it->type == MP_FLOAT32 ? (double)it->v.f32 : it->v.f64;
+
+		if (isnan(v) || isinf(v)) {
+			snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->src->name,
+				 isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+			return VT_FAILED;
+		}
+		*n = (size_t)format_float(buf, bufsize, v, it->type == MP_FLOAT32);
+		*p = (const uint8_t *)buf;
+		return VT_PLAIN;
+	}
+	case MP_STR: {
+		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
+
+		if (col->src->type == DT_NUMERIC && !decimal_fits(col, it->v.s.p, len, err, errsize)) {
+			l->format_truncation = true;
+			return VT_FAILED;
+		}
+		if (limit)
+			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, true);
+		/* timestamps with a zone are UTC: MySQL takes them without the suffix */
+		if (col->src->type == DT_DATETIMETZ && len > 3 && memcmp(it->v.s.p + len - 3, "+00", 3) == 0)
+			len -= 3;
+		*p = it->v.s.p;
+		*n = len;
+		return col->src->type == DT_BYTES || col->src->type == DT_BLOB ? VT_BYTES : VT_STR;
+	}
+	case MP_BIN: {
+		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
+
+		if (limit)
+			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, false);
+		*p = it->v.s.p;
+		*n = len;
+		return VT_BYTES;
+	}
+	default:
+		snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->src->name,
+			 mp_type_name(it->type));
+		return VT_FAILED;
+	}
+}
+
 /*
  * Appends value it of column col as a MySQL literal (NULL for nil); false with
  * err set when the target cannot hold it. values: the row's array, for messages.
@@ -445,68 +536,26 @@ myt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct m
 	    const uint8_t *values, size_t values_len, struct strbuf *out, char *err, size_t errsize)
 {
 	char buf[64];
-	int n;
+	const uint8_t *p = NULL;
+	size_t n = 0;
 
-	switch (it->type) {
-	case MP_NIL:
+	switch (value_text(l, t, col, it, values, values_len, buf, sizeof(buf), &p, &n, err, errsize)) {
+	case VT_NULL:
 		sb_add(out, "NULL", 4);
-		break;
-	case MP_BOOL:
-		sb_add(out, it->v.b ? "1" : "0", 1);
-		break;
-	case MP_INT:
-		n = format_int(buf, it->v.i);
-		sb_add(out, buf, (size_t)n);
-		break;
-	case MP_UINT:
-		n = format_uint(buf, it->v.u);
-		sb_add(out, buf, (size_t)n);
-		break;
-	case MP_FLOAT32:
-	case MP_FLOAT64: {
-		double v = it->type == MP_FLOAT32 ? (double)it->v.f32 : it->v.f64;
-
-		if (isnan(v) || isinf(v)) {
-			snprintf(err, errsize, "column %s: %s, which MySQL cannot hold", col->src->name,
-				 isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-			return false;
-		}
-		n = format_float(buf, sizeof(buf), v, it->type == MP_FLOAT32);
-		sb_add(out, buf, (size_t)n);
+		return true;
+	case VT_PLAIN:
+		sb_add(out, p, n);
+		return true;
+	case VT_STR:
+		quoted(out, p, n);
+		return true;
+	case VT_BYTES:
+		hex_literal(out, p, n);
+		return true;
+	case VT_FAILED:
 		break;
 	}
-	case MP_STR: {
-		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
-
-		if (col->src->type == DT_NUMERIC && !decimal_fits(col, it->v.s.p, len, err, errsize)) {
-			l->format_truncation = true;
-			return false;
-		}
-		if (limit)
-			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, true);
-		/* timestamps with a zone are UTC: MySQL takes them without the suffix */
-		if (col->src->type == DT_DATETIMETZ && len > 3 && memcmp(it->v.s.p + len - 3, "+00", 3) == 0)
-			len -= 3;
-		if (col->src->type == DT_BYTES || col->src->type == DT_BLOB)
-			hex_literal(out, it->v.s.p, len);
-		else
-			quoted(out, it->v.s.p, len);
-		break;
-	}
-	case MP_BIN: {
-		size_t len = it->v.s.len, limit = lob_limit(l, t, col);
-
-		if (limit)
-			len = lob_truncate(l, t, col, values, values_len, it->v.s.p, len, limit, false);
-		hex_literal(out, it->v.s.p, len);
-		break;
-	}
-	default:
-		snprintf(err, errsize, "column %s: a %s value has no MySQL form", col->src->name,
-			 mp_type_name(it->type));
-		return false;
-	}
-	return true;
+	return false;
 }
 
 static bool
@@ -534,6 +583,134 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 	}
 	sb_add(out, ")", 1);
 	return true;
+}
+
+/*
+ * LOAD DATA LOCAL: a part's rows go as tab-separated text when the server
+ * takes it and every loaded column, as the target has it, reads that text as
+ * INSERT reads the literal (numbers, strings, dates, json, enum, set); bytes,
+ * BIT and spatial columns keep the table in INSERT statements. Errors become
+ * warnings with LOCAL: a statement with a warning is refused and rolled back
+ * as an INSERT's is.
+ */
+static bool
+myt_part_table(struct loader *l, struct ttable *t)
+{
+	static const char *const plain[] = { "tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float",
+					     "double", "char", "varchar", "tinytext", "text", "mediumtext", "longtext",
+					     "date", "datetime", "timestamp", "time", "year", "json", "enum", "set", NULL };
+	struct strbuf sql = STRBUF_INIT;
+	char *sch, *tab;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int form = server_local_infile ? 2 : 1;
+	bool *seen = xcalloc((size_t)t->ncols + 1, sizeof(bool));
+
+	if (t->copy_form != 0) {
+		free(seen);
+		return true;
+	}
+	sch = lit(l, t->schema);
+	tab = lit(l, t->name);
+	sb_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+		      "AND TABLE_NAME = %s", sch, tab);
+	free(sch);
+	free(tab);
+	res = form == 2 ? my_query(MY(l), sql.buf) : NULL;
+	sb_release(&sql);
+	if (form == 2 && res == NULL) {
+		free(seen);
+		return false;
+	}
+	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+		for (int i = 0; i < t->ncols; i++) {
+			bool ok = false;
+
+			if (t->cols[i].skip || row[0] == NULL || row[1] == NULL || strcasecmp(row[0], t->cols[i].src->name) != 0)
+				continue;
+			for (int k = 0; plain[k] && !ok; k++)
+				ok = strcasecmp(row[1], plain[k]) == 0;
+			seen[i] = ok && t->cols[i].src->type != DT_BYTES && t->cols[i].src->type != DT_BLOB;
+		}
+	}
+	if (res != NULL)
+		mysql_free_result(res);
+	for (int i = 0; i < t->ncols && form == 2; i++)
+		if (!t->cols[i].skip && !seen[i])
+			form = 1;
+	free(seen);
+	t->copy_form = form;
+	log_info("%s.%s: parts go in %s", t->schema, t->name, form == 2 ? "LOAD DATA LOCAL" : "INSERT statements");
+	return true;
+}
+
+/* A row of LOAD DATA's text: fields tab-separated, \N for NULL, \ \t \n \r \0 escaped. */
+static bool
+myt_format_tsv(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+	       struct strbuf *out, char *err, size_t errsize)
+{
+	struct mp_cursor c;
+	struct mp_item it;
+	bool first = true;
+
+	mp_cursor_init(&c, values, values_len);
+	mp_next(&c, &it);
+	for (int i = 0; i < t->ncols; i++) {
+		struct tcol *col = &t->cols[i];
+		char buf[64];
+		const uint8_t *p = NULL;
+		size_t n = 0, run = 0;
+
+		mp_next(&c, &it);
+		if (col->skip)
+			continue;
+		if (!first)
+			sb_add(out, "\t", 1);
+		first = false;
+		switch (value_text(l, t, col, &it, values, values_len, buf, sizeof(buf), &p, &n, err, errsize)) {
+		case VT_NULL:
+			sb_add(out, "\\N", 2);
+			break;
+		case VT_PLAIN:
+			sb_add(out, p, n);
+			break;
+		case VT_STR:
+			sb_grow_by(out, n);
+			for (size_t k = 0; k < n; k++) {
+				const char *esc;
+
+				switch (p[k]) {
+				case '\\': esc = "\\\\"; break;
+				case '\t': esc = "\\t"; break;
+				case '\n': esc = "\\n"; break;
+				case '\r': esc = "\\r"; break;
+				case '\0': esc = "\\0"; break;
+				default: continue;
+				}
+				sb_add(out, p + run, k - run);
+				sb_add(out, esc, 2);
+				run = k + 1;
+			}
+			sb_add(out, p + run, n - run);
+			break;
+		case VT_BYTES:	/* such a table goes in INSERT statements */
+			snprintf(err, errsize, "column %s: bytes have no LOAD DATA text here", col->src->name);
+			return false;
+		case VT_FAILED:
+			return false;
+		}
+	}
+	sb_add(out, "\n", 1);
+	return true;
+}
+
+static bool
+myt_format_part_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+		    struct strbuf *out, char *err, size_t errsize)
+{
+	if (t->copy_form == 2)
+		return myt_format_tsv(l, t, values, values_len, out, err, errsize);
+	return myt_format_row(l, t, values, values_len, out, err, errsize);
 }
 
 /* The first warning of the last statement, as an error text; false when there is none. */
@@ -572,15 +749,27 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 
 	if (!my_command(MY(l), "SAVEPOINT dms_batch"))
 		return LOAD_FAILED;
-	sb_addf(&sql, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);
-	for (size_t i = lo; i < hi; i++) {
-		size_t start = i ? b->ends[i - 1] : 0;
+	if (t->copy_form == 2) {
+		size_t start = lo ? b->ends[lo - 1] : 0;
 
-		if (i > lo)
-			sb_add(&sql, ",", 1);
-		sb_add(&sql, b->data.buf + start, b->ends[i] - start);
+		sb_addf(&sql, "LOAD DATA LOCAL INFILE 'dms-load rows' INTO TABLE %s CHARACTER SET utf8mb4 "
+			      "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A' (%s)",
+			t->qname, t->collist);
+		local_rows.p = b->data.buf + start;
+		local_rows.left = b->ends[hi - 1] - start;
+		local_rows.armed = true;
+	} else {
+		sb_addf(&sql, "INSERT INTO %s (%s) VALUES ", t->qname, t->collist);
+		for (size_t i = lo; i < hi; i++) {
+			size_t start = i ? b->ends[i - 1] : 0;
+
+			if (i > lo)
+				sb_add(&sql, ",", 1);
+			sb_add(&sql, b->data.buf + start, b->ends[i] - start);
+		}
 	}
 	if (mysql_real_query(MY(l)->conn, sql.buf, sql.len) != 0) {
+		local_rows.armed = false;
 		const char *state = mysql_sqlstate(MY(l)->conn);
 		unsigned errnum = mysql_errno(MY(l)->conn);
 
@@ -596,7 +785,12 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 		}
 	} else if (first_warning(l, err, errsize, truncation)) {
 		rc = LOAD_REFUSED;
+	} else if (t->copy_form == 2 && mysql_affected_rows(MY(l)->conn) != (my_ulonglong)(hi - lo)) {
+		snprintf(err, errsize, "LOAD DATA took %llu of %zu rows", (unsigned long long)mysql_affected_rows(MY(l)->conn),
+			 hi - lo);
+		rc = LOAD_REFUSED;
 	}
+	local_rows.armed = false;
 	sb_release(&sql);
 	if (rc == LOAD_FAILED)
 		return rc;
@@ -1013,8 +1207,9 @@ const struct target_ops my_target_ops = {
 	.apply_sql = myt_apply_sql,
 	.apply_net = myt_apply_net,
 	.stmt_atomic = true,
-	.format_row = myt_format_row,
+	.format_row = myt_format_part_row,
 	.load_rows = myt_load_rows,
+	.part_table = myt_part_table,
 	.exception = myt_exception,
 	.post_load = myt_post_load,
 	.ctl_query = myt_ctl_query,

@@ -371,7 +371,7 @@ JSON
 	run my_sql dms "SELECT table_name, key_text, error FROM apply_exceptions WHERE table_owner = 'bad' ORDER BY key_text"
 	assert_match 'b	id=17	column r: NaN, which MySQL cannot hold' "$output"
 	assert_match "b	id=503	Incorrect string value: .* for column .*s" "$output"
-	assert_match "b	id=999	Data too long for column 'code'" "$output"
+	assert_match "b	id=999	Data (too long|truncated) for column 'code'" "$output"
 	assert_match 'id=17: row not loaded, logged to the exceptions table' "$stderr"
 	# PostgreSQL: a string longer than its column, a NUL byte
 	pg_sql postgres "CREATE DATABASE badpg"
@@ -419,6 +419,61 @@ JSON
 	assert_status 0
 	assert_match "public.bt: parts go in text COPY" "$stderr"
 	expect "the same values in text" "$(pg_sql binsrc "$q")" "$(pg_sql bintext "$q")"
+}
+
+@test "MySQL target: parts go in LOAD DATA LOCAL where the server allows it, loading and refusing exactly the rows INSERT statements do; bytes columns go in INSERTs" {
+	pg_sql postgres "CREATE DATABASE ldsrc"
+	pg_sql ldsrc "CREATE TABLE lt (id int PRIMARY KEY, s smallint, b bigint, r real, d double precision, t text, v varchar(10), c char(5),
+		bo boolean, n numeric(10,3), da date, ts timestamp, tz timestamptz, j json);
+	INSERT INTO lt VALUES (1, -32768, -9223372036854775808, 1.5e-30, 1e300, E'a\tb\nc\\\\d\r\\\\N', 'ünï', 'ab', true, -1234567.891,
+		'2024-02-29', '2024-01-01 12:34:56.123456', '2024-01-01 12:34:56+05:30', '{\"a\": [1,2]}'),
+	(2, 32767, 9223372036854775807, -0.5, '-0', '', '', '', false, 0, '1000-01-01', '1999-12-31 23:59:59', '1970-01-01 00:00:01+00', 'null'),
+	(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+	(4, 1, 1, 'NaN', 1, E'\\\\N', 'N', 'c', true, 1.5, '2020-01-01', '2020-01-01 00:00:00', '2020-01-01 00:00:00+00', '{}');
+	INSERT INTO lt SELECT g, g % 100, g * 100000, g / 3.0, g / 7.0, 'row ' || g, 'v' || g % 1000, 'c', g % 2 = 0, g / 8.0,
+		date '2020-01-01' + g, timestamp '2020-01-01' + g * interval '1 minute', timestamptz '2020-01-01 00:00:00+00' + g * interval '1 second', '[]'
+		FROM generate_series(5, 3000) g"
+	my_sql "CREATE DATABASE ld_load; CREATE DATABASE ld_insert; CREATE DATABASE ld_nload; CREATE DATABASE ld_ninsert"
+	narrow="CREATE TABLE lt (id int PRIMARY KEY, s smallint, b int, r float, d double, t text, v varchar(2), c char(5), bo tinyint,
+		n decimal(5,1), da date, ts datetime(6), tz datetime(6), j json)"
+	my_sql ld_nload "$narrow"
+	my_sql ld_ninsert "$narrow"
+	dms-extract "$(pg_uri ldsrc)" >lt.dms
+	run --separate-stderr dms-load -v --task l "$(my_uri ld_load)" <lt.dms
+	assert_status 0
+	assert_match "ld_load.lt: parts go in LOAD DATA LOCAL" "$stderr"
+	run --separate-stderr dms-load -v --task ln --prep-mode DO_NOTHING "$(my_uri ld_nload)" <lt.dms
+	assert_status 0
+	assert_match "ld_nload.lt: parts go in LOAD DATA LOCAL" "$stderr"
+	# the same stream where the server refuses LOAD DATA LOCAL: INSERT statements
+	my_sql "SET GLOBAL local_infile = 0"
+	run --separate-stderr dms-load -v --task i "$(my_uri ld_insert)" <lt.dms
+	local insert_status=$status insert_stderr=$stderr
+	run --separate-stderr dms-load -v --task in --prep-mode DO_NOTHING "$(my_uri ld_ninsert)" <lt.dms
+	my_sql "SET GLOBAL local_infile = 1"
+	assert_status 0
+	assert_match "ld_ninsert.lt: parts go in INSERT statements" "$stderr"
+	[ "$insert_status" = 0 ]
+	assert_match "ld_insert.lt: parts go in INSERT statements" "$insert_stderr"
+	expect "rows as INSERT loads them" "$(my_sql ld_insert "SELECT * FROM lt ORDER BY id" | md5sum)" "$(my_sql ld_load "SELECT * FROM lt ORDER BY id" | md5sum)"
+	expect "every row but NaN's" 2999 "$(my_sql ld_load "SELECT COUNT(*) FROM lt")"
+	expect "tab, newline, backslash, CR and a literal \\N, as the source has them" 6109620A635C640D5C4E \
+		"$(my_sql ld_load "SELECT HEX(t) FROM lt WHERE id = 1")"
+	expect "narrower: the rows INSERT loads" "$(my_sql ld_ninsert "SELECT * FROM lt ORDER BY id" | md5sum)" "$(my_sql ld_nload "SELECT * FROM lt ORDER BY id" | md5sum)"
+	expect "narrower: the keys INSERT refuses" "$(my_sql dms "SELECT key_text FROM apply_exceptions WHERE table_owner = 'ld_ninsert' ORDER BY key_text" | md5sum)" \
+		"$(my_sql dms "SELECT key_text FROM apply_exceptions WHERE table_owner = 'ld_nload' ORDER BY key_text" | md5sum)"
+	run my_sql dms "SELECT key_text, error FROM apply_exceptions WHERE table_owner = 'ld_nload' ORDER BY key_text"
+	assert_match "id=2	Out of range value for column 'b'" "$output"
+	assert_match "id=12	Data (too long|truncated) for column 'v'" "$output"
+	assert_match "id=5	Data truncated for column 'n'" "$output"
+	expect "every row loaded or refused" 3000 "$(my_sql ld_nload "SELECT (SELECT COUNT(*) FROM lt) + (SELECT COUNT(*) FROM dms.apply_exceptions WHERE table_owner = 'ld_nload')")"
+	# bytes: INSERT statements
+	pg_sql ldsrc "CREATE TABLE bb (id int PRIMARY KEY, by bytea); INSERT INTO bb VALUES (1, '\x00ff'), (2, NULL)"
+	my_sql "CREATE DATABASE ld_bytes"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(pg_uri ldsrc)' | dms-load -v --task b '$(my_uri ld_bytes)'"
+	assert_status 0
+	assert_match "ld_bytes.bb: parts go in INSERT statements" "$stderr"
+	expect "bytes" "1	00FF" "$(my_sql ld_bytes "SELECT id, HEX(\`by\`) FROM bb WHERE \`by\` IS NOT NULL")"
 }
 
 @test "DataErrorPolicy STOP_TASK: the part is not loaded, exit 4" {

@@ -240,12 +240,16 @@ x\`")" = 2 ]
 	[ ! -s err3 ]
 }
 
-@test "a MySQL server cannot read this machine's files: LOAD DATA LOCAL is off in every connection, and a request for a file is refused" {
+@test "a MySQL server cannot read this machine's files: LOAD DATA LOCAL is off but for dms-load's own rows, and a request for a file is refused" {
 	my_sql "CREATE DATABASE li; CREATE TABLE li.t (s text)"
 	echo "not for the server" >secret.txt
 	chmod 644 secret.txt
 	run --separate-stderr dms-conncheck "$(my_uri li)" "LOAD DATA LOCAL INFILE '$PWD/secret.txt' INTO TABLE t"
 	assert_status 1
-	assert_match "disabled the local infile capability|asked for a local file" "$stderr"
+	assert_match "disabled the local infile capability" "$stderr"
+	# connected as dms-load's target is (LOAD DATA LOCAL of its rows), no rows at hand
+	run --separate-stderr dms-conncheck --rows "$(my_uri li)" "LOAD DATA LOCAL INFILE '$PWD/secret.txt' INTO TABLE t"
+	assert_status 1
+	assert_match "the server asked for a local file: dms sends none" "$stderr"
 	expect "nothing of the file on the server" 0 "$(my_sql li "SELECT COUNT(*) FROM t")"
 }

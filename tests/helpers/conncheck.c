@@ -1,7 +1,9 @@
 /*
- * dms-conncheck URI SQL: connects through common/pg.c or common/my.c, runs one
- * query and prints its rows tab-separated. A test helper for the connection
- * modules (errors, SQLSTATE, password masking); not installed.
+ * dms-conncheck [--rows] URI SQL: connects through common/pg.c or common/my.c,
+ * runs one query and prints its rows tab-separated. A test helper for the
+ * connection modules (errors, SQLSTATE, password masking); not installed.
+ * --rows: MySQL, connected as dms-load's target is (LOAD DATA LOCAL of its
+ * own rows, none armed).
  * Exit: 0 ok, 2 usage, 3 cannot connect, 1 the query failed.
  */
 #include <stdio.h>
@@ -15,9 +17,16 @@
 int
 main(int argc, char **argv)
 {
+	struct my_local_rows rows = { 0 };
+	bool with_rows = argc > 1 && strcmp(argv[1], "--rows") == 0;
+
 	log_init("dms-conncheck");
+	if (with_rows) {
+		argv++;
+		argc--;
+	}
 	if (argc != 3) {
-		log_usage_error("usage: dms-conncheck URI SQL");
+		log_usage_error("usage: dms-conncheck [--rows] URI SQL");
 		return EXIT_USAGE;
 	}
 	switch (uri_engine(argv[1])) {
@@ -41,7 +50,7 @@ main(int argc, char **argv)
 		MYSQL_RES *res;
 		MYSQL_ROW row;
 
-		if (!my_connect(&c, argv[1]))
+		if (!(with_rows ? my_connect_rows(&c, argv[1], &rows) : my_connect(&c, argv[1])))
 			return EXIT_SOURCE;
 		if ((res = my_query(&c, argv[2])) == NULL)
 			return EXIT_RUNTIME;
