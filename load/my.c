@@ -769,9 +769,10 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 		}
 	}
 	if (mysql_real_query(MY(l)->conn, sql.buf, sql.len) != 0) {
-		local_rows.armed = false;
 		const char *state = mysql_sqlstate(MY(l)->conn);
 		unsigned errnum = mysql_errno(MY(l)->conn);
+
+		local_rows.armed = false;
 
 		if (is_data_error(state) || errnum == 4025 || errnum == 1366 || errnum == 1292 ||
 		    errnum == 1301) {
@@ -780,7 +781,7 @@ myt_load_rows(struct loader *l, struct ttable *t, struct batch *b, size_t lo, si
 			*truncation = errnum == 1406 || errnum == 1265;
 			rc = LOAD_REFUSED;
 		} else {
-			my_failed(MY(l), "INSERT failed");
+			my_failed(MY(l), t->copy_form == 2 ? "LOAD DATA LOCAL failed" : "INSERT failed");
 			rc = LOAD_FAILED;
 		}
 	} else if (first_warning(l, err, errsize, truncation)) {
