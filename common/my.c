@@ -41,7 +41,13 @@ my_connect_rows(struct my_conn *c, const char *text, struct my_local_rows *rows)
 	return connect_with(c, text, 0, rows);
 }
 
-/* LOAD DATA LOCAL of the armed rows only (userdata: the struct my_local_rows). */
+/*
+ * The handlers of LOAD DATA LOCAL on every connection: the armed rows of
+ * dms-load (userdata: the struct my_local_rows), whatever file the server
+ * names; at any other time, and on every other connection, a refusal.
+ */
+static struct my_local_rows no_rows;	/* never armed */
+
 static int
 rows_init(void **ptr, const char *name, void *userdata)
 {
@@ -73,33 +79,9 @@ rows_end(void *ptr)
 	(void)ptr;
 }
 
-/* A LOAD DATA LOCAL request from the server is refused: no file of this machine is read. */
+/* A request while no rows are armed: refused, no file of this machine is read. */
 static int
-no_infile_init(void **ptr, const char *name, void *userdata)
-{
-	(void)name;
-	(void)userdata;
-	*ptr = NULL;
-	return 1;
-}
-
-static int
-no_infile_read(void *ptr, char *buf, unsigned int len)
-{
-	(void)ptr;
-	(void)buf;
-	(void)len;
-	return -1;
-}
-
-static void
-no_infile_end(void *ptr)
-{
-	(void)ptr;
-}
-
-static int
-no_infile_error(void *ptr, char *msg, unsigned int len)
+rows_error(void *ptr, char *msg, unsigned int len)
 {
 	(void)ptr;
 	snprintf(msg, len, "the server asked for a local file: dms sends none");
@@ -135,10 +117,13 @@ connect_with(struct my_conn *c, const char *text, unsigned read_timeout, struct 
 	mysql_options(c->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
 	/*
 	 * No LOAD DATA LOCAL of files: with it, the server may ask for any file
-	 * this program can read, in answer to any statement, and be sent it.
-	 * dms-load's rows only, through the handlers below.
+	 * this program can read, in answer to any statement (the init command
+	 * included), and be sent it. dms-load's rows only, through the handlers
+	 * above, set before the first statement.
 	 */
 	mysql_options(c->conn, MYSQL_OPT_LOCAL_INFILE, &local);
+	mysql_set_local_infile_handler(c->conn, rows_init, rows_read, rows_end, rows_error,
+				       rows != NULL ? rows : &no_rows);
 	if (read_timeout > 0)
 		mysql_options(c->conn, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
 	/* the session every program works in: UTC, and no timeout cutting a long load */
@@ -155,12 +140,6 @@ connect_with(struct my_conn *c, const char *text, unsigned read_timeout, struct 
 		my_failed(c, "cannot connect");
 		goto done;
 	}
-	/* and should a server ask all the same, no file is opened: these refuse, or send dms-load's rows */
-	if (rows != NULL)
-		mysql_set_local_infile_handler(c->conn, rows_init, rows_read, rows_end, no_infile_error, rows);
-	else
-		mysql_set_local_infile_handler(c->conn, no_infile_init, no_infile_read, no_infile_end,
-					       no_infile_error, NULL);
 	c->server_version = mysql_get_server_version(c->conn);
 	c->mariadb = strstr(mysql_get_server_info(c->conn), "MariaDB") != NULL;
 	c->dbname = u.dbname ? xstrdup(u.dbname) : NULL;

@@ -88,8 +88,12 @@ struct target_ops {
 	/* Creates / drops / truncates the table per the prep mode, once per task. */
 	bool (*prepare)(struct loader *l, struct ttable *t);
 	bool (*begin)(struct loader *l);
-	/* Optional: a part of t begins (in the transaction begin opened); false: failed (logged). */
-	bool (*part_table)(struct loader *l, struct ttable *t);
+	/*
+	 * Optional: the first part of t begins (in the transaction begin
+	 * opened): sets t->copy_form, the form its rows take, and returns its
+	 * name; NULL: failed (logged).
+	 */
+	const char *(*part_form)(struct loader *l, struct ttable *t);
 	bool (*rollback)(struct loader *l);
 	/* COMMIT; false (logged) when the transaction did not commit. */
 	bool (*commit)(struct loader *l);

@@ -509,8 +509,13 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 	if (!L.ops->begin(&L))
 		return false;
 	P.open = true;
-	if (L.ops->part_table != NULL && !L.ops->part_table(&L, t))
-		return false;
+	if (L.ops->part_form != NULL && t->copy_form == 0) {
+		const char *form = L.ops->part_form(&L, t);
+
+		if (form == NULL)
+			return false;
+		log_info("%s.%s: parts go in %s", t->schema, t->name, form);
+	}
 	progress(true);
 	return true;
 }

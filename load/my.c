@@ -558,9 +558,57 @@ myt_literal(struct loader *l, struct ttable *t, struct tcol *col, const struct m
 	return false;
 }
 
+/* Appends value it of column col as a field of LOAD DATA's text (\N for nil); as myt_literal. */
 static bool
-myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
-	       struct strbuf *out, char *err, size_t errsize)
+tsv_field(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_item *it,
+	  const uint8_t *values, size_t values_len, struct strbuf *out, char *err, size_t errsize)
+{
+	char buf[64];
+	const uint8_t *p = NULL;
+	size_t n = 0, run = 0;
+
+	switch (value_text(l, t, col, it, values, values_len, buf, sizeof(buf), &p, &n, err, errsize)) {
+	case VT_NULL:
+		sb_add(out, "\\N", 2);
+		return true;
+	case VT_PLAIN:
+		sb_add(out, p, n);
+		return true;
+	case VT_STR:
+		sb_grow_by(out, n);
+		for (size_t k = 0; k < n; k++) {
+			const char *esc;
+
+			switch (p[k]) {
+			case '\\': esc = "\\\\"; break;
+			case '\t': esc = "\\t"; break;
+			case '\n': esc = "\\n"; break;
+			case '\r': esc = "\\r"; break;
+			case '\0': esc = "\\0"; break;
+			default: continue;
+			}
+			sb_add(out, p + run, k - run);
+			sb_add(out, esc, 2);
+			run = k + 1;
+		}
+		sb_add(out, p + run, n - run);
+		return true;
+	case VT_BYTES:	/* such a table goes in INSERT statements */
+		snprintf(err, errsize, "column %s: bytes have no LOAD DATA text here", col->src->name);
+		return false;
+	case VT_FAILED:
+		break;
+	}
+	return false;
+}
+
+/*
+ * A row's loaded values: an INSERT's tuple "(v,...)", or a line of LOAD
+ * DATA's text (fields tab-separated, \\, \t, \n, \r and \0 escaped).
+ */
+static bool
+format_values(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len, bool tsv,
+	      struct strbuf *out, char *err, size_t errsize)
 {
 	struct mp_cursor c;
 	struct mp_item it;
@@ -568,7 +616,8 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 
 	mp_cursor_init(&c, values, values_len);
 	mp_next(&c, &it);
-	sb_add(out, "(", 1);
+	if (!tsv)
+		sb_add(out, "(", 1);
 	for (int i = 0; i < t->ncols; i++) {
 		struct tcol *col = &t->cols[i];
 
@@ -576,13 +625,20 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 		if (col->skip)
 			continue;
 		if (!first)
-			sb_add(out, ",", 1);
+			sb_add(out, tsv ? "\t" : ",", 1);
 		first = false;
-		if (!myt_literal(l, t, col, &it, values, values_len, out, err, errsize))
+		if (!(tsv ? tsv_field : myt_literal)(l, t, col, &it, values, values_len, out, err, errsize))
 			return false;
 	}
-	sb_add(out, ")", 1);
+	sb_add(out, tsv ? "\n" : ")", 1);
 	return true;
+}
+
+static bool
+myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
+	       struct strbuf *out, char *err, size_t errsize)
+{
+	return format_values(l, t, values, values_len, false, out, err, errsize);
 }
 
 /*
@@ -593,124 +649,59 @@ myt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
  * warnings with LOCAL: a statement with a warning is refused and rolled back
  * as an INSERT's is.
  */
-static bool
-myt_part_table(struct loader *l, struct ttable *t)
+static const char *
+myt_part_form(struct loader *l, struct ttable *t)
 {
 	static const char *const plain[] = { "tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float",
 					     "double", "char", "varchar", "tinytext", "text", "mediumtext", "longtext",
 					     "date", "datetime", "timestamp", "time", "year", "json", "enum", "set", NULL };
 	struct strbuf sql = STRBUF_INIT;
-	char *sch, *tab;
+	char *sch = lit(l, t->schema), *tab = lit(l, t->name);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	int form = server_local_infile ? 2 : 1;
-	bool *seen = xcalloc((size_t)t->ncols + 1, sizeof(bool));
+	int loaded = 0, plain_text = 0;
 
-	if (t->copy_form != 0) {
-		free(seen);
-		return true;
-	}
-	sch = lit(l, t->schema);
-	tab = lit(l, t->name);
+	t->copy_form = 1;
+	if (!server_local_infile)
+		goto out;
 	sb_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
 		      "AND TABLE_NAME = %s", sch, tab);
-	free(sch);
-	free(tab);
-	res = form == 2 ? my_query(MY(l), sql.buf) : NULL;
-	sb_release(&sql);
-	if (form == 2 && res == NULL) {
-		free(seen);
-		return false;
+	if ((res = my_query(MY(l), sql.buf)) == NULL) {
+		t->copy_form = 0;	/* failed (logged): not known */
+		goto out;
 	}
-	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
-		for (int i = 0; i < t->ncols; i++) {
+	/* column names are unique without case: each loaded column matches one row at most */
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		for (int i = 0; i < t->ncols && row[0] != NULL && row[1] != NULL; i++) {
+			const struct tcol *c = &t->cols[i];
 			bool ok = false;
 
-			if (t->cols[i].skip || row[0] == NULL || row[1] == NULL || strcasecmp(row[0], t->cols[i].src->name) != 0)
+			if (c->skip || strcasecmp(row[0], c->src->name) != 0)
 				continue;
 			for (int k = 0; plain[k] && !ok; k++)
 				ok = strcasecmp(row[1], plain[k]) == 0;
-			seen[i] = ok && t->cols[i].src->type != DT_BYTES && t->cols[i].src->type != DT_BLOB;
+			plain_text += ok && c->src->type != DT_BYTES && c->src->type != DT_BLOB;
 		}
 	}
-	if (res != NULL)
-		mysql_free_result(res);
-	for (int i = 0; i < t->ncols && form == 2; i++)
-		if (!t->cols[i].skip && !seen[i])
-			form = 1;
-	free(seen);
-	t->copy_form = form;
-	log_info("%s.%s: parts go in %s", t->schema, t->name, form == 2 ? "LOAD DATA LOCAL" : "INSERT statements");
-	return true;
-}
-
-/* A row of LOAD DATA's text: fields tab-separated, \N for NULL, \ \t \n \r \0 escaped. */
-static bool
-myt_format_tsv(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
-	       struct strbuf *out, char *err, size_t errsize)
-{
-	struct mp_cursor c;
-	struct mp_item it;
-	bool first = true;
-
-	mp_cursor_init(&c, values, values_len);
-	mp_next(&c, &it);
-	for (int i = 0; i < t->ncols; i++) {
-		struct tcol *col = &t->cols[i];
-		char buf[64];
-		const uint8_t *p = NULL;
-		size_t n = 0, run = 0;
-
-		mp_next(&c, &it);
-		if (col->skip)
-			continue;
-		if (!first)
-			sb_add(out, "\t", 1);
-		first = false;
-		switch (value_text(l, t, col, &it, values, values_len, buf, sizeof(buf), &p, &n, err, errsize)) {
-		case VT_NULL:
-			sb_add(out, "\\N", 2);
-			break;
-		case VT_PLAIN:
-			sb_add(out, p, n);
-			break;
-		case VT_STR:
-			sb_grow_by(out, n);
-			for (size_t k = 0; k < n; k++) {
-				const char *esc;
-
-				switch (p[k]) {
-				case '\\': esc = "\\\\"; break;
-				case '\t': esc = "\\t"; break;
-				case '\n': esc = "\\n"; break;
-				case '\r': esc = "\\r"; break;
-				case '\0': esc = "\\0"; break;
-				default: continue;
-				}
-				sb_add(out, p + run, k - run);
-				sb_add(out, esc, 2);
-				run = k + 1;
-			}
-			sb_add(out, p + run, n - run);
-			break;
-		case VT_BYTES:	/* such a table goes in INSERT statements */
-			snprintf(err, errsize, "column %s: bytes have no LOAD DATA text here", col->src->name);
-			return false;
-		case VT_FAILED:
-			return false;
-		}
-	}
-	sb_add(out, "\n", 1);
-	return true;
+	mysql_free_result(res);
+	for (int i = 0; i < t->ncols; i++)
+		loaded += !t->cols[i].skip;
+	if (plain_text == loaded)
+		t->copy_form = 2;
+out:
+	free(sch);
+	free(tab);
+	sb_release(&sql);
+	if (t->copy_form == 0)
+		return NULL;
+	return t->copy_form == 2 ? "LOAD DATA LOCAL" : "INSERT statements";
 }
 
 static bool
 myt_format_part_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
 		    struct strbuf *out, char *err, size_t errsize)
 {
-	if (t->copy_form == 2)
-		return myt_format_tsv(l, t, values, values_len, out, err, errsize);
-	return myt_format_row(l, t, values, values_len, out, err, errsize);
+	return format_values(l, t, values, values_len, t->copy_form == 2, out, err, errsize);
 }
 
 /* The first warning of the last statement, as an error text; false when there is none. */
@@ -1210,7 +1201,7 @@ const struct target_ops my_target_ops = {
 	.stmt_atomic = true,
 	.format_row = myt_format_part_row,
 	.load_rows = myt_load_rows,
-	.part_table = myt_part_table,
+	.part_form = myt_part_form,
 	.exception = myt_exception,
 	.post_load = myt_post_load,
 	.ctl_query = myt_ctl_query,

@@ -381,22 +381,19 @@ pg_out_of(const char *typname, enum dms_type type)
 	return PGOUT_NONE;
 }
 
-/* A part of t begins: which COPY form its rows take, read from the target's catalog once. */
-static bool
-pgt_part_table(struct loader *l, struct ttable *t)
+static const char *
+pgt_part_form(struct loader *l, struct ttable *t)
 {
 	const char *params[] = { t->qname };
 	PGresult *res;
 	int form = 2;
 
-	if (t->copy_form != 0)
-		return true;
 	res = pg_query(PG(l), "SELECT a.attname, ty.typname FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid "
 			      "JOIN pg_namespace n ON n.oid = ty.typnamespace WHERE a.attrelid = to_regclass($1) "
 			      "AND a.attnum > 0 AND NOT a.attisdropped AND n.nspname = 'pg_catalog' AND ty.typtype = 'b'",
 		       1, params);
 	if (res == NULL)
-		return false;
+		return NULL;
 	for (int i = 0; i < t->ncols && form == 2; i++) {
 		struct tcol *c = &t->cols[i];
 		int r = 0;
@@ -411,8 +408,7 @@ pgt_part_table(struct loader *l, struct ttable *t)
 	}
 	PQclear(res);
 	t->copy_form = form;
-	log_info("%s.%s: parts go in %s COPY", t->schema, t->name, form == 2 ? "binary" : "text");
-	return true;
+	return form == 2 ? "binary COPY" : "text COPY";
 }
 
 static void
@@ -1375,7 +1371,7 @@ const struct target_ops pg_target_ops = {
 	.apply_send = pgt_apply_send,
 	.apply_sync = pgt_apply_sync,
 	.format_row = pgt_format_part_row,
-	.part_table = pgt_part_table,
+	.part_form = pgt_part_form,
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,
 	.post_load = pgt_post_load,
