@@ -21,7 +21,8 @@ static const char usage_text[] =
 	"                   --tables-only [--list-to file]] [--snapshot ID]\n"
 	"                   [--position-file file]\n"
 	"                   [--split-rows N] source-uri\n"
-	"       dms-extract [-qv] --export-snapshot source-uri\n"
+	"       dms-extract [-qv] [-m mappings.json] [--split-rows N] --export-snapshot\n"
+	"                   [--tables-to file [--list-to file]] source-uri\n"
 	"       dms-extract [-qv] --identity source-uri\n"
 	"       dms-extract --help | --version\n"
 	"\n"
@@ -43,6 +44,8 @@ static const char usage_text[] =
 	"  --snapshot ID          PostgreSQL: read in this exported snapshot\n"
 	"  --export-snapshot      PostgreSQL: export a snapshot, print its ID and hold it\n"
 	"                         until stdin closes\n"
+	"  --tables-to file       with --export-snapshot: first write the TABLE records\n"
+	"                         of the snapshot to file (and --list-to's list)\n"
 	"  --position-file file   write the source position of the snapshot to file\n"
 	"  --split-rows N         split tables with an integer key into parts of about\n"
 	"                         N rows (default 10000000; 0: never)\n"
@@ -55,7 +58,7 @@ static const char usage_text[] =
 struct options {
 	const char *mappings;
 	bool list, tables_only, export_snapshot, compress, identity;
-	const char *part, *plan, *list_to;
+	const char *part, *plan, *list_to, *tables_to;
 	const char *snapshot;
 	const char *position_file;
 	int64_t split_rows;
@@ -493,6 +496,22 @@ list_parts(FILE *f, int i, const struct src_table *t)
 	sb_release(&names_tsv);
 }
 
+/*
+ * Says the snapshot's ID on stdout and holds it (its transaction stays open)
+ * until stdin reaches its end, or TERM or INT.
+ */
+static int
+hold_snapshot(const struct source *s)
+{
+	char buf[256];
+
+	if (printf("%s\n", s->snapshot) < 0 || fflush(stdout) != 0)
+		return EXIT_OUTPUT;
+	while (!sig_drain && !sig_stop && read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+		;
+	return EXIT_OK;
+}
+
 static int
 run(struct options *o)
 {
@@ -504,6 +523,10 @@ run(struct options *o)
 	uint64_t total = 0;
 	bool ok = true;
 	FILE *list = NULL;
+	int out_fd = STDOUT_FILENO;
+	const char *out_name = "stdout";
+	struct planned pl;
+	bool planned = false;
 
 	s.engine = uri_engine(o->uri);
 	s.mapping = mapping.nrules ? &mapping : NULL;
@@ -530,6 +553,16 @@ run(struct options *o)
 		status = EXIT_RUNTIME;
 		goto done;
 	}
+	/* a part of a recorded plan: its table is the only one read of the catalog */
+	if (o->part != NULL && o->plan != NULL) {
+		if (!read_plan(o->plan, o->part, &pl)) {
+			status = EXIT_USAGE;
+			goto done;
+		}
+		planned = true;
+		s.only_schema = pl.schema;
+		s.only_name = pl.name;
+	}
 	if (!catalog_select(ops, &s, "dms", &names, &nnames))
 		goto done;
 
@@ -551,30 +584,32 @@ run(struct options *o)
 		goto done;
 	}
 
-	if (!stream_refuse_tty(STDOUT_FILENO)) {
+	if (o->tables_to != NULL) {
+		out_fd = open(o->tables_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (out_fd < 0) {
+			log_error("--tables-to %s: %s", o->tables_to, strerror(errno));
+			status = EXIT_OUTPUT;
+			goto done;
+		}
+		out_name = o->tables_to;
+	} else if (!stream_refuse_tty(STDOUT_FILENO)) {
 		status = EXIT_USAGE;
 		goto done;
 	}
-	if (!writer_init(&w, STDOUT_FILENO, "stdout", o->compress)) {
+	if (!writer_init(&w, out_fd, out_name, o->compress)) {
 		status = EXIT_RUNTIME;
 		goto done;
 	}
 	write_hello(&w, &s);
-	if (o->part != NULL && o->plan != NULL) {
+	if (planned) {
 		struct src_table t;
-		struct planned pl;
 		int i = 0;
 
-		if (!read_plan(o->plan, o->part, &pl)) {
-			status = EXIT_USAGE;
-			goto out;
-		}
 		while (i < nnames && (strcmp(names[i].schema, pl.schema) || strcmp(names[i].name, pl.name)))
 			i++;
 		if (i == nnames) {
 			log_error("--part %s: %s.%s of the recorded plan is not a selected table of the source any more; start afresh (dms-full-load --restart)",
 				  o->part, pl.schema, pl.name);
-			planned_free(&pl);
 			goto out;
 		}
 		ok = prepare_table(&s, &names[i], &t, 0, false) && plan_as_recorded(&s, &t, &pl);
@@ -583,7 +618,6 @@ run(struct options *o)
 			ok = write_part(&w, &s, 0, &t, &t.parts[pl.k - 1], &total);
 		}
 		src_table_free(&t);
-		planned_free(&pl);
 	} else if (o->part != NULL) {
 		struct src_table t;
 
@@ -626,6 +660,13 @@ run(struct options *o)
 	}
 	rec_end(&w.pk, &total, NULL, sig_drain || sig_stop);
 	status = out_finish(&w.out) ? EXIT_OK : EXIT_OUTPUT;
+	if (out_fd != STDOUT_FILENO) {
+		if (close(out_fd) != 0 && status == EXIT_OK) {
+			log_error("--tables-to %s: %s", o->tables_to, strerror(errno));
+			status = EXIT_OUTPUT;
+		}
+		out_fd = STDOUT_FILENO;
+	}
 	if (list != NULL) {
 		bool written = !ferror(list);
 
@@ -635,9 +676,16 @@ run(struct options *o)
 		}
 		list = NULL;
 	}
+	/* --export-snapshot --tables-to: the tables are written; the snapshot is held now */
+	if (status == EXIT_OK && o->export_snapshot)
+		status = hold_snapshot(&s);
 out:
 	out_release(&w.out);
 done:
+	if (planned)
+		planned_free(&pl);
+	if (out_fd != STDOUT_FILENO)
+		close(out_fd);
 	if (list != NULL)
 		fclose(list);
 	free(s.server);
@@ -656,7 +704,7 @@ static int
 export_snapshot(const char *uri)
 {
 	struct source s = { 0 };
-	char buf[256];
+	int status;
 
 	s.engine = uri_engine(uri);
 	if (s.engine != ENGINE_PG) {
@@ -670,21 +718,16 @@ export_snapshot(const char *uri)
 		ops->disconnect(&s);
 		return EXIT_SOURCE;
 	}
-	if (printf("%s\n", s.snapshot) < 0 || fflush(stdout) != 0) {
-		ops->disconnect(&s);
-		return EXIT_OUTPUT;
-	}
-	while (!sig_drain && !sig_stop && read(STDIN_FILENO, buf, sizeof(buf)) > 0)
-		;
+	status = hold_snapshot(&s);
 	ops->disconnect(&s);
-	return EXIT_OK;
+	return status;
 }
 
 int
 main(int argc, char **argv)
 {
 	enum { OPT_LIST = 256, OPT_PART, OPT_TABLES, OPT_SNAPSHOT, OPT_EXPORT, OPT_POSITION, OPT_SPLIT,
-	       OPT_PLAN, OPT_IDENTITY, OPT_LIST_TO };
+	       OPT_PLAN, OPT_IDENTITY, OPT_LIST_TO, OPT_TABLES_TO };
 	static const struct option longopts[] = {
 		{ "mappings", required_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, OPT_LIST },
@@ -693,6 +736,7 @@ main(int argc, char **argv)
 		{ "identity", no_argument, NULL, OPT_IDENTITY },
 		{ "tables-only", no_argument, NULL, OPT_TABLES },
 		{ "list-to", required_argument, NULL, OPT_LIST_TO },
+		{ "tables-to", required_argument, NULL, OPT_TABLES_TO },
 		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 		{ "export-snapshot", no_argument, NULL, OPT_EXPORT },
 		{ "position-file", required_argument, NULL, OPT_POSITION },
@@ -719,6 +763,7 @@ main(int argc, char **argv)
 		case OPT_IDENTITY: o.identity = true; break;
 		case OPT_TABLES: o.tables_only = true; break;
 		case OPT_LIST_TO: o.list_to = optarg; break;
+		case OPT_TABLES_TO: o.tables_to = optarg; break;
 		case OPT_SNAPSHOT: o.snapshot = optarg; break;
 		case OPT_EXPORT: o.export_snapshot = true; break;
 		case OPT_POSITION: o.position_file = optarg; break;
@@ -752,8 +797,18 @@ main(int argc, char **argv)
 		free(uri);
 		return EXIT_USAGE;
 	}
-	if (o.list_to != NULL && !o.tables_only) {
-		log_usage_error("--list-to goes with --tables-only");
+	if (o.export_snapshot && o.snapshot != NULL) {
+		log_usage_error("--snapshot and --export-snapshot exclude each other");
+		free(uri);
+		return EXIT_USAGE;
+	}
+	if (o.tables_to != NULL && !o.export_snapshot) {
+		log_usage_error("--tables-to goes with --export-snapshot");
+		free(uri);
+		return EXIT_USAGE;
+	}
+	if (o.list_to != NULL && !o.tables_only && o.tables_to == NULL) {
+		log_usage_error("--list-to goes with --tables-only or --tables-to");
 		free(uri);
 		return EXIT_USAGE;
 	}
@@ -767,7 +822,19 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	sig_init();
-	status = o.export_snapshot ? export_snapshot(o.uri) : run(&o);
+	if (o.tables_to != NULL) {
+		/* the tables' read of a load, in the snapshot it exports and then holds */
+		if (uri_engine(o.uri) != ENGINE_PG) {
+			log_usage_error("--export-snapshot is for PostgreSQL sources; a MySQL source reports its position with --position-file");
+			mapping_free(&mapping);
+			free(uri);
+			return EXIT_USAGE;
+		}
+		o.tables_only = true;
+		status = run(&o);
+	} else {
+		status = o.export_snapshot ? export_snapshot(o.uri) : run(&o);
+	}
 	mapping_free(&mapping);
 	free(uri);
 	return status;

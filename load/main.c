@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
 	"                [--progress file] [--ack-file file] [--converge] target-uri\n"
 	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
-	"                --begin-run --source line [--tables file] target-uri\n"
+	"                --begin-run [--source line] [--tables file] target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
 	"       dms-load --help | --version\n"
 	"\n"
@@ -46,7 +46,7 @@ static const char usage_text[] =
 	"  --begin-run           hold the task's lock and start or resume its run,\n"
 	"                        talking to dms-full-load on stdin and stdout\n"
 	"  --source line         with --begin-run: the source, as dms-extract --identity\n"
-	"                        prints it\n"
+	"                        prints it (else the tables stream's, when told)\n"
 	"  --tables file         with --begin-run: the run's tables stream, checked\n"
 	"                        first, prepared and keyed when told (one connection)\n"
 	"  --report file         append one line per loaded part to file\n"
@@ -805,7 +805,8 @@ run(struct options *o)
 		L.ops->disconnect(&L);
 		return status;
 	}
-	if (!o->check && !L.ops->control_tables(&L)) {
+	/* a loader of a run: the run holder made the control tables (run_join reads them) */
+	if (!o->check && o->run == NULL && !L.ops->control_tables(&L)) {
 		L.ops->disconnect(&L);
 		return EXIT_TARGET;
 	}
@@ -1040,8 +1041,12 @@ main(int argc, char **argv)
 		log_usage_error("--tables goes with --begin-run");
 		return EXIT_USAGE;
 	}
-	if (o.begin_run != (o.source != NULL)) {
-		log_usage_error("--begin-run and --source go together");
+	if (o.source != NULL && !o.begin_run) {
+		log_usage_error("--source goes with --begin-run");
+		return EXIT_USAGE;
+	}
+	if (o.begin_run && o.source == NULL && o.tables == NULL) {
+		log_usage_error("--begin-run needs --source, --tables or both");
 		return EXIT_USAGE;
 	}
 	if (o.run != NULL && (*o.run == '\0' || strlen(o.run) > 64)) {

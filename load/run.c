@@ -10,6 +10,7 @@
  * or the last one finished) or to resume the unfinished run with its plan.
  * Protocol, one line at a time on stdin and stdout:
  *
+ *   (without --source) holder: "ready"     dms-full-load: "tables"
  *   holder: "afresh RUN"                      dms-full-load: plan lines, "."
  *   holder: "ok"
  *   holder: "resume RUN LOADED", plan lines, "."
@@ -70,23 +71,13 @@ next_line(char **buf, size_t *cap)
 int
 run_holder(struct loader *l, const char *source, const char *tables, bool restart)
 {
-	char *field[3] = { 0 }, *src = xstrdup(source), *p = src, *line = NULL, *run = NULL;
+	char *field[3] = { 0 }, *src = NULL, *p, *line = NULL, *run = NULL;
 	const char *task[] = { l->task };
 	struct ctl_result r = { 0 };
 	size_t cap = 0;
 	int status = EXIT_TARGET;
 	enum answer lock;
 
-	for (int i = 0; i < 3; i++) {
-		field[i] = p;
-		if (p != NULL && (p = strchr(p, '\t')) != NULL)
-			*p++ = '\0';
-	}
-	if (field[1] == NULL || field[2] == NULL) {
-		log_usage_error("--source: expected the line of dms-extract --identity");
-		status = EXIT_USAGE;
-		goto out;
-	}
 	if ((lock = l->ops->task_lock(l, true)) != ANSWER_YES) {
 		if (lock == ANSWER_NO) {
 			log_error("task %s is running on this target already (another dms-full-load holds its lock): wait for it to end, or give this copy its own --task",
@@ -98,14 +89,62 @@ run_holder(struct loader *l, const char *source, const char *tables, bool restar
 	/* the lock first: a second run is refused even while this one waits on the tables */
 	if (!l->ops->control_tables(l))
 		goto out;
+	/*
+	 * Without --source, the caller started this holder while it reads the
+	 * source: it hears "ready" (the holder lives, so that its line does not
+	 * meet a closed pipe) and says "tables" when the tables' stream is
+	 * written; the source is the one the stream's HELLO names. The end of
+	 * stdin before it is a caller that gave up, with nothing started.
+	 */
+	if (source == NULL) {
+		if (!say("ready")) {
+			status = EXIT_OUTPUT;
+			goto out;
+		}
+		if ((p = next_line(&line, &cap)) == NULL) {
+			status = EXIT_OK;
+			goto out;
+		}
+		if (strcmp(p, "tables") != 0) {
+			log_error("--begin-run: expected the line \"tables\" on stdin, not \"%.40s\"", p);
+			status = EXIT_USAGE;
+			goto out;
+		}
+	} else {
+		src = xstrdup(source);
+		p = src;
+		for (int i = 0; i < 3; i++) {
+			field[i] = p;
+			if (p != NULL && (p = strchr(p, '\t')) != NULL)
+				*p++ = '\0';
+		}
+		if (field[1] == NULL || field[2] == NULL) {
+			log_usage_error("--source: expected the line of dms-extract --identity");
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
 	/* the tables refused before anything of the task is touched */
 	if (tables != NULL && (status = load_tables(tables, TABLES_CHECK)) != EXIT_OK)
 		goto out;
+	if (source == NULL) {
+		field[0] = (char *)engine_name(l->source);
+		field[1] = l->source_server;
+		field[2] = l->source_database;
+		if (l->source == ENGINE_NONE || field[1] == NULL || field[2] == NULL) {
+			log_error("%s: the tables' stream does not name its source (engine, server and database in its HELLO)",
+				  tables);
+			status = EXIT_INPUT;
+			goto out;
+		}
+	}
 	status = EXIT_TARGET;
 	if (!ctl_sql(l, "SELECT run_id, state, source_engine, source_server, source_database, plan "
 			 "FROM %s WHERE task_name = $1", "load_runs", 1, task, &r))
 		goto out;
-	if (!restart && r.nrows == 1 && strcmp(r.v[1], "running") == 0 && r.v[5] != NULL) {
+	/* an empty plan (its caller ended before it had parts) has nothing to resume */
+	if (!restart && r.nrows == 1 && strcmp(r.v[1], "running") == 0 && r.v[5] != NULL &&
+	    r.v[5][0] != '\0') {
 		struct ctl_result n = { 0 };
 		const char *params[] = { l->task };
 

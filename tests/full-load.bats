@@ -237,7 +237,7 @@ JSON
 	assert_status 2
 }
 
-@test "parallel parts of one table give exactly the rows of the table" {
+@test "parallel parts of one table give exactly the rows of the table; the parts as listed beside the tables, and by the snapshot holder in its snapshot" {
 	pg_sql postgres "CREATE DATABASE par"
 	pg_sql par "CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(-500, 9499) g; ANALYZE t"
 	run --separate-stderr dms-extract --split-rows 1500 --list "$(pg_uri par)"
@@ -254,6 +254,38 @@ JSON
 	run --separate-stderr dms-extract --tables-only --list-to /nonexistent/dir/list "$(pg_uri par)"
 	assert_status 6
 	assert_match "--list-to /nonexistent/dir/list" "$stderr"
+	# the snapshot holder's own read (dms-full-load's way): the same tables and
+	# list in the snapshot it exports, written before its ID, which it then holds
+	mkfifo hold
+	dms-extract --split-rows 1500 --export-snapshot --tables-to held.dms --list-to held.list "$(pg_uri par)" <hold >held.id &
+	holder=$!
+	exec 7>hold
+	wait_for "the snapshot's ID" test -s held.id
+	expect "the list, written before the ID" "$(cat listed)" "$(cat held.list)"
+	expect "the TABLE records, written before the ID" "$(grep '"kind":"TABLE"' tables.json)" \
+		"$(dms-transform --to-json <held.dms | grep '"kind":"TABLE"')"
+	expect "its HELLO names the snapshot" 1 "$(dms-transform --to-json <held.dms | grep -c "\"snapshot\":\"$(cat held.id)\"")"
+	pg_sql par "INSERT INTO t VALUES (100000, 'after the snapshot')"
+	run --separate-stderr bash -c "dms-extract --snapshot '$(cat held.id)' --part 1.1 --plan held.list '$(pg_uri par)' | dms-transform --to-json | grep -c '\"kind\":\"ROW\"'"
+	assert_status 0
+	[ "$output" -gt 0 ]
+	run --separate-stderr bash -c "dms-extract --snapshot '$(cat held.id)' '$(pg_uri par)' | dms-transform --to-json | grep -c 'after the snapshot'"
+	expect "the held snapshot is the one read" 0 "$output"
+	exec 7>&-
+	wait "$holder"
+	pg_sql par "DELETE FROM t WHERE id = 100000"
+	run --separate-stderr dms-extract --tables-to x.dms "$(pg_uri par)"
+	assert_status 2
+	assert_match "--tables-to goes with --export-snapshot" "$stderr"
+	run --separate-stderr dms-extract --export-snapshot --snapshot 00000003-00000002-1 "$(pg_uri par)" </dev/null
+	assert_status 2
+	run --separate-stderr dms-extract --export-snapshot --tables-to x.dms "$(my_uri mysql)" </dev/null
+	assert_status 2
+	assert_match "for PostgreSQL sources" "$stderr"
+	run --separate-stderr dms-extract --export-snapshot --tables-to /nonexistent/dir/t.dms "$(pg_uri par)" </dev/null
+	assert_status 6
+	assert_match "--tables-to /nonexistent/dir/t.dms" "$stderr"
+	[ -z "$output" ]
 	my_sql "CREATE DATABASE par"
 	run --separate-stderr dms-full-load -j 2 --split-rows 1500 "$(pg_uri par)" "$(my_uri par)"
 	assert_status 0

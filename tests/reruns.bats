@@ -140,6 +140,37 @@ pg_rows() { pg_sql "$1" "$2" | sort; }
 	expect "not reloaded over its rows" 10 "$(pg_sql emp_dst "SELECT count(*) FROM public.t")"
 }
 
+@test "the run holder starts while the source is read: it says ready, reads the tables when told, and its run's source is the one the tables' stream names" {
+	pg_sql postgres "CREATE DATABASE rh_src"
+	pg_sql postgres "CREATE DATABASE rh_dst"
+	pg_sql rh_src "CREATE TABLE t (id int PRIMARY KEY)"
+	dms-extract --tables-only "$(pg_uri rh_src)" >tables.dms
+	# the caller gives up before the tables are written: nothing is started
+	run --separate-stderr dms-load --begin-run --tables tables.dms "$(pg_uri rh_dst)" </dev/null
+	assert_status 0
+	expect "ready, then nothing" ready "$output"
+	expect "no run" 0 "$(pg_sql rh_dst "SELECT count(*) FROM dms.load_runs")"
+	# anything but "tables" is refused
+	run --separate-stderr dms-load --begin-run --tables tables.dms "$(pg_uri rh_dst)" <<<"go"
+	assert_status 2
+	assert_match 'expected the line "tables"' "$stderr"
+	# told: a run from the source the stream's HELLO names, as --identity names it
+	run --separate-stderr dms-load --begin-run --tables tables.dms "$(pg_uri rh_dst)" < <(printf 'tables\n.\n')
+	assert_status 0
+	assert_match $'^ready\nafresh [0-9a-f]{16}\nok$' "$output"
+	expect "the run's source" "$(dms-extract --identity "$(pg_uri rh_src)")" \
+		"$(pg_sql rh_dst "SELECT source_engine || E'\t' || source_server || E'\t' || source_database FROM dms.load_runs")"
+	run --separate-stderr dms-load --begin-run "$(pg_uri rh_dst)" </dev/null
+	assert_status 2
+	assert_match "needs --source, --tables or both" "$stderr"
+	# that run's plan is empty (its caller ended before it): the next run loads
+	# afresh, and a URI with a password beside an @file URI: both used as given
+	pg_uri rh_dst >target.uri
+	run --separate-stderr dms-full-load -q "$(pg_uri rh_src)" @target.uri
+	assert_status 0
+	expect "loaded" 1 "$(pg_sql rh_dst "SELECT count(*) FROM pg_tables WHERE tablename = 't'")"
+}
+
 @test "the source and the target the same database: refused before anything is touched" {
 	pg_sql postgres "CREATE DATABASE same_pg"
 	pg_sql same_pg "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)"

@@ -93,6 +93,8 @@ struct source {
 	char *position;		/* MySQL: binlog position of the snapshot */
 	char *snapshot;		/* PostgreSQL: snapshot imported or exported */
 	char *server, *database;	/* the server's identity and the database read */
+	/* when set, list reads this one table's row of the catalog (a part of a plan) */
+	const char *only_schema, *only_name;
 };
 
 struct source_ops {

@@ -118,8 +118,16 @@ my_src_list(struct source *s, struct src_name **names, int *n)
 
 	sb_addf(&sql, "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0) "
 		      "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
-		      "AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", db);
+		      "AND TABLE_TYPE = 'BASE TABLE'", db);
 	free(db);
+	if (s->only_name != NULL) {
+		char *name = my_src_quote_literal(s, s->only_name);
+
+		/* a MySQL source's "schema" is its database: only the name narrows */
+		sb_addf(&sql, " AND TABLE_NAME = %s", name);
+		free(name);
+	}
+	sb_adds(&sql, " ORDER BY TABLE_NAME");
 	res = my_query(MY(s), sql.buf);
 	sb_release(&sql);
 	if (res == NULL)

@@ -58,12 +58,20 @@ pg_src_begin(struct source *s, const char *snapshot)
 static bool
 pg_src_list(struct source *s, struct src_name **names, int *n)
 {
+	const char *only[] = { s->only_schema, s->only_name };
 	PGresult *res = pg_query(PG(s),
-		"SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::bigint, c.oid::bigint "
-		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-		"AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
-		"ORDER BY 1, 2", 0, NULL);
+		s->only_name == NULL
+		? "SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::bigint, c.oid::bigint "
+		  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		  "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+		  "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
+		  "ORDER BY 1, 2"
+		: "SELECT n.nspname, c.relname, greatest(c.reltuples, 0)::bigint, c.oid::bigint "
+		  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		  "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+		  "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
+		  "AND n.nspname = $1 AND c.relname = $2",
+		s->only_name == NULL ? 0 : 2, s->only_name == NULL ? NULL : only);
 
 	if (res == NULL)
 		return false;

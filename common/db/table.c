@@ -112,8 +112,8 @@ catalog_select(const struct source_ops *ops, struct source *s, const char *skip_
 	}
 	*n = kept;
 	qsort_r(*names, (size_t)*n, sizeof(**names), by_load_order, (void *)s->mapping);
-	/* an explicit rule names one table: it must exist */
-	for (int r = 0; s->mapping && r < s->mapping->nrules; r++) {
+	/* an explicit rule names one table: it must exist (of the whole catalog) */
+	for (int r = 0; s->mapping && s->only_name == NULL && r < s->mapping->nrules; r++) {
 		const struct mapping_rule *rule = &s->mapping->rules[r];
 		bool found = false;
 
