@@ -14,7 +14,9 @@
 #     pipes with the primary key built (psql COPY | psql COPY + ADD PRIMARY
 #     KEY; mariadb -B | psql COPY; psql COPY | LOAD DATA LOCAL; mariadb-dump |
 #     mariadb), pgcopydb clone and pgloader, and the largest process's peak
-#     memory. BENCH_KEYED_ONLY=1 runs only this part.
+#     memory. BENCH_KEYED_ONLY=1 runs only this part and the next.
+#   The whole database, PostgreSQL -> PostgreSQL (the pgbench tables and
+#     mixed), keys built: dms-full-load against pg_dump | psql and pgcopydb.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/scripts:$PATH"
@@ -181,4 +183,28 @@ echo "   dms-full-load vs the raw pipe: $(ratio "$t_pm_raw" "$t_pm_dms")x (targe
 report "MariaDB -> MariaDB: mariadb-dump | mariadb" "$t_mm_raw" "$rows"
 report "MariaDB -> MariaDB: dms-full-load -j $jobs" "$t_mm_dms" "$rows"
 echo "   dms-full-load vs mariadb-dump | mariadb: $(ratio "$t_mm_raw" "$t_mm_dms")x (target >= 0.8)" | tee -a "$results"
+echo "   peak memory, the largest process of any dms-full-load run: $peak MiB (target < 64)" | tee -a "$results"
+
+# The whole database (the pgbench tables and mixed), PostgreSQL -> PostgreSQL,
+# keys built: dms-full-load (no mapping) against pg_dump | psql and pgcopydb
+# clone of the whole database.
+echo
+echo "== Whole database: the four pgbench tables and mixed, PostgreSQL -> PostgreSQL, keys built (issue 15)"
+t_w_raw="" t_w_dms="" t_w_copydb=""
+for _ in $(seq 1 "$rounds"); do
+	t_w_raw=$(min "$t_w_raw" "$(once w_raw "" bash -o pipefail -c "'$PG_BIN/pg_dump' -h 127.0.0.1 -p $PG_PORT -U postgres --no-owner src | psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PG_PORT -U postgres w_raw >/dev/null")")
+	t_w_dms=$(min "$t_w_dms" "$(once w_dms "" full "$(pg_uri src)" "$(pg_uri w_dms)")")
+	keep_peak
+	t_w_copydb=$(min "$t_w_copydb" "$(once w_copydb "rm -rf $work/w_copydb" quiet pgcopydb clone --source "$(pg_uri src)" --target "$(pg_uri w_copydb)" \
+		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$work/w_copydb" --no-owner)")
+done
+for db in w_raw w_dms w_copydb; do
+	[ "$(pg_sql "$db" "SELECT count(*) FROM pgbench_accounts")" = "$rows" ] || { echo "$db: pgbench_accounts' row count differs" >&2; exit 1; }
+	[ "$(pg_sql "$db" "SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid::regclass::text LIKE 'pgbench%'")" = 3 ] ||
+		{ echo "$db: the pgbench tables' primary keys are not all there" >&2; exit 1; }
+done
+report "whole database: pg_dump | psql" "$t_w_raw" "$rows"
+report "whole database: pgcopydb clone --table-jobs $jobs" "$t_w_copydb" "$rows"
+report "whole database: dms-full-load -j $jobs" "$t_w_dms" "$rows"
+echo "   dms-full-load vs pg_dump | psql: $(ratio "$t_w_raw" "$t_w_dms")x (target >= 1.0); vs pgcopydb: $(ratio "$t_w_copydb" "$t_w_dms")x (target >= 1.2)" | tee -a "$results"
 echo "   peak memory, the largest process of any dms-full-load run: $peak MiB (target < 64)" | tee -a "$results"

@@ -17,7 +17,7 @@
 #include "../common/dms.h"
 
 static const char usage_text[] =
-	"usage: dms-extract [-qvz] [-m mappings.json] [--list | --part ID [--plan file] |\n"
+	"usage: dms-extract [-qvz] [-m mappings.json] [--list | --part ID[,ID...] [--plan file] |\n"
 	"                   --tables-only [--list-to file]] [--snapshot ID]\n"
 	"                   [--position-file file]\n"
 	"                   [--split-rows N] source-uri\n"
@@ -33,7 +33,8 @@ static const char usage_text[] =
 	"  -m, --mappings file    AWS DMS table mappings: selection rules, filters,\n"
 	"                         table-settings parallel-load ranges\n"
 	"  --list                 print the parts of the load, one per line, and exit\n"
-	"  --part ID              read only that part (an ID from --list)\n"
+	"  --part ID              read only that part (an ID from --list); with --plan,\n"
+	"                         a comma-separated list of parts, in its order\n"
 	"  --plan file            with --part: the part as an earlier --list, saved in\n"
 	"                         file, planned it (its table by name, its key bounds)\n"
 	"  --identity             print the engine, the server's identity and the\n"
@@ -525,13 +526,17 @@ run(struct options *o)
 	FILE *list = NULL;
 	int out_fd = STDOUT_FILENO;
 	const char *out_name = "stdout";
-	struct planned pl;
-	bool planned = false;
+	struct planned *pls = NULL;
+	int npls = 0;
 
 	s.engine = uri_engine(o->uri);
 	s.mapping = mapping.nrules ? &mapping : NULL;
 	ops = s.engine == ENGINE_PG ? &pg_source_ops : &my_source_ops;
-	if (o->part != NULL) {
+	if (o->part != NULL && strchr(o->part, ',') != NULL && o->plan == NULL) {
+		log_usage_error("--part: a list of IDs goes with --plan");
+		return EXIT_USAGE;
+	}
+	if (o->part != NULL && strchr(o->part, ',') == NULL) {
 		char *end;
 
 		want_t = strtol(o->part, &end, 10);
@@ -553,15 +558,25 @@ run(struct options *o)
 		status = EXIT_RUNTIME;
 		goto done;
 	}
-	/* a part of a recorded plan: its table is the only one read of the catalog */
+	/* parts of a recorded plan; one part's table is the only one read of the catalog */
 	if (o->part != NULL && o->plan != NULL) {
-		if (!read_plan(o->plan, o->part, &pl)) {
-			status = EXIT_USAGE;
-			goto done;
+		char *ids = xstrdup(o->part), *id, *save = NULL;
+
+		for (id = strtok_r(ids, ",", &save); id != NULL; id = strtok_r(NULL, ",", &save)) {
+			pls = xrealloc(pls, (size_t)(npls + 1) * sizeof(*pls));
+			if (!read_plan(o->plan, id, &pls[npls])) {
+				status = EXIT_USAGE;
+				break;
+			}
+			npls++;
 		}
-		planned = true;
-		s.only_schema = pl.schema;
-		s.only_name = pl.name;
+		free(ids);
+		if (status == EXIT_USAGE)
+			goto done;
+		if (npls == 1) {
+			s.only_schema = pls[0].schema;
+			s.only_name = pls[0].name;
+		}
 	}
 	if (!catalog_select(ops, &s, "dms", &names, &nnames))
 		goto done;
@@ -601,23 +616,28 @@ run(struct options *o)
 		goto done;
 	}
 	write_hello(&w, &s);
-	if (planned) {
-		struct src_table t;
-		int i = 0;
+	if (npls > 0) {
+		/* each part with its table's record (a table id of its own), in the list's order */
+		for (int k = 0; k < npls && ok && !sig_drain && !sig_stop; k++) {
+			const struct planned *pl = &pls[k];
+			struct src_table t;
+			int i = 0;
 
-		while (i < nnames && (strcmp(names[i].schema, pl.schema) || strcmp(names[i].name, pl.name)))
-			i++;
-		if (i == nnames) {
-			log_error("--part %s: %s.%s of the recorded plan is not a selected table of the source any more; start afresh (dms-full-load --restart)",
-				  o->part, pl.schema, pl.name);
-			goto out;
+			while (i < nnames && (strcmp(names[i].schema, pl->schema) || strcmp(names[i].name, pl->name)))
+				i++;
+			if (i == nnames) {
+				log_error("--part %s: %s.%s of the recorded plan is not a selected table of the source any more; start afresh (dms-full-load --restart)",
+					  o->part, pl->schema, pl->name);
+				out_flush(&w.out);
+				goto out;
+			}
+			ok = prepare_table(&s, &names[i], &t, 0, false) && plan_as_recorded(&s, &t, pl);
+			if (ok) {
+				rec_table(&w.pk, k, &t.d);
+				ok = write_part(&w, &s, k, &t, &t.parts[pl->k - 1], &total);
+			}
+			src_table_free(&t);
 		}
-		ok = prepare_table(&s, &names[i], &t, 0, false) && plan_as_recorded(&s, &t, &pl);
-		if (ok) {
-			rec_table(&w.pk, 0, &t.d);
-			ok = write_part(&w, &s, 0, &t, &t.parts[pl.k - 1], &total);
-		}
-		src_table_free(&t);
 	} else if (o->part != NULL) {
 		struct src_table t;
 
@@ -682,8 +702,9 @@ run(struct options *o)
 out:
 	out_release(&w.out);
 done:
-	if (planned)
-		planned_free(&pl);
+	for (int k = 0; k < npls; k++)
+		planned_free(&pls[k]);
+	free(pls);
 	if (out_fd != STDOUT_FILENO)
 		close(out_fd);
 	if (list != NULL)

@@ -171,6 +171,37 @@ pg_rows() { pg_sql "$1" "$2" | sort; }
 	expect "loaded" 1 "$(pg_sql rh_dst "SELECT count(*) FROM pg_tables WHERE tablename = 't'")"
 }
 
+@test "small tables go several to a pipeline: a failure in one leaves those before it loaded, and a rerun loads the rest" {
+	pg_sql postgres "CREATE DATABASE sm_src"
+	my_sql "CREATE DATABASE sm_dst"
+	for t in a b c d; do
+		pg_sql sm_src "CREATE TABLE $t (id int PRIMARY KEY, r real); INSERT INTO $t SELECT g, g FROM generate_series(1, 50) g"
+	done
+	pg_sql sm_src "UPDATE c SET r = 'NaN' WHERE id = 7; ANALYZE"
+	echo '{"ErrorBehavior": {"DataErrorPolicy": "STOP_TASK"}}' >stop.json
+	run --separate-stderr dms-full-load -j 2 -s stop.json "$(pg_uri sm_src)" "$(my_uri sm_dst)"
+	[ "$status" -ne 0 ]
+	# one pipeline for the four, in the plan's order
+	assert_match "failed: public.a part 1/1 \(1.1\), public.b part 1/1 \(2.1\), public.c part 1/1 \(3.1\), public.d part 1/1 \(4.1\)" "$stderr"
+	assert_match "4 of 4 parts failed or were in a pipeline that failed" "$stderr"
+	expect "a and b loaded, c rolled back, d not reached" "50	50	0	0" \
+		"$(my_sql sm_dst "SELECT (SELECT COUNT(*) FROM a), (SELECT COUNT(*) FROM b), (SELECT COUNT(*) FROM c), (SELECT COUNT(*) FROM d)")"
+	pg_sql sm_src "UPDATE c SET r = 1 WHERE id = 7"
+	run --separate-stderr dms-full-load -s stop.json "$(pg_uri sm_src)" "$(my_uri sm_dst)"
+	assert_status 0
+	assert_match "resuming: 2 of 4 parts loaded earlier" "$stderr"
+	expect "every table once" "50	50	50	50" \
+		"$(my_sql sm_dst "SELECT (SELECT COUNT(*) FROM a), (SELECT COUNT(*) FROM b), (SELECT COUNT(*) FROM c), (SELECT COUNT(*) FROM d)")"
+	# a list of parts is read only as a recorded plan has them
+	run --separate-stderr dms-extract --part 1.1,2.1 "$(pg_uri sm_src)"
+	assert_status 2
+	assert_match "a list of IDs goes with --plan" "$stderr"
+	dms-extract --list "$(pg_uri sm_src)" >plan
+	run --separate-stderr bash -c "dms-extract --part 4.1,1.1 --plan plan '$(pg_uri sm_src)' | dms-transform --to-json | grep -E '\"kind\":\"(TABLE|PART_END)\"' | grep -oE '\"(name|rows)\":(\"[a-z]\"|[0-9]+)' | head -c 200"
+	assert_status 0
+	expect "the parts in the list's order" $'"name":"d"\n"rows":50\n"name":"a"\n"rows":50' "$(echo "$output" | grep -v '"name":"id"\|"name":"r"')"
+}
+
 @test "the source and the target the same database: refused before anything is touched" {
 	pg_sql postgres "CREATE DATABASE same_pg"
 	pg_sql same_pg "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)"
