@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,57 @@ sb_add_tsv_field(struct strbuf *sb, const char *name)
 				sb_add(sb, p, 1);
 		}
 	}
+}
+
+/* True when one of the 8 bytes of w is below 0x20 or a backslash. */
+static inline bool
+word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t below = (w - ones * 0x20) & ~w & highs;
+	uint64_t x = w ^ (ones * '\\');
+	uint64_t backslash = (x - ones) & ~x & highs;
+
+	return (below | backslash) != 0;
+}
+
+bool
+sb_add_escaped(struct strbuf *sb, const void *value, size_t n, const char *nul)
+{
+	const uint8_t *p = value;
+	size_t run = 0, i = 0;
+
+	sb_grow_by(sb, n + 8);
+	/* most text needs no escape: skip it a word at a time */
+	while (i + 8 <= n) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (word_needs_escape(w))
+			break;
+		i += 8;
+	}
+	for (; i < n; i++) {
+		const char *esc;
+
+		switch (p[i]) {
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\0':
+			if (nul == NULL)
+				return false;
+			esc = nul;
+			break;
+		default: continue;
+		}
+		sb_add(sb, p + run, i - run);
+		sb_adds(sb, esc);
+		run = i + 1;
+	}
+	sb_add(sb, p + run, n - run);
+	return true;
 }
 
 /* Undoes sb_add_tsv_field in place; false when s holds an escape it never writes. */

@@ -55,6 +55,13 @@ void sb_release(struct strbuf *sb);
  */
 void sb_add_tsv_field(struct strbuf *sb, const char *name);
 bool tsv_unescape(char *s);
+/*
+ * A value as backslash-escaped text (PostgreSQL's COPY text, MySQL's LOAD
+ * DATA ... ESCAPED BY '\\'): backslash, tab, newline and carriage return as
+ * \\ \t \n \r; a NUL byte as nul, or false (nothing of the value after it
+ * written) when nul is NULL.
+ */
+bool sb_add_escaped(struct strbuf *sb, const void *p, size_t n, const char *nul);
 
 /* The value of a hexadecimal digit, or -1. */
 int hex_digit(char c);

@@ -727,11 +727,7 @@ export_snapshot(const char *uri)
 	struct source s = { 0 };
 	int status;
 
-	s.engine = uri_engine(uri);
-	if (s.engine != ENGINE_PG) {
-		log_usage_error("--export-snapshot is for PostgreSQL sources; a MySQL source reports its position with --position-file");
-		return EXIT_USAGE;
-	}
+	s.engine = ENGINE_PG;	/* main refused the others */
 	ops = &pg_source_ops;
 	if (!ops->connect(&s, uri))
 		return EXIT_SOURCE;
@@ -842,15 +838,15 @@ main(int argc, char **argv)
 		free(uri);
 		return EXIT_USAGE;
 	}
+	if (o.export_snapshot && uri_engine(o.uri) != ENGINE_PG) {
+		log_usage_error("--export-snapshot is for PostgreSQL sources; a MySQL source reports its position with --position-file");
+		mapping_free(&mapping);
+		free(uri);
+		return EXIT_USAGE;
+	}
 	sig_init();
 	if (o.tables_to != NULL) {
 		/* the tables' read of a load, in the snapshot it exports and then holds */
-		if (uri_engine(o.uri) != ENGINE_PG) {
-			log_usage_error("--export-snapshot is for PostgreSQL sources; a MySQL source reports its position with --position-file");
-			mapping_free(&mapping);
-			free(uri);
-			return EXIT_USAGE;
-		}
 		o.tables_only = true;
 		status = run(&o);
 	} else {

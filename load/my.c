@@ -565,7 +565,7 @@ tsv_field(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_
 {
 	char buf[64];
 	const uint8_t *p = NULL;
-	size_t n = 0, run = 0;
+	size_t n = 0;
 
 	switch (value_text(l, t, col, it, values, values_len, buf, sizeof(buf), &p, &n, err, errsize)) {
 	case VT_NULL:
@@ -575,24 +575,7 @@ tsv_field(struct loader *l, struct ttable *t, struct tcol *col, const struct mp_
 		sb_add(out, p, n);
 		return true;
 	case VT_STR:
-		sb_grow_by(out, n);
-		for (size_t k = 0; k < n; k++) {
-			const char *esc;
-
-			switch (p[k]) {
-			case '\\': esc = "\\\\"; break;
-			case '\t': esc = "\\t"; break;
-			case '\n': esc = "\\n"; break;
-			case '\r': esc = "\\r"; break;
-			case '\0': esc = "\\0"; break;
-			default: continue;
-			}
-			sb_add(out, p + run, k - run);
-			sb_add(out, esc, 2);
-			run = k + 1;
-		}
-		sb_add(out, p + run, n - run);
-		return true;
+		return sb_add_escaped(out, p, n, "\\0");
 	case VT_BYTES:	/* such a table goes in INSERT statements */
 		snprintf(err, errsize, "column %s: bytes have no LOAD DATA text here", col->src->name);
 		return false;

@@ -208,53 +208,6 @@ pgt_rollback(struct loader *l)
 	return pg_command(PG(l), "ROLLBACK");
 }
 
-/* True when one of the 8 bytes of w is below 0x20 or a backslash. */
-static inline bool
-word_needs_escape(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	uint64_t below = (w - ones * 0x20) & ~w & highs;
-	uint64_t x = w ^ (ones * '\\');
-	uint64_t backslash = (x - ones) & ~x & highs;
-
-	return (below | backslash) != 0;
-}
-
-/* COPY text: escapes a str into out; false if it holds a NUL byte. */
-static bool
-copy_text(struct strbuf *out, const uint8_t *p, size_t n)
-{
-	size_t run = 0, i = 0;
-
-	sb_grow_by(out, n + 8);
-	/* most text needs no escape: skip it a word at a time */
-	while (i + 8 <= n) {
-		uint64_t w;
-
-		memcpy(&w, p + i, 8);
-		if (word_needs_escape(w))
-			break;
-		i += 8;
-	}
-	for (; i < n; i++) {
-		const char *esc;
-
-		switch (p[i]) {
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		case '\0': return false;
-		default: continue;
-		}
-		sb_add(out, p + run, i - run);
-		sb_add(out, esc, 2);
-		run = i + 1;
-	}
-	sb_add(out, p + run, n - run);
-	return true;
-}
-
 static bool
 pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
 	       struct strbuf *out, char *err, size_t errsize)
@@ -311,7 +264,7 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
 
 			if (limit)
 				len = lob_truncate(l, t, col, values, values_len, it.v.s.p, len, limit, true);
-			if (!copy_text(out, it.v.s.p, len)) {
+			if (!sb_add_escaped(out, it.v.s.p, len, NULL)) {
 				snprintf(err, errsize, "column %s: a NUL byte, which PostgreSQL text cannot hold",
 					 col->src->name);
 				return false;
