@@ -19,6 +19,7 @@ enum dms_exit {
 	EXIT_INPUT = 5,		/* malformed input stream */
 	EXIT_OUTPUT = 6,	/* output write error (a closed pipe ends quietly with it) */
 	EXIT_INCOMPLETE = 7,	/* dms-validate: stopped by a signal before the end, resumable */
+	EXIT_AGAIN = 8,		/* dms-load --one-copy: a part rolled back, to be loaded again without it */
 };
 
 /* The answer to a question asked of a database: yes, no, or it failed (logged). */

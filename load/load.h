@@ -55,6 +55,9 @@ struct ttable {
 	int64_t lob_kb;		/* its bulk-max-size */
 	int copy_form;		/* parts: 0 not known yet; PostgreSQL: 1 COPY text, 2 COPY binary;
 				 * MySQL: 1 INSERT, 2 LOAD DATA LOCAL */
+	/* --one-copy, a part that is the whole table (whole_begin, whole_end): */
+	bool freeze;		/* truncated in the part's transaction: COPY FREEZE */
+	char *held_key;		/* its primary key, dropped till the part's end: "name definition" */
 };
 
 struct batch {
@@ -160,6 +163,15 @@ struct target_ops {
 	int (*stream_end)(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation);
 	bool (*post_load)(struct loader *l, struct ttable *t);
 	/*
+	 * Optional, --one-copy: a part that is its table's whole begins (in
+	 * its transaction, after begin) and ends (before its status row), so
+	 * that the target may load it its fastest way (load/pg.c). whole_end:
+	 * an enum load_result; LOAD_REFUSED (err set): the part's rows cannot
+	 * stand as they are, and it is loaded again without --one-copy.
+	 */
+	bool (*whole_begin)(struct loader *l, struct ttable *t);
+	int (*whole_end)(struct loader *l, struct ttable *t, char *err, size_t errsize);
+	/*
 	 * A statement on the control tables with parameters $1..$n (text or
 	 * NULL), its rows in *res when res is not NULL. False: failed (logged).
 	 */
@@ -204,6 +216,8 @@ struct loader {
 	char *dbname;			/* MySQL target: the URI's database */
 	bool failed;			/* a target error was logged: exit 4 */
 	bool restart;			/* --restart: forget the task's progress first */
+	bool one_copy;			/* --one-copy (streaming targets): a part is one COPY, no
+					 * savepoint; a refused row ends the load with EXIT_AGAIN */
 	const char *run;		/* --run: the run of dms-full-load this loader belongs to */
 	bool tables_fold;		/* MySQL lower_case_table_names: table names compare without case */
 	char *source_server, *source_database;	/* from HELLO */

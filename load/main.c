@@ -21,8 +21,9 @@
 
 static const char usage_text[] =
 	"usage: dms-load [-qv] [-s settings.json] [--task name] [--prep-mode mode]\n"
-	"                [--post-load | --check] [--restart] [--run ID] [--report file]\n"
-	"                [--progress file] [--ack-file file] [--converge] target-uri\n"
+	"                [--post-load | --check] [--restart] [--run ID] [--one-copy]\n"
+	"                [--report file] [--progress file] [--ack-file file] [--converge]\n"
+	"                target-uri\n"
 	"       dms-load [-qv] [-s settings.json] [--task name] [--restart]\n"
 	"                --begin-run [--source line] [--tables file] target-uri\n"
 	"       dms-load [-s settings.json] --show-settings\n"
@@ -43,6 +44,9 @@ static const char usage_text[] =
 	"                        (same database, names that collide or do not fit)\n"
 	"  --restart             forget the task's progress for these tables first\n"
 	"  --run ID              a loader of that run of dms-full-load\n"
+	"  --one-copy            PostgreSQL: each part in one COPY, frozen and keyed at\n"
+	"                        its end when it is a whole table dms created; a row\n"
+	"                        refused rolls the part back and ends with status 8\n"
 	"  --begin-run           hold the task's lock and start or resume its run,\n"
 	"                        talking to dms-full-load on stdin and stdout\n"
 	"  --source line         with --begin-run: the source, as dms-extract --identity\n"
@@ -71,7 +75,7 @@ struct options {
 	const char *progress;
 	const char *ack_file;
 	const char *uri;
-	bool show, converge;
+	bool show, converge, one_copy;
 };
 
 static int
@@ -105,6 +109,7 @@ static struct {
 	bool open;		/* a target transaction is open for rows */
 	bool skip;		/* loaded already: its rows are passed over */
 	bool suspended;		/* SUSPEND_TABLE: the rest of the part is passed over */
+	bool whole;		/* --one-copy, the table's only part: whole_begin ran */
 	struct ttable *table;
 	char *part, *range;
 	uint64_t rows, rejected;
@@ -134,6 +139,23 @@ report_part(const struct ttable *t, double secs, const char *state)
 
 static struct batch B;
 static bool flush_batch(void);
+
+/*
+ * --one-copy: the part is one COPY with no savepoint and no rows kept, so a
+ * row the target refuses cannot be set apart; the part is rolled back and
+ * the load ends with EXIT_AGAIN, for its caller to load the part again a
+ * batch at a time (parts loaded before it stay, and are skipped then).
+ */
+static bool again;
+
+static bool
+load_again(const struct ttable *t, const char *why)
+{
+	log_warn("%s.%s part %s: %s; the part is rolled back, to be loaded again a batch at a time",
+		 t->schema, t->name, P.part, why);
+	again = true;
+	return false;
+}
 
 /*
  * --progress: the part in hand as one line "rows estimate started now" (times
@@ -443,6 +465,8 @@ flush_batch(void)
 		rc = L.ops->stream_end(&L, P.table, err, sizeof(err), &truncation);
 		if (rc == LOAD_FAILED)
 			return false;
+		if (rc == LOAD_REFUSED && L.one_copy)
+			return load_again(P.table, err);
 		if (rc == LOAD_REFUSED)	/* the batch was rolled back */
 			ok = isolate(P.table, err, truncation);
 	} else if (B.nrows > 0 && P.table != NULL && !P.suspended) {
@@ -516,6 +540,11 @@ part_begin(const struct dms_record *rec, struct ttable *t)
 			return false;
 		log_info("%s.%s: parts go in %s", t->schema, t->name, form);
 	}
+	if (L.one_copy && L.ops->whole_begin != NULL && strcmp(P.part, "1/1") == 0) {
+		if (!L.ops->whole_begin(&L, t))
+			return false;
+		P.whole = true;
+	}
 	progress(true);
 	return true;
 }
@@ -537,6 +566,15 @@ part_end(const struct dms_record *rec)
 	}
 	if (!flush_batch())
 		return false;
+	if (P.whole) {
+		char err[1024];
+		int rc = L.ops->whole_end(&L, t, err, sizeof(err));
+
+		if (rc == LOAD_FAILED)
+			return false;
+		if (rc == LOAD_REFUSED)
+			return load_again(t, err);
+	}
 	progress(true);
 	ok = state_commit_part(&L, t, P.part, P.range, state, P.rows - P.rejected,
 				P.suspended ? "a row failed under SUSPEND_TABLE" : NULL);
@@ -574,6 +612,8 @@ row(const struct dms_record *rec, struct ttable *t)
 		B.data.len = before;
 		if (B.data.buf)
 			B.data.buf[before] = '\0';
+		if (L.one_copy)
+			return load_again(t, err);
 		defer_bad_row(rec->values, rec->values_len, err, L.format_truncation);
 		return true;
 	}
@@ -600,6 +640,19 @@ row(const struct dms_record *rec, struct ttable *t)
 		}
 		sb_add(&B.data, row_text, n);
 		free(row_text);
+	}
+	if (L.one_copy) {
+		/* one COPY for the part: the batch's rows go out and are not kept */
+		if (!stream_rows())
+			return false;
+		if (B.data.len >= L.ops->batch_bytes) {
+			if (!L.ops->stream_send(&L, B.data.buf + B.sent, B.data.len - B.sent))
+				return false;
+			P.bytes += B.data.len;
+			sb_reset(&B.data);
+			B.sent = 0;
+		}
+		return true;
 	}
 	batch_add(&B, rec->values, rec->len - (size_t)(rec->values - rec->raw));
 	if (!stream_rows())
@@ -757,7 +810,9 @@ reject(const struct dms_record *rec)
 	struct ttable *t = tables[rec->table->tid];
 	bool ok = true;
 
-	if (P.open && P.table == t) {
+	if (P.open && P.table == t && L.one_copy) {
+		ok = load_again(t, error ? error : "a row was refused upstream");
+	} else if (P.open && P.table == t) {
 		P.rows++;
 		P.rejected++;
 		defer(NULL, 0, key ? key : "", values ? values : "", error ? error : "refused upstream", false);
@@ -943,6 +998,8 @@ load_stream(const struct options *o, int fd, const char *name)
 	}
 	if (status == EXIT_OK && L.failed)
 		status = EXIT_TARGET;
+	if (again)
+		status = EXIT_AGAIN;
 	if (L.exceptions)
 		log_warn("%" PRIu64 " rows were not loaded; see the %s apply_exceptions table", L.exceptions,
 			 L.settings->control_schema);
@@ -954,7 +1011,8 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_TASK = 256, OPT_PREP, OPT_POST, OPT_RESTART, OPT_REPORT, OPT_SHOW, OPT_CHECK,
-	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK, OPT_CONVERGE, OPT_TABLES };
+	       OPT_RUN, OPT_BEGIN_RUN, OPT_SOURCE, OPT_PROGRESS, OPT_ACK, OPT_CONVERGE, OPT_TABLES,
+	       OPT_ONE_COPY };
 	static const struct option longopts[] = {
 		{ "settings", required_argument, NULL, 's' },
 		{ "task", required_argument, NULL, OPT_TASK },
@@ -970,6 +1028,7 @@ main(int argc, char **argv)
 		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "ack-file", required_argument, NULL, OPT_ACK },
 		{ "converge", no_argument, NULL, OPT_CONVERGE },
+		{ "one-copy", no_argument, NULL, OPT_ONE_COPY },
 		{ "show-settings", no_argument, NULL, OPT_SHOW },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -999,6 +1058,7 @@ main(int argc, char **argv)
 		case OPT_PROGRESS: o.progress = optarg; break;
 		case OPT_ACK: o.ack_file = optarg; break;
 		case OPT_CONVERGE: o.converge = true; break;
+		case OPT_ONE_COPY: o.one_copy = true; break;
 		case OPT_SHOW: o.show = true; break;
 		default: {
 			int st = log_common_option(ch, usage_text);
@@ -1082,6 +1142,7 @@ main(int argc, char **argv)
 	L.settings = &settings;
 	L.restart = o.restart && !o.begin_run;
 	L.run = o.run;
+	L.one_copy = o.one_copy && L.ops->stream_begin != NULL;
 	sig_init();
 	status = run(&o);
 	for (size_t i = 0; i < ntables; i++)

@@ -983,6 +983,9 @@ copy_result(struct loader *l, struct ttable *t, bool probe, char *err, size_t er
 		}
 		PQclear(res);
 	}
+	/* --one-copy: no savepoint; a refusal leaves the transaction to be rolled back */
+	if (l->one_copy)
+		return rc;
 	/* a probe keeps nothing: ROLLBACK TO ends its subtransaction and its locks */
 	if (rc == LOAD_REFUSED || (rc == LOAD_DONE && probe))
 		return pg_command(PG(l), "ROLLBACK TO SAVEPOINT dms_batch; RELEASE SAVEPOINT dms_batch") ? rc : LOAD_FAILED;
@@ -1013,8 +1016,12 @@ pgt_stream_begin(struct loader *l, struct ttable *t)
 	struct strbuf sql = STRBUF_INIT;
 	PGresult *res;
 
-	sb_addf(&sql, "SAVEPOINT dms_batch; COPY %s (%s) FROM STDIN%s", t->qname, t->collist,
-		t->copy_form == 2 ? " (FORMAT binary)" : "");
+	if (!l->one_copy)
+		sb_adds(&sql, "SAVEPOINT dms_batch; ");
+	sb_addf(&sql, "COPY %s (%s) FROM STDIN", t->qname, t->collist);
+	if (t->copy_form == 2 || t->freeze)
+		sb_addf(&sql, " (%s%s%s)", t->copy_form == 2 ? "FORMAT binary" : "",
+			t->copy_form == 2 && t->freeze ? ", " : "", t->freeze ? "FREEZE" : "");
 	res = pg_query(PG(l), sql.buf, 0, NULL);
 	sb_release(&sql);
 	PQclear(res);
@@ -1048,6 +1055,91 @@ static int
 pgt_stream_end(struct loader *l, struct ttable *t, char *err, size_t errsize, bool *truncation)
 {
 	return copy_end(l, t, false, err, errsize, truncation);
+}
+
+/*
+ * --one-copy, a part that is the whole of a table this task created (prep
+ * mode DROP_AND_CREATE) and that is empty, with no trigger and no foreign
+ * key referring to it: its transaction locks it, truncates it, so that COPY
+ * FREEZE writes the rows frozen (no later pass sets their hint bits), and
+ * when its one index is its primary key, drops the key till the part's end
+ * and adds it back then, built once from sorted rows instead of an entry
+ * at a time. Nobody sees the table without its key: the transaction holds
+ * it locked. A duplicate fails the ADD: the part is rolled back and loaded
+ * again a batch at a time (with the key, each duplicate set apart).
+ */
+static bool
+pgt_whole_begin(struct loader *l, struct ttable *t)
+{
+	struct strbuf sql = STRBUF_INIT;
+	const char *params[] = { t->qname };
+	PGresult *res = NULL;
+	bool ok;
+
+	t->freeze = false;
+	free(t->held_key);
+	t->held_key = NULL;
+	if (l->settings->prep_mode != PREP_DROP_AND_CREATE)
+		return true;
+	sb_addf(&sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", t->qname);
+	ok = pg_command(PG(l), sql.buf);
+	sb_reset(&sql);
+	sb_addf(&sql, "SELECT k.name, k.def FROM pg_class r LEFT JOIN LATERAL "
+		      "(SELECT quote_ident(c.conname) AS name, pg_get_constraintdef(c.oid) AS def "
+		      "FROM pg_constraint c JOIN pg_class i ON i.oid = c.conindid "
+		      "WHERE c.conrelid = r.oid AND c.contype = 'p' AND i.reloptions IS NULL "
+		      "AND i.reltablespace = r.reltablespace "
+		      "AND (SELECT count(*) FROM pg_index x WHERE x.indrelid = r.oid) = 1) k ON true "
+		      "WHERE r.oid = $1::regclass AND NOT EXISTS (SELECT FROM %s) "
+		      "AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.confrelid = r.oid) "
+		      "AND NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = r.oid)", t->qname);
+	if (ok)
+		ok = (res = pg_query(PG(l), sql.buf, 1, params)) != NULL;
+	if (ok && PQntuples(res) == 1) {
+		sb_reset(&sql);
+		sb_addf(&sql, "TRUNCATE %s", t->qname);
+		if (!PQgetisnull(res, 0, 0)) {
+			t->held_key = xprintf("%s %s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+			sb_addf(&sql, "; ALTER TABLE %s DROP CONSTRAINT %s", t->qname, PQgetvalue(res, 0, 0));
+		}
+		ok = pg_command(PG(l), sql.buf);
+		t->freeze = ok;
+	}
+	PQclear(res);
+	sb_release(&sql);
+	return ok;
+}
+
+static int
+pgt_whole_end(struct loader *l, struct ttable *t, char *err, size_t errsize)
+{
+	struct strbuf sql = STRBUF_INIT;
+	PGresult *res;
+	int rc = LOAD_DONE;
+
+	t->freeze = false;
+	if (t->held_key == NULL)
+		return LOAD_DONE;
+	sb_addf(&sql, "ALTER TABLE %s ADD CONSTRAINT %s", t->qname, t->held_key);
+	res = PQexec(PG(l)->conn, sql.buf);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		if (is_data_error(state)) {
+			snprintf(err, errsize, "its primary key: %s (SQLSTATE %s)", msg ? msg : "refused", state);
+			rc = LOAD_REFUSED;
+		} else {
+			log_error("%s: the primary key of %s.%s: %s", PG(l)->label, t->schema, t->name,
+				  PQerrorMessage(PG(l)->conn));
+			rc = LOAD_FAILED;
+		}
+	}
+	PQclear(res);
+	sb_release(&sql);
+	free(t->held_key);
+	t->held_key = NULL;
+	return rc;
 }
 
 static bool
@@ -1328,6 +1420,8 @@ const struct target_ops pg_target_ops = {
 	.load_rows = pgt_load_rows,
 	.exception = pgt_exception,
 	.post_load = pgt_post_load,
+	.whole_begin = pgt_whole_begin,
+	.whole_end = pgt_whole_end,
 	.ctl_query = pgt_ctl_query,
 	.ctl_name = ctl,
 	.table_id = pgt_table_id,

@@ -29,6 +29,7 @@ ttable_free(struct ttable *t)
 	free(t->collist);
 	free(t->setlist);
 	free(t->stage);
+	free(t->held_key);
 	free(t);
 }
 

@@ -368,7 +368,7 @@ JSON
 	[ "$blocked" -ge 1 ]
 	rows_in_flight=$(pg_sql postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dms-load%' AND state = 'active'")
 	[ "$rows_in_flight" -ge 1 ]
-	pkill -KILL -f "dms-load --task dms --run [0-9a-f]* --report"
+	pkill -KILL -f "dms-load --task dms --run [0-9a-f]* .*--report"
 	st=0
 	wait "$pid" || st=$?
 	pg_sql postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'kill_dst' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
@@ -677,4 +677,57 @@ JSON
 	run --separate-stderr dms-full-load -m map.json "$(pg_uri mapsrc)" "$(pg_uri mappg)"
 	assert_status 0
 	expect "renamed schema on PostgreSQL" "200|F1 L1" "$(pg_sql mappg "SELECT count(*), min(full_name) FILTER (WHERE id = 1) FROM people_ops.people")"
+}
+
+@test "one COPY per part: a whole table dms created loads frozen, its key built at the part's end; a row refused rolls the part back and it loads again a batch at a time" {
+	pg_sql postgres "CREATE DATABASE one_src"
+	pg_sql postgres "CREATE DATABASE one_dst"
+	pg_sql one_src "CREATE TABLE g (id int PRIMARY KEY, v text);
+		INSERT INTO g SELECT i, 'v' || i FROM generate_series(1, 50000) i; ANALYZE"
+	run --separate-stderr dms-full-load "$(pg_uri one_src)" "$(pg_uri one_dst)"
+	assert_status 0
+	# g: in one COPY, its key dropped and added back in the part's transaction
+	expect "g's rows" "50000 50000" "$(pg_sql one_dst "SELECT count(*), count(DISTINCT id) FROM g" | tr '|' ' ')"
+	expect "g's key, as DMS makes it first" "g_pkey|PRIMARY KEY (id)" \
+		"$(pg_sql one_dst "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'g'::regclass")"
+	pg_sql one_dst "CREATE EXTENSION pg_visibility"
+	expect "g's pages all frozen by COPY FREEZE" "0 271" \
+		"$(pg_sql one_dst "SELECT count(*) FILTER (WHERE NOT all_frozen), count(*) FROM pg_visibility_map('g')" | tr '|' ' ')"
+	[[ $stderr != *"rolled back"* ]]
+
+	# d's key on the target is k, where two rows of 50000 repeat row 7's
+	pg_sql one_src "CREATE TABLE d (id int PRIMARY KEY, k int NOT NULL, v varchar(10));
+		INSERT INTO d SELECT i, CASE WHEN i IN (300, 40000) THEN 7 ELSE i END, 'x' FROM generate_series(1, 50000) i;
+		ANALYZE"
+	cat >one.json <<'JSON'
+{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "d", "rule-action": "include", "object-locator": {"schema-name": "public", "table-name": "d"}},
+ {"rule-type": "transformation", "rule-id": "2", "rule-name": "k", "rule-target": "table", "rule-action": "define-primary-key",
+  "object-locator": {"schema-name": "public", "table-name": "d"}, "primary-key-def": {"name": "d_k", "origin": "primary-key", "columns": ["k"]}}]}
+JSON
+	run --separate-stderr dms-full-load -m one.json "$(pg_uri one_src)" "$(pg_uri one_dst)"
+	assert_status 0
+	# the duplicates failed the key's ADD; loaded again with the key first, each set apart
+	assert_match "public\.d part 1/1: its primary key: could not create unique index .*; the part is rolled back, to be loaded again a batch at a time" "$stderr"
+	expect "d's rows, the two duplicates out" "49998" "$(pg_sql one_dst "SELECT count(*) FROM d")"
+	expect "the duplicates logged" 2 \
+		"$(pg_sql one_dst "SELECT count(*) FROM dms.apply_exceptions WHERE table_name = 'd' AND error LIKE '%duplicate key%'")"
+	expect "refused in the summary" 2 "$(echo "$stderr" | awk '$1 == "public.d" { print $6 }')"
+	expect "d's key" "PRIMARY KEY (k)" "$(pg_sql one_dst "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'd'::regclass AND contype = 'p'")"
+	expect "d's part loaded once" "d|1/1|loaded" \
+		"$(pg_sql one_dst "SELECT table_name, part, state FROM dms.load_parts WHERE table_name = 'd' AND part <> 'prepared'")"
+
+	# dms-load --one-copy alone: a value the target refuses ends it with 8, the part rolled back
+	pg_sql postgres "CREATE DATABASE one_dst2"
+	pg_sql one_dst2 "CREATE TABLE d (id int PRIMARY KEY, k int NOT NULL, v varchar(10) CHECK (v <> 'bad'))"
+	pg_sql one_src "UPDATE d SET v = 'bad' WHERE id = 49999"
+	echo '{"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}}' >dn.json
+	dms-extract -m one.json "$(pg_uri one_src)" >d.dms
+	run --separate-stderr dms-load --one-copy -s dn.json "$(pg_uri one_dst2)" <d.dms
+	assert_status 8
+	assert_match "public\.d part 1/1: .*violates check constraint.*; the part is rolled back" "$stderr"
+	expect "nothing of d" 0 "$(pg_sql one_dst2 "SELECT count(*) FROM d")"
+	run --separate-stderr dms-load -s dn.json "$(pg_uri one_dst2)" <d.dms
+	assert_status 0
+	expect "d without its bad row" "49999 0" "$(pg_sql one_dst2 "SELECT count(*), count(*) FILTER (WHERE id = 49999) FROM d" | tr '|' ' ')"
+	expect "the bad row logged" 1 "$(pg_sql one_dst2 "SELECT count(*) FROM dms.apply_exceptions WHERE table_name = 'd' AND error LIKE '%check constraint%'")"
 }
