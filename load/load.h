@@ -260,6 +260,18 @@ bool run_join(struct loader *l);
 /* Refuses (false, logged) tables that cannot end well: same database, names that collide or do not fit. */
 bool run_check_tables(struct loader *l, struct ttable **tables, size_t n);
 
+/*
+ * load/pgbin.c: a value's text as PostgreSQL's binary COPY field (its length,
+ * then its bytes), appended to out; false, with nothing appended, when the
+ * text is not one these read exactly (the server's input function decides).
+ */
+bool pgbin_date(const char *s, size_t n, struct strbuf *out);
+bool pgbin_time(const char *s, size_t n, struct strbuf *out);
+bool pgbin_timestamp(const char *s, size_t n, bool tz, struct strbuf *out);
+bool pgbin_numeric(const char *s, size_t n, struct strbuf *out);
+bool pgbin_uuid(const char *s, size_t n, struct strbuf *out);
+bool pgbin_json(const char *s, size_t n, bool jsonb, struct strbuf *out);
+
 /* The target's type for a column (load/ddl.c). */
 char *pg_column_type(const struct loader *l, const struct tcol *c);
 char *my_column_type(const struct loader *l, const struct tcol *c);

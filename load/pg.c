@@ -305,13 +305,26 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
  * target's receive functions check as its input functions do.
  */
 enum pg_out { PGOUT_NONE, PGOUT_INT2, PGOUT_INT4, PGOUT_INT8, PGOUT_FLOAT4, PGOUT_FLOAT8, PGOUT_BOOL,
-	      PGOUT_STR, PGOUT_BYTES };
+	      PGOUT_STR, PGOUT_BYTES,
+	      /* --one-copy only: text read into binary by load/pgbin.c, or the part loaded again in text */
+	      PGOUT_NUMERIC, PGOUT_DATE, PGOUT_TIME, PGOUT_TIMESTAMP, PGOUT_TIMESTAMPTZ, PGOUT_UUID, PGOUT_JSON,
+	      PGOUT_JSONB };
 
 static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0";
 
 static enum pg_out
-pg_out_of(const char *typname, enum dms_type type)
+pg_out_of(const char *typname, enum dms_type type, bool one_copy)
 {
+	static const struct {
+		const char *typname;
+		enum dms_type type;
+		enum pg_out out;
+	} read[] = {
+		{ "numeric", DT_NUMERIC, PGOUT_NUMERIC }, { "date", DT_DATE, PGOUT_DATE },
+		{ "time", DT_TIME, PGOUT_TIME }, { "timestamp", DT_DATETIME, PGOUT_TIMESTAMP },
+		{ "timestamptz", DT_DATETIMETZ, PGOUT_TIMESTAMPTZ }, { "uuid", DT_UUID, PGOUT_UUID },
+		{ "json", DT_JSON, PGOUT_JSON }, { "jsonb", DT_JSON, PGOUT_JSONB },
+	};
 	bool integer = type >= DT_INT1 && type <= DT_UINT8, real = type == DT_REAL4 || type == DT_REAL8;
 	bool text = type == DT_STRING || type == DT_WSTRING || type == DT_CLOB || type == DT_NCLOB;
 
@@ -331,6 +344,11 @@ pg_out_of(const char *typname, enum dms_type type)
 		return PGOUT_STR;
 	if ((type == DT_BYTES || type == DT_BLOB) && strcmp(typname, "bytea") == 0)
 		return PGOUT_BYTES;
+	if (integer && strcmp(typname, "numeric") == 0 && one_copy)
+		return PGOUT_NUMERIC;
+	for (size_t i = 0; one_copy && i < sizeof(read) / sizeof(read[0]); i++)
+		if (type == read[i].type && strcmp(typname, read[i].typname) == 0)
+			return read[i].out;
 	return PGOUT_NONE;
 }
 
@@ -355,7 +373,8 @@ pgt_part_form(struct loader *l, struct ttable *t)
 			continue;
 		while (r < PQntuples(res) && strcmp(PQgetvalue(res, r, 0), c->src->name) != 0)
 			r++;
-		c->binary = r < PQntuples(res) ? pg_out_of(PQgetvalue(res, r, 1), c->src->type) : PGOUT_NONE;
+		c->binary = r < PQntuples(res) ? pg_out_of(PQgetvalue(res, r, 1), c->src->type, l->one_copy)
+					       : PGOUT_NONE;
 		if (c->binary == PGOUT_NONE)
 			form = 1;
 	}
@@ -476,6 +495,42 @@ pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, siz
 			}
 			put_be(out, len, 4);
 			sb_add(out, it.v.s.p, len);
+			break;
+		}
+		case PGOUT_NUMERIC:
+		case PGOUT_DATE:
+		case PGOUT_TIME:
+		case PGOUT_TIMESTAMP:
+		case PGOUT_TIMESTAMPTZ:
+		case PGOUT_UUID:
+		case PGOUT_JSON:
+		case PGOUT_JSONB: {
+			char num[24];
+			const char *s = (const char *)it.v.s.p;
+			size_t len = it.v.s.len;
+			bool ok;
+
+			if (col->binary == PGOUT_NUMERIC && (it.type == MP_INT || it.type == MP_UINT)) {
+				len = (size_t)(it.type == MP_INT ? snprintf(num, sizeof(num), "%" PRId64, it.v.i)
+							       : snprintf(num, sizeof(num), "%" PRIu64, it.v.u));
+				s = num;
+			} else if (it.type != MP_STR) {
+				goto no_form;
+			}
+			switch (col->binary) {
+			case PGOUT_NUMERIC: ok = pgbin_numeric(s, len, out); break;
+			case PGOUT_DATE: ok = pgbin_date(s, len, out); break;
+			case PGOUT_TIME: ok = pgbin_time(s, len, out); break;
+			case PGOUT_TIMESTAMP: ok = pgbin_timestamp(s, len, false, out); break;
+			case PGOUT_TIMESTAMPTZ: ok = pgbin_timestamp(s, len, true, out); break;
+			case PGOUT_UUID: ok = pgbin_uuid(s, len, out); break;
+			default: ok = pgbin_json(s, len, col->binary == PGOUT_JSONB, out); break;
+			}
+			if (!ok) {
+				snprintf(err, errsize, "column %s: \"%.*s\" is not a text binary COPY reads exactly",
+					 col->src->name, (int)(len > 64 ? 64 : len), s);
+				return false;
+			}
 			break;
 		}
 		default:

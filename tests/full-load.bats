@@ -453,6 +453,56 @@ JSON
 	expect "the same values in text" "$(pg_sql binsrc "$q")" "$(pg_sql bintext "$q")"
 }
 
+@test "PostgreSQL target, --one-copy: numeric, dates, times, timestamps, uuid and json go in binary COPY as the server reads their text; a text read otherwise is not guessed: exit 8" {
+	pg_sql postgres "CREATE DATABASE tbsrc"
+	pg_sql tbsrc "CREATE TABLE e (id int PRIMARY KEY, n numeric, n2 numeric(12,2), d date, t time, ts timestamp, tz timestamptz, u uuid, j json, jb jsonb);
+	INSERT INTO e VALUES
+	(1, 0, 0, '2000-01-01', '00:00:00', '2000-01-01 00:00:00', '2024-05-05 05:05:05+00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2.50]}', '{\"a\": [1, 2.50]}'),
+	(2, -0.00, -12.5, '1999-12-31', '23:59:59.999999', '1970-01-01 00:00:00.000001', '1900-01-01 00:00:00+00', '00000000-0000-0000-0000-000000000000', '\"x\"', 'null'),
+	(3, 0.0001, 9999999999.99, '2000-02-29', '24:00:00', '0044-03-15 12:00:00.5 BC', '0044-03-15 12:00:00.5+00 BC', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '[]', '{}'),
+	(4, 0.00001, -0.01, '0044-03-15 BC', '12:34:56.5', '294276-12-31 23:59:59.999999', 'infinity', NULL, NULL, NULL),
+	(5, 123456789012345678901234567890.123456789, 1.5, '5874897-12-31', '00:00:00.000001', 'infinity', '-infinity', NULL, NULL, NULL),
+	(6, 'NaN', 'NaN', 'infinity', NULL, '-infinity', '2000-02-29 23:59:59.5+00', NULL, NULL, NULL),
+	(7, 'Infinity', NULL, '-infinity', NULL, '4713-11-24 00:00:00 BC', '1999-12-31 23:59:59.999999+00', NULL, NULL, NULL),
+	(8, '-Infinity', NULL, '4713-11-24 BC', NULL, '1900-03-01 00:00:00', NULL, NULL, NULL, NULL),
+	(9, 10000, 100, '1900-03-01', NULL, NULL, NULL, NULL, NULL, NULL),
+	(10, 100000000, 0.1, '2024-02-29', NULL, NULL, NULL, NULL, NULL, NULL),
+	(11, 9999.9999, -9999999999.99, '1600-02-29', NULL, NULL, NULL, NULL, NULL, NULL),
+	(12, 0.00000000000000000001, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+	(13, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+	(14, -123.4500, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	INSERT INTO e SELECT g, g / 7.0, g / 3.0, date '1950-01-01' + g * 37, time '00:00' + g * interval '17.000123 second',
+		timestamp '1800-01-01' + g * interval '1 day 1.5 second', timestamptz '2024-01-01' + g * interval '11 hours 0.25 second',
+		md5(g::text)::uuid, json_build_object('g', g), jsonb_build_object('g', g, 'h', g / 3.0) FROM generate_series(100, 3000) g"
+	dms-extract "$(pg_uri tbsrc)" >e.dms
+	# texts PostgreSQL reads but does not write: other offsets (the same instants), a UUID in capitals
+	dms-transform --to-json <e.dms | sed -e 's/"2024-05-05 05:05:05+00"/"2024-05-05 10:35:05+05:30"/' \
+		-e 's/"1900-01-01 00:00:00+00"/"1899-12-31 19:59:59-04:00:01"/' -e 's/"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"/"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"/' |
+		dms-transform --from-json >e2.dms
+	expect "the texts changed" 3 "$(dms-transform --to-json <e2.dms | grep -o -e '+05:30"' -e '-04:00:01"' -e '"A0EEBC99-' | wc -l)"
+	for db in tbbin tbtext; do pg_sql postgres "CREATE DATABASE $db"; done
+	run --separate-stderr dms-load -v --one-copy "$(pg_uri tbbin)" <e2.dms
+	assert_status 0
+	assert_match "public.e: parts go in binary COPY" "$stderr"
+	run --separate-stderr dms-load -v "$(pg_uri tbtext)" <e2.dms
+	assert_status 0
+	assert_match "public.e: parts go in text COPY" "$stderr"
+	q="SELECT count(*), md5(string_agg(e::text, '|' ORDER BY id)) FROM e"
+	expect "binary COPY: every value as the source has it" "$(pg_sql tbsrc "$q")" "$(pg_sql tbbin "$q")"
+	expect "text COPY: the same" "$(pg_sql tbsrc "$q")" "$(pg_sql tbtext "$q")"
+	expect "the offsets read" "2024-05-05 05:05:05+00|1900-01-01 00:00:00+00" "$(pg_sql tbbin "SELECT string_agg(tz::text, '|' ORDER BY id) FROM e WHERE id IN (1, 2)")"
+	# a date PostgreSQL reads in text but binary COPY would have to guess: the part is rolled back, exit 8
+	dms-transform --to-json <e.dms | sed 's/"2000-02-29"/"2000-2-29"/' | dms-transform --from-json >e3.dms
+	pg_sql postgres "CREATE DATABASE tbguess"
+	run --separate-stderr dms-load --one-copy "$(pg_uri tbguess)" <e3.dms
+	assert_status 8
+	assert_match 'public.e part 1/1: column d: "2000-2-29" is not a text binary COPY reads exactly; the part is rolled back' "$stderr"
+	expect "nothing loaded" 0 "$(pg_sql tbguess "SELECT count(*) FROM e")"
+	run --separate-stderr dms-load "$(pg_uri tbguess)" <e3.dms
+	assert_status 0
+	expect "loaded again in text" "2000-02-29" "$(pg_sql tbguess "SELECT d FROM e WHERE id = 3")"
+}
+
 @test "MySQL target: parts go in LOAD DATA LOCAL where the server allows it, loading and refusing exactly the rows INSERT statements do; bytes columns go in INSERTs" {
 	pg_sql postgres "CREATE DATABASE ldsrc"
 	pg_sql ldsrc "CREATE TABLE lt (id int PRIMARY KEY, s smallint, b bigint, r real, d double precision, t text, v varchar(10), c char(5),
