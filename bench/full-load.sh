@@ -14,7 +14,8 @@
 #     pipes with the primary key built (psql COPY | psql COPY + ADD PRIMARY
 #     KEY; mariadb -B | psql COPY; psql COPY | LOAD DATA LOCAL; mariadb-dump |
 #     mariadb), pgcopydb clone and pgloader, and the largest process's peak
-#     memory. BENCH_KEYED_ONLY=1 runs only this part and the next.
+#     memory; and PostgreSQL -> PostgreSQL, the mixed table keyed against its
+#     raw pipe. BENCH_KEYED_ONLY=1 runs only this part and the next.
 #   The whole database, PostgreSQL -> PostgreSQL (the pgbench tables and
 #     mixed), keys built: dms-full-load against pg_dump | psql and pgcopydb.
 set -euo pipefail
@@ -142,6 +143,10 @@ my_create="CREATE TABLE pgbench_accounts (aid int NOT NULL PRIMARY KEY, bid int,
 full() { /usr/bin/time -f %M -o "$work/mem.full" dms-full-load -q -j "$jobs" "$@"; }
 peak=0
 keep_peak() { local m; m=$(mem "$work/mem.full"); [ "$m" -le "$peak" ] || peak=$m; }
+mix=$(one_table public mixed)
+mixed_create="CREATE TABLE mixed (id bigint NOT NULL, customer int NOT NULL, amount numeric(12,2), created timestamptz NOT NULL, day date, label text, paid boolean, ratio double precision, note varchar(200))"
+mixed_rows=$(pg_sql src "SELECT count(*) FROM mixed")
+t_px_raw="" t_px_dms=""
 t_pp_raw="" t_pp_dms="" t_pp_copydb="" t_mp_raw="" t_mp_dms="" t_pm_raw="" t_pm_dms="" t_mm_raw="" t_mm_dms=""
 for _ in $(seq 1 "$rounds"); do
 	# PostgreSQL -> PostgreSQL
@@ -150,6 +155,10 @@ for _ in $(seq 1 "$rounds"); do
 	keep_peak
 	t_pp_copydb=$(min "$t_pp_copydb" "$(once k_copydb "rm -rf $work/k_copydb" quiet pgcopydb clone --source "$(pg_uri src)" --target "$(pg_uri k_copydb)" \
 		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$work/k_copydb" --no-owner --filters "$work/filter_pgbench_accounts")")
+	# PostgreSQL -> PostgreSQL, the mixed table (numeric, timestamptz, date: binary COPY only in one COPY)
+	t_px_raw=$(min "$t_px_raw" "$(once k_raw "pg_sql k_raw '$mixed_create'" bash -o pipefail -c "psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY mixed TO STDOUT' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres k_raw -c 'COPY mixed FROM STDIN' && psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres k_raw -c 'ALTER TABLE mixed ADD PRIMARY KEY (id)'")")
+	t_px_dms=$(min "$t_px_dms" "$(once k_dms "" full -m "$mix" "$(pg_uri src)" "$(pg_uri k_dms)")")
+	keep_peak
 	# MariaDB -> PostgreSQL
 	t_mp_raw=$(min "$t_mp_raw" "$(once k_raw "pg_sql k_raw 'CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84))'" bash -o pipefail -c "mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --quick -B -N -e 'SELECT aid, bid, abalance, filler FROM src.pgbench_accounts' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres k_raw -c 'COPY pgbench_accounts FROM STDIN'")")
 	t_mp_dms=$(min "$t_mp_dms" "$(once k_dms "" full "$(my_uri src)" "$(pg_uri k_dms)")")
@@ -173,6 +182,9 @@ report "PG -> PG: psql COPY | psql COPY + ADD PRIMARY KEY" "$t_pp_raw" "$rows"
 report "PG -> PG: pgcopydb clone --table-jobs $jobs" "$t_pp_copydb" "$rows"
 report "PG -> PG: dms-full-load -j $jobs" "$t_pp_dms" "$rows"
 echo "   dms-full-load vs the raw pipe + key: $(ratio "$t_pp_raw" "$t_pp_dms")x (target >= 1.0); vs pgcopydb: $(ratio "$t_pp_copydb" "$t_pp_dms")x (target >= 1.2)" | tee -a "$results"
+report "PG -> PG, mixed: psql COPY | psql COPY + ADD PRIMARY KEY" "$t_px_raw" "$mixed_rows"
+report "PG -> PG, mixed: dms-full-load -j $jobs" "$t_px_dms" "$mixed_rows"
+echo "   dms-full-load vs the raw pipe + key: $(ratio "$t_px_raw" "$t_px_dms")x (target >= 1.0)" | tee -a "$results"
 report "MariaDB -> PG: mariadb -B | psql COPY (key made first)" "$t_mp_raw" "$rows"
 report "MariaDB -> PG: dms-full-load -j $jobs" "$t_mp_dms" "$rows"
 report "MariaDB -> PG: pgloader (one run)" "$t_mp_pgl" "$rows"
