@@ -252,6 +252,16 @@ xprintf(const char *fmt, ...)
 }
 
 void
+sb_add_be(struct strbuf *sb, uint64_t v, int bytes)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < bytes; i++)
+		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+	sb_add(sb, b, (size_t)bytes);
+}
+
+void
 sb_add_tsv_field(struct strbuf *sb, const char *name)
 {
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {

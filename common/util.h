@@ -47,6 +47,8 @@ void sb_adds(struct strbuf *sb, const char *s);
 void sb_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_reset(struct strbuf *sb);
 void sb_release(struct strbuf *sb);
+/* The low bytes of v, big-endian (network order), most significant first. */
+void sb_add_be(struct strbuf *sb, uint64_t v, int bytes);
 
 /*
  * A name as one field of a tab-separated line (dms-extract --list, dms-load

@@ -302,7 +302,10 @@ pgt_format_row(struct loader *l, struct ttable *t, const uint8_t *values, size_t
  * and bytea; otherwise in text. What the target's input function would
  * refuse in text (an integer out of range, a float4 overflow, a NUL byte)
  * is refused here with its message; the rest (lengths, encodings) the
- * target's receive functions check as its input functions do.
+ * target's receive functions check as its input functions do. With
+ * --one-copy, numeric, dates, times, timestamps, uuid and json go in binary
+ * too, their text read by load/pgbin.c; a text it does not read exactly is
+ * "refused", which under --one-copy loads the part again in text.
  */
 enum pg_out { PGOUT_NONE, PGOUT_INT2, PGOUT_INT4, PGOUT_INT8, PGOUT_FLOAT4, PGOUT_FLOAT8, PGOUT_BOOL,
 	      PGOUT_STR, PGOUT_BYTES,
@@ -383,16 +386,6 @@ pgt_part_form(struct loader *l, struct ttable *t)
 	return form == 2 ? "binary COPY" : "text COPY";
 }
 
-static void
-put_be(struct strbuf *out, uint64_t v, int bytes)
-{
-	unsigned char b[8];
-
-	for (int i = 0; i < bytes; i++)
-		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-	sb_add(out, b, (size_t)bytes);
-}
-
 static bool
 pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, size_t values_len,
 		  struct strbuf *out, char *err, size_t errsize)
@@ -415,7 +408,7 @@ pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, siz
 			continue;
 		n++;
 		if (it.type == MP_NIL) {
-			put_be(out, UINT32_MAX, 4);
+			sb_add_be(out, UINT32_MAX, 4);
 			continue;
 		}
 		switch (col->binary) {
@@ -437,8 +430,8 @@ pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, siz
 						 col->src->name, it.v.u, int_names[k]);
 				return false;
 			}
-			put_be(out, 2u << k, 4);
-			put_be(out, it.type == MP_INT ? (uint64_t)it.v.i : it.v.u, 2 << k);
+			sb_add_be(out, 2u << k, 4);
+			sb_add_be(out, it.type == MP_INT ? (uint64_t)it.v.i : it.v.u, 2 << k);
 			break;
 		}
 		case PGOUT_FLOAT4: {
@@ -453,8 +446,8 @@ pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, siz
 				return false;
 			}
 			memcpy(&bits, &f, 4);
-			put_be(out, 4, 4);
-			put_be(out, bits, 4);
+			sb_add_be(out, 4, 4);
+			sb_add_be(out, bits, 4);
 			break;
 		}
 		case PGOUT_FLOAT8: {
@@ -464,14 +457,14 @@ pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, siz
 			if (it.type != MP_FLOAT32 && it.type != MP_FLOAT64)
 				goto no_form;
 			memcpy(&bits, &d, 8);
-			put_be(out, 8, 4);
-			put_be(out, bits, 8);
+			sb_add_be(out, 8, 4);
+			sb_add_be(out, bits, 8);
 			break;
 		}
 		case PGOUT_BOOL:
 			if (it.type != MP_BOOL)
 				goto no_form;
-			put_be(out, 1, 4);
+			sb_add_be(out, 1, 4);
 			sb_add(out, it.v.b ? "\1" : "\0", 1);
 			break;
 		case PGOUT_STR:
@@ -493,7 +486,7 @@ pgt_format_binary(struct loader *l, struct ttable *t, const uint8_t *values, siz
 					 col->src->name, len);
 				return false;
 			}
-			put_be(out, len, 4);
+			sb_add_be(out, len, 4);
 			sb_add(out, it.v.s.p, len);
 			break;
 		}

@@ -20,16 +20,6 @@
 #define POSTGRES_EPOCH_JDATE 2451545	/* date2j(2000, 1, 1) */
 #define USECS_PER_DAY INT64_C(86400000000)
 
-static void
-put_be(struct strbuf *out, uint64_t v, int bytes)
-{
-	unsigned char b[8];
-
-	for (int i = 0; i < bytes; i++)
-		b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-	sb_add(out, b, (size_t)bytes);
-}
-
 /* PostgreSQL's date2j: the Julian day of a proleptic Gregorian date (astronomical year). */
 static int64_t
 date2j(int64_t y, int64_t m, int64_t d)
@@ -174,14 +164,14 @@ pgbin_date(const char *s, size_t n, struct strbuf *out)
 	int64_t days;
 
 	if (is_text(s, n, "infinity") || is_text(s, n, "-infinity")) {
-		put_be(out, 4, 4);
-		put_be(out, (uint32_t)(s[0] == '-' ? INT32_MIN : INT32_MAX), 4);
+		sb_add_be(out, 4, 4);
+		sb_add_be(out, (uint32_t)(s[0] == '-' ? INT32_MIN : INT32_MAX), 4);
 		return true;
 	}
 	if (!read_date(&p, end, bc_suffix(s, &end), &days) || p != end || days < INT32_MIN || days > INT32_MAX)
 		return false;
-	put_be(out, 4, 4);
-	put_be(out, (uint32_t)(int32_t)days, 4);
+	sb_add_be(out, 4, 4);
+	sb_add_be(out, (uint32_t)(int32_t)days, 4);
 	return true;
 }
 
@@ -193,8 +183,8 @@ pgbin_time(const char *s, size_t n, struct strbuf *out)
 
 	if (!read_time(&p, end, &us) || p != end)
 		return false;
-	put_be(out, 8, 4);
-	put_be(out, (uint64_t)us, 8);
+	sb_add_be(out, 8, 4);
+	sb_add_be(out, (uint64_t)us, 8);
 	return true;
 }
 
@@ -207,8 +197,8 @@ pgbin_timestamp(const char *s, size_t n, bool tz, struct strbuf *out)
 	bool bc;
 
 	if (is_text(s, n, "infinity") || is_text(s, n, "-infinity")) {
-		put_be(out, 8, 4);
-		put_be(out, (uint64_t)(s[0] == '-' ? INT64_MIN : INT64_MAX), 8);
+		sb_add_be(out, 8, 4);
+		sb_add_be(out, (uint64_t)(s[0] == '-' ? INT64_MIN : INT64_MAX), 8);
 		return true;
 	}
 	bc = bc_suffix(s, &end);
@@ -219,8 +209,8 @@ pgbin_timestamp(const char *s, size_t n, bool tz, struct strbuf *out)
 	/* beyond about 300,000 years the server refuses it; its text is left to say so */
 	if (p != end || days < -110000000 || days > 110000000)
 		return false;
-	put_be(out, 8, 4);
-	put_be(out, (uint64_t)(days * USECS_PER_DAY + us - offset * 1000000), 8);
+	sb_add_be(out, 8, 4);
+	sb_add_be(out, (uint64_t)(days * USECS_PER_DAY + us - offset * 1000000), 8);
 	return true;
 }
 
@@ -242,11 +232,11 @@ pgbin_numeric(const char *s, size_t n, struct strbuf *out)
 	int16_t *groups;
 
 	if (is_text(s, n, "NaN") || is_text(s, n, "Infinity") || is_text(s, n, "-Infinity")) {
-		put_be(out, 8, 4);
-		put_be(out, 0, 2);
-		put_be(out, 0, 2);
-		put_be(out, s[0] == 'N' ? NUMERIC_NAN : s[0] == 'I' ? NUMERIC_PINF : NUMERIC_NINF, 2);
-		put_be(out, 0, 2);
+		sb_add_be(out, 8, 4);
+		sb_add_be(out, 0, 2);
+		sb_add_be(out, 0, 2);
+		sb_add_be(out, s[0] == 'N' ? NUMERIC_NAN : s[0] == 'I' ? NUMERIC_PINF : NUMERIC_NINF, 2);
+		sb_add_be(out, 0, 2);
 		return true;
 	}
 	if (p < end && *p == '-') {
@@ -302,13 +292,13 @@ pgbin_numeric(const char *s, size_t n, struct strbuf *out)
 		weight = 0;
 		sign = NUMERIC_POS;
 	}
-	put_be(out, 8 + 2 * (last - first), 4);
-	put_be(out, last - first, 2);
-	put_be(out, (uint16_t)(int16_t)weight, 2);
-	put_be(out, sign, 2);
-	put_be(out, flen, 2);
+	sb_add_be(out, 8 + 2 * (last - first), 4);
+	sb_add_be(out, last - first, 2);
+	sb_add_be(out, (uint16_t)(int16_t)weight, 2);
+	sb_add_be(out, sign, 2);
+	sb_add_be(out, flen, 2);
 	for (size_t g = first; g < last; g++)
-		put_be(out, (uint16_t)groups[g], 2);
+		sb_add_be(out, (uint16_t)groups[g], 2);
 	free(groups);
 	return true;
 }
@@ -345,7 +335,7 @@ pgbin_uuid(const char *s, size_t n, struct strbuf *out)
 			b[k / 2] |= (unsigned char)v;
 		k++;
 	}
-	put_be(out, 16, 4);
+	sb_add_be(out, 16, 4);
 	sb_add(out, b, 16);
 	return true;
 }
@@ -356,7 +346,7 @@ pgbin_json(const char *s, size_t n, bool jsonb, struct strbuf *out)
 {
 	if (memchr(s, '\0', n) != NULL || n > INT32_MAX - 1)
 		return false;
-	put_be(out, n + jsonb, 4);
+	sb_add_be(out, n + jsonb, 4);
 	if (jsonb)
 		sb_add(out, "\1", 1);
 	sb_add(out, s, n);
