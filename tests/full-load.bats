@@ -124,6 +124,13 @@ setup() {
 	expect nulls "t" "$(row 'ti IS NULL AND bu IS NULL AND de IS NULL AND tx IS NULL AND bl IS NULL AND ts IS NULL AND js IS NULL' 3)"
 	expect "column types" "smallint,smallint,integer,bigint,numeric,numeric,real,double precision,character varying,character varying,text,bytea,bytea,date,timestamp without time zone,timestamp with time zone,time without time zone,smallint,text,text,json,numeric" \
 		"$(pg_sql mp "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'mysrc' AND table_name = 'mytypes' AND column_name <> 'id'")"
+	# in one COPY (dms-full-load's way) decimal, dates, times and json go in binary too: the same values
+	pg_sql postgres "CREATE DATABASE mp1"
+	run --separate-stderr bash -o pipefail -c "dms-extract '$(my_uri mysrc)' | dms-load -v --one-copy '$(pg_uri mp1)'"
+	assert_status 0
+	assert_match "mysrc.mytypes: parts go in binary COPY" "$stderr"
+	q="SELECT count(*), md5(string_agg(t::text, '|' ORDER BY id)) FROM mysrc.mytypes t"
+	expect "binary COPY: the values text COPY gave" "$(pg_sql mp "$q")" "$(pg_sql mp1 "$q")"
 }
 
 @test "PostgreSQL tables read in binary COPY give the very values text COPY gives, edge values and NULLs of every type it covers" {
