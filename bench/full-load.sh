@@ -17,7 +17,9 @@
 #     memory; and PostgreSQL -> PostgreSQL, the mixed table keyed against its
 #     raw pipe. BENCH_KEYED_ONLY=1 runs only this part and the next.
 #   The whole database, PostgreSQL -> PostgreSQL (the pgbench tables and
-#     mixed), keys built: dms-full-load against pg_dump | psql and pgcopydb.
+#     mixed), keys built: dms-full-load against pg_dump | psql and pgcopydb;
+#     then from and into MariaDB (the same tables, as dms makes them there):
+#     against the raw pipes table after table, pgloader and mariadb-dump.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/bin:$root/scripts:$PATH"
@@ -219,4 +221,50 @@ report "whole database: pg_dump | psql" "$t_w_raw" "$rows"
 report "whole database: pgcopydb clone --table-jobs $jobs" "$t_w_copydb" "$rows"
 report "whole database: dms-full-load -j $jobs" "$t_w_dms" "$rows"
 echo "   dms-full-load vs pg_dump | psql: $(ratio "$t_w_raw" "$t_w_dms")x (target >= 1.0); vs pgcopydb: $(ratio "$t_w_copydb" "$t_w_dms")x (target >= 1.2)" | tee -a "$results"
+
+# The same database from and into MariaDB: wsrc, the source's tables as
+# dms-full-load makes them in MariaDB. The raw pipes run table after table
+# into tables made first with their keys (pg_dump --schema-only, mariadb-dump
+# --no-data); they are timing peers: MariaDB's NULL and PostgreSQL's
+# booleans and offsets are read by the other side as its own rules say.
+echo
+echo "== Whole database from and into MariaDB, keys built (issue 15)"
+my_sql "CREATE DATABASE wsrc"
+dms-full-load -q "$(pg_uri src)" "$(my_uri wsrc)"
+wtables=$(my_sql wsrc "SELECT GROUP_CONCAT(TABLE_NAME SEPARATOR ' ') FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'wsrc'")
+my_to_pg="" pg_to_my=""
+for t in $wtables; do
+	my_to_pg+="mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --quick -B -N -e 'SELECT * FROM wsrc.$t' | psql -X -q -h 127.0.0.1 -p $PG_PORT -U postgres wm_raw -c \"COPY public.$t FROM STDIN (NULL 'NULL')\" && "
+	pg_to_my+="psql -X -h 127.0.0.1 -p $PG_PORT -U postgres src -c 'COPY public.$t TO STDOUT' | mariadb --no-defaults --local-infile=1 -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD wp_raw -e \"LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE $t\" && "
+done
+t_wm_raw="" t_wm_dms="" t_wp_raw="" t_wp_dms="" t_wmm_raw="" t_wmm_dms=""
+for _ in $(seq 1 "$rounds"); do
+	t_wm_raw=$(min "$t_wm_raw" "$(once wm_raw "'$PG_BIN/pg_dump' -h 127.0.0.1 -p $PG_PORT -U postgres --no-owner --schema-only src | psql_ -v ON_ERROR_STOP=1 wm_raw >/dev/null" bash -o pipefail -c "${my_to_pg}true")")
+	t_wm_dms=$(min "$t_wm_dms" "$(once wm_dms "" full "$(my_uri wsrc)" "$(pg_uri wm_dms)")")
+	keep_peak
+	t_wp_raw=$(min "$t_wp_raw" "$(my_once wp_raw "mariadb-dump --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --no-data wsrc | mariadb_ wp_raw" bash -o pipefail -c "${pg_to_my}true")")
+	t_wp_dms=$(min "$t_wp_dms" "$(my_once wp_dms "" full "$(pg_uri src)" "$(my_uri wp_dms)")")
+	keep_peak
+	t_wmm_raw=$(min "$t_wmm_raw" "$(my_once wmm_raw "" bash -o pipefail -c "mariadb-dump --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD --single-transaction wsrc | mariadb --no-defaults -h 127.0.0.1 -P $MY_PORT -udms -p$DMS_TEST_PASSWORD wmm_raw")")
+	t_wmm_dms=$(min "$t_wmm_dms" "$(my_once wmm_dms "" full "$(my_uri wsrc)" "$(my_uri wmm_dms)")")
+	keep_peak
+done
+t_wm_pgl=$(once wm_pgl "" quiet pgloader --no-ssl-cert-verification "mysql://dms:$DMS_TEST_PASSWORD@127.0.0.1:$MY_PORT/wsrc" "postgresql://postgres:$DMS_TEST_PASSWORD@127.0.0.1:$PG_PORT/wm_pgl")
+for db in wm_raw wm_dms; do
+	[ "$(pg_sql "$db" "SELECT count(*) FROM pgbench_accounts" 2>/dev/null || pg_sql "$db" "SELECT count(*) FROM wsrc.pgbench_accounts")" = "$rows" ] ||
+		{ echo "$db: pgbench_accounts' row count differs" >&2; exit 1; }
+done
+for db in wp_raw wp_dms wmm_raw wmm_dms; do
+	[ "$(my_sql "$db" "SELECT COUNT(*) FROM pgbench_accounts")" = "$rows" ] || { echo "$db: pgbench_accounts' row count differs" >&2; exit 1; }
+done
+report "whole database, MariaDB -> PG: mariadb -B | psql COPY, each table" "$t_wm_raw" "$rows"
+report "whole database, MariaDB -> PG: pgloader (one run)" "$t_wm_pgl" "$rows"
+report "whole database, MariaDB -> PG: dms-full-load -j $jobs" "$t_wm_dms" "$rows"
+echo "   dms-full-load vs the raw pipes + keys: $(ratio "$t_wm_raw" "$t_wm_dms")x (target >= 1.0); vs pgloader: $(ratio "$t_wm_pgl" "$t_wm_dms")x (target >= 5)" | tee -a "$results"
+report "whole database, PG -> MariaDB: psql COPY | LOAD DATA LOCAL, each table" "$t_wp_raw" "$rows"
+report "whole database, PG -> MariaDB: dms-full-load -j $jobs" "$t_wp_dms" "$rows"
+echo "   dms-full-load vs the raw pipes: $(ratio "$t_wp_raw" "$t_wp_dms")x (target >= 0.8)" | tee -a "$results"
+report "whole database, MariaDB -> MariaDB: mariadb-dump | mariadb" "$t_wmm_raw" "$rows"
+report "whole database, MariaDB -> MariaDB: dms-full-load -j $jobs" "$t_wmm_dms" "$rows"
+echo "   dms-full-load vs mariadb-dump | mariadb: $(ratio "$t_wmm_raw" "$t_wmm_dms")x (target >= 0.8)" | tee -a "$results"
 echo "   peak memory, the largest process of any dms-full-load run: $peak MiB (target < 64)" | tee -a "$results"
