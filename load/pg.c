@@ -1162,28 +1162,18 @@ static int
 pgt_whole_end(struct loader *l, struct ttable *t, char *err, size_t errsize)
 {
 	struct strbuf sql = STRBUF_INIT;
-	PGresult *res;
-	int rc = LOAD_DONE;
+	char why[1024];
+	uint64_t rows;
+	bool truncation;
+	int rc;
 
 	t->freeze = false;
 	if (t->held_key == NULL)
 		return LOAD_DONE;
 	sb_addf(&sql, "ALTER TABLE %s ADD CONSTRAINT %s", t->qname, t->held_key);
-	res = PQexec(PG(l)->conn, sql.buf);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-		if (is_data_error(state)) {
-			snprintf(err, errsize, "its primary key: %s (SQLSTATE %s)", msg ? msg : "refused", state);
-			rc = LOAD_REFUSED;
-		} else {
-			log_error("%s: the primary key of %s.%s: %s", PG(l)->label, t->schema, t->name,
-				  PQerrorMessage(PG(l)->conn));
-			rc = LOAD_FAILED;
-		}
-	}
-	PQclear(res);
+	rc = pgt_apply_sql(l, sql.buf, 0, NULL, &rows, why, sizeof(why), &truncation);
+	if (rc == LOAD_REFUSED)
+		snprintf(err, errsize, "its primary key: %s", why);
 	sb_release(&sql);
 	free(t->held_key);
 	t->held_key = NULL;

@@ -229,7 +229,7 @@ pgbin_numeric(const char *s, size_t n, struct strbuf *out)
 	size_t ilen, flen = 0, ngroups, first, last;
 	int weight;
 	uint16_t sign = NUMERIC_POS;
-	int16_t *groups;
+	int16_t small[64], *groups = small;	/* up to 256 digits without an allocation */
 
 	if (is_text(s, n, "NaN") || is_text(s, n, "Infinity") || is_text(s, n, "-Infinity")) {
 		sb_add_be(out, 8, 4);
@@ -263,7 +263,8 @@ pgbin_numeric(const char *s, size_t n, struct strbuf *out)
 	}
 	/* base-10000 groups: the integer part's from its right end, the fraction's from the point */
 	ngroups = (ilen + 3) / 4 + (flen + 3) / 4;
-	groups = xmalloc((ngroups ? ngroups : 1) * sizeof(*groups));
+	if (ngroups > sizeof(small) / sizeof(small[0]))
+		groups = xmalloc(ngroups * sizeof(*groups));
 	for (size_t g = 0, k = (ilen + 3) / 4; g < k; g++) {
 		ptrdiff_t hi = (ptrdiff_t)ilen - (ptrdiff_t)(k - 1 - g) * 4, lo = hi - 4 < 0 ? 0 : hi - 4;
 		int v = 0;
@@ -299,7 +300,8 @@ pgbin_numeric(const char *s, size_t n, struct strbuf *out)
 	sb_add_be(out, flen, 2);
 	for (size_t g = first; g < last; g++)
 		sb_add_be(out, (uint16_t)groups[g], 2);
-	free(groups);
+	if (groups != small)
+		free(groups);
 	return true;
 }
 
